@@ -1,0 +1,17 @@
+/* cli.h - subcommand entry points and the exit codes every subcommand shares.
+ *
+ * Exit codes are part of the interface (scripts and slurmd look at them): 0 success, 1 runtime
+ * failure, 2 usage error. Prolog/epilog exit 0 on runtime failure unless --strict (see prolog.c).
+ */
+#ifndef JOBTEL_CLI_H
+#define JOBTEL_CLI_H
+
+enum cli_exit { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
+
+int cmd_exporter(int argc, char **argv);
+int cmd_prolog(int argc, char **argv);
+int cmd_epilog(int argc, char **argv);
+
+void cli_print_version(const char *prog);
+
+#endif

@@ -1,0 +1,40 @@
+/* collector.h - the one interface every collector implements, and the registration table.
+ *
+ * A collector reads one source (NVML, cgroups, ...) into an exposition writer. Each enabled collector
+ * runs on its own thread every collection interval (see exporter/scheduler.c), so a collector may
+ * block (a hung NVML call) without stalling the others or any scrape. Collectors keep all their state
+ * in the pointer their init returns: no globals, so two instances never trip over each other.
+ */
+#ifndef JOBTEL_COLLECTOR_H
+#define JOBTEL_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+#include "exporter/config.h"
+#include "exporter/expo.h"
+
+struct collector_ops {
+    const char *name;       /* used in --[no-]collector.<name> and the `collector` label */
+    const char *help;       /* one line for --help */
+    bool enabled_by_default;
+    /* Sets *state. A source that is absent here (no GPU, no Slurm) is not an error: init succeeds
+     * and collect reports the absence. An error stops the daemon at start-up (bad config). */
+    enum jt_err (*init)(const struct exporter_config *cfg, void **state);
+    /* Writes this collection's samples. A non-OK return marks the collection failed
+     * (jobtel_scrape_collector_success 0); samples written before the failure are still served. */
+    enum jt_err (*collect)(void *state, struct expo *w);
+    /* Optional: re-read configuration files (SIGHUP). Called on the collector's own thread. */
+    void (*reload)(void *state);
+    void (*shutdown)(void *state);
+};
+
+/* All collectors in a fixed order; NULL-terminated. */
+extern const struct collector_ops *const collector_table[];
+
+/* Index in collector_table, or -1. */
+int collector_find(const char *name);
+size_t collector_count(void);
+
+#endif

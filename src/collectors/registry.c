@@ -1,0 +1,31 @@
+/* registry.c - the registration table: every collector jobtel has, in the order they are listed in
+ * --help and run. Adding a collector means adding one line here and one file in src/collectors/. */
+#include <string.h>
+
+#include "collectors/collector.h"
+
+extern const struct collector_ops collector_gpu;
+extern const struct collector_ops collector_cgroup;
+
+const struct collector_ops *const collector_table[] = {
+    &collector_gpu,
+    &collector_cgroup,
+    NULL,
+};
+
+size_t collector_count(void)
+{
+    size_t n = 0;
+    while (collector_table[n])
+        n++;
+    return n;
+}
+
+int collector_find(const char *name)
+{
+    for (size_t i = 0; collector_table[i]; i++) {
+        if (strcmp(collector_table[i]->name, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}

@@ -1,0 +1,56 @@
+/* config.h - the exporter's settings, parsed from the command line.
+ *
+ * One plain struct, filled once at start-up and then read-only, handed to every collector's init.
+ * Flag names follow node_exporter (`--web.listen-address`, `--[no-]collector.<name>`, `--path.*`),
+ * with dcgm-exporter's short flags accepted where jobtel is its drop-in.
+ */
+#ifndef JOBTEL_CONFIG_H
+#define JOBTEL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/error.h"
+#include "common/log.h"
+
+#define CONFIG_MAX_COLLECTORS 16
+
+struct exporter_config {
+    /* web */
+    const char *listen_address;     /* "[host]:port", default ":9400" */
+    const char *telemetry_path;     /* default "/metrics" */
+    /* collection */
+    double collect_interval_s;      /* default 1 s */
+    double stale_after_s;           /* /health turns 503 when a collector's last result is older */
+    /* collectors on/off; indexed like the registration table; -1 = default */
+    int collector_enabled[CONFIG_MAX_COLLECTORS];
+    /* gpu collector */
+    const char *nvml_library;       /* default "libnvidia-ml.so.1" */
+    const char *counters_file;      /* dcgm-exporter counters CSV, NULL = built-in default list */
+    bool gpu_dcgm_names;
+    bool gpu_jobstats_names;
+    bool gpu_xid_events;
+    const char *hostname;           /* value of the `hostname` label; NULL = no label */
+    bool replace_blanks_in_model_name;
+    /* Slurm attribution */
+    const char *hpc_job_mapping_dir; /* dcgm-exporter format; NULL = off */
+    const char *gpustat_dir;         /* Princeton format; NULL = off */
+    /* filesystem roots */
+    const char *path_procfs;        /* default "/proc" */
+    const char *path_sysfs;         /* default "/sys" */
+    const char *path_cgroupfs;      /* default "/sys/fs/cgroup" */
+    int cgroup_version;             /* 0 = detect, 1 or 2 = forced */
+    /* logging */
+    enum log_level log_level;
+};
+
+void config_defaults(struct exporter_config *cfg);
+
+/* Parses argv (after the subcommand). Returns JT_OK, JT_ERR_USAGE after printing the reason, or
+ * sets *exit_now (for --help/--version, already printed). */
+enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, bool *exit_now);
+
+void config_usage(FILE *out);
+
+#endif

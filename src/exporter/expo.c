@@ -1,0 +1,227 @@
+/* expo.c - Prometheus text exposition writer (see expo.h).
+ *
+ * Each family keeps its own buffer of sample lines; rendering writes HELP/TYPE and then the lines.
+ * Label names are our own constants and are not escaped; label values always are.
+ */
+#include "expo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/strparse.h"
+
+struct expo_family {
+    struct expo *w;
+    const char *name;
+    const char *help;
+    enum metric_type type;
+    struct buf lines;
+};
+
+/* Samples for a family that could not be created go here and are dropped. */
+static struct expo_family sink_family;
+
+void labelset_init(struct labelset *ls)
+{
+    ls->n = 0;
+    ls->overflow = 0;
+}
+
+void labelset_add(struct labelset *ls, const char *name, const char *value)
+{
+    if (ls->n >= LABELSET_MAX) {
+        ls->overflow = 1;
+        return;
+    }
+    ls->l[ls->n].name = name;
+    ls->l[ls->n].value = value;
+    ls->n++;
+}
+
+void labelset_copy(struct labelset *dst, const struct labelset *src)
+{
+    memcpy(dst, src, sizeof *dst);
+}
+
+void expo_init(struct expo *w, size_t max_bytes)
+{
+    memset(w, 0, sizeof *w);
+    w->max_bytes = max_bytes;
+}
+
+void expo_free(struct expo *w)
+{
+    for (size_t i = 0; i < w->nfam; i++) {
+        buf_free(&w->fam[i]->lines);
+        free(w->fam[i]);
+    }
+    free(w->fam);
+    memset(w, 0, sizeof *w);
+}
+
+static void expo_fail(struct expo *w, enum jt_err e)
+{
+    if (w->err == JT_OK)
+        w->err = e;
+}
+
+struct expo_family *expo_family(struct expo *w, const char *name, enum metric_type type, const char *help)
+{
+    /* Searched from the newest: collectors usually add a family's samples together. */
+    for (size_t i = w->nfam; i-- > 0;) {
+        if (strcmp(w->fam[i]->name, name) == 0)
+            return w->fam[i];
+    }
+    if (w->nfam == w->capfam) {
+        size_t ncap = w->capfam ? w->capfam * 2 : 32;
+        struct expo_family **p = realloc(w->fam, ncap * sizeof *p);
+        if (!p) {
+            expo_fail(w, JT_ERR_NOMEM);
+            return &sink_family;
+        }
+        w->fam = p;
+        w->capfam = ncap;
+    }
+    struct expo_family *f = calloc(1, sizeof *f);
+    if (!f) {
+        expo_fail(w, JT_ERR_NOMEM);
+        return &sink_family;
+    }
+    f->w = w;
+    f->name = name;
+    f->help = help;
+    f->type = type;
+    buf_init(&f->lines, w->max_bytes);
+    w->fam[w->nfam++] = f;
+    return f;
+}
+
+enum jt_err expo_escape_label(struct buf *out, const char *s)
+{
+    const char *run = s;
+    for (const char *p = s; *p; p++) {
+        const char *rep = NULL;
+        if (*p == '\\')
+            rep = "\\\\";
+        else if (*p == '"')
+            rep = "\\\"";
+        else if (*p == '\n')
+            rep = "\\n";
+        if (rep) {
+            buf_append(out, run, (size_t)(p - run));
+            buf_puts(out, rep);
+            run = p + 1;
+        }
+    }
+    buf_puts(out, run);
+    return out->err;
+}
+
+void expo_format_double(char *dst, size_t n, double v)
+{
+    if (isnan(v)) {
+        snprintf(dst, n, "NaN");
+    } else if (isinf(v)) {
+        snprintf(dst, n, v > 0 ? "+Inf" : "-Inf");
+    } else if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(dst, n, "%.0f", v);
+    } else {
+        /* The shortest of %.15g/%.17g that reads back as the same double. */
+        snprintf(dst, n, "%.15g", v);
+        double back;
+        if (!cstr_to_double(dst, &back) || back != v)
+            snprintf(dst, n, "%.17g", v);
+    }
+}
+
+static void expo_line(struct expo_family *f, const struct labelset *ls, const char *value)
+{
+    if (f == &sink_family)
+        return;
+    struct expo *w = f->w;
+    if (ls && ls->overflow) {
+        expo_fail(w, JT_ERR_LIMIT);
+        return;
+    }
+    size_t before = f->lines.len;
+    struct buf *b = &f->lines;
+    buf_puts(b, f->name);
+    int first = 1;
+    for (size_t i = 0; ls && i < ls->n; i++) {
+        if (!ls->l[i].value)
+            continue;
+        buf_puts(b, first ? "{" : ",");
+        first = 0;
+        buf_puts(b, ls->l[i].name);
+        buf_puts(b, "=\"");
+        expo_escape_label(b, ls->l[i].value);
+        buf_putc(b, '"');
+    }
+    if (!first)
+        buf_putc(b, '}');
+    buf_putc(b, ' ');
+    buf_puts(b, value);
+    buf_putc(b, '\n');
+    if (b->err != JT_OK) {
+        expo_fail(w, b->err);
+        return;
+    }
+    w->used_bytes += b->len - before;
+    if (w->used_bytes > w->max_bytes) {
+        /* Keep the output consistent: drop the line that crossed the cap. */
+        b->len = before;
+        b->data[before] = '\0';
+        expo_fail(w, JT_ERR_LIMIT);
+    }
+}
+
+void expo_sample(struct expo_family *f, const struct labelset *ls, double value)
+{
+    char num[40];
+    expo_format_double(num, sizeof num, value);
+    expo_line(f, ls, num);
+}
+
+void expo_sample_u64(struct expo_family *f, const struct labelset *ls, uint64_t value)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%llu", (unsigned long long)value);
+    expo_line(f, ls, num);
+}
+
+static const char *type_name(enum metric_type t)
+{
+    switch (t) {
+    case METRIC_GAUGE: return "gauge";
+    case METRIC_COUNTER: return "counter";
+    case METRIC_UNTYPED: return "untyped";
+    }
+    return "untyped";
+}
+
+enum jt_err expo_render(const struct expo *w, struct buf *out)
+{
+    for (size_t i = 0; i < w->nfam; i++) {
+        const struct expo_family *f = w->fam[i];
+        if (f->lines.len == 0)
+            continue;
+        if (f->help) {
+            buf_printf(out, "# HELP %s ", f->name);
+            /* HELP text escapes backslash and newline only. */
+            for (const char *p = f->help; *p; p++) {
+                if (*p == '\\')
+                    buf_puts(out, "\\\\");
+                else if (*p == '\n')
+                    buf_puts(out, "\\n");
+                else
+                    buf_putc(out, *p);
+            }
+            buf_putc(out, '\n');
+        }
+        buf_printf(out, "# TYPE %s %s\n", f->name, type_name(f->type));
+        buf_append(out, f->lines.data, f->lines.len);
+    }
+    return out->err;
+}
