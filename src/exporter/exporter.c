@@ -1,0 +1,85 @@
+/* exporter.c - `jobtel exporter`: wires config, collectors, snapshot and HTTP together and runs the
+ * main loop.
+ *
+ * Signals are blocked in every thread and taken synchronously by the main thread with sigtimedwait,
+ * so handlers never run inside a collector or libmicrohttpd. Under systemd the main thread also
+ * sends READY=1 once serving and WATCHDOG=1 while snapshots keep being built.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+#include "exporter/config.h"
+#include "exporter/http.h"
+#include "exporter/scheduler.h"
+#include "exporter/snapshot.h"
+
+int cmd_exporter(int argc, char **argv)
+{
+    struct exporter_config cfg;
+    config_defaults(&cfg);
+    bool exit_now = false;
+    if (config_parse(&cfg, argc, argv, &exit_now) != JT_OK)
+        return CLI_EXIT_USAGE;
+    if (exit_now)
+        return CLI_EXIT_OK;
+    log_setup(cfg.log_level, "jobtel-exporter", false);
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct snapshot_slot slot;
+    snapshot_slot_init(&slot);
+    struct scheduler *sched = NULL;
+    struct http_server *http = NULL;
+    int code = CLI_EXIT_FAILURE;
+
+    log_info("jobtel exporter %s starting (interval %.3f s)", JOBTEL_VERSION, cfg.collect_interval_s);
+    enum jt_err rc = scheduler_start(&cfg, &slot, &sched);
+    if (rc != JT_OK)
+        goto out;
+    if (http_start(&cfg, &slot, &http) != JT_OK)
+        goto out;
+    sd_notify(0, "READY=1\nSTATUS=serving metrics");
+
+    uint64_t wd_usec = 0;
+    bool watchdog = sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0;
+    double tick = watchdog ? (double)wd_usec / 2e6 : 1.0;
+    if (tick > 1.0)
+        tick = 1.0;
+    for (;;) {
+        struct timespec ts = {(time_t)tick, (long)((tick - (double)(time_t)tick) * 1e9)};
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_info("received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        if (sig == SIGHUP) {
+            log_info("received SIGHUP, re-reading configuration files");
+            scheduler_request_reload(sched);
+        }
+        if (watchdog) {
+            /* Only pet the watchdog while snapshots are being built: a wedged daemon gets restarted. */
+            struct snapshot *s = snapshot_slot_get(&slot);
+            if (s && mono_now() - s->built_mono < cfg.stale_after_s)
+                sd_notify(0, "WATCHDOG=1");
+            snapshot_unref(s);
+        }
+    }
+    sd_notify(0, "STOPPING=1");
+    code = CLI_EXIT_OK;
+out:
+    http_stop(http);
+    scheduler_stop(sched, 2.0);
+    snapshot_slot_destroy(&slot);
+    return code;
+}

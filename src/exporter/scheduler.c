@@ -1,0 +1,364 @@
+/* scheduler.c - collector threads and snapshot assembly (see scheduler.h).
+ *
+ * Locking: each run's mutex guards only its published results; the scheduler mutex + condition
+ * variable wake the assembler and carry the stop flag. No lock is ever held across a collect call.
+ */
+#include "scheduler.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+
+struct collector_run {
+    const struct collector_ops *ops;
+    void *state;
+    struct scheduler *sched;
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool done;             /* thread has returned */
+    atomic_bool reload_requested;
+    pthread_mutex_t mu;           /* guards the fields below */
+    char *fragment;               /* last rendered exposition, owned */
+    size_t fragment_len;
+    bool have_result;
+    bool last_ok;
+    enum jt_err last_err;
+    double last_duration;
+    double last_end_mono;
+    double last_end_wall;
+};
+
+struct scheduler {
+    const struct exporter_config *cfg;
+    struct snapshot_slot *out;
+    struct collector_run *runs;
+    size_t nruns;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool stopping;
+    bool dirty;                   /* a collector finished since the last assembly */
+    pthread_t assembler;
+    bool assembler_started;
+};
+
+static struct timespec abs_deadline(double mono_target)
+{
+    struct timespec ts;
+    double whole = floor(mono_target);
+    ts.tv_sec = (time_t)whole;
+    ts.tv_nsec = (long)((mono_target - whole) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Sleeps until mono_target or until stop; returns true if stopping. Caller holds s->mu. */
+static bool wait_until(struct scheduler *s, double mono_target)
+{
+    struct timespec ts = abs_deadline(mono_target);
+    while (!s->stopping && mono_now() < mono_target) {
+        int rc = pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+        if (rc == ETIMEDOUT)
+            break;
+    }
+    return s->stopping;
+}
+
+static void run_collect_once(struct collector_run *r)
+{
+    const struct exporter_config *cfg = r->sched->cfg;
+    if (atomic_exchange(&r->reload_requested, false) && r->ops->reload)
+        r->ops->reload(r->state);
+
+    struct expo w;
+    expo_init(&w, SCHED_FRAGMENT_MAX);
+    double t0 = mono_now();
+    enum jt_err rc = r->ops->collect(r->state, &w);
+    double t1 = mono_now();
+    struct buf text;
+    buf_init(&text, SCHED_FRAGMENT_MAX + (1u << 20));
+    expo_render(&w, &text);
+    if (rc == JT_OK && w.err != JT_OK)
+        rc = w.err;
+    if (rc == JT_OK && text.err != JT_OK)
+        rc = text.err;
+    expo_free(&w);
+    size_t len = 0;
+    char *frag = text.err == JT_OK ? buf_detach(&text, &len) : NULL;
+    buf_free(&text);
+
+    pthread_mutex_lock(&r->mu);
+    free(r->fragment);
+    r->fragment = frag;
+    r->fragment_len = len;
+    r->have_result = true;
+    r->last_ok = rc == JT_OK;
+    r->last_err = rc;
+    r->last_duration = t1 - t0;
+    r->last_end_mono = t1;
+    r->last_end_wall = wall_now();
+    pthread_mutex_unlock(&r->mu);
+    (void)cfg;
+}
+
+static void *collector_thread(void *arg)
+{
+    struct collector_run *r = arg;
+    struct scheduler *s = r->sched;
+    double interval = s->cfg->collect_interval_s;
+    double next = mono_now();
+    for (;;) {
+        run_collect_once(r);
+        pthread_mutex_lock(&s->mu);
+        s->dirty = true;
+        pthread_cond_broadcast(&s->cond);
+        double now = mono_now();
+        next += interval;
+        if (next < now) /* we overran (slow or hung source): skip the missed ticks */
+            next = now + interval;
+        bool stop = wait_until(s, next);
+        pthread_mutex_unlock(&s->mu);
+        if (stop)
+            break;
+    }
+    atomic_store(&r->done, true);
+    return NULL;
+}
+
+/* Builds one snapshot from the runs' latest results. */
+static void assemble(struct scheduler *s)
+{
+    const struct exporter_config *cfg = s->cfg;
+    double now = mono_now();
+    struct buf body, health;
+    buf_init(&body, (size_t)s->nruns * (SCHED_FRAGMENT_MAX + (1u << 20)) + (1u << 20));
+    buf_init(&health, 64u << 10);
+    bool healthy = true;
+
+    buf_puts(&body, "# HELP jobtel_build_info A metric with a constant '1' value labeled by version of jobtel.\n"
+                    "# TYPE jobtel_build_info gauge\n");
+    buf_printf(&body, "jobtel_build_info{version=\"%s\"} 1\n", JOBTEL_VERSION);
+
+    struct buf success, duration, stamp;
+    buf_init(&success, 1u << 20);
+    buf_init(&duration, 1u << 20);
+    buf_init(&stamp, 1u << 20);
+    struct buf frags;
+    buf_init(&frags, body.max);
+    for (size_t i = 0; i < s->nruns; i++) {
+        struct collector_run *r = &s->runs[i];
+        const char *name = r->ops->name;
+        pthread_mutex_lock(&r->mu);
+        double age = r->have_result ? now - r->last_end_mono : -1;
+        bool stale = !r->have_result || age > cfg->stale_after_s;
+        bool ok = r->have_result && r->last_ok && !stale;
+        if (r->have_result) {
+            buf_printf(&duration, "jobtel_scrape_collector_duration_seconds{collector=\"%s\"} %.6f\n", name,
+                       r->last_duration);
+            buf_printf(&stamp, "jobtel_last_collection_timestamp_seconds{collector=\"%s\"} %.3f\n", name,
+                       r->last_end_wall);
+        }
+        buf_printf(&success, "jobtel_scrape_collector_success{collector=\"%s\"} %d\n", name, ok ? 1 : 0);
+        if (!stale && r->fragment)
+            buf_append(&frags, r->fragment, r->fragment_len);
+        if (!r->have_result) {
+            healthy = false;
+            buf_printf(&health, "collector %s: no collection has finished yet\n", name);
+        } else if (stale) {
+            healthy = false;
+            buf_printf(&health, "collector %s: stale, last collection finished %.1f s ago (limit %.1f s); "
+                                "its source may be hung\n", name, age, cfg->stale_after_s);
+        } else if (!r->last_ok) {
+            buf_printf(&health, "collector %s: last collection failed: %s\n", name, jt_strerror(r->last_err));
+        } else {
+            buf_printf(&health, "collector %s: ok (%.1f ms, %.1f s ago)\n", name, r->last_duration * 1e3, age);
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+    buf_puts(&body, "# HELP jobtel_scrape_collector_success Whether the collector's last collection succeeded and is fresh (1) or not (0).\n"
+                    "# TYPE jobtel_scrape_collector_success gauge\n");
+    buf_append(&body, success.data, success.len);
+    if (duration.len) {
+        buf_puts(&body, "# HELP jobtel_scrape_collector_duration_seconds How long the collector's last collection took, in seconds.\n"
+                        "# TYPE jobtel_scrape_collector_duration_seconds gauge\n");
+        buf_append(&body, duration.data, duration.len);
+        buf_puts(&body, "# HELP jobtel_last_collection_timestamp_seconds When the collector's last collection finished, in seconds since the epoch.\n"
+                        "# TYPE jobtel_last_collection_timestamp_seconds gauge\n");
+        buf_append(&body, stamp.data, stamp.len);
+    }
+    buf_append(&body, frags.data, frags.len);
+    buf_free(&success);
+    buf_free(&duration);
+    buf_free(&stamp);
+    buf_free(&frags);
+
+    if (body.err != JT_OK) {
+        static const char msg[] = "exposition too large or out of memory; serving the previous snapshot\n";
+        log_error("assembling the snapshot failed: %s", jt_strerror(body.err));
+        buf_free(&body);
+        buf_free(&health);
+        (void)msg;
+        return;
+    }
+    size_t blen = 0, hlen = 0;
+    char *b = buf_detach(&body, &blen);
+    char *h = buf_detach(&health, &hlen);
+    struct snapshot *snap = snapshot_new(b, blen, h, healthy);
+    if (snap)
+        snapshot_slot_publish(s->out, snap);
+}
+
+static void *assembler_thread(void *arg)
+{
+    struct scheduler *s = arg;
+    /* Rebuild when a collector finishes, and at least every half interval so staleness shows even
+     * when every collector is stuck. */
+    double period = s->cfg->collect_interval_s / 2;
+    if (period > 1.0)
+        period = 1.0;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        s->dirty = false;
+        pthread_mutex_unlock(&s->mu);
+        assemble(s);
+        pthread_mutex_lock(&s->mu);
+        if (!s->dirty && !s->stopping) {
+            struct timespec ts = abs_deadline(mono_now() + period);
+            pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static bool collector_enabled(const struct exporter_config *cfg, size_t idx)
+{
+    int v = idx < CONFIG_MAX_COLLECTORS ? cfg->collector_enabled[idx] : -1;
+    return v < 0 ? collector_table[idx]->enabled_by_default : v == 1;
+}
+
+/* Creates a thread whose clock-based waits use CLOCK_MONOTONIC. */
+static int cond_init_monotonic(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+    return rc;
+}
+
+enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_slot *out, struct scheduler **sched)
+{
+    *sched = NULL;
+    struct scheduler *s = calloc(1, sizeof *s);
+    size_t n = collector_count();
+    if (!s)
+        return JT_ERR_NOMEM;
+    s->runs = calloc(n ? n : 1, sizeof *s->runs);
+    if (!s->runs) {
+        free(s);
+        return JT_ERR_NOMEM;
+    }
+    s->cfg = cfg;
+    s->out = out;
+    pthread_mutex_init(&s->mu, NULL);
+    cond_init_monotonic(&s->cond);
+
+    enum jt_err rc = JT_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (!collector_enabled(cfg, i))
+            continue;
+        struct collector_run *r = &s->runs[s->nruns];
+        r->ops = collector_table[i];
+        r->sched = s;
+        pthread_mutex_init(&r->mu, NULL);
+        rc = r->ops->init(cfg, &r->state);
+        if (rc != JT_OK) {
+            log_error("collector %s failed to start: %s", r->ops->name, jt_strerror(rc));
+            pthread_mutex_destroy(&r->mu);
+            break;
+        }
+        s->nruns++;
+        log_info("collector %s enabled", r->ops->name);
+    }
+    if (rc != JT_OK) {
+        scheduler_stop(s, 0);
+        return rc;
+    }
+    for (size_t i = 0; i < s->nruns; i++) {
+        struct collector_run *r = &s->runs[i];
+        if (pthread_create(&r->thread, NULL, collector_thread, r) != 0) {
+            log_error("cannot start a thread for collector %s", r->ops->name);
+            scheduler_stop(s, 1);
+            return JT_ERR_NOMEM;
+        }
+        r->thread_started = true;
+    }
+    if (pthread_create(&s->assembler, NULL, assembler_thread, s) != 0) {
+        scheduler_stop(s, 1);
+        return JT_ERR_NOMEM;
+    }
+    s->assembler_started = true;
+    *sched = s;
+    return JT_OK;
+}
+
+void scheduler_request_reload(struct scheduler *s)
+{
+    for (size_t i = 0; i < s->nruns; i++)
+        atomic_store(&s->runs[i].reload_requested, true);
+}
+
+void scheduler_stop(struct scheduler *s, double grace_s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+    if (s->assembler_started)
+        pthread_join(s->assembler, NULL);
+
+    double deadline = mono_now() + grace_s;
+    bool abandoned = false;
+    for (size_t i = 0; i < s->nruns; i++) {
+        struct collector_run *r = &s->runs[i];
+        if (!r->thread_started)
+            continue;
+        while (!atomic_load(&r->done) && mono_now() < deadline) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (!atomic_load(&r->done)) {
+            log_warn("collector %s is stuck in its source; exiting without waiting for it", r->ops->name);
+            pthread_detach(r->thread);
+            r->thread_started = false;
+            abandoned = true;
+            continue;
+        }
+        pthread_join(r->thread, NULL);
+        r->thread_started = false;
+    }
+    if (abandoned)
+        return; /* a stuck thread still uses its state and the scheduler: leave them to process exit */
+    for (size_t i = 0; i < s->nruns; i++) {
+        struct collector_run *r = &s->runs[i];
+        r->ops->shutdown(r->state);
+        free(r->fragment);
+        pthread_mutex_destroy(&r->mu);
+    }
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->mu);
+    free(s->runs);
+    free(s);
+}

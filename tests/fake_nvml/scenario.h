@@ -1,0 +1,220 @@
+/* scenario.h - the fake NVML's scenario: a JSON file parsed into an immutable model, read at a time t.
+ *
+ * A scenario is built once by scenario_load() and never changed afterwards (except the fault firing counters,
+ * which fake_nvml.c guards with its lock), so API calls read it without a lock while they hold a reference.
+ * Every list has a hard cap, every string a fixed buffer, and every number is checked, so a hostile file gives
+ * an error message, never a crash. The schema is documented in README.md next to this file.
+ */
+#ifndef FAKE_NVML_SCENARIO_H
+#define FAKE_NVML_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SCENARIO_MAX_GPUS 64
+#define SCENARIO_MAX_MIG 8          /* MIG device slots per GPU */
+#define SCENARIO_MAX_POINTS 4096    /* points in one timeline */
+#define SCENARIO_MAX_PROCS 256      /* process entries per GPU */
+#define SCENARIO_MAX_FAULTS 256
+#define SCENARIO_MAX_XIDS 1024
+#define SCENARIO_MAX_FILE (4u << 20) /* bytes */
+#define SCENARIO_MAX_HANG_MS 600000u
+#define SCENARIO_STR 96              /* name/uuid buffers, NUL included */
+#define SCENARIO_CALL_NAME 64
+
+/* Every readable per-GPU quantity. The JSON key for each is in scenario.c's field table and in README.md. */
+enum scenario_field {
+    SF_GPU_UTIL,
+    SF_MEM_UTIL,
+    SF_MEM_USED,
+    SF_MEM_RESERVED,
+    SF_TEMP,
+    SF_MEM_TEMP,
+    SF_POWER,
+    SF_ENERGY,
+    SF_POWER_LIMIT,
+    SF_POWER_MGMT_LIMIT,
+    SF_CLOCK_GRAPHICS,
+    SF_CLOCK_SM,
+    SF_CLOCK_MEM,
+    SF_CLOCK_VIDEO,
+    SF_MAX_CLOCK_GRAPHICS,
+    SF_MAX_CLOCK_SM,
+    SF_MAX_CLOCK_MEM,
+    SF_MAX_CLOCK_VIDEO,
+    SF_CLOCK_REASONS,
+    SF_PCIE_TX,
+    SF_PCIE_RX,
+    SF_PCIE_REPLAY,
+    SF_ECC_CORR_VOL,
+    SF_ECC_UNC_VOL,
+    SF_ECC_CORR_AGG,
+    SF_ECC_UNC_AGG,
+    SF_RETIRED_SBE,
+    SF_RETIRED_DBE,
+    SF_RETIRED_PENDING,
+    SF_REMAP_CORR,
+    SF_REMAP_UNC,
+    SF_REMAP_PENDING,
+    SF_REMAP_FAILURE,
+    SF_FAN,
+    SF_ENC_UTIL,
+    SF_DEC_UTIL,
+    SF_PSTATE,
+    SF_VIOL_POWER,
+    SF_VIOL_THERMAL,
+    SF_VIOL_SYNC_BOOST,
+    SF_VIOL_BOARD_LIMIT,
+    SF_VIOL_LOW_UTIL,
+    SF_VIOL_RELIABILITY,
+    SF_VIOL_APP_CLOCKS,
+    SF_VIOL_BASE_CLOCKS,
+    SF_NVLINK_CRC_FLIT,
+    SF_NVLINK_CRC_DATA,
+    SF_NVLINK_REPLAY,
+    SF_NVLINK_RECOVERY,
+    SF_NVLINK_DATA_TX,
+    SF_NVLINK_DATA_RX,
+    SF_NVLINK_RAW_TX,
+    SF_NVLINK_RAW_RX,
+    SF_COUNT
+};
+
+struct scenario_point {
+    double t;
+    double v;
+    bool has; /* false: JSON null, "no value" from here to the next point */
+};
+
+struct scenario_curve {
+    const struct scenario_point *pts; /* sorted by t; n == 0 means "constant c" */
+    size_t n;
+    double c;
+    bool linear;
+    double period; /* > 0: the curve repeats with this period for t >= 0 */
+};
+
+enum scenario_value_kind {
+    SV_ABSENT = 0, /* not given: inherit the top-level default, else "not supported" */
+    SV_NULL,       /* given as null: "not supported", even if a default exists */
+    SV_CURVE,      /* constant or timeline */
+    SV_RATE        /* counter: initial + integral of the curve from 0 to t */
+};
+
+struct scenario_value {
+    enum scenario_value_kind kind;
+    double scale;  /* unit factor (MiB to bytes), applied to the result */
+    struct scenario_curve curve;
+    double initial;
+    int rate_ref; /* SV_RATE only, while parsing: the field whose curve is the rate, or -1 */
+};
+
+struct scenario_proc {
+    unsigned int pid;
+    struct scenario_value mem; /* bytes; absent: NVML_VALUE_NOT_AVAILABLE */
+    double from, until;        /* listed while from <= t < until */
+    bool compute, graphics;
+    unsigned int gi, ci; /* NVML_NO_INSTANCE_ID when not on a MIG instance */
+};
+
+struct scenario_mig {
+    bool used;
+    unsigned int gi, ci;
+    char profile[32];
+    char uuid[SCENARIO_STR];
+    char name[SCENARIO_STR];
+    unsigned long long mem_total; /* bytes */
+    struct scenario_value values[SF_COUNT]; /* only memory keys are read */
+};
+
+struct scenario_gpu {
+    char name[SCENARIO_STR];
+    char uuid[SCENARIO_STR];
+    char bus_id[32];        /* "%08X:%02X:%02X.%u" */
+    char bus_id_legacy[16]; /* "%04X:%02X:%02X.%u" */
+    unsigned int domain, bus, device;
+    unsigned int pci_device_id, pci_subsystem_id;
+    unsigned int minor;
+    unsigned long long mem_total; /* bytes */
+    bool has_nvlink_links;
+    unsigned int nvlink_links;
+    unsigned long long supported_events;
+    bool has_lost_at;
+    double lost_at;
+    struct scenario_value values[SF_COUNT];
+    struct scenario_proc *procs;
+    size_t nprocs;
+    bool mig_capable;
+    unsigned int mig_mode, mig_pending, mig_max;
+    struct scenario_mig mig[SCENARIO_MAX_MIG]; /* indexed by MIG device slot */
+};
+
+struct scenario_fault {
+    char call[SCENARIO_CALL_NAME]; /* exact name, or a prefix when prefix is set ("nvmlDeviceGet*", "*") */
+    bool prefix;
+    bool any_gpu;
+    unsigned int gpu;
+    bool has_field;
+    unsigned int field_id; /* nvmlDeviceGetFieldValues only: fail just this entry */
+    int ret;               /* nvmlReturn_t to return; 0 = none (hang only) */
+    unsigned int hang_ms;
+    double from, until;
+    long remaining; /* firings left, -1 = unlimited; mutated only under fake_nvml.c's lock */
+};
+
+struct scenario_xid {
+    unsigned int gpu;
+    double at;
+    unsigned long long xid;
+    unsigned int gi, ci;
+};
+
+struct scenario_alloc; /* private: every allocation of one scenario, freed together */
+
+struct scenario {
+    int refs; /* guarded by fake_nvml.c's lock */
+    char driver_version[80];
+    char nvml_version[80];
+    int cuda_version;
+    struct scenario_gpu *gpus;
+    size_t ngpus;
+    struct scenario_fault *faults;
+    size_t nfaults;
+    struct scenario_xid *xids; /* sorted by at, stable */
+    size_t nxids;
+    struct scenario_alloc *allocs;
+};
+
+/* What a file looked like when it was read; reloads compare these. */
+struct scenario_sig {
+    bool valid;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    long long mtime_ns;
+};
+
+enum scenario_error {
+    SCENARIO_OK = 0,
+    SCENARIO_ERR_MISSING, /* the file cannot be opened */
+    SCENARIO_ERR_BAD      /* the file is not a valid scenario */
+};
+
+/* Reads and validates path. On success returns a scenario with refs == 1 (the caller owns it; free with
+ * scenario_free) and fills *sig. On failure returns NULL, sets *error and writes one line (no newline) to err. */
+struct scenario *scenario_load(const char *path, struct scenario_sig *sig, enum scenario_error *error, char *err,
+                               size_t errlen);
+void scenario_free(struct scenario *scn);
+
+/* Fills *sig from stat(path); sig->valid is false when the file is missing. */
+void scenario_stat(const char *path, struct scenario_sig *sig);
+bool scenario_sig_equal(const struct scenario_sig *a, const struct scenario_sig *b);
+
+/* The value of v at scenario time t (seconds since start), scale applied. False when there is no value. */
+bool scenario_value_at(const struct scenario_value *v, double t, double *out);
+
+/* nvmlReturn_t name ("NOT_SUPPORTED", "NVML_ERROR_NOT_SUPPORTED") to number, -1 if unknown. */
+int scenario_return_code(const char *name);
+
+#endif /* FAKE_NVML_SCENARIO_H */
