@@ -1,0 +1,14 @@
+#!/bin/sh
+# install-deps.sh - installs everything jobtel needs to build and to run its whole test suite on
+# Debian 12: compilers and libraries, and the real peers the tests drive (Prometheus, Slurm, munge).
+# Run as root (CI is root). Safe to run again.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    build-essential cmake ninja-build pkg-config git ca-certificates curl \
+    libmicrohttpd-dev libjansson-dev libcmocka-dev libsystemd-dev zlib1g-dev libcurl4-openssl-dev \
+    prometheus prometheus-node-exporter wrk python3 python3-prometheus-client \
+    slurmctld slurmd slurm-client munge procps >/dev/null

@@ -1,0 +1,154 @@
+/* gpu_fields.c - the GPU metric tables (see gpu_fields.h).
+ *
+ * DCGM names, types and units follow dcgm-exporter (../shared/reference/dcgm-exporter.md §2, §3):
+ * power in W, framebuffer in MiB, utilization in %, violations in ns. Princeton names follow
+ * nvidia_gpu_prometheus_exporter (jobstats.md §5). HELP texts are ours.
+ */
+#include "gpu_fields.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MIB (1.0 / 1048576.0)
+
+static const struct dcgm_field_def dcgm_fields[] = {
+    {"DCGM_FI_DEV_SM_CLOCK", R_SM_CLOCK, 1, false, CT_GAUGE, "SM clock frequency (in MHz).", false},
+    {"DCGM_FI_DEV_MEM_CLOCK", R_MEM_CLOCK, 1, false, CT_GAUGE, "Memory clock frequency (in MHz).", false},
+    {"DCGM_FI_DEV_VIDEO_CLOCK", R_VIDEO_CLOCK, 1, false, CT_GAUGE, "Video encoder/decoder clock (in MHz).", false},
+    {"DCGM_FI_DEV_MEMORY_TEMP", R_MEM_TEMP, 1, false, CT_GAUGE, "Memory temperature (in C).", false},
+    {"DCGM_FI_DEV_GPU_TEMP", R_GPU_TEMP, 1, false, CT_GAUGE, "GPU temperature (in C).", false},
+    {"DCGM_FI_DEV_POWER_USAGE", R_POWER_MW, 0.001, false, CT_GAUGE, "Power draw (in W).", false},
+    {"DCGM_FI_DEV_ENFORCED_POWER_LIMIT", R_POWER_LIMIT_MW, 0.001, false, CT_GAUGE, "Effective power limit (in W).", false},
+    {"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", R_ENERGY_MJ, 1, false, CT_COUNTER,
+     "Total energy consumption since the driver was loaded (in mJ).", false},
+    {"DCGM_FI_DEV_PCIE_REPLAY_COUNTER", R_PCIE_REPLAY, 1, false, CT_COUNTER, "Total number of PCIe retries.", false},
+    {"DCGM_FI_DEV_PCIE_TX_THROUGHPUT", R_PCIE_TX_KBPS, 1, false, CT_GAUGE, "PCIe transmit throughput (in KB/s).", false},
+    {"DCGM_FI_DEV_PCIE_RX_THROUGHPUT", R_PCIE_RX_KBPS, 1, false, CT_GAUGE, "PCIe receive throughput (in KB/s).", false},
+    {"DCGM_FI_DEV_GPU_UTIL", R_GPU_UTIL, 1, false, CT_GAUGE, "GPU utilization (in %).", false},
+    {"DCGM_FI_DEV_MEM_COPY_UTIL", R_MEM_UTIL, 1, false, CT_GAUGE, "Memory utilization (in %).", false},
+    {"DCGM_FI_DEV_ENC_UTIL", R_ENC_UTIL, 1, false, CT_GAUGE, "Encoder utilization (in %).", false},
+    {"DCGM_FI_DEV_DEC_UTIL", R_DEC_UTIL, 1, false, CT_GAUGE, "Decoder utilization (in %).", false},
+    {"DCGM_FI_DEV_XID_ERRORS", R_XID_LAST, 1, false, CT_GAUGE, "Value of the last XID error seen.", false},
+    {"DCGM_FI_DEV_FB_TOTAL", R_FB_TOTAL, MIB, true, CT_GAUGE, "Framebuffer memory total (in MiB).", true},
+    {"DCGM_FI_DEV_FB_FREE", R_FB_FREE, MIB, true, CT_GAUGE, "Framebuffer memory free (in MiB).", true},
+    {"DCGM_FI_DEV_FB_USED", R_FB_USED, MIB, true, CT_GAUGE, "Framebuffer memory used (in MiB).", true},
+    {"DCGM_FI_DEV_FB_RESERVED", R_FB_RESERVED, MIB, true, CT_GAUGE, "Framebuffer memory reserved (in MiB).", true},
+    {"DCGM_FI_DEV_FAN_SPEED", R_FAN, 1, false, CT_GAUGE, "Fan speed (in %).", false},
+    {"DCGM_FI_DEV_PSTATE", R_PSTATE, 1, false, CT_GAUGE, "Performance state (P0-P15).", false},
+    {"DCGM_FI_DEV_CLOCKS_EVENT_REASONS", R_CLOCK_REASONS, 1, false, CT_GAUGE, "Clock event reasons bitmask.", false},
+    {"DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", R_CLOCK_REASONS, 1, false, CT_GAUGE, "Clock throttle reasons bitmask.", false},
+    {"DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", R_ECC_SBE_VOL, 1, false, CT_COUNTER, "Total number of single-bit volatile ECC errors.", false},
+    {"DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", R_ECC_DBE_VOL, 1, false, CT_COUNTER, "Total number of double-bit volatile ECC errors.", false},
+    {"DCGM_FI_DEV_ECC_SBE_AGG_TOTAL", R_ECC_SBE_AGG, 1, false, CT_COUNTER, "Total number of single-bit persistent ECC errors.", false},
+    {"DCGM_FI_DEV_ECC_DBE_AGG_TOTAL", R_ECC_DBE_AGG, 1, false, CT_COUNTER, "Total number of double-bit persistent ECC errors.", false},
+    {"DCGM_FI_DEV_RETIRED_SBE", R_RETIRED_SBE, 1, false, CT_COUNTER, "Total number of retired pages due to single-bit errors.", false},
+    {"DCGM_FI_DEV_RETIRED_DBE", R_RETIRED_DBE, 1, false, CT_COUNTER, "Total number of retired pages due to double-bit errors.", false},
+    {"DCGM_FI_DEV_RETIRED_PENDING", R_RETIRED_PENDING, 1, false, CT_COUNTER, "Whether page retirements are pending.", false},
+    {"DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", R_REMAP_UNC, 1, false, CT_COUNTER, "Number of remapped rows for uncorrectable errors.", false},
+    {"DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", R_REMAP_COR, 1, false, CT_COUNTER, "Number of remapped rows for correctable errors.", false},
+    {"DCGM_FI_DEV_ROW_REMAP_FAILURE", R_REMAP_FAILED, 1, false, CT_GAUGE, "Whether remapping of rows has failed.", false},
+    {"DCGM_FI_DEV_ROW_REMAP_PENDING", R_REMAP_PENDING, 1, false, CT_GAUGE, "Whether row remapping is pending.", false},
+    {"DCGM_FI_DEV_POWER_VIOLATION", R_VIOL_POWER, 1, false, CT_COUNTER, "Throttling duration due to power constraints (in ns).", false},
+    {"DCGM_FI_DEV_THERMAL_VIOLATION", R_VIOL_THERMAL, 1, false, CT_COUNTER, "Throttling duration due to thermal constraints (in ns).", false},
+    {"DCGM_FI_DEV_SYNC_BOOST_VIOLATION", R_VIOL_SYNC_BOOST, 1, false, CT_COUNTER, "Throttling duration due to sync-boost constraints (in ns).", false},
+    {"DCGM_FI_DEV_BOARD_LIMIT_VIOLATION", R_VIOL_BOARD, 1, false, CT_COUNTER, "Throttling duration due to board limit constraints (in ns).", false},
+    {"DCGM_FI_DEV_LOW_UTIL_VIOLATION", R_VIOL_LOW_UTIL, 1, false, CT_COUNTER, "Throttling duration due to low utilization (in ns).", false},
+    {"DCGM_FI_DEV_RELIABILITY_VIOLATION", R_VIOL_RELIABILITY, 1, false, CT_COUNTER, "Throttling duration due to reliability constraints (in ns).", false},
+    {"DCGM_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL", R_NVLINK_CRC_FLIT, 1, false, CT_COUNTER, "Total number of NVLink flow-control CRC errors.", false},
+    {"DCGM_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL", R_NVLINK_CRC_DATA, 1, false, CT_COUNTER, "Total number of NVLink data CRC errors.", false},
+    {"DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL", R_NVLINK_REPLAY, 1, false, CT_COUNTER, "Total number of NVLink retries.", false},
+    {"DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL", R_NVLINK_RECOVERY, 1, false, CT_COUNTER, "Total number of NVLink recovery errors.", false},
+    {"DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", R_NVLINK_BW_TOTAL, 1, false, CT_COUNTER, "Total NVLink bandwidth counter for all lanes.", false},
+};
+
+const struct dcgm_field_def *dcgm_field_lookup(const char *name)
+{
+    for (size_t i = 0; i < sizeof dcgm_fields / sizeof dcgm_fields[0]; i++) {
+        if (strcmp(dcgm_fields[i].name, name) == 0)
+            return &dcgm_fields[i];
+    }
+    return NULL;
+}
+
+enum dcgm_label_field dcgm_label_lookup(const char *name)
+{
+    if (strcmp(name, "DCGM_FI_DRIVER_VERSION") == 0)
+        return DLF_DRIVER_VERSION;
+    if (strcmp(name, "DCGM_FI_NVML_VERSION") == 0)
+        return DLF_NVML_VERSION;
+    return DLF_NONE;
+}
+
+/* dcgm-exporter's default selection (the active lines of its default-counters.csv), in its order.
+ * The fields that need DCGM itself (profiling, vGPU licensing) are listed too, so a user sees at
+ * start-up exactly which of the defaults jobtel skips and why. */
+const char dcgm_default_counters_csv[] =
+    "# Format: DCGM field, Prometheus metric type, help message\n"
+    "DCGM_FI_DEV_SM_CLOCK, gauge, SM clock frequency (in MHz).\n"
+    "DCGM_FI_DEV_MEM_CLOCK, gauge, Memory clock frequency (in MHz).\n"
+    "DCGM_FI_DEV_MEMORY_TEMP, gauge, Memory temperature (in C).\n"
+    "DCGM_FI_DEV_GPU_TEMP, gauge, GPU temperature (in C).\n"
+    "DCGM_FI_DEV_POWER_USAGE, gauge, Power draw (in W).\n"
+    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION, counter, Total energy consumption since boot (in mJ).\n"
+    "DCGM_FI_DEV_PCIE_REPLAY_COUNTER, counter, Total number of PCIe retries.\n"
+    "DCGM_FI_DEV_GPU_UTIL, gauge, GPU utilization (in %).\n"
+    "DCGM_FI_DEV_MEM_COPY_UTIL, gauge, Memory utilization (in %).\n"
+    "DCGM_FI_DEV_ENC_UTIL, gauge, Encoder utilization (in %).\n"
+    "DCGM_FI_DEV_DEC_UTIL, gauge, Decoder utilization (in %).\n"
+    "DCGM_FI_DEV_XID_ERRORS, gauge, Value of the last XID error encountered.\n"
+    "DCGM_FI_DEV_FB_FREE, gauge, Framebuffer memory free (in MiB).\n"
+    "DCGM_FI_DEV_FB_USED, gauge, Framebuffer memory used (in MiB).\n"
+    "DCGM_FI_DEV_FB_RESERVED, gauge, Framebuffer memory reserved (in MiB).\n"
+    "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL, counter, Total number of NVLink bandwidth counters for all lanes.\n"
+    "DCGM_FI_DEV_VGPU_LICENSE_STATUS, gauge, vGPU License status\n"
+    "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS, counter, Number of remapped rows for uncorrectable errors\n"
+    "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS, counter, Number of remapped rows for correctable errors\n"
+    "DCGM_FI_DEV_ROW_REMAP_FAILURE, gauge, Whether remapping of rows has failed\n"
+    "DCGM_FI_DRIVER_VERSION, label, Driver Version\n"
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE, gauge, Ratio of time the graphics engine is active.\n"
+    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE, gauge, Ratio of cycles the tensor (HMMA) pipe is active.\n"
+    "DCGM_FI_PROF_DRAM_ACTIVE, gauge, Ratio of cycles the device memory interface is active sending or receiving data.\n"
+    "DCGM_FI_PROF_PCIE_TX_BYTES, gauge, The rate of data transmitted over the PCIe bus - including both protocol headers and data payloads - in bytes per second.\n"
+    "DCGM_FI_PROF_PCIE_RX_BYTES, gauge, The rate of data received over the PCIe bus - including both protocol headers and data payloads - in bytes per second.\n";
+
+const struct jobstats_metric_def jobstats_metrics[] = {
+    {"nvidia_gpu_duty_cycle", R_GPU_UTIL, 1, "Percent of time over the past sample period during which one or more kernels were executing on the GPU.", NULL, NULL, NULL, NULL, false},
+    {"nvidia_gpu_memory_used_bytes", R_FB_USED_V1, 1, "Memory used by the GPU device in bytes (as NVML v1 reports it: total minus free).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_memory_total_bytes", R_FB_TOTAL, 1, "Total memory of the GPU device in bytes.", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_power_usage_milliwatts", R_POWER_MW, 1, "Power usage of the GPU device in milliwatts.", NULL, NULL, NULL, NULL, false},
+    {"nvidia_gpu_temperature_celsius", R_GPU_TEMP, 1, "Temperature of the GPU device in celsius.", NULL, NULL, NULL, NULL, false},
+    {"nvidia_gpu_fanspeed_percent", R_FAN, 1, "Fanspeed of the GPU device as a percent of its maximum.", NULL, NULL, NULL, NULL, false},
+    {"nvidia_gpu_clock", R_GRAPHICS_CLOCK, 1, "Current clock of the GPU device in MHz, by clock type.", "type", "graphics", NULL, NULL, false},
+    {"nvidia_gpu_clock", R_SM_CLOCK, 1, NULL, "type", "sm", NULL, NULL, false},
+    {"nvidia_gpu_clock", R_MEM_CLOCK, 1, NULL, "type", "mem", NULL, NULL, false},
+    {"nvidia_gpu_clock", R_VIDEO_CLOCK, 1, NULL, "type", "video", NULL, NULL, false},
+    {"nvidia_gpu_ecc_errors", R_ECC_SBE_VOL, 1, "ECC error counts of the GPU device, by error type and counter.", "counter", "volatile", "error", "corrected", false},
+    {"nvidia_gpu_ecc_errors", R_ECC_DBE_VOL, 1, NULL, "counter", "volatile", "error", "uncorrected", false},
+    {"nvidia_gpu_ecc_errors", R_ECC_SBE_AGG, 1, NULL, "counter", "aggregate", "error", "corrected", false},
+    {"nvidia_gpu_ecc_errors", R_ECC_DBE_AGG, 1, NULL, "counter", "aggregate", "error", "uncorrected", false},
+};
+
+const size_t jobstats_metrics_count = sizeof jobstats_metrics / sizeof jobstats_metrics[0];
+
+void jobstats_clock_reasons(uint64_t mask, char *out, size_t n)
+{
+    static const struct { uint64_t bit; const char *name; } reasons[] = {
+        {0x1, "idle"}, {0x2, "application"}, {0x4, "swpowercap"}, {0x8, "hwslowdown"},
+        {0x10, "syncboost"}, {0x20, "swthermalslowdown"}, {0x40, "hwthermalslowdown"},
+        {0x80, "hwpowerbrakeslowdown"}, {0x100, "displayclocksetting"},
+    };
+    size_t off = 0;
+    out[0] = '\0';
+    if (mask == 0) {
+        snprintf(out, n, "none");
+        return;
+    }
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+        if (!(mask & reasons[i].bit))
+            continue;
+        int w = snprintf(out + off, n - off, "%s%s", off ? "," : "", reasons[i].name);
+        if (w < 0 || (size_t)w >= n - off)
+            return;
+        off += (size_t)w;
+    }
+}

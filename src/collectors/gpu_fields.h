@@ -1,0 +1,119 @@
+/* gpu_fields.h - what the GPU collector reads from NVML and under which names it exports it.
+ *
+ * Two tables, one per name set, both keyed on `enum gpu_reading`: a reading is one quantity NVML
+ * gives us (in NVML's unit), read once per collection however many metrics use it. This is where a
+ * newcomer looks up where any GPU metric comes from: reading → NVML call in gpu_nvml.c's reader,
+ * reading → name, unit conversion and help in the tables in gpu_fields.c.
+ */
+#ifndef JOBTEL_GPU_FIELDS_H
+#define JOBTEL_GPU_FIELDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collectors/counters_csv.h"
+#include "exporter/expo.h"
+
+enum gpu_reading {
+    R_GPU_UTIL,        /* %        nvmlDeviceGetUtilizationRates .gpu */
+    R_MEM_UTIL,        /* %        .memory (memory copy engine) */
+    R_ENC_UTIL,        /* %        nvmlDeviceGetEncoderUtilization */
+    R_DEC_UTIL,        /* %        nvmlDeviceGetDecoderUtilization */
+    R_SM_CLOCK,        /* MHz      nvmlDeviceGetClockInfo(SM) */
+    R_MEM_CLOCK,       /* MHz      (MEM) */
+    R_GRAPHICS_CLOCK,  /* MHz      (GRAPHICS) */
+    R_VIDEO_CLOCK,     /* MHz      (VIDEO) */
+    R_GPU_TEMP,        /* °C       nvmlDeviceGetTemperature(GPU) */
+    R_MEM_TEMP,        /* °C       field NVML_FI_DEV_MEMORY_TEMP */
+    R_POWER_MW,        /* mW       nvmlDeviceGetPowerUsage */
+    R_POWER_LIMIT_MW,  /* mW       nvmlDeviceGetEnforcedPowerLimit */
+    R_ENERGY_MJ,       /* mJ       nvmlDeviceGetTotalEnergyConsumption */
+    R_FB_TOTAL,        /* bytes    nvmlDeviceGetMemoryInfo_v2 (v1 fallback: no reserved) */
+    R_FB_FREE,         /* bytes */
+    R_FB_USED,         /* bytes    v2 semantics: excludes reserved */
+    R_FB_RESERVED,     /* bytes */
+    R_FB_USED_V1,      /* bytes    total - free, as NVML v1 and Princeton's exporter report it */
+    R_FAN,             /* %        nvmlDeviceGetFanSpeed */
+    R_PSTATE,          /* 0..15    nvmlDeviceGetPerformanceState */
+    R_CLOCK_REASONS,   /* bitmask  nvmlDeviceGetCurrentClocksEventReasons */
+    R_PCIE_REPLAY,     /* count    field NVML_FI_DEV_PCIE_REPLAY_COUNTER */
+    R_PCIE_TX_KBPS,    /* KB/s     nvmlDeviceGetPcieThroughput(TX) */
+    R_PCIE_RX_KBPS,    /* KB/s     (RX) */
+    R_ECC_SBE_VOL,     /* count    nvmlDeviceGetTotalEccErrors(corrected, volatile) */
+    R_ECC_DBE_VOL,
+    R_ECC_SBE_AGG,
+    R_ECC_DBE_AGG,
+    R_RETIRED_SBE,     /* pages    nvmlDeviceGetRetiredPages(multiple SBE) */
+    R_RETIRED_DBE,     /* pages    (DBE) */
+    R_RETIRED_PENDING, /* 0/1      nvmlDeviceGetRetiredPagesPendingStatus */
+    R_REMAP_COR,       /* rows     nvmlDeviceGetRemappedRows */
+    R_REMAP_UNC,
+    R_REMAP_PENDING,
+    R_REMAP_FAILED,
+    R_VIOL_POWER,      /* ns       fields NVML_FI_DEV_PERF_POLICY_* */
+    R_VIOL_THERMAL,
+    R_VIOL_SYNC_BOOST,
+    R_VIOL_BOARD,
+    R_VIOL_LOW_UTIL,
+    R_VIOL_RELIABILITY,
+    R_NVLINK_CRC_FLIT, /* count    fields NVML_FI_DEV_NVLINK_*_ERROR_COUNT_TOTAL */
+    R_NVLINK_CRC_DATA,
+    R_NVLINK_REPLAY,
+    R_NVLINK_RECOVERY,
+    R_NVLINK_BW_TOTAL, /* counter  field NVML_FI_DEV_NVLINK_BANDWIDTH_C0_TOTAL */
+    R_XID_LAST,        /* xid      last XID event seen by our event thread (0 = none since start) */
+    R_COUNT
+};
+
+_Static_assert(R_COUNT <= 64, "readings must fit the 64-bit valid mask");
+
+#define READING_BIT(r) (UINT64_C(1) << (r))
+
+/* One collection's readings for one GPU; a value is meaningful only if its valid bit is set. */
+struct gpu_readings {
+    uint64_t valid;
+    double v[R_COUNT];
+};
+
+/* A DCGM field jobtel can serve from NVML. */
+struct dcgm_field_def {
+    const char *name;          /* DCGM_FI_* exactly as DCGM spells it */
+    enum gpu_reading reading;
+    double scale;              /* exported = reading * scale (e.g. mW -> W) */
+    bool floor_value;          /* DCGM exports an integer here (MiB) */
+    enum counter_type type;    /* default type when not from a CSV */
+    const char *help;
+    bool per_mig_instance;     /* also exported per MIG instance */
+};
+
+/* The DCGM fields jobtel serves, or NULL. */
+const struct dcgm_field_def *dcgm_field_lookup(const char *name);
+
+/* Label-type fields jobtel can fill (DCGM_FI_DRIVER_VERSION, DCGM_FI_NVML_VERSION). */
+enum dcgm_label_field { DLF_NONE, DLF_DRIVER_VERSION, DLF_NVML_VERSION };
+enum dcgm_label_field dcgm_label_lookup(const char *name);
+
+/* dcgm-exporter's default counters (its etc/default-counters.csv, active lines), used when no -f. */
+extern const char dcgm_default_counters_csv[];
+
+/* A Princeton nvidia_gpu_* metric served from one reading, with up to one fixed extra label. */
+struct jobstats_metric_def {
+    const char *name;
+    enum gpu_reading reading;
+    double scale;
+    const char *help;
+    const char *label_name;   /* NULL: none */
+    const char *label_value;
+    const char *label2_name;  /* NULL: none */
+    const char *label2_value;
+    bool per_mig_instance;
+};
+
+extern const struct jobstats_metric_def jobstats_metrics[];
+extern const size_t jobstats_metrics_count;
+
+/* Princeton's comma list of clock-event reason names for a bitmask ("none" for 0). */
+void jobstats_clock_reasons(uint64_t mask, char *out, size_t n);
+
+#endif

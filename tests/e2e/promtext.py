@@ -1,0 +1,64 @@
+"""promtext.py - an independent reader of the Prometheus text format for the e2e tests.
+
+Uses prometheus_client's parser (Debian python3-prometheus-client), so what jobtel writes is checked
+by a second implementation, and adds the check neither it nor promtool makes: no duplicate series.
+  promtext.py validate FILE
+  promtext.py value FILE 'name{a="b"}'     exact label set; prints the value
+  promtext.py count FILE name
+"""
+import re
+import sys
+
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def samples(path):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            yield fam, s
+
+
+def parse_selector(sel):
+    m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?', sel)
+    if not m:
+        raise SystemExit("bad selector " + sel)
+    labels = {}
+    if m.group(3):
+        for k, v in re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(3)):
+            labels[k] = v.encode().decode("unicode_escape")
+    return m.group(1), labels
+
+
+def main():
+    cmd, path = sys.argv[1], sys.argv[2]
+    if cmd == "validate":
+        seen = set()
+        n = 0
+        for _fam, s in samples(path):
+            key = (s.name, tuple(sorted(s.labels.items())))
+            if key in seen:
+                print("duplicate series:", s.name, s.labels, file=sys.stderr)
+                sys.exit(1)
+            seen.add(key)
+            n += 1
+        if n == 0:
+            print("no samples", file=sys.stderr)
+            sys.exit(1)
+        return
+    if cmd == "value":
+        name, labels = parse_selector(sys.argv[3])
+        for _fam, s in samples(path):
+            if s.name == name and s.labels == labels:
+                print(repr(s.value) if s.value != int(s.value) else int(s.value))
+                return
+        sys.exit(1)
+    if cmd == "count":
+        print(sum(1 for _f, s in samples(path) if s.name == sys.argv[3]))
+        return
+    raise SystemExit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main()
