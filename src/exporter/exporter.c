@@ -45,8 +45,11 @@ int cmd_exporter(int argc, char **argv)
 
     log_info("jobtel exporter %s starting (interval %.3f s)", JOBTEL_VERSION, cfg.collect_interval_s);
     enum jt_err rc = scheduler_start(&cfg, &slot, &sched);
-    if (rc != JT_OK)
+    if (rc != JT_OK) {
+        /* A collector refusing to start is a configuration problem (bad counters file, ...). */
+        code = rc == JT_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
         goto out;
+    }
     if (http_start(&cfg, &slot, &http) != JT_OK)
         goto out;
     sd_notify(0, "READY=1\nSTATUS=serving metrics");

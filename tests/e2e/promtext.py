@@ -12,6 +12,14 @@ import sys
 from prometheus_client.parser import text_string_to_metric_families
 
 
+def names(fam, s):
+    """Names a sample may be asked for: prometheus_client renames a counter's samples <family>_total
+    whether or not the file spelled the suffix (DCGM's counters do not)."""
+    if fam.type == "counter" and s.name == fam.name + "_total":
+        return (s.name, fam.name)
+    return (s.name,)
+
+
 def samples(path):
     with open(path, encoding="utf-8") as f:
         text = f.read()
@@ -49,13 +57,13 @@ def main():
         return
     if cmd == "value":
         name, labels = parse_selector(sys.argv[3])
-        for _fam, s in samples(path):
-            if s.name == name and s.labels == labels:
+        for fam, s in samples(path):
+            if name in names(fam, s) and s.labels == labels:
                 print(repr(s.value) if s.value != int(s.value) else int(s.value))
                 return
         sys.exit(1)
     if cmd == "count":
-        print(sum(1 for _f, s in samples(path) if s.name == sys.argv[3]))
+        print(sum(1 for f, s in samples(path) if sys.argv[3] in names(f, s)))
         return
     raise SystemExit("unknown command " + cmd)
 

@@ -1,0 +1,140 @@
+# cluster.sh - a one-node Slurm cluster on loopback for end-to-end tests (sourced after ../lib.sh).
+#
+# munged, slurmctld and slurmd run in the foreground (-F/-D) as children of the test's shell, so
+# lib.sh's cleanup can stop them with kill + wait; a daemon that forks away would linger as a zombie
+# here. GPUs are character devices with the nvidia major (195) made with mknod: slurmd rejects regular
+# files in gres.conf. Needs root and the Debian packages slurmctld slurmd slurm-client munge.
+#
+# Usage: slurm_require; slurm_up NGPUS PROLOG EPILOG; ... sbatch ...; slurm_down
+# Sets S (the cluster's directory) and exports SLURM_CONF for the Slurm clients.
+
+SLURM_CTLD_PORT=${SLURM_CTLD_PORT:-19717}
+SLURM_D_PORT=${SLURM_D_PORT:-19718}
+
+# Fails (never skips) when the cluster cannot be built here.
+slurm_require() {
+    local c
+    for c in munged slurmctld slurmd sbatch scontrol squeue sinfo scancel setpriv mknod; do
+        command -v "$c" >/dev/null || fail "$c not found (Debian: slurmctld slurmd slurm-client munge util-linux)"
+    done
+    [ "$(id -u)" = 0 ] || fail "the Slurm end-to-end test needs root (munge user switch, mknod, slurmd)"
+    id munge >/dev/null 2>&1 || fail "no munge user (Debian package munge)"
+    local p
+    for p in "$SLURM_CTLD_PORT" "$SLURM_D_PORT"; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then fail "port $p is already in use"; fi
+    done
+}
+
+# slurm_write_wrapper FILE ARGS... : a Prolog/Epilog script that execs ARGS with stderr appended to
+# $T/<basename FILE>.log. slurmd gives scripts no PATH, so ARGS[0] must be an absolute path.
+slurm_write_wrapper() {
+    local file=$1 log
+    shift
+    log="$T/$(basename "$file" .sh).log"
+    {
+        echo '#!/bin/sh'
+        printf 'exec'
+        printf " '%s'" "$@"
+        printf " 2>>'%s'\n" "$log"
+    } >"$file"
+    chmod 755 "$file"
+}
+
+# slurm_up NGPUS PROLOG EPILOG : starts munged, slurmctld and slurmd and waits until the node is idle.
+slurm_up() {
+    local ngpus=$1 prolog=$2 epilog=$3 host i
+    host=$(hostname -s)
+    S=$T/slurm
+    mkdir -p "$S"/{munge,state,spool,dev}
+    chmod 755 "$T" "$S"
+
+    dd if=/dev/urandom of="$S/munge/munge.key" bs=1024 count=1 status=none
+    chown -R munge:munge "$S/munge"
+    chmod 711 "$S/munge"
+    chmod 600 "$S/munge/munge.key"
+    start_bg munged setpriv --reuid=munge --regid=munge --clear-groups -- munged -F \
+        --socket="$S/munge/munge.sock" --key-file="$S/munge/munge.key" --pid-file="$S/munge/munged.pid" \
+        --log-file="$S/munge/munged.log" --seed-file="$S/munge/munged.seed"
+    MUNGED_PID=$LAST_PID
+    wait_for 10 test -S "$S/munge/munge.sock" || fail "munged did not create its socket"
+
+    for ((i = 0; i < ngpus; i++)); do
+        mknod "$S/dev/nvidia$i" c 195 "$i"
+    done
+    cat >"$S/slurm.conf" <<EOF
+ClusterName=jobtele2e
+SlurmctldHost=$host(127.0.0.1)
+AuthType=auth/munge
+AuthInfo=socket=$S/munge/munge.sock
+CredType=cred/munge
+SlurmUser=root
+SlurmdUser=root
+SlurmctldPort=$SLURM_CTLD_PORT
+SlurmdPort=$SLURM_D_PORT
+StateSaveLocation=$S/state
+SlurmdSpoolDir=$S/spool
+SlurmctldPidFile=$S/slurmctld.pid
+SlurmdPidFile=$S/slurmd.pid
+SlurmctldLogFile=$T/slurmctld.log
+SlurmdLogFile=$T/slurmd.log
+MailProg=/bin/true
+MpiDefault=none
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/backfill
+SchedulerParameters=sched_min_interval=0,batch_sched_delay=0
+GresTypes=gpu
+Prolog=$prolog
+Epilog=$epilog
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+ReturnToService=2
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=1000 Gres=gpu:$ngpus State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=10 State=UP OverSubscribe=NO
+EOF
+    {
+        echo "AutoDetect=off"
+        echo "Name=gpu File=$S/dev/nvidia[0-$((ngpus - 1))]"
+    } >"$S/gres.conf"
+    chmod 644 "$S/slurm.conf" "$S/gres.conf"
+    export SLURM_CONF=$S/slurm.conf
+
+    start_bg slurmctld-fg slurmctld -D -c
+    SLURMCTLD_PID=$LAST_PID
+    wait_for 15 sh -c 'scontrol ping | grep -q UP' || fail "slurmctld did not come up"
+    start_bg slurmd-fg slurmd -D
+    SLURMD_PID=$LAST_PID
+    wait_for 15 sh -c '[ "$(sinfo -h -o %T)" = idle ]' || fail "node not idle: $(sinfo -h -N -o '%N %T %G %E' 2>&1)"
+}
+
+# slurm_node_state : idle, mixed, allocated, drained, ...
+slurm_node_state() {
+    sinfo -h -o %T
+}
+
+# slurm_gres_idx JOB : the GPU indices Slurm gave JOB, one per line ("IDX:0-1,3" expanded).
+slurm_gres_idx() {
+    local idx part
+    idx=$(scontrol show job -d "$1" | grep -o 'IDX:[0-9,-]*' | head -n1)
+    idx=${idx#IDX:}
+    [ -n "$idx" ] || return 1
+    local IFS=,
+    for part in $idx; do
+        if [[ $part == *-* ]]; then seq "${part%-*}" "${part#*-}"; else echo "$part"; fi
+    done
+}
+
+# slurm_down : cancels what is left and stops the daemons (all TERMed at once: faster than in turn).
+slurm_down() {
+    [ -n "${SLURMD_PID:-}" ] || return 0
+    squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null || true
+    wait_for 10 sh -c '[ -z "$(squeue -h 2>/dev/null)" ]' || true
+    kill -TERM "$SLURMD_PID" "$SLURMCTLD_PID" 2>/dev/null || true
+    stop_pid "$SLURMD_PID" || true
+    stop_pid "$SLURMCTLD_PID" || true
+    stop_pid "$MUNGED_PID" || true
+    SLURMD_PID=
+}
