@@ -176,3 +176,13 @@ prom_value() {
 d=json.load(sys.stdin)["data"]["result"]
 print(d[0]["value"][1] if len(d)==1 else "")'
 }
+
+# prom_is QUERY WANT : succeeds when the single-series query currently equals WANT (for wait_for).
+prom_is() {
+    [ "$(prom_value "$1")" = "$2" ]
+}
+
+# scrape_has PORT REGEX : succeeds when a fresh scrape has a line matching REGEX (for wait_for).
+scrape_has() {
+    curl -s "http://127.0.0.1:$1/metrics" | grep -q -E "$2"
+}

@@ -104,8 +104,7 @@ grep -q '^DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-4c2f8a1e-7b3d-5e96-a0c4-d81f2b6
 [ "$(grep -c '^DCGM_FI_' "$T/c1.txt")" = 1 ] || fail "only the selected field"
 printf 'DCGM_FI_DEV_GPU_UTIL, gauge, u\nDCGM_FI_DEV_GPU_TEMP, gauge, t\nDCGM_FI_DRIVER_VERSION, label, d\n' >"$T/c.csv"
 kill -HUP "$EXPORTER_PID"
-wait_for 5 grep -q '^DCGM_FI_DEV_GPU_TEMP{.*DCGM_FI_DRIVER_VERSION="550.144.03"} 51$' <(curl -s http://127.0.0.1:19413/metrics) \
-    || { sleep 2; curl -s http://127.0.0.1:19413/metrics | grep -q '^DCGM_FI_DEV_GPU_TEMP{.*DCGM_FI_DRIVER_VERSION="550.144.03"} 51$' || fail "SIGHUP did not reload"; }
+wait_for 5 scrape_has 19413 '^DCGM_FI_DEV_GPU_TEMP\{.*DCGM_FI_DRIVER_VERSION="550.144.03"\} 51$' || fail "SIGHUP did not reload"
 printf 'DCGM_FI_DEV_GPU_UTIL, gauge\n' >"$T/c.csv"
 kill -HUP "$EXPORTER_PID"
 wait_for 5 grep -q 'keeping the previous counters' "$T/exporter-19413.log" || fail "bad reload not reported"
