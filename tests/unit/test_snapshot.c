@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <zlib.h>
 #include <cmocka.h>
@@ -59,15 +60,14 @@ static void test_gzip_round_trip(void **state)
 
 struct race {
     struct snapshot_slot slot;
-    volatile int stop;
-    long reads;
+    atomic_int stop;
+    atomic_long reads;
 };
 
 static void *reader(void *arg)
 {
     struct race *r = arg;
-    long n = 0;
-    while (!r->stop) {
+    while (!atomic_load(&r->stop)) {
         struct snapshot *s = snapshot_slot_get(&r->slot);
         if (s) {
             /* Each body is "gen N\n" repeated; a torn or freed body would break the pattern. */
@@ -75,10 +75,9 @@ static void *reader(void *arg)
             for (size_t off = 0; off + line <= s->len; off += line)
                 assert_memory_equal(s->body, s->body + off, line);
             snapshot_unref(s);
-            n++;
+            atomic_fetch_add(&r->reads, 1);
         }
     }
-    __atomic_add_fetch(&r->reads, n, __ATOMIC_RELAXED);
     return NULL;
 }
 
@@ -91,7 +90,9 @@ static void test_concurrent_readers_and_writer(void **state)
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
         assert_int_equal(pthread_create(&th[i], NULL, reader, &r), 0);
-    for (int gen = 0; gen < 2000; gen++) {
+    /* Publish until the readers have overlapped many swaps (on a loaded 2-core box the readers may
+     * start late), with a generous bound so a broken reader cannot hang the test. */
+    for (int gen = 0; gen < 2000 || (atomic_load(&r.reads) < 2000 && gen < 2000000); gen++) {
         char line[32];
         int n = snprintf(line, sizeof line, "gen %d\n", gen);
         size_t reps = 50;
@@ -101,7 +102,7 @@ static void test_concurrent_readers_and_writer(void **state)
         body[(size_t)n * reps] = '\0';
         snapshot_slot_publish(&r.slot, snapshot_new(body, (size_t)n * reps, NULL, true));
     }
-    r.stop = 1;
+    atomic_store(&r.stop, 1);
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
     assert_true(r.reads > 0);
