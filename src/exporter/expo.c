@@ -125,7 +125,7 @@ void expo_format_double(char *dst, size_t n, double v)
         snprintf(dst, n, "NaN");
     } else if (isinf(v)) {
         snprintf(dst, n, v > 0 ? "+Inf" : "-Inf");
-    } else if (v == floor(v) && fabs(v) < 1e15) {
+    } else if (fabs(v) < 1e15 && v == (double)(long long)v) { /* integral: no libm floor needed */
         snprintf(dst, n, "%.0f", v);
     } else {
         /* The shortest of %.15g/%.17g that reads back as the same double. */

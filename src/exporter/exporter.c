@@ -3,16 +3,16 @@
  *
  * Signals are blocked in every thread and taken synchronously by the main thread with sigtimedwait,
  * so handlers never run inside a collector or libmicrohttpd. Under systemd the main thread also
- * sends READY=1 once serving and WATCHDOG=1 while snapshots keep being built.
+ * sends READY=1 once serving and WATCHDOG=1 while snapshots keep being built (common/sdnotify.c).
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "cli/cli.h"
 #include "common/log.h"
+#include "common/sdnotify.h"
 #include "exporter/config.h"
 #include "exporter/http.h"
 #include "exporter/scheduler.h"
@@ -28,6 +28,9 @@ int cmd_exporter(int argc, char **argv)
     if (exit_now)
         return CLI_EXIT_OK;
     log_setup(cfg.log_level, "jobtel-exporter", false);
+    /* One malloc arena: glibc would give each of our few threads its own, each costing resident
+     * memory, and no thread here allocates enough to contend. */
+    mallopt(M_ARENA_MAX, 1);
 
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -52,10 +55,10 @@ int cmd_exporter(int argc, char **argv)
     }
     if (http_start(&cfg, &slot, &http) != JT_OK)
         goto out;
-    sd_notify(0, "READY=1\nSTATUS=serving metrics");
+    sd_notify_send("READY=1\nSTATUS=serving metrics");
 
     uint64_t wd_usec = 0;
-    bool watchdog = sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0;
+    bool watchdog = sd_watchdog_period(&wd_usec);
     double tick = watchdog ? (double)wd_usec / 2e6 : 1.0;
     if (tick > 1.0)
         tick = 1.0;
@@ -74,11 +77,11 @@ int cmd_exporter(int argc, char **argv)
             /* Only pet the watchdog while snapshots are being built: a wedged daemon gets restarted. */
             struct snapshot *s = snapshot_slot_get(&slot);
             if (s && mono_now() - s->built_mono < cfg.stale_after_s)
-                sd_notify(0, "WATCHDOG=1");
+                sd_notify_send("WATCHDOG=1");
             snapshot_unref(s);
         }
     }
-    sd_notify(0, "STOPPING=1");
+    sd_notify_send("STOPPING=1");
     code = CLI_EXIT_OK;
 out:
     http_stop(http);

@@ -50,8 +50,9 @@ struct scheduler {
 static struct timespec abs_deadline(double mono_target)
 {
     struct timespec ts;
-    double whole = floor(mono_target);
-    ts.tv_sec = (time_t)whole;
+    /* Monotonic times are positive, so truncation is floor. */
+    ts.tv_sec = (time_t)mono_target;
+    double whole = (double)ts.tv_sec;
     ts.tv_nsec = (long)((mono_target - whole) * 1e9);
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
