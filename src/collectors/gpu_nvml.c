@@ -854,6 +854,45 @@ static void write_status(struct gpu_state *st, struct expo *w, const struct gpu_
     pthread_mutex_unlock(&st->xid_mu);
 }
 
+/* Jobs through the GPU's compute processes and their cgroups, for a GPU no mapping file names. */
+static void jobs_from_processes(struct gpu_state *st, struct expo *w, const struct gpu_device *d, nvmlDevice_t h,
+                                struct gpu_job_set *set)
+{
+    const struct nvml_lib *L = &st->lib;
+    if (!L->DeviceGetComputeRunningProcesses)
+        return;
+    unsigned count = 0;
+    nvmlReturn_t r = L->DeviceGetComputeRunningProcesses(h, &count, NULL);
+    if (r == NVML_SUCCESS || r != NVML_ERROR_INSUFFICIENT_SIZE || count == 0)
+        return; /* SUCCESS with no buffer: no processes */
+    if (count > 1024)
+        count = 1024;
+    unsigned cap = count + 8; /* processes may start between the two calls */
+    /* Sized for the 32-byte elements early R535 _v3 wrote, read at the 24-byte stride of the struct. */
+    nvmlProcessInfo_t *infos = calloc(cap, NVML_PROCESS_INFO_MAX_STRIDE);
+    if (!infos)
+        return;
+    unsigned n = cap;
+    if (L->DeviceGetComputeRunningProcesses(h, &n, infos) == NVML_SUCCESS) {
+        for (unsigned i = 0; i < n && i < cap; i++) {
+            size_t before = set->n;
+            gpu_jobs_add_process(&st->jobs, infos[i].pid, set);
+            if (set->n > before) {
+                struct labelset ls;
+                labelset_init(&ls);
+                labelset_add(&ls, "gpu", d->index_s);
+                labelset_add(&ls, "UUID", d->uuid);
+                labelset_add(&ls, "jobid", set->job[set->n - 1].jobid);
+                expo_sample(expo_family(w, "jobtel_gpu_process_job_info", METRIC_GAUGE,
+                                        "A Slurm job found running on the GPU through its processes' cgroups (no mapping file names the GPU)."),
+                            &ls, 1);
+            }
+        }
+        set->from_processes = set->n > 0;
+    }
+    free(infos);
+}
+
 static void collect_device(struct gpu_state *st, struct expo *w, struct gpu_device *d)
 {
     if (!d->lost) {
@@ -867,22 +906,26 @@ static void collect_device(struct gpu_state *st, struct expo *w, struct gpu_devi
             log_error("GPU collector: GPU %s (%s, %s) is lost: it fell off the bus or needs a reset; "
                       "no longer querying it", d->index_s, d->uuid, d->pci);
         } else {
-            const struct gpu_job_set *jobs = gpu_jobs_for(&st->jobs, d->index, NULL, d->uuid);
+            struct gpu_job_set jobs;
+            gpu_jobs_lookup(&st->jobs, d->index, NULL, d->uuid, &jobs);
+            if (jobs.n == 0 && d->nmig == 0)
+                jobs_from_processes(st, w, d, d->h, &jobs);
             if (st->cfg->gpu_dcgm_names)
-                write_dcgm(st, w, d, NULL, &rd, jobs);
+                write_dcgm(st, w, d, NULL, &rd, &jobs);
             if (st->cfg->gpu_jobstats_names)
-                write_jobstats(w, d, NULL, &rd, jobs && jobs->n ? &jobs->job[0] : NULL);
+                write_jobstats(w, d, NULL, &rd, jobs.n ? &jobs.job[0] : NULL);
             for (size_t i = 0; i < d->nmig; i++) {
                 struct mig_instance *m = &d->mig[i];
                 struct gpu_readings mr;
                 memset(&mr, 0, sizeof mr);
                 struct read_ctx mc = {st, d, &mr, false};
                 read_memory(&mc, m->h);
-                const struct gpu_job_set *mjobs = gpu_jobs_for(&st->jobs, d->index, m->gi, m->uuid);
+                struct gpu_job_set mjobs;
+                gpu_jobs_lookup(&st->jobs, d->index, m->gi, m->uuid, &mjobs);
                 if (st->cfg->gpu_dcgm_names)
-                    write_dcgm(st, w, d, m, &mr, mjobs);
+                    write_dcgm(st, w, d, m, &mr, &mjobs);
                 if (st->cfg->gpu_jobstats_names)
-                    write_jobstats(w, d, m, &mr, mjobs && mjobs->n ? &mjobs->job[0] : NULL);
+                    write_jobstats(w, d, m, &mr, mjobs.n ? &mjobs.job[0] : NULL);
             }
         }
     }
