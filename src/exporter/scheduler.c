@@ -45,6 +45,7 @@ struct scheduler {
     bool dirty;                   /* a collector finished since the last assembly */
     pthread_t assembler;
     bool assembler_started;
+    double start_mono;
 };
 
 static struct timespec abs_deadline(double mono_target)
@@ -143,6 +144,21 @@ static void assemble(struct scheduler *s)
     buf_init(&body, (size_t)s->nruns * (SCHED_FRAGMENT_MAX + (1u << 20)) + (1u << 20));
     buf_init(&health, 64u << 10);
     bool healthy = true;
+
+    /* Until every collector has finished once, publish nothing (scrapes get 503) rather than a first
+     * snapshot missing whole collectors; but not for longer than the staleness limit, so a source
+     * hung from the start still shows up as a failed collector. */
+    bool all_reported = true;
+    for (size_t i = 0; i < s->nruns; i++) {
+        pthread_mutex_lock(&s->runs[i].mu);
+        all_reported &= s->runs[i].have_result;
+        pthread_mutex_unlock(&s->runs[i].mu);
+    }
+    if (!all_reported && now - s->start_mono < cfg->stale_after_s) {
+        buf_free(&body);
+        buf_free(&health);
+        return;
+    }
 
     buf_puts(&body, "# HELP jobtel_build_info A metric with a constant '1' value labeled by version of jobtel.\n"
                     "# TYPE jobtel_build_info gauge\n");
@@ -271,6 +287,7 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
     }
     s->cfg = cfg;
     s->out = out;
+    s->start_mono = mono_now();
     pthread_mutex_init(&s->mu, NULL);
     cond_init_monotonic(&s->cond);
 

@@ -87,7 +87,8 @@ start_exporter() {
     shift
     start_bg "exporter-$port" "$JOBTEL" exporter --web.listen-address="127.0.0.1:$port" "$@"
     EXPORTER_PID=$LAST_PID
-    wait_http "http://127.0.0.1:$port/metrics" 10
+    # 200 only once every collector has reported (before that the daemon answers 503).
+    wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$port/metrics" || fail "exporter on :$port never served metrics"
 }
 
 # scrape PORT FILE : one /metrics body into FILE.

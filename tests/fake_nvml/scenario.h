@@ -104,10 +104,11 @@ enum scenario_value_kind {
 
 struct scenario_value {
     enum scenario_value_kind kind;
-    double scale;  /* unit factor (MiB to bytes), applied to the result */
+    double scale; /* unit factor of the key (MiB to bytes): SV_CURVE results and the SV_RATE initial */
     struct scenario_curve curve;
-    double initial;
-    int rate_ref; /* SV_RATE only, while parsing: the field whose curve is the rate, or -1 */
+    double initial;    /* SV_RATE: value at t <= 0 */
+    double rate_scale; /* SV_RATE: factor applied to the integral of curve */
+    int rate_ref;      /* SV_RATE, while parsing only: the field whose curve is the rate, or -1 */
 };
 
 struct scenario_proc {
@@ -125,7 +126,7 @@ struct scenario_mig {
     char uuid[SCENARIO_STR];
     char name[SCENARIO_STR];
     unsigned long long mem_total; /* bytes */
-    struct scenario_value values[SF_COUNT]; /* only memory keys are read */
+    struct scenario_value mem_used, mem_reserved;
 };
 
 struct scenario_gpu {
@@ -160,6 +161,7 @@ struct scenario_fault {
     int ret;               /* nvmlReturn_t to return; 0 = none (hang only) */
     unsigned int hang_ms;
     double from, until;
+    long times;     /* firings allowed, -1 = unlimited */
     long remaining; /* firings left, -1 = unlimited; mutated only under fake_nvml.c's lock */
 };
 
@@ -213,6 +215,9 @@ bool scenario_sig_equal(const struct scenario_sig *a, const struct scenario_sig 
 
 /* The value of v at scenario time t (seconds since start), scale applied. False when there is no value. */
 bool scenario_value_at(const struct scenario_value *v, double t, double *out);
+
+/* True when a and b are the same rule (firing counts aside), so a reload can carry a "once" across. */
+bool scenario_fault_same(const struct scenario_fault *a, const struct scenario_fault *b);
 
 /* nvmlReturn_t name ("NOT_SUPPORTED", "NVML_ERROR_NOT_SUPPORTED") to number, -1 if unknown. */
 int scenario_return_code(const char *name);

@@ -1,0 +1,1364 @@
+/* test_fake_nvml.c - self-test of the fake libnvidia-ml.so.1, loaded with dlopen the way the exporter loads it.
+ *
+ * Usage: test_fake_nvml <path/to/libnvidia-ml.so.1> <scenarios dir>. FAKE_NVML_SCENARIO, when set, names the
+ * scenario the DGX tests read (CTest sets it to scenarios/dgx_h100.json); other tests point the variable at
+ * their own scenarios, and set FAKE_NVML_START_EPOCH so that "now" is a known scenario time. Timing checks leave
+ * wide margins: sanitizer builds and loaded CI machines are slow.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fake_nvml.h"
+
+#define NVML_FUNCS(X)                                                                                                 \
+    X(nvmlInit_v2)                                                                                                    \
+    X(nvmlInit)                                                                                                       \
+    X(nvmlInitWithFlags)                                                                                              \
+    X(nvmlShutdown)                                                                                                   \
+    X(nvmlErrorString)                                                                                                \
+    X(nvmlSystemGetDriverVersion)                                                                                     \
+    X(nvmlSystemGetNVMLVersion)                                                                                       \
+    X(nvmlSystemGetCudaDriverVersion)                                                                                 \
+    X(nvmlDeviceGetCount_v2)                                                                                          \
+    X(nvmlDeviceGetCount)                                                                                             \
+    X(nvmlDeviceGetHandleByIndex_v2)                                                                                  \
+    X(nvmlDeviceGetHandleByIndex)                                                                                     \
+    X(nvmlDeviceGetHandleByUUID)                                                                                      \
+    X(nvmlDeviceGetName)                                                                                              \
+    X(nvmlDeviceGetUUID)                                                                                              \
+    X(nvmlDeviceGetPciInfo_v3)                                                                                        \
+    X(nvmlDeviceGetMinorNumber)                                                                                       \
+    X(nvmlDeviceGetIndex)                                                                                             \
+    X(nvmlDeviceGetUtilizationRates)                                                                                  \
+    X(nvmlDeviceGetMemoryInfo_v2)                                                                                     \
+    X(nvmlDeviceGetMemoryInfo)                                                                                        \
+    X(nvmlDeviceGetTemperature)                                                                                       \
+    X(nvmlDeviceGetPowerUsage)                                                                                        \
+    X(nvmlDeviceGetTotalEnergyConsumption)                                                                            \
+    X(nvmlDeviceGetEnforcedPowerLimit)                                                                                \
+    X(nvmlDeviceGetPowerManagementLimit)                                                                              \
+    X(nvmlDeviceGetClockInfo)                                                                                         \
+    X(nvmlDeviceGetMaxClockInfo)                                                                                      \
+    X(nvmlDeviceGetCurrentClocksEventReasons)                                                                         \
+    X(nvmlDeviceGetCurrentClocksThrottleReasons)                                                                      \
+    X(nvmlDeviceGetPcieThroughput)                                                                                    \
+    X(nvmlDeviceGetTotalEccErrors)                                                                                    \
+    X(nvmlDeviceGetRetiredPages)                                                                                      \
+    X(nvmlDeviceGetRetiredPagesPendingStatus)                                                                         \
+    X(nvmlDeviceGetRemappedRows)                                                                                      \
+    X(nvmlDeviceGetFanSpeed)                                                                                          \
+    X(nvmlDeviceGetEncoderUtilization)                                                                                \
+    X(nvmlDeviceGetDecoderUtilization)                                                                                \
+    X(nvmlDeviceGetPerformanceState)                                                                                  \
+    X(nvmlDeviceGetFieldValues)                                                                                       \
+    X(nvmlDeviceGetComputeRunningProcesses_v3)                                                                        \
+    X(nvmlDeviceGetComputeRunningProcesses_v2)                                                                        \
+    X(nvmlDeviceGetGraphicsRunningProcesses_v3)                                                                       \
+    X(nvmlEventSetCreate)                                                                                             \
+    X(nvmlEventSetFree)                                                                                               \
+    X(nvmlDeviceRegisterEvents)                                                                                       \
+    X(nvmlDeviceGetSupportedEventTypes)                                                                               \
+    X(nvmlEventSetWait_v2)                                                                                            \
+    X(nvmlDeviceGetMigMode)                                                                                           \
+    X(nvmlDeviceGetMaxMigDeviceCount)                                                                                 \
+    X(nvmlDeviceGetMigDeviceHandleByIndex)                                                                            \
+    X(nvmlDeviceIsMigDeviceHandle)                                                                                    \
+    X(nvmlDeviceGetDeviceHandleFromMigDeviceHandle)                                                                   \
+    X(nvmlDeviceGetGpuInstanceId)                                                                                     \
+    X(nvmlDeviceGetComputeInstanceId)
+
+/* Every entry point, typed from our own prototypes, resolved with dlsym. */
+static struct {
+#define X(name) __typeof__(&name) name;
+    NVML_FUNCS(X)
+#undef X
+} nv;
+
+static const char *g_lib_path;
+static const char *g_scenario_dir;
+static char g_dgx_path[PATH_MAX];
+static char g_tmpdir[] = "/tmp/fake_nvml_test.XXXXXX";
+
+#define MIB 1048576ULL
+
+/* ---- helpers ---- */
+
+static double now_epoch(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void use_path(const char *path)
+{
+    setenv("FAKE_NVML_SCENARIO", path, 1);
+}
+
+static void use_scenario(const char *name)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", g_scenario_dir, name);
+    use_path(path);
+}
+
+/* Makes scenario time t be "now" for the next first nvmlInit. */
+static void start_at(double t)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.6f", now_epoch() - t);
+    setenv("FAKE_NVML_START_EPOCH", buf, 1);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Replaces path with new content through rename, so a reader sees the old or the new file, never half. */
+static void replace_file(const char *path, const char *text)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    write_file(tmp, text);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
+/* Writes text to a fresh file in the test directory and returns its path (static buffer per call site). */
+static const char *temp_scenario(char *buf, size_t cap, const char *name, const char *text)
+{
+    snprintf(buf, cap, "%s/%s", g_tmpdir, name);
+    write_file(buf, text);
+    return buf;
+}
+
+static nvmlDevice_t handle(unsigned int i)
+{
+    nvmlDevice_t d;
+    assert_int_equal(nv.nvmlDeviceGetHandleByIndex_v2(i, &d), NVML_SUCCESS);
+    return d;
+}
+
+static unsigned int power(nvmlDevice_t d)
+{
+    unsigned int mw = 0;
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(d, &mw), NVML_SUCCESS);
+    return mw;
+}
+
+/* A minimal valid GPU object for hand-written scenarios; i (one digit) makes its UUID and bus id unique. */
+#define GPU_JSON(i, extra)                                                                                           \
+    "{\"name\": \"NVIDIA H100 80GB HBM3\", \"uuid\": \"GPU-00000000-0000-0000-0000-00000000000" #i "\", "         \
+    "\"pci_bus_id\": \"00000000:1" #i ":00.0\", \"memory_total_mib\": 81559" extra "}"
+
+/* ---- lifecycle ---- */
+
+static void test_uninitialized(void **state)
+{
+    (void)state;
+    unsigned int n = 99;
+    nvmlDevice_t d;
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_ERROR_UNINITIALIZED);
+    assert_int_equal(nv.nvmlDeviceGetHandleByIndex_v2(0, &d), NVML_ERROR_UNINITIALIZED);
+    assert_int_equal(nv.nvmlShutdown(), NVML_ERROR_UNINITIALIZED);
+    assert_string_equal(nv.nvmlErrorString(NVML_ERROR_GPU_IS_LOST), "GPU is lost");
+    assert_string_equal(nv.nvmlErrorString(NVML_SUCCESS), "Success");
+    assert_non_null(nv.nvmlErrorString((nvmlReturn_t)12345));
+}
+
+static void test_init_errors(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    unsigned int n;
+    unsetenv("FAKE_NVML_SCENARIO");
+    assert_int_equal(nv.nvmlInit_v2(), NVML_ERROR_DRIVER_NOT_LOADED);
+    use_path("/nonexistent/fake_nvml/scenario.json");
+    assert_int_equal(nv.nvmlInit_v2(), NVML_ERROR_DRIVER_NOT_LOADED);
+    use_path(temp_scenario(path, sizeof(path), "broken.json", "{\"gpus\": [ {"));
+    assert_int_equal(nv.nvmlInit_v2(), NVML_ERROR_UNKNOWN);
+    use_path(temp_scenario(path, sizeof(path), "typo.json", "{\"gpus\": [], \"driver_verison\": \"1\"}"));
+    assert_int_equal(nv.nvmlInit(), NVML_ERROR_UNKNOWN);
+    use_scenario("one_gpu.json");
+    setenv("FAKE_NVML_START_EPOCH", "12abc", 1);
+    assert_int_equal(nv.nvmlInitWithFlags(0), NVML_ERROR_UNKNOWN);
+    unsetenv("FAKE_NVML_START_EPOCH");
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_ERROR_UNINITIALIZED);
+}
+
+static void test_refcount(void **state)
+{
+    (void)state;
+    unsigned int n = 0;
+    use_scenario("one_gpu.json");
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlInitWithFlags(1), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_ERROR_UNINITIALIZED);
+    assert_int_equal(nv.nvmlShutdown(), NVML_ERROR_UNINITIALIZED);
+    use_scenario("no_gpus.json");
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetCount(&n), NVML_SUCCESS);
+    assert_int_equal(n, 0);
+    nvmlDevice_t d;
+    assert_int_equal(nv.nvmlDeviceGetHandleByIndex_v2(0, &d), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+}
+
+/* ---- the DGX scenario ---- */
+
+static const char *const dgx_bus_ids[8] = {"00000000:18:00.0", "00000000:2A:00.0", "00000000:3A:00.0",
+                                           "00000000:5D:00.0", "00000000:9A:00.0", "00000000:AB:00.0",
+                                           "00000000:BA:00.0", "00000000:DB:00.0"};
+
+static void test_dgx_identity(void **state)
+{
+    (void)state;
+    char buf[96];
+    unsigned int n = 0, u = 0;
+    int cuda = 0;
+    use_path(g_dgx_path);
+    unsetenv("FAKE_NVML_START_EPOCH");
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlSystemGetDriverVersion(buf, sizeof(buf)), NVML_SUCCESS);
+    assert_string_equal(buf, "550.144.03");
+    assert_int_equal(nv.nvmlSystemGetDriverVersion(buf, 5), NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(nv.nvmlSystemGetDriverVersion(NULL, 80), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlSystemGetNVMLVersion(buf, sizeof(buf)), NVML_SUCCESS);
+    assert_string_equal(buf, "12.550.144.03");
+    assert_int_equal(nv.nvmlSystemGetCudaDriverVersion(&cuda), NVML_SUCCESS);
+    assert_int_equal(cuda, 12040);
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_SUCCESS);
+    assert_int_equal(n, 8);
+
+    for (unsigned int i = 0; i < 8; i++) {
+        nvmlDevice_t d = handle(i), d2;
+        nvmlPciInfo_t pci;
+        char uuid[96];
+        assert_int_equal(nv.nvmlDeviceGetName(d, buf, sizeof(buf)), NVML_SUCCESS);
+        assert_string_equal(buf, "NVIDIA H100 80GB HBM3");
+        assert_int_equal(nv.nvmlDeviceGetName(d, buf, 21), NVML_ERROR_INSUFFICIENT_SIZE);
+        assert_int_equal(nv.nvmlDeviceGetName(d, buf, 22), NVML_SUCCESS);
+        assert_int_equal(nv.nvmlDeviceGetUUID(d, uuid, sizeof(uuid)), NVML_SUCCESS);
+        assert_int_equal(strlen(uuid), 40);
+        assert_memory_equal(uuid, "GPU-", 4);
+        assert_int_equal(nv.nvmlDeviceGetHandleByUUID(uuid, &d2), NVML_SUCCESS);
+        assert_ptr_equal(d.handle, d2.handle);
+        assert_int_equal(nv.nvmlDeviceGetIndex(d, &u), NVML_SUCCESS);
+        assert_int_equal(u, i);
+        assert_int_equal(nv.nvmlDeviceGetMinorNumber(d, &u), NVML_SUCCESS);
+        assert_int_equal(u, i);
+        assert_int_equal(nv.nvmlDeviceGetPciInfo_v3(d, &pci), NVML_SUCCESS);
+        assert_string_equal(pci.busId, dgx_bus_ids[i]);
+        assert_string_equal(pci.busIdLegacy, dgx_bus_ids[i] + 4);
+        assert_int_equal(pci.domain, 0);
+        assert_int_equal(pci.bus, strtoul(dgx_bus_ids[i] + 9, NULL, 16));
+        assert_int_equal(pci.device, 0);
+        assert_int_equal(pci.pciDeviceId, 0x233010DE);
+        assert_int_equal(pci.pciSubSystemId, 0x16C110DE);
+        for (unsigned int k = 0; k < i; k++) {
+            char other[96];
+            assert_int_equal(nv.nvmlDeviceGetUUID(handle(k), other, sizeof(other)), NVML_SUCCESS);
+            assert_string_not_equal(uuid, other);
+        }
+    }
+    nvmlDevice_t d;
+    assert_int_equal(nv.nvmlDeviceGetHandleByIndex_v2(8, &d), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetHandleByIndex(0, NULL), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetHandleByUUID("GPU-nope", &d), NVML_ERROR_NOT_FOUND);
+    assert_int_equal(nv.nvmlDeviceGetHandleByUUID(NULL, &d), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+}
+
+static void test_invalid_handles(void **state)
+{
+    (void)state;
+    char buf[96];
+    unsigned int u;
+    int local = 0;
+    nvmlFieldValue_t fv = {.fieldId = NVML_FI_MEMORY_TEMP};
+    use_path(g_dgx_path);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t good = handle(0);
+    nvmlDevice_t bad[] = {
+        {NULL},
+        {(struct nvmlDevice_st *)(uintptr_t)0x1234},
+        {(struct nvmlDevice_st *)(void *)&local},
+        {(struct nvmlDevice_st *)(void *)((char *)good.handle + 1)},
+        {(struct nvmlDevice_st *)(uintptr_t)UINTPTR_MAX},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(nv.nvmlDeviceGetName(bad[i], buf, sizeof(buf)), NVML_ERROR_INVALID_ARGUMENT);
+        assert_int_equal(nv.nvmlDeviceGetPowerUsage(bad[i], &u), NVML_ERROR_INVALID_ARGUMENT);
+        assert_int_equal(nv.nvmlDeviceGetFieldValues(bad[i], 1, &fv), NVML_ERROR_INVALID_ARGUMENT);
+        assert_int_equal(nv.nvmlDeviceIsMigDeviceHandle(bad[i], &u), NVML_ERROR_INVALID_ARGUMENT);
+    }
+    /* A handle past the scenario's GPUs but inside the library's table. */
+    nvmlDevice_t beyond = {(struct nvmlDevice_st *)(void *)((char *)good.handle + 40 * 9 * 8)};
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(beyond, &u), NVML_ERROR_INVALID_ARGUMENT);
+    /* NULL output pointers. */
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(good, NULL), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetMemoryInfo_v2(good, NULL), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetName(good, NULL, 96), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetRemappedRows(good, &u, &u, NULL, &u), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetFieldValues(good, -1, &fv), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetFieldValues(good, 1, NULL), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetComputeRunningProcesses_v3(good, NULL, NULL), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+}
+
+static void test_dgx_readings(void **state)
+{
+    (void)state;
+    unsigned int u = 0, period = 0;
+    unsigned long long ull = 0;
+    use_path(g_dgx_path);
+    start_at(12);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t g0 = handle(0), g4 = handle(4), g5 = handle(5), g7 = handle(7);
+
+    nvmlMemory_v2_t m2 = {.version = 2};
+    assert_int_equal(nv.nvmlDeviceGetMemoryInfo_v2(g0, &m2), NVML_ERROR_FUNCTION_NOT_FOUND);
+    m2.version = NVML_MEMORY_V2_VERSION;
+    assert_int_equal(nv.nvmlDeviceGetMemoryInfo_v2(g0, &m2), NVML_SUCCESS);
+    assert_int_equal(m2.total, 81559 * MIB);
+    assert_int_equal(m2.reserved, 541 * MIB);
+    assert_int_equal(m2.used, 71234 * MIB);
+    assert_int_equal(m2.free, m2.total - m2.reserved - m2.used);
+    nvmlMemory_t m1;
+    assert_int_equal(nv.nvmlDeviceGetMemoryInfo(g0, &m1), NVML_SUCCESS);
+    assert_int_equal(m1.used, (71234 + 541) * MIB);
+    assert_int_equal(m1.free, m1.total - m1.used);
+
+    nvmlUtilization_t ut;
+    assert_int_equal(nv.nvmlDeviceGetUtilizationRates(g0, &ut), NVML_SUCCESS);
+    assert_int_equal(ut.gpu, 96);
+    assert_int_equal(ut.memory, 41);
+    assert_int_equal(nv.nvmlDeviceGetTemperature(g0, NVML_TEMPERATURE_GPU, &u), NVML_SUCCESS);
+    assert_int_equal(u, 61);
+    assert_int_equal(nv.nvmlDeviceGetTemperature(g0, (nvmlTemperatureSensors_t)1, &u), NVML_ERROR_INVALID_ARGUMENT);
+    /* Linear between (0, 612000) and (20, 655000): 2150 mW per second. */
+    u = power(g0);
+    assert_in_range(u, 612000 + 2150 * 11, 612000 + 2150 * 14);
+    assert_int_equal(nv.nvmlDeviceGetTotalEnergyConsumption(g0, &ull), NVML_SUCCESS);
+    assert_in_range(ull, 913402117844ULL + 612000ULL * 11, 913402117844ULL + 660000ULL * 14);
+    assert_int_equal(nv.nvmlDeviceGetEnforcedPowerLimit(g0, &u), NVML_SUCCESS);
+    assert_int_equal(u, 700000);
+    assert_int_equal(nv.nvmlDeviceGetPowerManagementLimit(g0, &u), NVML_SUCCESS);
+    assert_int_equal(u, 700000);
+    assert_int_equal(nv.nvmlDeviceGetClockInfo(g0, NVML_CLOCK_SM, &u), NVML_SUCCESS);
+    assert_int_equal(u, 1980);
+    assert_int_equal(nv.nvmlDeviceGetClockInfo(g0, NVML_CLOCK_MEM, &u), NVML_SUCCESS);
+    assert_int_equal(u, 2619);
+    assert_int_equal(nv.nvmlDeviceGetClockInfo(g0, (nvmlClockType_t)7, &u), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetMaxClockInfo(g0, NVML_CLOCK_VIDEO, &u), NVML_SUCCESS);
+    assert_int_equal(u, 1545);
+    assert_int_equal(nv.nvmlDeviceGetCurrentClocksEventReasons(g4, &ull), NVML_SUCCESS);
+    assert_int_equal(ull, 0x4);
+    assert_int_equal(nv.nvmlDeviceGetCurrentClocksThrottleReasons(g4, &ull), NVML_SUCCESS);
+    assert_int_equal(ull, 0x4);
+    assert_int_equal(nv.nvmlDeviceGetCurrentClocksEventReasons(g7, &ull), NVML_SUCCESS);
+    assert_int_equal(ull, 0); /* GPU 7 left idle at t=10 */
+    assert_int_equal(nv.nvmlDeviceGetClockInfo(g7, NVML_CLOCK_GRAPHICS, &u), NVML_SUCCESS);
+    assert_int_equal(u, 1980);
+    assert_int_equal(nv.nvmlDeviceGetPcieThroughput(g0, NVML_PCIE_UTIL_TX_BYTES, &u), NVML_SUCCESS);
+    assert_int_equal(u, 13021);
+    assert_int_equal(nv.nvmlDeviceGetPcieThroughput(g0, NVML_PCIE_UTIL_RX_BYTES, &u), NVML_SUCCESS);
+    assert_int_equal(u, 51230);
+    assert_int_equal(nv.nvmlDeviceGetTotalEccErrors(g5, NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_AGGREGATE_ECC, &ull),
+                     NVML_SUCCESS);
+    assert_int_equal(ull, 17);
+    assert_int_equal(nv.nvmlDeviceGetTotalEccErrors(g5, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC, &ull),
+                     NVML_SUCCESS);
+    assert_int_equal(ull, 0);
+    unsigned int corr = 9, unc = 9, pend = 9, fail = 9;
+    assert_int_equal(nv.nvmlDeviceGetRemappedRows(g5, &corr, &unc, &pend, &fail), NVML_SUCCESS);
+    assert_int_equal(corr, 1);
+    assert_int_equal(unc + pend + fail, 0);
+    unsigned int pages = 0;
+    assert_int_equal(nv.nvmlDeviceGetRetiredPages(g0, NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR, &pages, NULL),
+                     NVML_SUCCESS);
+    assert_int_equal(pages, 0);
+    nvmlEnableState_t es = NVML_FEATURE_ENABLED;
+    assert_int_equal(nv.nvmlDeviceGetRetiredPagesPendingStatus(g0, &es), NVML_SUCCESS);
+    assert_int_equal(es, NVML_FEATURE_DISABLED);
+    assert_int_equal(nv.nvmlDeviceGetFanSpeed(g0, &u), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nv.nvmlDeviceGetEncoderUtilization(g0, &u, &period), NVML_SUCCESS);
+    assert_int_equal(u, 0);
+    assert_true(period > 0);
+    assert_int_equal(nv.nvmlDeviceGetDecoderUtilization(g0, &u, &period), NVML_SUCCESS);
+    nvmlPstates_t ps = NVML_PSTATE_UNKNOWN;
+    assert_int_equal(nv.nvmlDeviceGetPerformanceState(g0, &ps), NVML_SUCCESS);
+    assert_int_equal(ps, NVML_PSTATE_0);
+    unsigned long long mask = 0;
+    assert_int_equal(nv.nvmlDeviceGetSupportedEventTypes(g0, &mask), NVML_SUCCESS);
+    assert_true(mask & NVML_EVENT_TYPE_XID);
+    assert_int_equal(nv.nvmlDeviceGetMigMode(g0, &u, &u), NVML_ERROR_NOT_SUPPORTED);
+
+    /* Processes: a count of 0 asks for the size. */
+    nvmlProcessInfo_t procs[8];
+    unsigned int count = 0;
+    assert_int_equal(nv.nvmlDeviceGetComputeRunningProcesses_v3(g0, &count, NULL), NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(count, 1);
+    count = 8;
+    assert_int_equal(nv.nvmlDeviceGetComputeRunningProcesses_v3(g0, &count, procs), NVML_SUCCESS);
+    assert_int_equal(count, 1);
+    assert_int_equal(procs[0].pid, 41200);
+    assert_int_equal(procs[0].usedGpuMemory, 70722 * MIB);
+    assert_int_equal(procs[0].gpuInstanceId, NVML_NO_INSTANCE_ID);
+    assert_int_equal(procs[0].computeInstanceId, NVML_NO_INSTANCE_ID);
+    count = 8;
+    assert_int_equal(nv.nvmlDeviceGetComputeRunningProcesses_v2(g4, &count, procs), NVML_SUCCESS);
+    assert_int_equal(count, 2); /* the helper runs from t=5 to t=45 */
+    assert_int_equal(procs[0].pid, 52004);
+    assert_int_equal(procs[1].pid, 52104);
+    count = 1;
+    assert_int_equal(nv.nvmlDeviceGetComputeRunningProcesses_v3(g4, &count, procs), NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(count, 2);
+    count = 8;
+    assert_int_equal(nv.nvmlDeviceGetComputeRunningProcesses_v3(g4, &count, NULL), NVML_ERROR_INVALID_ARGUMENT);
+    count = 0;
+    assert_int_equal(nv.nvmlDeviceGetGraphicsRunningProcesses_v3(g0, &count, NULL), NVML_SUCCESS);
+    assert_int_equal(count, 0);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
+static void test_field_values(void **state)
+{
+    (void)state;
+    use_path(g_dgx_path);
+    start_at(12);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t g0 = handle(0);
+    const unsigned int ids[] = {82, 83, 94, 74, 75, 76, 77, 78, 79, 38, 45, 52, 59, 91, 186};
+    enum { NIDS = sizeof(ids) / sizeof(ids[0]), NLINKS = 18 };
+    nvmlFieldValue_t fv[NIDS + 4 + NLINKS + 3];
+    memset(fv, 0, sizeof(fv));
+    size_t n = 0;
+    for (size_t i = 0; i < NIDS; i++)
+        fv[n++].fieldId = ids[i];
+    for (unsigned int id = 138; id <= 141; id++) {
+        fv[n].fieldId = id;
+        fv[n++].scopeId = UINT_MAX;
+    }
+    for (unsigned int link = 0; link < NLINKS; link++) {
+        fv[n].fieldId = NVML_FI_NVLINK_THROUGHPUT_DATA_TX;
+        fv[n++].scopeId = link;
+    }
+    fv[n].fieldId = NVML_FI_NVLINK_THROUGHPUT_DATA_TX;
+    fv[n++].scopeId = NLINKS; /* no such link */
+    fv[n++].fieldId = 9999;   /* no such field */
+    fv[n++].fieldId = 1;      /* a real field the fake does not serve */
+    assert_int_equal(nv.nvmlDeviceGetFieldValues(g0, (int)n, fv), NVML_SUCCESS);
+    double t = now_epoch() * 1e6;
+    for (size_t i = 0; i < NIDS + 4 + NLINKS; i++) {
+        assert_int_equal(fv[i].nvmlReturn, NVML_SUCCESS);
+        assert_true(fabs((double)fv[i].timestamp - t) < 5e6);
+    }
+    assert_int_equal(fv[0].valueType, NVML_VALUE_TYPE_UNSIGNED_INT);
+    assert_int_equal(fv[0].value.uiVal, 67); /* memory temperature */
+    assert_int_equal(fv[1].valueType, NVML_VALUE_TYPE_UNSIGNED_LONG_LONG);
+    assert_in_range(fv[1].value.ullVal, 913402117844ULL, 913402117844ULL + 660000ULL * 14);
+    assert_int_equal(fv[2].value.uiVal, 0);
+    assert_int_equal(fv[13].value.uiVal, NLINKS); /* link count */
+    assert_in_range(fv[14].value.uiVal, 612000, 660000);
+    unsigned long long total = fv[NIDS].value.ullVal, sum = 0;
+    assert_in_range(total, 4100000000000ULL + 8100000ULL * 11, 4100000000000ULL + 8100000ULL * 14);
+    for (size_t i = 0; i < NLINKS; i++)
+        sum += fv[NIDS + 4 + i].value.ullVal;
+    assert_int_equal(sum, total); /* the links add up to the total within one call */
+    assert_int_equal(fv[n - 3].nvmlReturn, NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(fv[n - 2].nvmlReturn, NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(fv[n - 1].nvmlReturn, NVML_ERROR_NOT_SUPPORTED);
+
+    nvmlFieldValue_t none = {.fieldId = 9999};
+    assert_int_equal(nv.nvmlDeviceGetFieldValues(g0, 1, &none), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nv.nvmlDeviceGetFieldValues(g0, 0, NULL), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
+/* ---- value semantics ---- */
+
+static const char timeline_json[] =
+    "{\"values\": {\"power_mw\": 100000, \"fan_percent\": 30, \"power_limit_mw\": 450000},\n"
+    " \"gpus\": [\n" GPU_JSON(0, ", \"values\": {"
+                                 "\"gpu_util\": {\"timeline\": [[0, 10], [10, 50]], \"interp\": \"linear\"},"
+                                 "\"mem_util\": {\"timeline\": [[0, 5], [2, 7]], \"period\": 4},"
+                                 "\"clock_sm_mhz\": [[0, 1], [100, 2]],"
+                                 "\"temperature_c\": [[100, 40]],"
+                                 "\"energy_mj\": {\"rate\": 1000, \"initial\": 500},"
+                                 "\"violation_power_ns\": {\"rate\": [[0, 100], [3, 0]]},"
+                                 "\"nvlink_data_tx_kib\": {\"rate\": {\"timeline\": [[0, 0], [2, 200]], "
+                                 "\"interp\": \"linear\"}},"
+                                 "\"memory_used_bytes\": 123456789,"
+                                 "\"pstate\": 20,"
+                                 "\"clocks_event_reasons\": \"0x24\"}") ",\n" GPU_JSON(
+        1, ", \"values\": {\"fan_percent\": null, \"power_management_limit_mw\": 400000,"
+           "\"decoder_util\": [[0, null], [1000, 50]]}") "]}\n";
+
+static void test_timelines(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    unsigned int u = 0;
+    unsigned long long ull = 0;
+    use_path(temp_scenario(path, sizeof(path), "timeline.json", timeline_json));
+    start_at(5);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t g0 = handle(0), g1 = handle(1);
+    nvmlUtilization_t ut;
+    assert_int_equal(nv.nvmlDeviceGetUtilizationRates(g0, &ut), NVML_SUCCESS);
+    assert_in_range(ut.gpu, 30, 33); /* linear: 10 + 4/s */
+    assert_int_equal(ut.memory, 5);  /* period 4: t=5 reads t=1 */
+    assert_int_equal(nv.nvmlDeviceGetClockInfo(g0, NVML_CLOCK_SM, &u), NVML_SUCCESS);
+    assert_int_equal(u, 1);
+    assert_int_equal(nv.nvmlDeviceGetTemperature(g0, NVML_TEMPERATURE_GPU, &u), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nv.nvmlDeviceGetTotalEnergyConsumption(g0, &ull), NVML_SUCCESS);
+    assert_in_range(ull, 5500, 6000);
+    nvmlFieldValue_t fv[2] = {{.fieldId = NVML_FI_PERF_POLICY_POWER},
+                              {.fieldId = NVML_FI_NVLINK_THROUGHPUT_DATA_TX, .scopeId = UINT_MAX}};
+    assert_int_equal(nv.nvmlDeviceGetFieldValues(g0, 2, fv), NVML_SUCCESS);
+    assert_int_equal(fv[0].value.ullVal, 300);                /* 100/s for 3 s, then 0 */
+    assert_in_range(fv[1].value.ullVal, 800, 900); /* ramp to 200/s over 2 s, then 200/s */
+    nvmlMemory_v2_t m2 = {.version = NVML_MEMORY_V2_VERSION};
+    assert_int_equal(nv.nvmlDeviceGetMemoryInfo_v2(g0, &m2), NVML_SUCCESS);
+    assert_int_equal(m2.used, 123456789);
+    assert_int_equal(m2.reserved, 0);
+    nvmlPstates_t ps;
+    assert_int_equal(nv.nvmlDeviceGetPerformanceState(g0, &ps), NVML_SUCCESS);
+    assert_int_equal(ps, NVML_PSTATE_UNKNOWN);
+    assert_int_equal(nv.nvmlDeviceGetCurrentClocksEventReasons(g0, &ull), NVML_SUCCESS);
+    assert_int_equal(ull, 0x24);
+    /* Defaults, and null overriding a default. */
+    assert_int_equal(power(g0), 100000);
+    assert_int_equal(power(g1), 100000);
+    assert_int_equal(nv.nvmlDeviceGetFanSpeed(g0, &u), NVML_SUCCESS);
+    assert_int_equal(u, 30);
+    assert_int_equal(nv.nvmlDeviceGetFanSpeed(g1, &u), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nv.nvmlDeviceGetPowerManagementLimit(g0, &u), NVML_SUCCESS);
+    assert_int_equal(u, 450000); /* falls back to power_limit_mw */
+    assert_int_equal(nv.nvmlDeviceGetPowerManagementLimit(g1, &u), NVML_SUCCESS);
+    assert_int_equal(u, 400000);
+    unsigned int period;
+    assert_int_equal(nv.nvmlDeviceGetDecoderUtilization(g1, &u, &period), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nv.nvmlDeviceGetMemoryInfo_v2(g1, &m2), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
+/* ---- faults ---- */
+
+static const char faults_json[] =
+    "{\"values\": {\"power_mw\": 100000, \"fan_percent\": 30, \"temperature_c\": 40, \"clock_sm_mhz\": 1000,"
+    " \"max_clock_sm_mhz\": 2000, \"memory_temperature_c\": 50, \"energy_mj\": 7},\n"
+    " \"gpus\": [" GPU_JSON(0, "") ", " GPU_JSON(1, "") "],\n"
+    " \"faults\": [\n"
+    "  {\"call\": \"nvmlDeviceGetPowerUsage\", \"gpu\": 1, \"return\": \"NOT_SUPPORTED\"},\n"
+    "  {\"call\": \"nvmlDeviceGetPower*\", \"gpu\": 1, \"return\": \"UNKNOWN\"},\n"
+    "  {\"call\": \"nvmlDeviceGetTemperature\", \"gpu\": 0, \"return\": \"NVML_ERROR_NO_PERMISSION\", "
+    "\"from\": 4, \"until\": 60},\n"
+    "  {\"call\": \"nvmlDeviceGetTemperature\", \"gpu\": 1, \"return\": \"UNKNOWN\", \"from\": 100},\n"
+    "  {\"call\": \"nvmlDeviceGetFanSpeed\", \"return\": \"UNKNOWN\", \"once\": true},\n"
+    "  {\"call\": \"nvmlDeviceGetIndex\", \"gpu\": 0, \"return\": 15, \"times\": 2},\n"
+    "  {\"call\": \"nvmlDeviceGetClock*\", \"gpu\": 1, \"return\": \"IN_USE\"},\n"
+    "  {\"call\": \"nvmlDeviceGetFieldValues\", \"gpu\": 0, \"field_id\": 82, \"return\": \"NO_PERMISSION\"},\n"
+    "  {\"call\": \"nvmlDeviceGetPowerUsage\", \"gpu\": 0, \"hang_ms\": 600, \"once\": true},\n"
+    "  {\"call\": \"nvmlSystemGetDriverVersion\", \"hang_ms\": 300, \"return\": \"TIMEOUT\", \"once\": true}\n"
+    " ]}\n";
+
+struct hang_arg {
+    nvmlDevice_t dev;
+    double seconds;
+    nvmlReturn_t r;
+    unsigned int mw;
+};
+
+static void *hang_thread(void *p)
+{
+    struct hang_arg *a = p;
+    double t0 = now_mono();
+    a->r = nv.nvmlDeviceGetPowerUsage(a->dev, &a->mw);
+    a->seconds = now_mono() - t0;
+    return NULL;
+}
+
+static void test_faults(void **state)
+{
+    (void)state;
+    char path[PATH_MAX], buf[96];
+    unsigned int u = 0;
+    use_path(temp_scenario(path, sizeof(path), "faults.json", faults_json));
+    start_at(5);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t g0 = handle(0), g1 = handle(1);
+
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(g1, &u), NVML_ERROR_NOT_SUPPORTED); /* the first rule wins */
+    assert_int_equal(nv.nvmlDeviceGetPowerManagementLimit(g1, &u), NVML_ERROR_UNKNOWN);
+    assert_int_equal(nv.nvmlDeviceGetTemperature(g0, NVML_TEMPERATURE_GPU, &u), NVML_ERROR_NO_PERMISSION);
+    assert_int_equal(nv.nvmlDeviceGetTemperature(g1, NVML_TEMPERATURE_GPU, &u), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetFanSpeed(g1, &u), NVML_ERROR_UNKNOWN);
+    assert_int_equal(nv.nvmlDeviceGetFanSpeed(g1, &u), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetFanSpeed(g0, &u), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetIndex(g0, &u), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlDeviceGetIndex(g1, &u), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetIndex(g0, &u), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlDeviceGetIndex(g0, &u), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetClockInfo(g1, NVML_CLOCK_SM, &u), NVML_ERROR_IN_USE);
+    assert_int_equal(nv.nvmlDeviceGetClockInfo(g0, NVML_CLOCK_SM, &u), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetMaxClockInfo(g1, NVML_CLOCK_SM, &u), NVML_SUCCESS);
+    nvmlFieldValue_t fv[2] = {{.fieldId = NVML_FI_MEMORY_TEMP}, {.fieldId = NVML_FI_TOTAL_ENERGY_CONSUMPTION}};
+    assert_int_equal(nv.nvmlDeviceGetFieldValues(g0, 2, fv), NVML_SUCCESS);
+    assert_int_equal(fv[0].nvmlReturn, NVML_ERROR_NO_PERMISSION);
+    assert_int_equal(fv[1].nvmlReturn, NVML_SUCCESS);
+    assert_int_equal(fv[1].value.ullVal, 7);
+    assert_int_equal(nv.nvmlDeviceGetFieldValues(g1, 2, fv), NVML_SUCCESS);
+    assert_int_equal(fv[0].nvmlReturn, NVML_SUCCESS);
+
+    /* A hang blocks its caller only: other threads keep getting answers. */
+    struct hang_arg a = {.dev = g0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, hang_thread, &a), 0);
+    sleep_ms(100);
+    double t0 = now_mono();
+    unsigned int n = 0;
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetFanSpeed(g0, &u), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(g0, &u), NVML_SUCCESS); /* "once": this one is not hung */
+    assert_true(now_mono() - t0 < 0.3);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(a.r, NVML_SUCCESS);
+    assert_int_equal(a.mw, 100000);
+    assert_true(a.seconds >= 0.59);
+
+    /* A hang and a return in one rule: the caller waits, then gets the error. */
+    t0 = now_mono();
+    assert_int_equal(nv.nvmlSystemGetDriverVersion(buf, sizeof(buf)), NVML_ERROR_TIMEOUT);
+    assert_true(now_mono() - t0 >= 0.29);
+    assert_int_equal(nv.nvmlSystemGetDriverVersion(buf, sizeof(buf)), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+
+    /* "once" survives a shutdown and a new init of the same file. */
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetFanSpeed(g1, &u), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
+static void test_fault_lifecycle(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    unsigned int n;
+    /* "*" hits every call but spares init and shutdown. */
+    use_path(temp_scenario(path, sizeof(path), "star.json",
+                           "{\"gpus\": [" GPU_JSON(0, "") "],"
+                           " \"faults\": [{\"call\": \"*\", \"return\": \"UNKNOWN\"}]}"));
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_ERROR_UNKNOWN);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    /* An init that fails once, as a driver still loading would. */
+    use_path(temp_scenario(path, sizeof(path), "initfail.json",
+                           "{\"gpus\": [], \"faults\": [{\"call\": \"nvmlInit_v2\", \"return\": "
+                           "\"DRIVER_NOT_LOADED\", \"once\": true}]}"));
+    assert_int_equal(nv.nvmlInit_v2(), NVML_ERROR_DRIVER_NOT_LOADED);
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_ERROR_UNINITIALIZED);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+}
+
+/* ---- lost GPU and events ---- */
+
+static void test_gpu_lost(void **state)
+{
+    (void)state;
+    char uuid1[96], buf[96];
+    unsigned int u = 0, n = 0;
+    use_scenario("gpu_lost.json");
+    start_at(0);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t g0 = handle(0), g1 = handle(1);
+    assert_int_equal(power(g1), 480000);
+    assert_int_equal(nv.nvmlDeviceGetUUID(g1, uuid1, sizeof(uuid1)), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+
+    start_at(5);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t d;
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(nv.nvmlDeviceGetHandleByIndex_v2(1, &d), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlDeviceGetHandleByUUID(uuid1, &d), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(g1, &u), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlDeviceGetName(g1, buf, sizeof(buf)), NVML_ERROR_GPU_IS_LOST);
+    nvmlFieldValue_t fv = {.fieldId = NVML_FI_MEMORY_TEMP};
+    assert_int_equal(nv.nvmlDeviceGetFieldValues(g1, 1, &fv), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(power(g0), 480000);
+    /* The XID 79 at t=3 happened before this registration: it is not reported. */
+    nvmlEventSet_t set;
+    nvmlEventData_t ev;
+    assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceRegisterEvents(g0, NVML_EVENT_TYPE_XID, set), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceRegisterEvents(g1, NVML_EVENT_TYPE_XID, set), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlEventSetWait_v2(set, &ev, 50), NVML_ERROR_TIMEOUT);
+    assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+
+    /* Registered before t=3: the XID 79 arrives when the GPU falls off. */
+    start_at(2.5);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceRegisterEvents(g1, NVML_EVENT_TYPE_XID, set), NVML_SUCCESS);
+    double t0 = now_mono();
+    assert_int_equal(nv.nvmlEventSetWait_v2(set, &ev, 5000), NVML_SUCCESS);
+    double waited = now_mono() - t0;
+    assert_true(waited > 0.2 && waited < 2.0);
+    assert_ptr_equal(ev.device.handle, g1.handle);
+    assert_int_equal(ev.eventType, NVML_EVENT_TYPE_XID);
+    assert_int_equal(ev.eventData, 79);
+    assert_int_equal(ev.gpuInstanceId, NVML_NO_INSTANCE_ID);
+    assert_int_equal(nv.nvmlEventSetWait_v2(set, &ev, 100), NVML_ERROR_TIMEOUT);
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(g1, &u), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
+static const char events_json[] = "{\"gpus\": [" GPU_JSON(0, "") ", " GPU_JSON(1, "") "],\n"
+                                  " \"xid_events\": [{\"gpu\": 1, \"at\": 0.6, \"xid\": 48},\n"
+                                  "  {\"gpu\": 1, \"at\": 0.3, \"xid\": 31},\n"
+                                  "  {\"gpu\": 0, \"at\": 0.3, \"xid\": 13},\n"
+                                  "  {\"gpu\": 1, \"at\": 0.3, \"xid\": 94, \"gpu_instance_id\": 3}]}\n";
+
+static void test_events(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    nvmlEventData_t ev;
+    nvmlEventSet_t a, b, bogus = {(struct nvmlEventSet_st *)(uintptr_t)0x40};
+    use_path(temp_scenario(path, sizeof(path), "events.json", events_json));
+    start_at(0);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t g0 = handle(0), g1 = handle(1);
+    assert_int_equal(nv.nvmlEventSetCreate(&a), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlEventSetCreate(&b), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceRegisterEvents(g1, NVML_EVENT_TYPE_XID | NVML_EVENT_TYPE_PSTATE, a), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceRegisterEvents(g1, 1ULL << 40, a), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nv.nvmlDeviceRegisterEvents(g0, NVML_EVENT_TYPE_PSTATE, b), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceRegisterEvents(g0, NVML_EVENT_TYPE_XID, bogus), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlEventSetWait_v2(a, NULL, 10), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlEventSetWait_v2(bogus, &ev, 10), NVML_ERROR_INVALID_ARGUMENT);
+
+    /* Set a gets GPU 1's events in time order, equal times in file order, each once. */
+    const unsigned long long want[] = {31, 94, 48};
+    for (size_t i = 0; i < 3; i++) {
+        memset(&ev, 0, sizeof(ev));
+        assert_int_equal(nv.nvmlEventSetWait_v2(a, &ev, 3000), NVML_SUCCESS);
+        assert_int_equal(ev.eventData, want[i]);
+        assert_ptr_equal(ev.device.handle, g1.handle);
+        assert_int_equal(ev.gpuInstanceId, i == 1 ? 3 : NVML_NO_INSTANCE_ID);
+    }
+    double t0 = now_mono();
+    assert_int_equal(nv.nvmlEventSetWait_v2(a, &ev, 300), NVML_ERROR_TIMEOUT);
+    double waited = now_mono() - t0;
+    assert_true(waited >= 0.29 && waited < 2.0);
+    /* Set b registered GPU 0 for PState only: its XID 13 is not delivered there. */
+    assert_int_equal(nv.nvmlEventSetWait_v2(b, &ev, 0), NVML_ERROR_TIMEOUT);
+    /* Events from before a registration are not reported. */
+    nvmlEventSet_t late;
+    assert_int_equal(nv.nvmlEventSetCreate(&late), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceRegisterEvents(g1, NVML_EVENT_TYPE_XID, late), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlEventSetWait_v2(late, &ev, 0), NVML_ERROR_TIMEOUT);
+    assert_int_equal(nv.nvmlEventSetFree(late), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlEventSetFree(a), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlEventSetFree(a), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlEventSetWait_v2(a, &ev, 10), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlEventSetFree(b), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlEventSetCreate(&a), NVML_ERROR_UNINITIALIZED);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
+/* ---- MIG ---- */
+
+static void test_mig(void **state)
+{
+    (void)state;
+    char buf[96];
+    unsigned int cur = 9, pend = 9, u = 0, count = 0;
+    use_scenario("mig.json");
+    start_at(6);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t g0 = handle(0), g1 = handle(1), m0, m1, m, parent;
+    assert_int_equal(nv.nvmlDeviceGetMigMode(g0, &cur, &pend), NVML_SUCCESS);
+    assert_int_equal(cur, 1);
+    assert_int_equal(pend, 1);
+    assert_int_equal(nv.nvmlDeviceGetMaxMigDeviceCount(g0, &count), NVML_SUCCESS);
+    assert_int_equal(count, 7);
+    assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(g0, 0, &m0), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(g0, 1, &m1), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(g0, 2, &m), NVML_ERROR_NOT_FOUND);
+    assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(g0, 7, &m), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetName(m0, buf, sizeof(buf)), NVML_SUCCESS);
+    assert_string_equal(buf, "NVIDIA H100 80GB HBM3 MIG 3g.40gb");
+    assert_int_equal(nv.nvmlDeviceGetName(m1, buf, sizeof(buf)), NVML_SUCCESS);
+    assert_string_equal(buf, "NVIDIA H100 80GB HBM3 MIG 1g.10gb");
+    assert_int_equal(nv.nvmlDeviceGetUUID(m1, buf, sizeof(buf)), NVML_SUCCESS);
+    assert_string_equal(buf, "MIG-3a7e5c1b-9d2f-5e4a-8c6b-0f1e3d5a7b9c");
+    assert_int_equal(nv.nvmlDeviceGetHandleByUUID(buf, &m), NVML_SUCCESS);
+    assert_ptr_equal(m.handle, m1.handle);
+    assert_int_equal(nv.nvmlDeviceIsMigDeviceHandle(m1, &u), NVML_SUCCESS);
+    assert_int_equal(u, 1);
+    assert_int_equal(nv.nvmlDeviceIsMigDeviceHandle(g0, &u), NVML_SUCCESS);
+    assert_int_equal(u, 0);
+    assert_int_equal(nv.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(m1, &parent), NVML_SUCCESS);
+    assert_ptr_equal(parent.handle, g0.handle);
+    assert_int_equal(nv.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(g0, &parent), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlDeviceGetGpuInstanceId(m1, &u), NVML_SUCCESS);
+    assert_int_equal(u, 9);
+    assert_int_equal(nv.nvmlDeviceGetComputeInstanceId(m1, &u), NVML_SUCCESS);
+    assert_int_equal(u, 0);
+    assert_int_equal(nv.nvmlDeviceGetGpuInstanceId(g0, &u), NVML_ERROR_INVALID_ARGUMENT);
+    nvmlMemory_v2_t m2 = {.version = NVML_MEMORY_V2_VERSION};
+    assert_int_equal(nv.nvmlDeviceGetMemoryInfo_v2(m0, &m2), NVML_SUCCESS);
+    assert_int_equal(m2.total, 40320 * MIB);
+    assert_int_equal(m2.used, 20480 * MIB);
+    assert_int_equal(m2.reserved, 14 * MIB);
+    assert_int_equal(nv.nvmlDeviceGetMemoryInfo_v2(m1, &m2), NVML_SUCCESS);
+    assert_int_equal(m2.used, 7168 * MIB); /* the timeline stepped at t=5 */
+    nvmlMemory_t m1v;
+    assert_int_equal(nv.nvmlDeviceGetMemoryInfo(m1, &m1v), NVML_SUCCESS);
+    assert_int_equal(m1v.used, (7168 + 13) * MIB);
+    /* What a real MIG GPU refuses. */
+    nvmlUtilization_t ut;
+    assert_int_equal(nv.nvmlDeviceGetUtilizationRates(g0, &ut), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(m0, &u), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nv.nvmlDeviceRegisterEvents(m0, NVML_EVENT_TYPE_XID, (nvmlEventSet_t){NULL}),
+                     NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(power(g0), 215000);
+    /* Processes: per instance on MIG handles, all of them on the parent. */
+    nvmlProcessInfo_t procs[4];
+    count = 4;
+    assert_int_equal(nv.nvmlDeviceGetComputeRunningProcesses_v3(m1, &count, procs), NVML_SUCCESS);
+    assert_int_equal(count, 1);
+    assert_int_equal(procs[0].pid, 8102);
+    assert_int_equal(procs[0].gpuInstanceId, 9);
+    assert_int_equal(procs[0].computeInstanceId, 0);
+    count = 4;
+    assert_int_equal(nv.nvmlDeviceGetComputeRunningProcesses_v3(g0, &count, procs), NVML_SUCCESS);
+    assert_int_equal(count, 2);
+    /* GPU 1 can do MIG but has it off. */
+    assert_int_equal(nv.nvmlDeviceGetMigMode(g1, &cur, &pend), NVML_SUCCESS);
+    assert_int_equal(cur, 0);
+    assert_int_equal(nv.nvmlDeviceGetMaxMigDeviceCount(g1, &count), NVML_SUCCESS);
+    assert_int_equal(count, 0);
+    assert_int_equal(nv.nvmlDeviceGetMigDeviceHandleByIndex(g1, 0, &m), NVML_ERROR_NOT_FOUND);
+    assert_int_equal(nv.nvmlDeviceGetUtilizationRates(g1, &ut), NVML_SUCCESS);
+    assert_int_equal(ut.gpu, 64);
+    count = 4;
+    assert_int_equal(nv.nvmlDeviceGetComputeRunningProcesses_v3(g1, &count, procs), NVML_SUCCESS);
+    assert_int_equal(procs[0].gpuInstanceId, NVML_NO_INSTANCE_ID);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
+/* ---- reloading ---- */
+
+static void scenario_with_power(char *out, size_t cap, unsigned int mw, bool two_gpus)
+{
+    snprintf(out, cap,
+             "{\"values\": {\"power_mw\": %u, \"fan_percent\": 10}, \"gpus\": [%s%s],"
+             " \"faults\": [{\"call\": \"nvmlDeviceGetFanSpeed\", \"return\": \"UNKNOWN\", \"once\": true}]}",
+             mw, GPU_JSON(0, ""), two_gpus ? ", " GPU_JSON(1, "") : "");
+}
+
+static void test_reload(void **state)
+{
+    (void)state;
+    char path[PATH_MAX], text[1024];
+    unsigned int u;
+    scenario_with_power(text, sizeof(text), 100000, true);
+    use_path(temp_scenario(path, sizeof(path), "reload.json", text));
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t g0 = handle(0), g1 = handle(1);
+    assert_int_equal(power(g0), 100000);
+    assert_int_equal(nv.nvmlDeviceGetFanSpeed(g0, &u), NVML_ERROR_UNKNOWN);
+
+    scenario_with_power(text, sizeof(text), 200000, true);
+    replace_file(path, text);
+    sleep_ms(250);
+    assert_int_equal(power(g0), 200000);
+    assert_int_equal(nv.nvmlDeviceGetFanSpeed(g0, &u), NVML_SUCCESS); /* the unchanged "once" rule stays spent */
+
+    replace_file(path, "{\"gpus\": [ this is not json");
+    sleep_ms(250);
+    assert_int_equal(power(g0), 200000); /* the previous scenario stays */
+    assert_int_equal(power(g1), 200000);
+
+    /* Rewritten in place (no rename), with a different size. */
+    scenario_with_power(text, sizeof(text), 3000, true);
+    write_file(path, text);
+    sleep_ms(250);
+    assert_int_equal(power(g1), 3000);
+
+    /* A reload that removes GPU 1 invalidates its handle. */
+    scenario_with_power(text, sizeof(text), 4000, false);
+    replace_file(path, text);
+    sleep_ms(250);
+    unsigned int n = 0;
+    assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(g1, &u), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(power(g0), 4000);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+}
+
+/* Several threads call while the main thread rewrites the scenario: sanitizers watch for races on memory. */
+struct stress_arg {
+    nvmlDevice_t dev;
+    atomic_int *stop;
+    unsigned long calls;
+};
+
+static void *stress_thread(void *p)
+{
+    struct stress_arg *a = p;
+    while (!*a->stop) {
+        unsigned int u;
+        unsigned long long ull;
+        char buf[96];
+        nvmlMemory_v2_t m2 = {.version = NVML_MEMORY_V2_VERSION};
+        nvmlFieldValue_t fv[3] = {{.fieldId = 82}, {.fieldId = 83}, {.fieldId = 138, .scopeId = UINT_MAX}};
+        nvmlProcessInfo_t procs[4];
+        unsigned int count = 4;
+        (void)nv.nvmlDeviceGetPowerUsage(a->dev, &u);
+        (void)nv.nvmlDeviceGetTotalEnergyConsumption(a->dev, &ull);
+        (void)nv.nvmlDeviceGetName(a->dev, buf, sizeof(buf));
+        (void)nv.nvmlDeviceGetMemoryInfo_v2(a->dev, &m2);
+        (void)nv.nvmlDeviceGetFieldValues(a->dev, 3, fv);
+        (void)nv.nvmlDeviceGetComputeRunningProcesses_v3(a->dev, &count, procs);
+        a->calls++;
+    }
+    return NULL;
+}
+
+static void test_stress_reload(void **state)
+{
+    (void)state;
+    char path[PATH_MAX], text[1024];
+    scenario_with_power(text, sizeof(text), 1000, true);
+    use_path(temp_scenario(path, sizeof(path), "stress.json", text));
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    atomic_int stop = 0;
+    struct stress_arg args[4];
+    pthread_t th[4];
+    for (unsigned int i = 0; i < 4; i++) {
+        args[i] = (struct stress_arg){.dev = handle(i % 2), .stop = &stop};
+        assert_int_equal(pthread_create(&th[i], NULL, stress_thread, &args[i]), 0);
+    }
+    for (unsigned int k = 0; k < 8; k++) {
+        scenario_with_power(text, sizeof(text), 1000 + k, k % 2 == 0);
+        replace_file(path, text);
+        sleep_ms(120);
+    }
+    stop = 1;
+    for (unsigned int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_true(args[i].calls > 0);
+    }
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+}
+
+/* ---- hostile scenario files ---- */
+
+/* The library says why each bad file is refused; hundreds of such lines would bury real failures. */
+static int g_saved_stderr = -1;
+
+static void stderr_off(void)
+{
+    fflush(stderr);
+    g_saved_stderr = dup(STDERR_FILENO);
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+        dup2(null, STDERR_FILENO);
+        close(null);
+    }
+}
+
+static void stderr_on(void)
+{
+    fflush(stderr);
+    if (g_saved_stderr >= 0) {
+        dup2(g_saved_stderr, STDERR_FILENO);
+        close(g_saved_stderr);
+        g_saved_stderr = -1;
+    }
+}
+
+static char *repeat_json(const char *head, const char *item, size_t n, const char *tail)
+{
+    size_t len = strlen(head) + n * (strlen(item) + 1) + strlen(tail) + 1;
+    char *s = malloc(len);
+    assert_non_null(s);
+    size_t off = 0;
+    memcpy(s + off, head, strlen(head));
+    off += strlen(head);
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            s[off++] = ',';
+        }
+        memcpy(s + off, item, strlen(item));
+        off += strlen(item);
+    }
+    memcpy(s + off, tail, strlen(tail) + 1);
+    return s;
+}
+
+static void expect_rejected(const char *text)
+{
+    char path[PATH_MAX];
+    use_path(temp_scenario(path, sizeof(path), "hostile.json", text));
+    nvmlReturn_t r = nv.nvmlInit_v2();
+    if (r == NVML_SUCCESS) {
+        nv.nvmlShutdown();
+        stderr_on();
+        fail_msg("accepted: %.200s", text);
+    }
+    if (r != NVML_ERROR_UNKNOWN) {
+        stderr_on();
+        fail_msg("returned %d, not NVML_ERROR_UNKNOWN: %.200s", r, text);
+    }
+}
+
+static void test_hostile(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "",
+        "{",
+        "[]",
+        "null",
+        "{\"gpus\": 5}",
+        "{\"gpus\": [{}]}",
+        "{\"gpus\": [], \"gpus\": []}",
+        "{\"gpus\": [], \"schema\": 2}",
+        "{\"gpus\": [], \"cuda_driver_version\": -1}",
+        "{\"gpus\": [], \"driver_version\": \"\"}",
+        "{\"gpus\": [], \"driver_version\": \"a\\nb\"}",
+        "{\"gpus\": [], \"driver_version\": "
+        "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+        "{\"gpus\": [], \"values\": {\"power\": 1}}",
+        "{\"gpus\": [], \"values\": {\"power_mw\": \"high\"}}",
+        "{\"gpus\": [], \"values\": {\"power_mw\": 1e400}}",
+        "{\"gpus\": [], \"values\": {\"power_mw\": [[1, 2], [0, 3]]}}",
+        "{\"gpus\": [], \"values\": {\"power_mw\": [[1, 2, 3]]}}",
+        "{\"gpus\": [], \"values\": {\"power_mw\": []}}",
+        "{\"gpus\": [], \"values\": {\"power_mw\": {\"timeline\": [[0, 1]], \"interp\": \"cubic\"}}}",
+        "{\"gpus\": [], \"values\": {\"power_mw\": {\"timeline\": [[0, 1]], \"period\": 0}}}",
+        "{\"gpus\": [], \"values\": {\"power_mw\": {\"timeline\": [[1e300, 1]]}}}",
+        "{\"gpus\": [], \"values\": {\"memory_used_mib\": 1, \"memory_used_bytes\": 1}}",
+        "{\"gpus\": [], \"values\": {\"energy_mj\": {\"rate\": \"no_such_field\"}}}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"values\": {\"energy_mj\": {\"rate\": \"fan_percent\"}}") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"values\": {\"energy_mj\": {\"rate\": \"energy_mj\"}}") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"color\": \"green\"") "]}",
+        "{\"gpus\": [{\"name\": \"x\", \"uuid\": \"GPU-1\", \"pci_bus_id\": \"0000:18:00\", \"memory_total_mib\": 1}]}",
+        "{\"gpus\": [{\"name\": \"x\", \"uuid\": \"GPU-1\", \"pci_bus_id\": \"00000000:18:20.0\", "
+        "\"memory_total_mib\": 1}]}",
+        "{\"gpus\": [{\"name\": \"x\", \"uuid\": \"GPU-1\", \"pci_bus_id\": \"00000000:18:00.0x\", "
+        "\"memory_total_mib\": 1}]}",
+        "{\"gpus\": [{\"name\": \"x\", \"uuid\": \"1\", \"pci_bus_id\": \"00000000:18:00.0\", "
+        "\"memory_total_mib\": 1}]}",
+        "{\"gpus\": [{\"name\": \"x\", \"uuid\": \"GPU-1\", \"pci_bus_id\": \"00000000:18:00.0\", "
+        "\"memory_total_mib\": 0}]}",
+        "{\"gpus\": [{\"name\": \"x\", \"uuid\": \"GPU-1\", \"pci_bus_id\": \"00000000:18:00.0\"}]}",
+        "{\"gpus\": [" GPU_JSON(0, "") "," GPU_JSON(0, "") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"processes\": [{\"pid\": -1}]") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"processes\": [{\"pid\": 1, \"type\": \"X\"}]") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"processes\": [{\"pid\": 1, \"compute_instance_id\": 0}]") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"mig\": {\"max_devices\": 9}") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"mig\": {\"instances\": [{\"gpu_instance_id\": 1, "
+                                   "\"memory_total_mib\": 1}]}") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"mig\": {\"instances\": [{\"gpu_instance_id\": 1, \"profile\": "
+                                   "\"1g.10gb\", \"memory_total_mib\": 1, \"index\": 7}]}") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"mig\": {\"max_devices\": 1, \"instances\": [{\"gpu_instance_id\": 1, "
+                                   "\"profile\": \"a\", \"memory_total_mib\": 1}, {\"gpu_instance_id\": 2, "
+                                   "\"profile\": \"b\", \"memory_total_mib\": 1}]}") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"mig\": {\"instances\": [{\"gpu_instance_id\": 1, \"profile\": \"a\", "
+                                   "\"memory_total_mib\": 1}, {\"gpu_instance_id\": 1, \"profile\": \"b\", "
+                                   "\"memory_total_mib\": 1}]}") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"mig\": {\"instances\": [{\"gpu_instance_id\": 1, \"profile\": "
+                                   "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\", \"memory_total_mib\": 1}]}") "]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"nvmlDeviceGetPowerUsage\"}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"nvmlDeviceGetPowerUsag\", \"return\": \"UNKNOWN\"}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"nvmlFoo*\", \"return\": \"UNKNOWN\"}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"nvml*Get\", \"return\": \"UNKNOWN\"}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"*\", \"return\": \"SUCCESS\"}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"*\", \"return\": \"NOPE\"}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"*\", \"return\": \"UNKNOWN\", \"gpu\": 0}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"*\", \"hang_ms\": 600001}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"*\", \"return\": 1, \"times\": 0}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"*\", \"return\": 1, \"once\": true, \"times\": 2}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"nvmlDeviceGetPowerUsage\", \"field_id\": 82, \"return\": 3}]}",
+        "{\"gpus\": [], \"faults\": [{\"call\": \"nvmlDeviceGetFieldValues\", \"field_id\": 82, \"hang_ms\": 3}]}",
+        "{\"gpus\": [], \"xid_events\": [{\"gpu\": 0, \"at\": 1, \"xid\": 79}]}",
+        "{\"gpus\": [" GPU_JSON(0, "") "], \"xid_events\": [{\"gpu\": 1, \"at\": 1, \"xid\": 79}]}",
+        "{\"gpus\": [" GPU_JSON(0, "") "], \"xid_events\": [{\"gpu\": 0, \"xid\": 79}]}",
+        "{\"gpus\": [], \"values\": {\"power_mw\": 1}} trailing",
+    };
+    stderr_off();
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_rejected(bad[i]);
+
+    /* Over the caps. */
+    char gpu[256];
+    snprintf(gpu, sizeof(gpu), "%s", GPU_JSON(0, ""));
+    char *s = repeat_json("{\"gpus\": [", gpu, 65, "]}");
+    expect_rejected(s);
+    free(s);
+    s = repeat_json("{\"gpus\": [], \"values\": {\"power_mw\": [", "[1, 2]", 4097, "]}}");
+    expect_rejected(s);
+    free(s);
+    s = repeat_json("{\"gpus\": [], \"faults\": [", "{\"call\": \"*\", \"return\": 1}", 257, "]}");
+    expect_rejected(s);
+    free(s);
+    s = repeat_json("", "[", 200000, "");
+    expect_rejected(s);
+    free(s);
+    s = repeat_json("{\"gpus\": [], \"comment\": \"", "x", 5u << 20, "\"}");
+    expect_rejected(s);
+    free(s);
+    /* A directory is not a scenario. */
+    use_path(g_tmpdir);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_ERROR_UNKNOWN);
+    stderr_on();
+}
+
+/* Random byte damage to a real scenario: every outcome is fine except a crash, which the sanitizers catch. */
+static void exercise_all(void)
+{
+    unsigned int n = 0;
+    if (nv.nvmlDeviceGetCount_v2(&n) != NVML_SUCCESS)
+        return;
+    for (unsigned int i = 0; i < n; i++) {
+        nvmlDevice_t d, m;
+        char buf[96];
+        unsigned int u, v;
+        unsigned long long ull;
+        nvmlFieldValue_t fv[4] = {{.fieldId = 82}, {.fieldId = 83}, {.fieldId = 139, .scopeId = 1}, {.fieldId = 91}};
+        nvmlProcessInfo_t procs[8];
+        unsigned int count = 8;
+        nvmlMemory_v2_t m2 = {.version = NVML_MEMORY_V2_VERSION};
+        nvmlUtilization_t ut;
+        if (nv.nvmlDeviceGetHandleByIndex_v2(i, &d) != NVML_SUCCESS)
+            continue;
+        (void)nv.nvmlDeviceGetName(d, buf, sizeof(buf));
+        (void)nv.nvmlDeviceGetPowerUsage(d, &u);
+        (void)nv.nvmlDeviceGetTotalEnergyConsumption(d, &ull);
+        (void)nv.nvmlDeviceGetUtilizationRates(d, &ut);
+        (void)nv.nvmlDeviceGetMemoryInfo_v2(d, &m2);
+        (void)nv.nvmlDeviceGetFieldValues(d, 4, fv);
+        (void)nv.nvmlDeviceGetComputeRunningProcesses_v3(d, &count, procs);
+        (void)nv.nvmlDeviceGetRemappedRows(d, &u, &u, &u, &v);
+        (void)nv.nvmlDeviceGetRetiredPages(d, NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR, &count, NULL);
+        for (unsigned int k = 0; k < 8; k++)
+            if (nv.nvmlDeviceGetMigDeviceHandleByIndex(d, k, &m) == NVML_SUCCESS) {
+                (void)nv.nvmlDeviceGetName(m, buf, sizeof(buf));
+                (void)nv.nvmlDeviceGetMemoryInfo_v2(m, &m2);
+            }
+    }
+}
+
+static void test_mutations(void **state)
+{
+    (void)state;
+    FILE *f = fopen(g_dgx_path, "rb");
+    assert_non_null(f);
+    static char orig[1 << 20], text[1 << 20];
+    size_t len = fread(orig, 1, sizeof(orig) - 1, f);
+    fclose(f);
+    assert_true(len > 100);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/mutant.json", g_tmpdir);
+    use_path(path);
+    start_at(30);
+    unsigned long long x = 0x9E3779B97F4A7C15ULL;
+    static const char junk[] = "{}[],:\"0123456789-.eEnulltrfas \\x";
+    unsigned int accepted = 0;
+    stderr_off();
+    for (unsigned int iter = 0; iter < 600; iter++) {
+        memcpy(text, orig, len);
+        size_t n = len;
+        unsigned int edits = 1 + iter % 4;
+        for (unsigned int e = 0; e < edits; e++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            size_t at = (size_t)(x % n);
+            if ((x >> 32) % 8 == 0)
+                n = at + 1; /* truncate */
+            else
+                text[at] = junk[(x >> 40) % (sizeof(junk) - 1)];
+        }
+        text[n] = '\0';
+        write_file(path, text);
+        nvmlReturn_t r = nv.nvmlInit_v2();
+        if (r == NVML_SUCCESS) {
+            accepted++;
+            exercise_all();
+            assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+        } else if (r != NVML_ERROR_UNKNOWN) {
+            stderr_on();
+            fail_msg("a damaged scenario gave %d", r);
+        }
+    }
+    stderr_on();
+    print_message("mutations: %u of 600 still loaded\n", accepted);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
+/* Every shipped scenario loads and answers; the hang scenario is read before its hangs start. */
+static void test_shipped_scenarios(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"one_gpu.json", "dgx_h100.json", "gpu_lost.json", "mig.json",
+                                        "hang.json",    "errors.json",   "no_gpus.json"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        use_scenario(names[i]);
+        start_at(0);
+        if (nv.nvmlInit_v2() != NVML_SUCCESS)
+            fail_msg("%s does not load", names[i]);
+        exercise_all();
+        assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    }
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
+/* ---- main ---- */
+
+/* A failed test leaves the library initialised; undo that so the next test starts clean. */
+static int teardown(void **state)
+{
+    (void)state;
+    stderr_on();
+    while (nv.nvmlShutdown() == NVML_SUCCESS)
+        ;
+    unsetenv("FAKE_NVML_START_EPOCH");
+    return 0;
+}
+
+static int load_library(const char *path)
+{
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+        return -1;
+    }
+#define X(name)                                                                                                       \
+    nv.name = (__typeof__(nv.name))dlsym(lib, #name);                                                                 \
+    if (!nv.name) {                                                                                                   \
+        fprintf(stderr, "missing symbol %s\n", #name);                                                                \
+        return -1;                                                                                                    \
+    }
+    NVML_FUNCS(X)
+#undef X
+    return 0;
+}
+
+static void remove_tmpdir(void)
+{
+    static const char *const names[] = {"broken.json", "typo.json",   "timeline.json", "faults.json",
+                                        "star.json",   "initfail.json", "events.json", "reload.json",
+                                        "reload.json.new", "stress.json", "stress.json.new", "hostile.json",
+                                        "mutant.json"};
+    char path[PATH_MAX];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", g_tmpdir, names[i]);
+        unlink(path);
+    }
+    rmdir(g_tmpdir);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s <libnvidia-ml.so.1> <scenarios dir>\n", argv[0]);
+        return 2;
+    }
+    g_lib_path = argv[1];
+    g_scenario_dir = argv[2];
+    const char *env = getenv("FAKE_NVML_SCENARIO");
+    if (env && env[0])
+        snprintf(g_dgx_path, sizeof(g_dgx_path), "%s", env);
+    else
+        snprintf(g_dgx_path, sizeof(g_dgx_path), "%s/dgx_h100.json", g_scenario_dir);
+    if (!mkdtemp(g_tmpdir)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    if (load_library(g_lib_path) != 0)
+        return 2;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_uninitialized, teardown),
+        cmocka_unit_test_teardown(test_init_errors, teardown),
+        cmocka_unit_test_teardown(test_refcount, teardown),
+        cmocka_unit_test_teardown(test_dgx_identity, teardown),
+        cmocka_unit_test_teardown(test_invalid_handles, teardown),
+        cmocka_unit_test_teardown(test_dgx_readings, teardown),
+        cmocka_unit_test_teardown(test_field_values, teardown),
+        cmocka_unit_test_teardown(test_timelines, teardown),
+        cmocka_unit_test_teardown(test_faults, teardown),
+        cmocka_unit_test_teardown(test_fault_lifecycle, teardown),
+        cmocka_unit_test_teardown(test_gpu_lost, teardown),
+        cmocka_unit_test_teardown(test_events, teardown),
+        cmocka_unit_test_teardown(test_mig, teardown),
+        cmocka_unit_test_teardown(test_reload, teardown),
+        cmocka_unit_test_teardown(test_stress_reload, teardown),
+        cmocka_unit_test_teardown(test_shipped_scenarios, teardown),
+        cmocka_unit_test_teardown(test_hostile, teardown),
+        cmocka_unit_test_teardown(test_mutations, teardown),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    remove_tmpdir();
+    return failed;
+}
