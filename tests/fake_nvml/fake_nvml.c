@@ -276,6 +276,14 @@ static void release_init_locked(void)
     memset(g_sets, 0, sizeof(g_sets));
 }
 
+/* The fault memory outlives nvmlShutdown on purpose, but not the library: free it on dlclose so a
+ * process that unloads NVML (the exporter does, at exit) leaks nothing. */
+__attribute__((destructor)) static void fake_nvml_unload(void)
+{
+    free(g_fault_memory_path);
+    g_fault_memory_path = NULL;
+}
+
 /* ---- faults ---- */
 
 /* "*" alone spares init and shutdown: a scenario that breaks every call should still let a test tear down. */
