@@ -1,20 +1,420 @@
-/* prolog.c - placeholder for `jobtel prolog` / `jobtel epilog` (being written). */
+/* prolog.c - `jobtel prolog` / `jobtel epilog`: record which GPUs a Slurm job holds, for the exporter.
+ *
+ * slurmd runs these as root, for every job, with a bare environment (no PATH) and drains the node when
+ * one exits non-zero. So they parse only numbers and UUIDs out of the environment, never run another
+ * program, touch only files in two checked directories, and exit 0 on any runtime failure unless
+ * --strict asks otherwise; every failure is logged (stderr and syslog) with the job id so it is seen.
+ * The prolog adds the job to the files of the GPUs it got; the epilog removes the job's lines from
+ * every file, which also cleans up after a prolog that saw a different GPU list.
+ * The file formats and the locking live in common/jobmap.c, list parsing in common/gpulist.c.
+ */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "common/gpulist.h"
+#include "common/jobmap.h"
+#include "common/log.h"
+#include "common/strparse.h"
+
+#define PROLOG_LOCK_TIMEOUT_S 2.0
+#define SLURM_JOB_ID_MAX 0xfffffffeu /* Slurm job ids are uint32; NO_VAL is reserved */
+#define SLURM_UID_MAX 0xfffffffeu    /* (uid_t)-1 is "no uid" */
+
+struct prolog_opts {
+    bool is_prolog;
+    const char *hpc_dir;      /* "" disables the format */
+    const char *gpustat_dir;  /* "" disables the format */
+    const char *procfs;
+    const char *gpus;         /* overrides the environment when set */
+    enum gpulist_numbering numbering;
+    bool strict;
+    bool use_syslog;
+    enum log_level level;
+};
+
+enum opt_id { OPT_HPC_DIR, OPT_GPUSTAT_DIR, OPT_PROCFS, OPT_GPUS, OPT_NUMBERING, OPT_STRICT, OPT_SYSLOG,
+              OPT_NO_SYSLOG, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
+
+struct opt {
+    const char *name;  /* with its dashes */
+    const char *alias; /* the exporter's spelling of the same directory, or NULL */
+    enum opt_id id;
+    bool takes_value;
+    const char *help;
+};
+
+static const struct opt opts[] = {
+    {"--hpc-dir", "--hpc-job-mapping-dir", OPT_HPC_DIR, true,
+     "dcgm-exporter HPC job mapping directory (default /run/dcgm-job-map; \"\" disables)"},
+    {"--gpustat-dir", "--slurm.gpustat-dir", OPT_GPUSTAT_DIR, true,
+     "Princeton jobstats GPU ownership directory (default /run/gpustat; \"\" disables)"},
+    {"--path.procfs", NULL, OPT_PROCFS, true,
+     "procfs root for driver/nvidia/gpus/*/information, the index<->UUID table (default /proc)"},
+    {"--gpus", NULL, OPT_GPUS, true, "GPU list to use instead of SLURM_JOB_GPUS / CUDA_VISIBLE_DEVICES (prolog)"},
+    {"--gpu-numbering", NULL, OPT_NUMBERING, true,
+     "index: list numbers are NVML indices (default); minor: they are /dev/nvidiaN minor numbers"},
+    {"--strict", NULL, OPT_STRICT, false, "Exit 1 on a runtime failure and 2 on a usage error (default: exit 0)"},
+    {"--syslog", NULL, OPT_SYSLOG, false, "Log to syslog as well as stderr (default)"},
+    {"--no-syslog", NULL, OPT_NO_SYSLOG, false, "Log to stderr only"},
+    {"--log.level", NULL, OPT_LOG_LEVEL, true, "One of error, warn, info, debug (default warn)"},
+    {"--help", "-h", OPT_HELP, false, "Show this help"},
+    {"--version", NULL, OPT_VERSION, false, "Show the version"},
+};
+
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+/* The job id as a log prefix; set once the environment is read, sanitised since it is untrusted. */
+static char job_label[48] = "?";
+
+static void usage(FILE *out, bool is_prolog)
+{
+    fprintf(out,
+            "Usage: jobtel %s [options]\n\n%s\n\nOptions:\n", is_prolog ? "prolog" : "epilog",
+            is_prolog ? "Slurm Prolog: adds the job to the mapping file of each GPU it was given.\n"
+                        "Reads SLURM_JOB_ID, SLURM_JOB_UID and SLURM_JOB_GPUS (else CUDA_VISIBLE_DEVICES):\n"
+                        "indices, ranges (0-3,5), <index>.<gpu-instance>, GPU-/MIG- UUIDs."
+                      : "Slurm Epilog: removes the job's lines from every mapping file. Reads SLURM_JOB_ID.");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char spelled[64];
+        snprintf(spelled, sizeof spelled, "%s%s%s%s", opts[i].name, opts[i].takes_value ? "=VALUE" : "",
+                 opts[i].alias ? ", " : "", opts[i].alias ? opts[i].alias : "");
+        fprintf(out, "  %-46s %s\n", spelled, opts[i].help);
+    }
+    fprintf(out, "\nExit codes: 0 success, or any failure without --strict (logged to stderr and syslog);\n"
+                 "with --strict: 1 runtime failure, 2 usage error. A job without GPUs is a success.\n");
+}
+
+/* Copies untrusted text for a log line: printable ASCII only (no quotes or backslashes, which the
+ * logfmt line would have to escape), bounded, visibly truncated. */
+static void sanitize(const char *in, char *out, size_t outsz)
+{
+    size_t o = 0;
+    for (size_t i = 0; in[i] != '\0'; i++) {
+        if (o + 4 >= outsz) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        char c = in[i];
+        out[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\'' && c != '\\') ? c : '?';
+    }
+    out[o] = '\0';
+}
+
+/* A numeric environment value in [1 or 0, max]. */
+static bool env_number(const char *name, uint64_t min, uint64_t max, uint64_t *out, const char **raw)
+{
+    const char *v = getenv(name);
+    *raw = v;
+    return v && cstr_to_u64(v, out) && *out >= min && *out <= max;
+}
+
+static const struct opt *opt_find(const char *arg, size_t n)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if ((strlen(opts[i].name) == n && strncmp(opts[i].name, arg, n) == 0) ||
+            (opts[i].alias && strlen(opts[i].alias) == n && strncmp(opts[i].alias, arg, n) == 0))
+            return &opts[i];
+    }
+    return NULL;
+}
+
+/* Returns JT_OK (with *exit_now after --help/--version), or JT_ERR_USAGE with *bad set to the
+ * offending argument and *why to the reason. */
+static enum jt_err parse_args(struct prolog_opts *o, int argc, char **argv, bool *exit_now, const char **bad,
+                              const char **why)
+{
+    *exit_now = false;
+    *why = "unknown option or bad value";
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+        const struct opt *f = opt_find(arg, n);
+        const char *val = eq ? eq + 1 : NULL;
+        *bad = arg;
+        if (!f || (!f->takes_value && val))
+            return JT_ERR_USAGE;
+        if (f->takes_value && !val) {
+            *why = "missing value";
+            if (i + 1 >= argc)
+                return JT_ERR_USAGE;
+            val = argv[++i];
+        }
+        switch (f->id) {
+        case OPT_HPC_DIR: o->hpc_dir = val; break;
+        case OPT_GPUSTAT_DIR: o->gpustat_dir = val; break;
+        case OPT_PROCFS: o->procfs = val; break;
+        case OPT_GPUS: o->gpus = val; break;
+        case OPT_NUMBERING:
+            if (strcmp(val, "index") == 0)
+                o->numbering = GPULIST_NUMBER_INDEX;
+            else if (strcmp(val, "minor") == 0)
+                o->numbering = GPULIST_NUMBER_MINOR;
+            else
+                return JT_ERR_USAGE;
+            break;
+        case OPT_STRICT: o->strict = true; break;
+        case OPT_SYSLOG: o->use_syslog = true; break;
+        case OPT_NO_SYSLOG: o->use_syslog = false; break;
+        case OPT_LOG_LEVEL:
+            if (!log_parse_level(val, &o->level))
+                return JT_ERR_USAGE;
+            break;
+        case OPT_HELP:
+            usage(stdout, o->is_prolog);
+            *exit_now = true;
+            return JT_OK;
+        case OPT_VERSION:
+            cli_print_version(o->is_prolog ? "jobtel prolog" : "jobtel epilog");
+            *exit_now = true;
+            return JT_OK;
+        }
+    }
+    if (o->hpc_dir[0] && o->gpustat_dir[0] && strcmp(o->hpc_dir, o->gpustat_dir) == 0) {
+        *bad = o->gpustat_dir; /* both formats name files "0", "1", ...: they cannot share a directory */
+        *why = "--hpc-dir and --gpustat-dir must differ";
+        return JT_ERR_USAGE;
+    }
+    return JT_OK;
+}
+
+/* File names for one format: "<index>[.<gi>]" for both, UUIDs for GPUSTAT only. */
+struct names {
+    size_t n;
+    char name[2 * GPULIST_MAX][JOBMAP_NAME_MAX];
+};
+
+/* Adds "<index>[.<gi>]" when uuid is NULL, else the UUID; skips duplicates ("0" and GPU-… of GPU 0). */
+static void names_add(struct names *ns, uint32_t index, int32_t gi, const char *uuid)
+{
+    if (ns->n >= sizeof ns->name / sizeof ns->name[0])
+        return;
+    char *dst = ns->name[ns->n];
+    if (uuid)
+        str_copy(dst, JOBMAP_NAME_MAX, uuid, strlen(uuid));
+    else if (gi >= 0)
+        snprintf(dst, JOBMAP_NAME_MAX, "%u.%d", index, gi);
+    else
+        snprintf(dst, JOBMAP_NAME_MAX, "%u", index);
+    for (size_t i = 0; i < ns->n; i++) {
+        if (strcmp(ns->name[i], dst) == 0)
+            return;
+    }
+    ns->n++;
+}
+
+/* Opens, locks and updates one directory. Returns the number of failures (each already logged). */
+static unsigned update_dir(const char *path, enum jobmap_format fmt, bool add, const struct names *ns, uint64_t jobid,
+                           uint32_t uid)
+{
+    const char *what = fmt == JOBMAP_HPC ? "hpc" : "gpustat";
+    unsigned failures = 0;
+    struct jobmap_dir d;
+    enum jt_err err = jobmap_dir_open(&d, path, fmt, add);
+    if (err == JT_ERR_NOT_FOUND && !add)
+        return 0; /* no prolog ever wrote here: nothing to remove */
+    if (err == JT_OK)
+        err = jobmap_dir_lock(&d, PROLOG_LOCK_TIMEOUT_S);
+    if (err != JT_OK) {
+        log_error("job=%s %s dir %s: %s%s", job_label, what, path, jt_strerror(err),
+                  err == JT_ERR_UNSAFE ? " (a symlink, not a directory, not ours, or group/other-writable)" : "");
+        jobmap_dir_close(&d);
+        return 1;
+    }
+    if (add) {
+        for (size_t i = 0; i < ns->n; i++) {
+            unsigned dropped = 0;
+            err = jobmap_add(&d, ns->name[i], jobid, uid, &dropped);
+            if (err != JT_OK) {
+                log_error("job=%s %s %s/%s: %s", job_label, what, path, ns->name[i], jt_strerror(err));
+                failures++;
+            }
+            if (dropped)
+                log_warn("job=%s %s %s/%s: removed %u malformed line(s)", job_label, what, path, ns->name[i], dropped);
+        }
+        log_info("job=%s %s %s: added to %zu file(s)", job_label, what, path, ns->n);
+    } else {
+        unsigned changed = 0;
+        err = jobmap_remove_everywhere(&d, jobid, &changed);
+        if (err != JT_OK) {
+            log_error("job=%s %s %s: %s", job_label, what, path, jt_strerror(err));
+            failures++;
+        }
+        log_info("job=%s %s %s: removed from %u file(s)", job_label, what, path, changed);
+    }
+    jobmap_dir_close(&d);
+    return failures;
+}
+
+/* The list to use and the name of where it came from, or NULL when the job has no GPUs. */
+static const char *gpu_list_source(const struct prolog_opts *o, const char **from)
+{
+    static const char *vars[] = {"SLURM_JOB_GPUS", "CUDA_VISIBLE_DEVICES"};
+    if (o->gpus) {
+        *from = "--gpus";
+        return o->gpus;
+    }
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) {
+            *from = vars[i];
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static unsigned do_prolog(const struct prolog_opts *o, uint64_t jobid)
+{
+    unsigned failures = 0;
+    char shown[64];
+
+    const char *from = NULL;
+    const char *text = gpu_list_source(o, &from);
+    if (!text) {
+        log_debug("job=%s has no GPUs", job_label);
+        return failures;
+    }
+    /* Large (GPULIST_MAX entries), so not on the stack; freed at the end. */
+    struct gpulist *list = malloc(sizeof *list);
+    struct gpulist_devices *devs = malloc(sizeof *devs);
+    struct names *hpc = calloc(1, sizeof *hpc);
+    struct names *gst = calloc(1, sizeof *gst);
+    if (!list || !devs || !hpc || !gst) {
+        log_error("job=%s out of memory", job_label);
+        failures++;
+        goto out;
+    }
+    size_t errpos;
+    enum jt_err err = gpulist_parse(text, list, &errpos);
+    if (err != JT_OK) {
+        sanitize(text + (err == JT_ERR_LIMIT ? 0 : errpos), shown, sizeof shown);
+        log_error("job=%s %s: %s at '%s'; nothing written", job_label, from, jt_strerror(err), shown);
+        failures++;
+        goto out;
+    }
+    if (list->n == 0)
+        goto out; /* "NoDevFiles" */
+
+    uint64_t uid = 0;
+    const char *raw;
+    bool uid_ok = env_number("SLURM_JOB_UID", 0, SLURM_UID_MAX, &uid, &raw);
+    if (!uid_ok && o->gpustat_dir[0]) {
+        sanitize(raw ? raw : "(unset)", shown, sizeof shown);
+        log_error("job=%s SLURM_JOB_UID '%s' is not a uid; gpustat files not written", job_label, shown);
+        failures++;
+    }
+    err = gpulist_devices_load(o->procfs, devs);
+    if (err != JT_OK && err != JT_ERR_NOT_FOUND)
+        log_warn("job=%s reading %s/driver/nvidia/gpus: %s", job_label, o->procfs, jt_strerror(err));
+
+    for (size_t i = 0; i < list->n; i++) {
+        const struct gpulist_entry *e = &list->e[i];
+        struct gpulist_target t;
+        err = gpulist_resolve(e, devs, o->numbering, &t);
+        if (err != JT_OK) {
+            log_error("job=%s GPU %u: no device with that minor number", job_label, e->index);
+            failures++;
+            continue;
+        }
+        if (t.has_index) {
+            names_add(hpc, t.index, t.gpu_instance, NULL);
+            names_add(gst, t.index, t.gpu_instance, NULL);
+        } else if (e->kind == GPULIST_GPU_UUID && o->hpc_dir[0]) {
+            log_error("job=%s %s is not in %s/driver/nvidia/gpus; no index file", job_label, e->uuid, o->procfs);
+            failures++;
+        } else {
+            /* A R470+ MIG UUID does not say which GPU/instance it is without NVML. */
+            log_info("job=%s %s: index unknown, UUID file only", job_label, e->uuid);
+        }
+        if (t.uuid[0])
+            names_add(gst, 0, -1, t.uuid);
+    }
+    if (o->hpc_dir[0] && hpc->n)
+        failures += update_dir(o->hpc_dir, JOBMAP_HPC, true, hpc, jobid, 0);
+    if (o->gpustat_dir[0] && uid_ok && gst->n)
+        failures += update_dir(o->gpustat_dir, JOBMAP_GPUSTAT, true, gst, jobid, (uint32_t)uid);
+out:
+    free(list);
+    free(devs);
+    free(hpc);
+    free(gst);
+    return failures;
+}
+
+static unsigned do_epilog(const struct prolog_opts *o, uint64_t jobid)
+{
+    unsigned failures = 0;
+    if (o->hpc_dir[0])
+        failures += update_dir(o->hpc_dir, JOBMAP_HPC, false, NULL, jobid, 0);
+    if (o->gpustat_dir[0])
+        failures += update_dir(o->gpustat_dir, JOBMAP_GPUSTAT, false, NULL, jobid, 0);
+    return failures;
+}
+
+static bool has_strict(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--strict") == 0)
+            return true;
+    }
+    return false;
+}
+
+static int run(bool is_prolog, int argc, char **argv)
+{
+    struct prolog_opts o = {
+        .is_prolog = is_prolog,
+        .hpc_dir = "/run/dcgm-job-map",
+        .gpustat_dir = "/run/gpustat",
+        .procfs = "/proc",
+        .numbering = GPULIST_NUMBER_INDEX,
+        .use_syslog = true,
+        .level = LOG_LVL_WARN,
+    };
+    const char *ident = is_prolog ? "jobtel-prolog" : "jobtel-epilog";
+    bool exit_now;
+    const char *bad = NULL, *why = NULL;
+    snprintf(job_label, sizeof job_label, "?");
+    umask(022);
+
+    if (parse_args(&o, argc, argv, &exit_now, &bad, &why) != JT_OK) {
+        /* A typo in slurm.conf must not drain every node, unless the site asked for that. */
+        bool strict = has_strict(argc, argv);
+        char shown[64];
+        sanitize(bad ? bad : "", shown, sizeof shown);
+        log_setup(LOG_LVL_WARN, ident, o.use_syslog);
+        log_error("job=? usage error at '%s': %s (see jobtel %s --help)", shown, why, is_prolog ? "prolog" : "epilog");
+        return strict ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (exit_now)
+        return CLI_EXIT_OK;
+    log_setup(o.level, ident, o.use_syslog);
+
+    uint64_t jobid;
+    const char *raw;
+    if (!env_number("SLURM_JOB_ID", 1, SLURM_JOB_ID_MAX, &jobid, &raw)) {
+        char shown[64];
+        sanitize(raw ? raw : "(unset)", shown, sizeof shown);
+        log_error("job=? SLURM_JOB_ID '%s' is not a job id; nothing done", shown);
+        return o.strict ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+    }
+    snprintf(job_label, sizeof job_label, "%llu", (unsigned long long)jobid);
+
+    unsigned failures = is_prolog ? do_prolog(&o, jobid) : do_epilog(&o, jobid);
+    return failures && o.strict ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
 
 int cmd_prolog(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "jobtel prolog: not implemented yet\n");
-    return CLI_EXIT_FAILURE;
+    return run(true, argc, argv);
 }
 
 int cmd_epilog(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "jobtel epilog: not implemented yet\n");
-    return CLI_EXIT_FAILURE;
+    return run(false, argc, argv);
 }

@@ -15,6 +15,7 @@ JOB_UID=$(id -u "$JOB_USER")
 # The index <-> UUID table the prolog reads (a fake /proc/driver/nvidia) comes from the first NGPUS
 # GPUs of this fake NVML scenario, so the exporter started with the same scenario sees the same UUIDs.
 SCENARIO_FILE=${SCENARIO_FILE:-$SCENARIOS/dgx_h100.json}
+# shellcheck disable=SC2034 # used by the exporter hooks once filled in
 EXPORTER_PORT=19740
 
 # --- exporter hooks ------------------------------------------------------------------------------
@@ -150,7 +151,7 @@ wait_running "$C"
 check_job_files "$B"
 check_job_files "$C"
 all=$( (slurm_gres_idx "$B"; slurm_gres_idx "$C") | sort)
-[ "$all" = "$(seq 0 $((NGPUS - 1)))" ] || fail "jobs $B and $C overlap or miss GPUs: $(echo $all)"
+[ "$all" = "$(seq 0 $((NGPUS - 1)))" ] || fail "jobs $B and $C overlap or miss GPUs: ${all//$'\n'/ }"
 for f in "$T"/hpc/*; do
     [ "$(wc -l <"$f")" = 1 ] || fail "$f names $(wc -l <"$f") jobs, want 1"
 done

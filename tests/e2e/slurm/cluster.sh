@@ -107,6 +107,7 @@ EOF
     wait_for 15 sh -c 'scontrol ping | grep -q UP' || fail "slurmctld did not come up"
     start_bg slurmd-fg slurmd -D
     SLURMD_PID=$LAST_PID
+    # shellcheck disable=SC2016 # expanded by the inner sh, each poll
     wait_for 15 sh -c '[ "$(sinfo -h -o %T)" = idle ]' || fail "node not idle: $(sinfo -h -N -o '%N %T %G %E' 2>&1)"
 }
 
@@ -131,6 +132,7 @@ slurm_gres_idx() {
 slurm_down() {
     [ -n "${SLURMD_PID:-}" ] || return 0
     squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null || true
+    # shellcheck disable=SC2016 # expanded by the inner sh, each poll
     wait_for 10 sh -c '[ -z "$(squeue -h 2>/dev/null)" ]' || true
     kill -TERM "$SLURMD_PID" "$SLURMCTLD_PID" 2>/dev/null || true
     stop_pid "$SLURMD_PID" || true

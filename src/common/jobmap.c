@@ -1,0 +1,713 @@
+/* jobmap.c - GPU -> job mapping directories: reading and safe updating (see jobmap.h).
+ *
+ * Reader and writer share one line parser, so what the prolog writes is exactly what the exporter
+ * accepts. The writer repairs rather than preserves: when it rewrites a file it keeps only lines the
+ * reader would accept, because a single bad line makes the reader skip the whole file and would hide
+ * every job on that GPU.
+ */
+#include "jobmap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "strparse.h"
+
+/* --- names and lines ------------------------------------------------------------------------- */
+
+/* "<gpu>" or "<gpu>.<gi>", both numbers fitting their fields. */
+static bool parse_index_name(const char *name, uint32_t *gpu, int32_t *gi)
+{
+    size_t n = strlen(name);
+    const char *dot = memchr(name, '.', n);
+    size_t glen = dot ? (size_t)(dot - name) : n;
+    uint64_t g, i;
+    if (!str_to_u64(name, glen, &g) || g > UINT32_MAX)
+        return false;
+    *gpu = (uint32_t)g;
+    *gi = -1;
+    if (!dot)
+        return true;
+    size_t ilen = n - glen - 1;
+    if (!str_to_u64(dot + 1, ilen, &i) || i > INT32_MAX)
+        return false;
+    *gi = (int32_t)i;
+    return true;
+}
+
+static bool is_uuid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n <= 4 || n >= JOBMAP_NAME_MAX || (strncmp(name, "GPU-", 4) != 0 && strncmp(name, "MIG-", 4) != 0))
+        return false;
+    for (size_t i = 4; i < n; i++) {
+        char c = name[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool jobmap_name_valid(enum jobmap_format fmt, const char *name)
+{
+    uint32_t gpu;
+    int32_t gi;
+    if (strnlen(name, JOBMAP_NAME_MAX) >= JOBMAP_NAME_MAX)
+        return false;
+    if (parse_index_name(name, &gpu, &gi))
+        return true;
+    return fmt == JOBMAP_GPUSTAT && is_uuid_name(name);
+}
+
+/* One line: HPC "<jobid>"; GPUSTAT "<jobid>" or "<jobid> <uid>". Job id 0 is not a Slurm job. */
+static bool parse_line(enum jobmap_format fmt, const char *line, size_t n, struct jobmap_job *out)
+{
+    struct cursor c;
+    cur_init(&c, line, n);
+    cur_skip_space(&c);
+    const char *tok;
+    size_t tlen = cur_token(&c, " \t", &tok);
+    if (!str_to_u64(tok, tlen, &out->jobid) || out->jobid == 0)
+        return false;
+    out->has_uid = false;
+    out->uid = 0;
+    cur_skip_space(&c);
+    if (cur_eof(&c))
+        return true;
+    if (fmt != JOBMAP_GPUSTAT)
+        return false;
+    uint64_t uid;
+    tlen = cur_token(&c, " \t", &tok);
+    if (!str_to_u64(tok, tlen, &uid) || uid > UINT32_MAX)
+        return false;
+    cur_skip_space(&c);
+    if (!cur_eof(&c))
+        return false;
+    out->uid = (uint32_t)uid;
+    out->has_uid = true;
+    return true;
+}
+
+struct parsed_file {
+    size_t n;                                     /* valid lines kept */
+    unsigned bad;                                 /* lines that did not parse */
+    bool too_many;                                /* valid lines beyond the cap were left out */
+    struct jobmap_job jobs[JOBMAP_JOBS_PER_FILE_MAX];
+};
+
+static void parse_text(enum jobmap_format fmt, const char *text, size_t len, struct parsed_file *pf)
+{
+    struct cursor c;
+    const char *line;
+    size_t n;
+    pf->n = 0;
+    pf->bad = 0;
+    pf->too_many = false;
+    cur_init(&c, text, len);
+    while (cur_line(&c, &line, &n)) {
+        str_trim(&line, &n);
+        if (n == 0)
+            continue;
+        struct jobmap_job j;
+        if (!parse_line(fmt, line, n, &j)) {
+            pf->bad++;
+        } else if (pf->n >= JOBMAP_JOBS_PER_FILE_MAX) {
+            pf->too_many = true;
+        } else {
+            pf->jobs[pf->n++] = j;
+        }
+    }
+}
+
+/* Reads `name` in dirfd if it is a regular file (O_NONBLOCK so a FIFO cannot hang us). */
+static enum jt_err read_regular(int dirfd, const char *name, struct buf *out)
+{
+    enum jt_err ret = JT_OK;
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        switch (errno) {
+        case ENOENT: return JT_ERR_NOT_FOUND;
+        case ELOOP: return JT_ERR_UNSAFE;
+        case EACCES:
+        case EPERM: return JT_ERR_PERMISSION;
+        default: return JT_ERR_IO;
+        }
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        ret = JT_ERR_IO;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ret = JT_ERR_UNSAFE;
+        goto out;
+    }
+    if (st.st_size > JOBMAP_FILE_MAX) {
+        ret = JT_ERR_LIMIT;
+        goto out;
+    }
+    char chunk[4096];
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            ret = JT_ERR_IO;
+            goto out;
+        }
+        if (r == 0)
+            break;
+        if (out->len + (size_t)r > JOBMAP_FILE_MAX) {
+            ret = JT_ERR_LIMIT;
+            goto out;
+        }
+        ret = buf_append(out, chunk, (size_t)r);
+        if (ret != JT_OK)
+            goto out;
+    }
+out:
+    close(fd);
+    return ret;
+}
+
+static enum jt_err errno_to_err(int e)
+{
+    switch (e) {
+    case ENOENT: return JT_ERR_NOT_FOUND;
+    case ELOOP:
+    case ENOTDIR: return JT_ERR_UNSAFE;
+    case EACCES:
+    case EPERM:
+    case EROFS: return JT_ERR_PERMISSION;
+    case ENOMEM: return JT_ERR_NOMEM;
+    default: return JT_ERR_IO;
+    }
+}
+
+/* --- reader ---------------------------------------------------------------------------------- */
+
+void jobmap_free(struct jobmap *m)
+{
+    free(m->keys);
+    free(m->jobs);
+    m->keys = NULL;
+    m->jobs = NULL;
+    m->nkeys = 0;
+    m->njobs = 0;
+}
+
+static int key_cmp(const void *pa, const void *pb)
+{
+    const struct jobmap_key *a = pa, *b = pb;
+    if (a->kind != b->kind)
+        return a->kind == JOBMAP_KEY_INDEX ? -1 : 1;
+    if (a->kind == JOBMAP_KEY_UUID)
+        return strcmp(a->name, b->name);
+    if (a->gpu != b->gpu)
+        return a->gpu < b->gpu ? -1 : 1;
+    if (a->gpu_instance != b->gpu_instance)
+        return a->gpu_instance < b->gpu_instance ? -1 : 1;
+    return strcmp(a->name, b->name); /* "3" and "03" are both allowed names */
+}
+
+static void note_malformed(struct jobmap_stats *st, const char *name, enum jt_err err)
+{
+    if (st->malformed++ == 0) {
+        str_copy(st->first_malformed, sizeof st->first_malformed, name, strlen(name));
+        st->first_malformed_err = err;
+    }
+}
+
+/* Appends one file's jobs to the map. Grows the arrays geometrically. */
+static enum jt_err map_add(struct jobmap *m, size_t *cap_keys, size_t *cap_jobs, const char *name,
+                           const struct parsed_file *pf)
+{
+    if (m->nkeys == *cap_keys) {
+        size_t nc = *cap_keys ? *cap_keys * 2 : 16;
+        struct jobmap_key *k = realloc(m->keys, nc * sizeof *k);
+        if (!k)
+            return JT_ERR_NOMEM;
+        m->keys = k;
+        *cap_keys = nc;
+    }
+    if (m->njobs + pf->n > *cap_jobs) {
+        size_t nc = *cap_jobs ? *cap_jobs : 32;
+        while (nc < m->njobs + pf->n)
+            nc *= 2;
+        struct jobmap_job *j = realloc(m->jobs, nc * sizeof *j);
+        if (!j)
+            return JT_ERR_NOMEM;
+        m->jobs = j;
+        *cap_jobs = nc;
+    }
+    struct jobmap_key *k = &m->keys[m->nkeys++];
+    memset(k, 0, sizeof *k);
+    str_copy(k->name, sizeof k->name, name, strlen(name));
+    if (parse_index_name(name, &k->gpu, &k->gpu_instance)) {
+        k->kind = JOBMAP_KEY_INDEX;
+    } else {
+        k->kind = JOBMAP_KEY_UUID;
+        k->gpu_instance = -1;
+    }
+    k->first = m->njobs;
+    k->count = pf->n;
+    memcpy(m->jobs + m->njobs, pf->jobs, pf->n * sizeof pf->jobs[0]);
+    m->njobs += pf->n;
+    return JT_OK;
+}
+
+enum jt_err jobmap_read_dir(const char *dir, enum jobmap_format fmt, struct jobmap *out)
+{
+    enum jt_err ret = JT_OK;
+    size_t cap_keys = 0, cap_jobs = 0;
+    struct buf text;
+    struct parsed_file *pf = NULL;
+    DIR *dp = NULL;
+
+    jobmap_free(out);
+    memset(&out->stats, 0, sizeof out->stats);
+    buf_init(&text, JOBMAP_FILE_MAX);
+
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        ret = errno == ENOTDIR ? JT_ERR_NOT_FOUND : errno_to_err(errno);
+        goto out;
+    }
+    dp = fdopendir(dfd);
+    if (!dp) {
+        close(dfd);
+        ret = JT_ERR_IO;
+        goto out;
+    }
+    pf = malloc(sizeof *pf);
+    if (!pf) {
+        ret = JT_ERR_NOMEM;
+        goto out;
+    }
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL) {
+        const char *name = de->d_name;
+        if (name[0] == '.' || de->d_type == DT_DIR)
+            continue;
+        if (!jobmap_name_valid(fmt, name)) {
+            out->stats.ignored++;
+            continue;
+        }
+        buf_reset(&text);
+        enum jt_err err = read_regular(dfd, name, &text);
+        if (err == JT_ERR_NOT_FOUND)
+            continue; /* removed by an epilog since readdir */
+        out->stats.files++;
+        if (err != JT_OK) {
+            note_malformed(&out->stats, name, err);
+            continue;
+        }
+        parse_text(fmt, text.data, text.len, pf);
+        if (pf->bad) {
+            note_malformed(&out->stats, name, JT_ERR_PARSE);
+            continue;
+        }
+        if (pf->too_many)
+            out->stats.dropped++;
+        if (pf->n == 0)
+            continue;
+        if (out->nkeys >= JOBMAP_FILES_MAX) {
+            out->stats.dropped++;
+            continue;
+        }
+        ret = map_add(out, &cap_keys, &cap_jobs, name, pf);
+        if (ret != JT_OK)
+            goto out;
+    }
+    if (out->nkeys > 1)
+        qsort(out->keys, out->nkeys, sizeof out->keys[0], key_cmp);
+out:
+    if (ret != JT_OK)
+        jobmap_free(out);
+    if (dp)
+        closedir(dp);
+    free(pf);
+    buf_free(&text);
+    return ret;
+}
+
+enum jt_err jobmap_read_hpc_dir(const char *dir, struct jobmap *out)
+{
+    return jobmap_read_dir(dir, JOBMAP_HPC, out);
+}
+
+enum jt_err jobmap_read_gpustat_dir(const char *dir, struct jobmap *out)
+{
+    return jobmap_read_dir(dir, JOBMAP_GPUSTAT, out);
+}
+
+const struct jobmap_key *jobmap_find_index(const struct jobmap *m, uint32_t gpu, int32_t gpu_instance)
+{
+    for (size_t i = 0; i < m->nkeys; i++) {
+        const struct jobmap_key *k = &m->keys[i];
+        if (k->kind == JOBMAP_KEY_INDEX && k->gpu == gpu && k->gpu_instance == gpu_instance)
+            return k;
+    }
+    return NULL;
+}
+
+const struct jobmap_key *jobmap_find_uuid(const struct jobmap *m, const char *uuid)
+{
+    for (size_t i = 0; i < m->nkeys; i++) {
+        const struct jobmap_key *k = &m->keys[i];
+        if (k->kind == JOBMAP_KEY_UUID && strcasecmp(k->name, uuid) == 0)
+            return k;
+    }
+    return NULL;
+}
+
+/* --- writer ---------------------------------------------------------------------------------- */
+
+/* mkdir -p for the parents of the mapping directory; these may be symlinks (/var/run -> /run). */
+static enum jt_err make_parents(char *path)
+{
+    if (path[0] != '/' || path[1] == '\0')
+        return JT_OK; /* "/" always exists */
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(path, 0755) == 0) {
+            if (chmod(path, 0755) != 0) {
+                *p = saved;
+                return errno_to_err(errno);
+            }
+        } else if (errno != EEXIST) {
+            int e = errno;
+            *p = saved;
+            return errno_to_err(e);
+        }
+        *p = saved;
+        if (saved == '\0')
+            return JT_OK;
+    }
+}
+
+enum jt_err jobmap_dir_open(struct jobmap_dir *d, const char *path, enum jobmap_format fmt, bool create)
+{
+    enum jt_err ret = JT_OK;
+    char tmp[PATH_MAX];
+    int pfd = -1;
+    d->fd = -1;
+    d->lockfd = -1;
+    d->fmt = fmt;
+
+    size_t n = strnlen(path, sizeof tmp);
+    if (n == 0 || path[0] != '/' || n >= sizeof tmp)
+        return JT_ERR_USAGE;
+    memcpy(tmp, path, n + 1);
+    while (n > 1 && tmp[n - 1] == '/')
+        tmp[--n] = '\0';
+    char *slash = strrchr(tmp, '/');
+    const char *base = slash + 1;
+    if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        return JT_ERR_USAGE;
+    *slash = '\0';
+    const char *parent = slash == tmp ? "/" : tmp;
+
+    pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0 && errno == ENOENT && create) {
+        ret = make_parents(tmp);
+        if (ret != JT_OK)
+            goto out;
+        pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (pfd < 0) {
+        ret = errno_to_err(errno);
+        goto out;
+    }
+    bool created = false;
+    if (create) {
+        if (mkdirat(pfd, base, 0755) == 0) {
+            created = true;
+        } else if (errno != EEXIST) {
+            ret = errno_to_err(errno);
+            goto out;
+        }
+    }
+    d->fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (d->fd < 0) {
+        ret = errno_to_err(errno);
+        goto out;
+    }
+    if (created && fchmod(d->fd, 0755) != 0) {
+        ret = errno_to_err(errno);
+        goto out;
+    }
+    struct stat st;
+    if (fstat(d->fd, &st) != 0) {
+        ret = JT_ERR_IO;
+        goto out;
+    }
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+        ret = JT_ERR_UNSAFE;
+out:
+    if (pfd >= 0)
+        close(pfd);
+    if (ret != JT_OK)
+        jobmap_dir_close(d);
+    return ret;
+}
+
+enum jt_err jobmap_dir_lock(struct jobmap_dir *d, double timeout_s)
+{
+    if (d->fd < 0)
+        return JT_ERR_INTERNAL;
+    if (d->lockfd >= 0)
+        return JT_OK;
+    int fd = openat(d->fd, JOBMAP_LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno_to_err(errno);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return JT_ERR_UNSAFE;
+    }
+    /* Poll with a short back-off: flock() has no timeout, and a timer signal in a library is worse. */
+    double deadline = mono_now() + timeout_s;
+    long wait_ns = 50 * 1000;
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            break;
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            close(fd);
+            return JT_ERR_IO;
+        }
+        if (mono_now() >= deadline) {
+            close(fd);
+            return JT_ERR_TIMEOUT;
+        }
+        struct timespec ts = {0, wait_ns};
+        nanosleep(&ts, NULL);
+        if (wait_ns < 5 * 1000 * 1000)
+            wait_ns *= 2;
+    }
+    d->lockfd = fd;
+    return JT_OK;
+}
+
+void jobmap_dir_close(struct jobmap_dir *d)
+{
+    if (d->lockfd >= 0)
+        close(d->lockfd);
+    if (d->fd >= 0)
+        close(d->fd);
+    d->lockfd = -1;
+    d->fd = -1;
+}
+
+static enum jt_err write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return JT_ERR_IO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return JT_OK;
+}
+
+/* Replaces `name` with `content` through a temporary file and rename(2), so readers see either the
+ * old or the new file. The temporary name starts with '.' so readers never consider it. */
+static enum jt_err replace_file(int dirfd, const char *name, const char *content, size_t len)
+{
+    enum jt_err ret = JT_OK;
+    struct buf tmp;
+    buf_init(&tmp, JOBMAP_NAME_MAX + 32);
+    buf_printf(&tmp, ".%s.%ld.tmp", name, (long)getpid());
+    if (tmp.err != JT_OK) {
+        buf_free(&tmp);
+        return tmp.err;
+    }
+    const char *tname = buf_str(&tmp);
+    int fd = openat(dirfd, tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST) { /* left by a killed process that had our pid */
+        unlinkat(dirfd, tname, 0);
+        fd = openat(dirfd, tname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+    }
+    if (fd < 0) {
+        ret = errno_to_err(errno);
+        goto out;
+    }
+    ret = write_all(fd, content, len);
+    if (ret == JT_OK && fchmod(fd, 0644) != 0)
+        ret = errno_to_err(errno);
+    if (close(fd) != 0 && ret == JT_OK)
+        ret = JT_ERR_IO;
+    if (ret == JT_OK && renameat(dirfd, tname, dirfd, name) != 0)
+        ret = errno_to_err(errno);
+    if (ret != JT_OK)
+        unlinkat(dirfd, tname, 0);
+out:
+    buf_free(&tmp);
+    return ret;
+}
+
+static void put_job(struct buf *b, const struct jobmap_job *j)
+{
+    if (j->has_uid)
+        buf_printf(b, "%" PRIu64 " %" PRIu32 "\n", j->jobid, j->uid);
+    else
+        buf_printf(b, "%" PRIu64 "\n", j->jobid);
+}
+
+/* The one read-modify-write: drop `jobid`'s line (and malformed lines), then append `add` if given. */
+static enum jt_err update_file(struct jobmap_dir *d, const char *name, uint64_t jobid, const struct jobmap_job *add,
+                               bool *changed, unsigned *dropped)
+{
+    enum jt_err ret;
+    struct buf old, new;
+    struct parsed_file *pf = NULL;
+    buf_init(&old, JOBMAP_FILE_MAX);
+    buf_init(&new, JOBMAP_FILE_MAX);
+    if (changed)
+        *changed = false;
+    if (dropped)
+        *dropped = 0;
+    if (d->fd < 0 || d->lockfd < 0) {
+        ret = JT_ERR_INTERNAL;
+        goto out;
+    }
+    if (!jobmap_name_valid(d->fmt, name)) {
+        ret = JT_ERR_USAGE;
+        goto out;
+    }
+    ret = read_regular(d->fd, name, &old);
+    if (ret == JT_ERR_NOT_FOUND)
+        ret = JT_OK;
+    if (ret != JT_OK)
+        goto out;
+    pf = malloc(sizeof *pf);
+    if (!pf) {
+        ret = JT_ERR_NOMEM;
+        goto out;
+    }
+    parse_text(d->fmt, old.data, old.len, pf);
+    if (pf->too_many) { /* rewriting would lose the lines past the cap */
+        ret = JT_ERR_LIMIT;
+        goto out;
+    }
+    /* The job's line stays where it was (so a re-run prolog changes nothing), duplicates go. */
+    size_t others = 0;
+    bool placed = false;
+    for (size_t i = 0; i < pf->n; i++) {
+        if (pf->jobs[i].jobid != jobid) {
+            put_job(&new, &pf->jobs[i]);
+            others++;
+        } else if (add && !placed) {
+            put_job(&new, add);
+            placed = true;
+        }
+    }
+    if (add && !placed) {
+        if (others >= JOBMAP_JOBS_PER_FILE_MAX) {
+            ret = JT_ERR_LIMIT;
+            goto out;
+        }
+        put_job(&new, add);
+    }
+    if (new.err != JT_OK) {
+        ret = new.err;
+        goto out;
+    }
+    if (dropped)
+        *dropped = pf->bad;
+    if (new.len == old.len && (new.len == 0 || memcmp(new.data, old.data, new.len) == 0))
+        goto out; /* nothing to do: an idempotent prolog, or an epilog on another job's file */
+    if (new.len == 0) {
+        if (unlinkat(d->fd, name, 0) != 0 && errno != ENOENT) {
+            ret = errno_to_err(errno);
+            goto out;
+        }
+    } else {
+        ret = replace_file(d->fd, name, new.data, new.len);
+        if (ret != JT_OK)
+            goto out;
+    }
+    if (changed)
+        *changed = true;
+out:
+    free(pf);
+    buf_free(&old);
+    buf_free(&new);
+    return ret;
+}
+
+enum jt_err jobmap_add(struct jobmap_dir *d, const char *name, uint64_t jobid, uint32_t uid, unsigned *dropped)
+{
+    if (jobid == 0)
+        return JT_ERR_USAGE;
+    struct jobmap_job j = {.jobid = jobid, .uid = uid, .has_uid = d->fmt == JOBMAP_GPUSTAT};
+    return update_file(d, name, jobid, &j, NULL, dropped);
+}
+
+enum jt_err jobmap_remove(struct jobmap_dir *d, const char *name, uint64_t jobid, bool *changed, unsigned *dropped)
+{
+    if (jobid == 0)
+        return JT_ERR_USAGE;
+    return update_file(d, name, jobid, NULL, changed, dropped);
+}
+
+enum jt_err jobmap_remove_everywhere(struct jobmap_dir *d, uint64_t jobid, unsigned *files_changed)
+{
+    enum jt_err ret = JT_OK;
+    struct buf names;
+    buf_init(&names, (size_t)JOBMAP_FILES_MAX * JOBMAP_NAME_MAX);
+    if (files_changed)
+        *files_changed = 0;
+    if (d->fd < 0 || d->lockfd < 0)
+        return JT_ERR_INTERNAL;
+
+    /* List first, then edit: renames during readdir could make it skip or repeat entries. */
+    int dfd = dup(d->fd);
+    DIR *dp = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!dp) {
+        if (dfd >= 0)
+            close(dfd);
+        return JT_ERR_IO;
+    }
+    rewinddir(dp);
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL) {
+        if (de->d_name[0] == '.' || !jobmap_name_valid(d->fmt, de->d_name))
+            continue;
+        buf_append(&names, de->d_name, strlen(de->d_name) + 1);
+    }
+    closedir(dp);
+    if (names.err != JT_OK)
+        ret = names.err; /* still clean what fits */
+
+    for (size_t off = 0; off < names.len;) {
+        const char *name = names.data + off;
+        off += strlen(name) + 1;
+        bool changed;
+        enum jt_err err = jobmap_remove(d, name, jobid, &changed, NULL);
+        if (err != JT_OK && ret == JT_OK)
+            ret = err;
+        if (changed && files_changed)
+            (*files_changed)++;
+    }
+    buf_free(&names);
+    return ret;
+}
