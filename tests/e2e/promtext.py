@@ -5,6 +5,7 @@ by a second implementation, and adds the check neither it nor promtool makes: no
   promtext.py validate FILE
   promtext.py value FILE 'name{a="b"}'     exact label set; prints the value
   promtext.py count FILE name
+  promtext.py select FILE name KEY=VALUE LABEL   distinct LABEL values of matching samples
 """
 import re
 import sys
@@ -62,6 +63,13 @@ def main():
                 print(repr(s.value) if s.value != int(s.value) else int(s.value))
                 return
         sys.exit(1)
+    if cmd == "select":
+        # select FILE NAME KEY=VALUE LABEL: sorted distinct LABEL values of NAME's samples with KEY=VALUE
+        name, cond, out = sys.argv[3], sys.argv[4], sys.argv[5]
+        k, v = cond.split("=", 1)
+        vals = sorted({s.labels.get(out, "") for f, s in samples(path) if name in names(f, s) and s.labels.get(k) == v})
+        print(" ".join(vals))
+        return
     if cmd == "count":
         print(sum(1 for f, s in samples(path) if sys.argv[3] in names(f, s)))
         return

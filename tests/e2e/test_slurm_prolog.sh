@@ -15,22 +15,49 @@ JOB_UID=$(id -u "$JOB_USER")
 # The index <-> UUID table the prolog reads (a fake /proc/driver/nvidia) comes from the first NGPUS
 # GPUs of this fake NVML scenario, so the exporter started with the same scenario sees the same UUIDs.
 SCENARIO_FILE=${SCENARIO_FILE:-$SCENARIOS/dgx_h100.json}
-# shellcheck disable=SC2034 # used by the exporter hooks once filled in
 EXPORTER_PORT=19740
 
 # --- exporter hooks ------------------------------------------------------------------------------
-# LEAD: fill these in once the GPU collector reads the mapping dirs. Each runs at the point named.
+# The exporter runs beside Slurm with the same fake GPUs and reads the directories the prolog writes.
 
-# Before any job: start `$JOBTEL exporter` on $EXPORTER_PORT with the fake NVML ($FAKE_NVML_LIB,
-# $SCENARIO_FILE), --hpc-job-mapping-dir="$T/hpc" --slurm.gpustat-dir="$T/gpustat".
-hook_exporter_start() { :; }
+hook_exporter_start() {
+    FAKE_NVML_SCENARIO="$SCENARIO_FILE" start_exporter "$EXPORTER_PORT" \
+        --collector.gpu.nvml-library="$FAKE_NVML_LIB" --no-collector.cgroup -n \
+        --hpc-job-mapping-dir="$T/hpc" --slurm.gpustat-dir="$T/gpustat"
+}
+
+# exporter_gpus_of JOB : "DCGM-gpus|Princeton-ordinals|jobId-ordinals" carrying JOB in a fresh scrape.
+exporter_gpus_of() {
+    local f="$T/exporter-scrape.txt"
+    curl -sf "http://127.0.0.1:$EXPORTER_PORT/metrics" -o "$f" || return 1
+    echo "$("$PY" "$SRC/tests/e2e/promtext.py" select "$f" DCGM_FI_DEV_GPU_UTIL "hpc_job=$1" gpu)|$("$PY" \
+        "$SRC/tests/e2e/promtext.py" select "$f" nvidia_gpu_duty_cycle "jobid=$1" ordinal)|$("$PY" \
+        "$SRC/tests/e2e/promtext.py" select "$f" nvidia_gpu_jobId "jobid=$1" ordinal)"
+}
+
+exporter_shows() { [ "$(exporter_gpus_of "$1")" = "$2" ]; }
 
 # hook_exporter_job_running JOB UID GPU... : /metrics shows hpc_job="JOB" (dcgm names) and
 # jobid="JOB",userid="UID" plus nvidia_gpu_jobId (Princeton names) on exactly these GPU indices.
-hook_exporter_job_running() { :; }
+hook_exporter_job_running() {
+    local job=$1 uid=$2
+    shift 2
+    local gpus
+    gpus=$(printf '%s\n' "$@" | sort -n | tr '\n' ' ' | sed 's/ $//')
+    wait_for 5 exporter_shows "$job" "$gpus|$gpus|$gpus" ||
+        fail "exporter: job $job on '$(exporter_gpus_of "$job")', want '$gpus' in all three"
+    local f="$T/exporter-scrape.txt"
+    validate "$f"
+    [ "$("$PY" "$SRC/tests/e2e/promtext.py" select "$f" nvidia_gpu_duty_cycle "jobid=$job" userid)" = "$uid" ] ||
+        fail "exporter: userid label for job $job"
+    pass "exporter labels job $job on GPUs $gpus in both name sets"
+}
 
 # hook_exporter_job_gone JOB : no series carries JOB any more.
-hook_exporter_job_gone() { :; }
+hook_exporter_job_gone() {
+    wait_for 5 exporter_shows "$1" "||" || fail "exporter: job $1 still on '$(exporter_gpus_of "$1")'"
+    ! grep -qE "(hpc_job|jobid)=\"$1\"" "$T/exporter-scrape.txt" || fail "exporter: a series still names job $1"
+}
 
 # --- helpers -------------------------------------------------------------------------------------
 
