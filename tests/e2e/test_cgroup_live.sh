@@ -71,7 +71,6 @@ command -v curl >/dev/null || fail "curl is needed"
 command -v perl >/dev/null || fail "perl is needed for the worker process"
 
 # --- the job's cgroups ---
-NCPU=$(nproc)
 for c in "${CTRLS[@]}"; do
     mkdir -p "$CG/$c/$BASE/$JOBDIR/step_0"
 done
@@ -80,6 +79,8 @@ mkdir "$CG/cpuacct/$BASE/$JOBDIR/step_0/task_0" "$CG/memory/$BASE/$JOBDIR/step_0
 # task_0 has no cpuset cgroup at all (as with Slurm), so it must report its step's count.
 ROOTCPUS=$(cat "$CG/cpuset/cpuset.cpus")
 ROOTMEMS=$(cat "$CG/cpuset/cpuset.mems")
+# the number of CPUs in a list like 0-3,8
+NCPU=$(echo "$ROOTCPUS" | awk -F, '{ n = 0; for (i = 1; i <= NF; i++) { split($i, r, "-"); n += (r[2] == "" ? 1 : r[2] - r[1] + 1) } print n }')
 for d in "$BASE" "$BASE/uid_$FAKE_UID" "$BASE/$JOBDIR"; do
     echo "$ROOTCPUS" >"$CG/cpuset/$d/cpuset.cpus"
     echo "$ROOTMEMS" >"$CG/cpuset/$d/cpuset.mems"

@@ -1,0 +1,152 @@
+#!/bin/bash
+# bench_cgroup.sh - how long one cgroup collection takes over 1000 and 5000 job/step cgroups.
+#
+# Usage: bench/bench_cgroup.sh [BUILD_DIR] [COUNTS...]     (default: build, 1000 5000)
+# For each count N it builds N/4 Slurm jobs of four cgroups each (job, step_batch, step_extern,
+# step_0) and times the collector over them, through the driver mode of the unit-test binary
+# (BUILD_DIR/test_cgroup_collect --collect), which prints mean and worst time per collection and the
+# process's peak RSS. Three trees:
+#   v1-fixture  cpuacct/memory/cpuset trees of ordinary files on tmpfs, shaped like the kernel's
+#   v2-fixture  system.slice/slurmstepd.scope/job_J/step_S/{user/task_0} on tmpfs
+#   v1-real     real cgroups on this machine's cgroup v1 mounts (only as root with v1 mounted)
+# Ordinary files are cheaper to read than cgroup files (the kernel computes memory.stat on read),
+# so v1-real is the figure that counts. Everything it creates is removed on exit.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$SRC/build}
+shift || true
+COUNTS=("$@")
+[ ${#COUNTS[@]} -gt 0 ] || COUNTS=(1000 5000)
+DRIVER=$BUILD/test_cgroup_collect
+[ -x "$DRIVER" ] || { echo "no $DRIVER: build first (ninja -C $BUILD test_cgroup_collect)" >&2; exit 2; }
+REPEAT=${REPEAT:-20}
+
+TMPBASE=/tmp
+[ -w /dev/shm ] && TMPBASE=/dev/shm
+T=$(mktemp -d "$TMPBASE/jobtel-bench-cg.XXXXXX")
+CG=/sys/fs/cgroup
+REAL=slurm_jtbench$$
+
+remove_real() {
+    local c
+    for c in cpuacct memory cpuset; do
+        [ -d "$CG/$c/$REAL" ] && find "$CG/$c/$REAL" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    return 0
+}
+cleanup() {
+    remove_real
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+put() { printf '%s\n' "$2" >"$1"; }
+
+# v1 fixture: one cgroup directory in each controller tree.
+v1_cgroup() {
+    local root=$1 rel=$2 n=$3 d
+    d=$root/cpuacct/$rel
+    mkdir -p "$d"
+    put "$d/cgroup.procs" ""
+    put "$d/cpuacct.usage" "$((n * 1000003))"
+    put "$d/cpuacct.usage_user" "$((n * 900001))"
+    put "$d/cpuacct.usage_sys" "$((n * 100002))"
+    put "$d/cpuacct.stat" "$(printf 'user %d\nsystem %d' "$n" "$n")"
+    d=$root/memory/$rel
+    mkdir -p "$d"
+    put "$d/cgroup.procs" ""
+    put "$d/memory.usage_in_bytes" "$((n * 4096))"
+    put "$d/memory.limit_in_bytes" 4294967296
+    put "$d/memory.failcnt" 0
+    put "$d/memory.stat" "$(printf 'cache %d\nrss %d\nshmem 0\nmapped_file 0\ninactive_file 0\nactive_file 0\nhierarchical_memory_limit 4294967296\ntotal_cache %d\ntotal_rss %d\ntotal_shmem 0\ntotal_mapped_file 0\ntotal_inactive_file 0\ntotal_active_file 0\ntotal_unevictable 0' "$n" "$n" "$n" "$n")"
+    d=$root/cpuset/$rel
+    mkdir -p "$d"
+    put "$d/cgroup.procs" ""
+    put "$d/cpuset.cpus" "0-3"
+}
+
+v2_cgroup() {
+    local d=$1 n=$2
+    mkdir -p "$d"
+    put "$d/cgroup.procs" ""
+    put "$d/cpu.stat" "$(printf 'usage_usec %d\nuser_usec %d\nsystem_usec %d\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0' "$n" "$n" 0)"
+    put "$d/memory.current" "$((n * 4096))"
+    put "$d/memory.max" max
+    put "$d/memory.events" "$(printf 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0')"
+    put "$d/memory.stat" "$(printf 'anon %d\nfile %d\nkernel 0\nshmem 0\nswapcached 0\ninactive_file 0\nactive_file 0' "$n" "$n")"
+    put "$d/cpuset.cpus.effective" "0-3"
+}
+
+build_v1_fixture() {
+    local root=$1 jobs=$2 j s
+    for j in $(seq 1 "$jobs"); do
+        v1_cgroup "$root" "slurm/uid_1000/job_$j" "$j"
+        for s in batch extern 0; do
+            v1_cgroup "$root" "slurm/uid_1000/job_$j/step_$s" "$j"
+        done
+    done
+}
+
+build_v2_fixture() {
+    local root=$1 jobs=$2 j s scope
+    mkdir -p "$root"
+    put "$root/cgroup.controllers" "cpuset cpu io memory pids"
+    scope=$root/system.slice/slurmstepd.scope
+    v2_cgroup "$root/system.slice" 1
+    v2_cgroup "$scope" 1
+    for j in $(seq 1 "$jobs"); do
+        v2_cgroup "$scope/job_$j" "$j"
+        for s in batch extern 0; do
+            v2_cgroup "$scope/job_$j/step_$s" "$j"
+        done
+        v2_cgroup "$scope/job_$j/step_0/user" 1
+        v2_cgroup "$scope/job_$j/step_0/user/task_0" "$j"
+    done
+}
+
+build_v1_real() {
+    local jobs=$1 j s c cpus mems
+    cpus=$(cat "$CG/cpuset/cpuset.cpus")
+    mems=$(cat "$CG/cpuset/cpuset.mems")
+    for c in cpuacct memory cpuset; do mkdir -p "$CG/$c/$REAL/uid_1000"; done
+    for d in "$REAL" "$REAL/uid_1000"; do
+        put "$CG/cpuset/$d/cpuset.cpus" "$cpus"
+        put "$CG/cpuset/$d/cpuset.mems" "$mems"
+    done
+    for j in $(seq 1 "$jobs"); do
+        for c in cpuacct memory cpuset; do
+            mkdir "$CG/$c/$REAL/uid_1000/job_$j"
+            for s in batch extern 0; do mkdir "$CG/$c/$REAL/uid_1000/job_$j/step_$s"; done
+        done
+        put "$CG/cpuset/$REAL/uid_1000/job_$j/cpuset.cpus" "$cpus"
+        put "$CG/memory/$REAL/uid_1000/job_$j/memory.limit_in_bytes" 4294967296
+    done
+}
+
+# run NAME ROOT VERSION CGROUPS
+run() {
+    local out stats series
+    out=$("$DRIVER" --collect "$2" /nonexistent "$3" "$REPEAT" 2>"$T/stats") || { cat "$T/stats" >&2; exit 1; }
+    stats=$(cat "$T/stats")
+    series=$(grep -c '^cgroup_cpu_total_seconds{' <<<"$out" || true)
+    printf '%-11s %6d cgroups  %6d cgroups exported  %s\n' "$1" "$4" "$series" "$stats"
+}
+
+echo "jobtel cgroup collector benchmark ($(nproc) CPUs, $(uname -r), $REPEAT collections each)"
+for n in "${COUNTS[@]}"; do
+    jobs=$((n / 4))
+    rm -rf "$T/v1" "$T/v2"
+    build_v1_fixture "$T/v1" "$jobs"
+    run v1-fixture "$T/v1" 1 "$((jobs * 4))"
+    build_v2_fixture "$T/v2" "$jobs"
+    # the task cgroups come on top of the four per job
+    run v2-fixture "$T/v2" 2 "$((jobs * 5))"
+    if [ "$(id -u)" = 0 ] && [ "$(stat -f -c %T $CG/memory 2>/dev/null)" = cgroupfs ]; then
+        build_v1_real "$jobs"
+        run v1-real "$CG" 1 "$((jobs * 4))"
+        remove_real
+    else
+        echo "v1-real     skipped: needs root and cgroup v1 mounts"
+    fi
+done
