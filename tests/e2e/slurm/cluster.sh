@@ -7,6 +7,8 @@
 #
 # Usage: slurm_require; slurm_up NGPUS PROLOG EPILOG; ... sbatch ...; slurm_down
 # Sets S (the cluster's directory) and exports SLURM_CONF for the Slurm clients.
+# SLURM_CGROUP=1 before slurm_up: proctrack/cgroup + task/cgroup + jobacct_gather/cgroup (cgroup v1
+# here), so each job gets /sys/fs/cgroup/<ctrl>/slurm_<node>/uid_U/job_J/...; jobs then need --mem.
 
 SLURM_CTLD_PORT=${SLURM_CTLD_PORT:-19717}
 SLURM_D_PORT=${SLURM_D_PORT:-19718}
@@ -61,6 +63,15 @@ slurm_up() {
     for ((i = 0; i < ngpus; i++)); do
         mknod "$S/dev/nvidia$i" c 195 "$i"
     done
+    local proctrack=proctrack/linuxproc task=task/none acct=jobacct_gather/none sel=CR_Core flags=""
+    SLURM_CGROUP_ON=${SLURM_CGROUP:-0} # remembered for slurm_down
+    if [ "$SLURM_CGROUP_ON" = 1 ]; then
+        proctrack=proctrack/cgroup task=task/cgroup,task/affinity acct=jobacct_gather/cgroup sel=CR_Core_Memory
+        flags="PrologFlags=Contain"
+        printf 'CgroupPlugin=cgroup/v1\nCgroupMountpoint=/sys/fs/cgroup\nConstrainCores=yes\nConstrainDevices=yes\nConstrainRAMSpace=yes\n' \
+            >"$S/cgroup.conf"
+        chmod 644 "$S/cgroup.conf"
+    fi
     cat >"$S/slurm.conf" <<EOF
 ClusterName=jobtele2e
 SlurmctldHost=$host(127.0.0.1)
@@ -79,11 +90,12 @@ SlurmctldLogFile=$T/slurmctld.log
 SlurmdLogFile=$T/slurmd.log
 MailProg=/bin/true
 MpiDefault=none
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
+ProctrackType=$proctrack
+TaskPlugin=$task
+JobAcctGatherType=$acct
+$flags
 SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
+SelectTypeParameters=$sel
 SchedulerType=sched/backfill
 SchedulerParameters=sched_min_interval=0,batch_sched_delay=0
 GresTypes=gpu
@@ -138,5 +150,14 @@ slurm_down() {
     stop_pid "$SLURMD_PID" || true
     stop_pid "$SLURMCTLD_PID" || true
     stop_pid "$MUNGED_PID" || true
+    # Slurm leaves empty slurm_<node> cgroups behind (cgroup v1): remove them, deepest first.
+    if [ "${SLURM_CGROUP_ON:-0}" = 1 ]; then
+        local c node
+        node=$(hostname -s)
+        for c in /sys/fs/cgroup/*/; do
+            [ -d "${c}slurm_$node" ] && find "${c}slurm_$node" -depth -type d -exec rmdir {} \; 2>/dev/null
+        done
+    fi
     SLURMD_PID=
+    return 0
 }
