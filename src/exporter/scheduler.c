@@ -23,6 +23,7 @@ struct collector_run {
     bool thread_started;
     atomic_bool done;             /* thread has returned */
     atomic_bool reload_requested;
+    struct ratelimit rl_fail;     /* collector thread only */
     pthread_mutex_t mu;           /* guards the fields below */
     char *fragment;               /* last rendered exposition, owned */
     size_t fragment_len;
@@ -76,7 +77,6 @@ static bool wait_until(struct scheduler *s, double mono_target)
 
 static void run_collect_once(struct collector_run *r)
 {
-    const struct exporter_config *cfg = r->sched->cfg;
     if (atomic_exchange(&r->reload_requested, false) && r->ops->reload)
         r->ops->reload(r->state);
 
@@ -93,6 +93,10 @@ static void run_collect_once(struct collector_run *r)
     if (rc == JT_OK && text.err != JT_OK)
         rc = text.err;
     expo_free(&w);
+    uint64_t suppressed = 0;
+    if (rc != JT_OK && ratelimit_allow(&r->rl_fail, 60, &suppressed))
+        log_warn("collector %s: collection failed: %s (%llu similar failures not logged)", r->ops->name,
+                 jt_strerror(rc), (unsigned long long)suppressed);
     size_t len = 0;
     char *frag = text.err == JT_OK ? buf_detach(&text, &len) : NULL;
     buf_free(&text);
@@ -108,7 +112,6 @@ static void run_collect_once(struct collector_run *r)
     r->last_end_mono = t1;
     r->last_end_wall = wall_now();
     pthread_mutex_unlock(&r->mu);
-    (void)cfg;
 }
 
 static void *collector_thread(void *arg)
