@@ -11,4 +11,4 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake ninja-build pkg-config git ca-certificates curl \
     libmicrohttpd-dev libjansson-dev libcmocka-dev zlib1g-dev libcurl4-openssl-dev \
     prometheus prometheus-node-exporter wrk python3 python3-prometheus-client \
-    slurmctld slurmd slurm-client munge procps >/dev/null
+    slurmctld slurmd slurm-client munge slurmdbd mariadb-server procps >/dev/null

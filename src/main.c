@@ -18,6 +18,8 @@ static const struct subcommand subcommands[] = {
     {"exporter", "serve GPU and job metrics for Prometheus", cmd_exporter},
     {"prolog", "Slurm prolog: record which GPUs a job got", cmd_prolog},
     {"epilog", "Slurm epilog: forget a finished job's GPUs", cmd_epilog},
+    {"stats", "job efficiency report (runs the `jobstats` program)", cmd_stats_exec},
+    {"summary", "store a job's summary at job end (EpilogSlurmctld), retry the spool", cmd_summary_exec},
 };
 
 static void usage(FILE *out)

@@ -9,9 +9,54 @@
 # Sets S (the cluster's directory) and exports SLURM_CONF for the Slurm clients.
 # SLURM_CGROUP=1 before slurm_up: proctrack/cgroup + task/cgroup + jobacct_gather/cgroup (cgroup v1
 # here), so each job gets /sys/fs/cgroup/<ctrl>/slurm_<node>/uid_U/job_J/...; jobs then need --mem.
+# SLURM_ACCOUNTING=1 before slurm_up: also mariadbd + slurmdbd (foreground children, stopped by
+# slurm_down), so sacct and sacctmgr work; needs the Debian packages slurmdbd mariadb-server.
+# SLURM_EPILOG_CTLD=FILE before slurm_up: EpilogSlurmctld script.
 
 SLURM_CTLD_PORT=${SLURM_CTLD_PORT:-19717}
 SLURM_D_PORT=${SLURM_D_PORT:-19718}
+SLURM_DBD_PORT=${SLURM_DBD_PORT:-19719}
+SLURM_DB_PORT=${SLURM_DB_PORT:-19720}
+
+# slurm_accounting_up : mariadbd with a fresh datadir, then slurmdbd; both in the foreground.
+slurm_accounting_up() {
+    local c
+    for c in slurmdbd mariadbd mariadb-install-db mariadb mariadb-admin sacct sacctmgr; do
+        command -v "$c" >/dev/null || fail "$c not found (Debian: slurmdbd mariadb-server)"
+    done
+    mkdir -p "$S/mysql"
+    chown mysql:mysql "$S/mysql"
+    mariadb-install-db --user=mysql --datadir="$S/mysql" --auth-root-authentication-method=socket \
+        --skip-test-db >"$T/mariadb-install.log" 2>&1 || fail "mariadb-install-db failed"
+    start_bg mariadbd setpriv --reuid=mysql --regid=mysql --clear-groups -- mariadbd --no-defaults \
+        --datadir="$S/mysql" --socket="$S/mysql/mysqld.sock" --pid-file="$S/mysql/mysqld.pid" \
+        --bind-address=127.0.0.1 --port="$SLURM_DB_PORT" --innodb-buffer-pool-size=64M --skip-log-bin
+    MARIADB_PID=$LAST_PID
+    wait_for 30 mariadb-admin --no-defaults -S "$S/mysql/mysqld.sock" ping || fail "mariadbd did not answer"
+    mariadb --no-defaults -S "$S/mysql/mysqld.sock" -u root -e "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurmpw';
+        GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" || fail "cannot create the slurm DB user"
+    # slurmdbd has no -f: it reads slurmdbd.conf next to $SLURM_CONF, which must be mode 600.
+    {
+        echo "AuthType=auth/munge"
+        echo "AuthInfo=socket=$S/munge/munge.sock"
+        echo "DbdHost=localhost"
+        echo "DbdAddr=127.0.0.1"
+        echo "DbdPort=$SLURM_DBD_PORT"
+        echo "SlurmUser=root"
+        echo "PidFile=$S/slurmdbd.pid"
+        echo "LogFile=$T/slurmdbd.log"
+        echo "StorageType=accounting_storage/mysql"
+        echo "StorageHost=127.0.0.1"
+        echo "StoragePort=$SLURM_DB_PORT"
+        echo "StorageUser=slurm"
+        echo "StoragePass=slurmpw"
+        echo "StorageLoc=slurm_acct_db"
+    } >"$S/slurmdbd.conf"
+    chmod 600 "$S/slurmdbd.conf"
+    start_bg slurmdbd-fg slurmdbd -D
+    SLURMDBD_PID=$LAST_PID
+    wait_for 30 sacctmgr -n show cluster || fail "slurmdbd did not answer"
+}
 
 # Fails (never skips) when the cluster cannot be built here.
 slurm_require() {
@@ -72,6 +117,16 @@ slurm_up() {
             >"$S/cgroup.conf"
         chmod 644 "$S/cgroup.conf"
     fi
+    local accounting="AccountingStorageType=accounting_storage/none" ectld="#EpilogSlurmctld="
+    if [ "${SLURM_ACCOUNTING:-0}" = 1 ]; then
+        # With a non-default munge socket, slurmctld reaches slurmdbd only with AccountingStoragePass.
+        accounting="AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
+AccountingStoragePort=$SLURM_DBD_PORT
+AccountingStoragePass=$S/munge/munge.sock
+AccountingStorageTRES=gres/gpu"
+    fi
+    [ -z "${SLURM_EPILOG_CTLD:-}" ] || ectld="EpilogSlurmctld=$SLURM_EPILOG_CTLD"
     cat >"$S/slurm.conf" <<EOF
 ClusterName=jobtele2e
 SlurmctldHost=$host(127.0.0.1)
@@ -101,7 +156,8 @@ SchedulerParameters=sched_min_interval=0,batch_sched_delay=0
 GresTypes=gpu
 Prolog=$prolog
 Epilog=$epilog
-AccountingStorageType=accounting_storage/none
+$ectld
+$accounting
 JobCompType=jobcomp/none
 ReturnToService=2
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=1000 Gres=gpu:$ngpus State=UNKNOWN
@@ -113,6 +169,7 @@ EOF
     } >"$S/gres.conf"
     chmod 644 "$S/slurm.conf" "$S/gres.conf"
     export SLURM_CONF=$S/slurm.conf
+    if [ "${SLURM_ACCOUNTING:-0}" = 1 ]; then slurm_accounting_up; fi
 
     start_bg slurmctld-fg slurmctld -D -c
     SLURMCTLD_PID=$LAST_PID
@@ -149,6 +206,12 @@ slurm_down() {
     kill -TERM "$SLURMD_PID" "$SLURMCTLD_PID" 2>/dev/null || true
     stop_pid "$SLURMD_PID" || true
     stop_pid "$SLURMCTLD_PID" || true
+    if [ -n "${SLURMDBD_PID:-}" ]; then
+        kill -TERM "$SLURMDBD_PID" "$MARIADB_PID" 2>/dev/null || true
+        stop_pid "$SLURMDBD_PID" || true
+        stop_pid "$MARIADB_PID" || true
+        SLURMDBD_PID=
+    fi
     stop_pid "$MUNGED_PID" || true
     # Slurm leaves empty slurm_<node> cgroups behind (cgroup v1): remove them, deepest first.
     if [ "${SLURM_CGROUP_ON:-0}" = 1 ]; then

@@ -1,0 +1,58 @@
+#!/bin/bash
+# bench_jobstats.sh - wall time of one `jobstats JOBID` report end to end (process start, sacct, seven
+# Prometheus queries, report), for a 3-day, 2-node, 8-GPU job backfilled into a real Prometheus.
+#
+# Usage: bench/bench_jobstats.sh [JOBSTATS] [N]   (or env JOBSTATS, N; PORT, default 19990)
+# sacct is a stand-in script that prints the job's line (a real sacct adds its own slurmdbd round
+# trip, the same for any jobstats). Prints p50/p90/max over N runs of the Prometheus path (-f) and of
+# the stored-summary path. Princeton's Python jobstats is not available offline, so there is no side-
+# by-side figure here; run it against the same Prometheus for the comparison.
+set -euo pipefail
+
+JOBSTATS=${1:-${JOBSTATS:-$(dirname "$0")/../build/jobstats}}
+N=${2:-${N:-50}}
+PORT=${PORT:-19990}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+[ -x "$JOBSTATS" ] || { echo "usage: $0 [path/to/jobstats] [N]" >&2; exit 2; }
+T=$(mktemp -d /tmp/jobtel-bench.XXXXXX)
+PROM=
+trap '[ -z "$PROM" ] || { kill "$PROM"; wait "$PROM" || true; }; rm -rf "$T"' EXIT
+
+JOB=4242
+END=$(( $(date +%s) - 3 * 3600 ))
+START=$((END - 3 * 86400))
+/usr/bin/python3 "$SRC/tests/fixtures/jobstats/make_history.py" "$START" "$END" $JOB tc 30 >"$T/hist.om" 2>/dev/null
+promtool tsdb create-blocks-from openmetrics "$T/hist.om" "$T/data" >/dev/null
+printf 'global:\n  scrape_interval: 30s\n  evaluation_interval: 30s\n' >"$T/prometheus.yml"
+prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/data" --web.listen-address="127.0.0.1:$PORT" \
+    --log.level=error >"$T/prom.log" 2>&1 &
+PROM=$!
+for _ in $(seq 100); do curl -sf "127.0.0.1:$PORT/-/ready" >/dev/null && break; sleep 0.1; done
+
+write_sacct() {
+    printf '#!/bin/sh\necho "%s|%s|%s|tc|billing=32,cpu=32,gres/gpu=8,mem=128G,node=2|%s|alice|physics|COMPLETED|2|32|128G|normal|gpu|5760|train"\n' \
+        $JOB "$START" "$END" "$1" >"$T/sacct"
+    chmod 755 "$T/sacct"
+}
+write_sacct ""
+printf 'prometheus_url = http://127.0.0.1:%s\nsacct = %s/sacct\nsampling_period = 30\n' "$PORT" "$T" >"$T/jobstats.conf"
+"$JOBSTATS" --config "$T/jobstats.conf" -n $JOB >/dev/null # warm Prometheus' caches once, as a busy server is
+
+# run LABEL ARGS... : N timed runs; prints p50/p90/max in ms.
+run() {
+    local label=$1 i t0 t1
+    shift
+    : >"$T/ms"
+    for ((i = 0; i < N; i++)); do
+        t0=$EPOCHREALTIME
+        "$JOBSTATS" --config "$T/jobstats.conf" "$@" >/dev/null
+        t1=$EPOCHREALTIME
+        echo $(((${t1/./} - ${t0/./}) / 1000)) >>"$T/ms"
+    done
+    sort -n "$T/ms" | awk -v l="$label" '{ a[NR] = $1 } END {
+        printf "%-44s p50 %4d ms  p90 %4d ms  max %4d ms  (n=%d)\n", l, a[int(NR * 0.5 + 0.5)], a[int(NR * 0.9 + 0.5)], a[NR], NR }'
+}
+echo "jobstats, 3-day 2-node 8-GPU job, samples every 30 s ($(wc -l <"$T/hist.om") backfilled samples):"
+run "report from Prometheus (-f, 7 queries)" -n -f $JOB
+write_sacct "JS1:$("$JOBSTATS" --config "$T/jobstats.conf" -b $JOB)"
+run "report from the stored JS1 summary" -n $JOB

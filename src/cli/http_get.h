@@ -1,0 +1,24 @@
+/* http_get.h - a bounded HTTP GET for the CLI tools (libcurl).
+ *
+ * jobstats runs on login nodes where a hung Prometheus must not hang the user's shell: every request
+ * has a connect timeout and a total timeout, and the answer goes into a capped buffer.
+ */
+#ifndef JOBTEL_HTTP_GET_H
+#define JOBTEL_HTTP_GET_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+struct http_param {
+    const char *name;
+    const char *value; /* URL-encoded by http_get */
+};
+
+/* GETs base_url + "?" + params into body (capped by body->max). *status gets the HTTP status (0 if
+ * none). On a transport failure writes curl's reason into err. */
+enum jt_err http_get(const char *base_url, const struct http_param *params, size_t nparams, double connect_s,
+                     double total_s, struct buf *body, long *status, char *err, size_t errsz);
+
+#endif

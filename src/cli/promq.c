@@ -1,0 +1,157 @@
+/* promq.c - jobstats' Prometheus queries and answer parsing (see promq.h). */
+#include "cli/promq.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/strparse.h"
+
+static const char *const key_names[PQ_COUNT] = {
+    [PQ_TOTAL_MEMORY] = "total_memory", [PQ_USED_MEMORY] = "used_memory", [PQ_TOTAL_TIME] = "total_time",
+    [PQ_CPUS] = "cpus", [PQ_GPU_TOTAL_MEMORY] = "gpu_total_memory", [PQ_GPU_USED_MEMORY] = "gpu_used_memory",
+    [PQ_GPU_UTILIZATION] = "gpu_utilization",
+};
+
+const char *promq_key_name(enum promq_key k) { return (unsigned)k < PQ_COUNT ? key_names[k] : "?"; }
+
+static bool safe_label_value(const char *s, bool digits_only)
+{
+    for (; *s; s++) {
+        if (digits_only ? !((*s >= '0' && *s <= '9') || *s == '_' || *s == '.') : (*s == '\'' || *s == '\\' || *s == '\n'))
+            return false;
+    }
+    return true;
+}
+
+enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid, int64_t range_s,
+                        struct buf *out)
+{
+    if (!jobid[0] || !safe_label_value(jobid, true) || (cluster && !safe_label_value(cluster, false)) || range_s < 1)
+        return JT_ERR_USAGE;
+    char sel[256], cgsel[300];
+    if (cluster && cluster[0])
+        snprintf(sel, sizeof sel, "cluster='%s',jobid='%s'", cluster, jobid);
+    else
+        snprintf(sel, sizeof sel, "jobid='%s'", jobid);
+    snprintf(cgsel, sizeof cgsel, "%s,step='',task=''", sel);
+    long long d = (long long)range_s;
+    switch (k) {
+    case PQ_TOTAL_MEMORY:
+        return buf_printf(out, "max_over_time(cgroup_memory_total_bytes{%s}[%llds])", cgsel, d);
+    case PQ_USED_MEMORY:
+        return buf_printf(out,
+                          "max_over_time(((cgroup_memory_rss_bytes{%s} + cgroup_memory_shmem_bytes{%s}) or "
+                          "1*cgroup_memory_rss_bytes{%s})[%llds:])",
+                          cgsel, cgsel, cgsel, d);
+    case PQ_TOTAL_TIME:
+        return buf_printf(out, "max_over_time(cgroup_cpu_total_seconds{%s}[%llds])", cgsel, d);
+    case PQ_CPUS:
+        return buf_printf(out, "max_over_time(cgroup_cpus{%s}[%llds])", cgsel, d);
+    case PQ_GPU_TOTAL_MEMORY:
+        return buf_printf(out, "max_over_time(nvidia_gpu_memory_total_bytes{%s}[%llds:])", sel, d);
+    case PQ_GPU_USED_MEMORY:
+        return buf_printf(out, "max_over_time(nvidia_gpu_memory_used_bytes{%s}[%llds:])", sel, d);
+    case PQ_GPU_UTILIZATION:
+        return buf_printf(out,
+                          "avg_over_time((nvidia_gpu_duty_cycle{%s} or (nvidia_gpu_graphics_util_percent{%s} * "
+                          "100))[%llds:])",
+                          sel, sel, d);
+    case PQ_COUNT:
+        break;
+    }
+    return JT_ERR_INTERNAL;
+}
+
+/* Princeton stores whole numbers as integers and the rest rounded to one decimal. */
+static json_t *number_value(double v)
+{
+    if (fabs(v) < 9007199254740992.0 && v == floor(v))
+        return json_integer((json_int_t)v);
+    return json_real(round(v * 10.0) / 10.0);
+}
+
+enum jt_err promq_parse_answer(enum promq_key k, const char *body, size_t len, json_t *nodes, char *err,
+                               size_t errsz)
+{
+    json_error_t je;
+    enum jt_err rc = JT_ERR_PARSE;
+    json_t *root = json_loadb(body, len, 0, &je);
+    if (!root) {
+        snprintf(err, errsz, "answer is not JSON (%s at line %d)", je.text, je.line);
+        return JT_ERR_PARSE;
+    }
+    const char *status = json_string_value(json_object_get(root, "status"));
+    if (!status) {
+        snprintf(err, errsz, "answer has no \"status\"");
+        goto out;
+    }
+    if (strcmp(status, "success") != 0) {
+        const char *et = json_string_value(json_object_get(root, "errorType"));
+        const char *em = json_string_value(json_object_get(root, "error"));
+        snprintf(err, errsz, "Prometheus answered %s: %s%s%s", status, et ? et : "", et ? ": " : "",
+                 em ? em : "(no message)");
+        goto out;
+    }
+    json_t *data = json_object_get(root, "data");
+    const char *rtype = json_string_value(json_object_get(data, "resultType"));
+    json_t *result = json_object_get(data, "result");
+    if (!rtype || strcmp(rtype, "vector") != 0 || !json_is_array(result)) {
+        snprintf(err, errsz, "answer is not an instant vector");
+        goto out;
+    }
+    size_t i;
+    json_t *series;
+    json_array_foreach(result, i, series) {
+        json_t *metric = json_object_get(series, "metric");
+        json_t *value = json_object_get(series, "value");
+        const char *inst = json_string_value(json_object_get(metric, "instance"));
+        const char *vstr = json_string_value(json_array_get(value, 1));
+        if (!json_is_object(metric) || !inst || !vstr || json_array_size(value) != 2) {
+            snprintf(err, errsz, "series %zu lacks instance or value", i);
+            goto out;
+        }
+        double v;
+        if (!cstr_to_double(vstr, &v)) {
+            if (strcmp(vstr, "NaN") == 0) /* e.g. 0/0 in a subquery: no value, as absent */
+                continue;
+            snprintf(err, errsz, "series %zu has a bad value '%.32s'", i, vstr);
+            goto out;
+        }
+        char host[256];
+        const char *colon = strchr(inst, ':');
+        size_t hl = colon ? (size_t)(colon - inst) : strlen(inst);
+        if (hl == 0 || !str_copy(host, sizeof host, inst, hl)) {
+            snprintf(err, errsz, "series %zu has a bad instance label", i);
+            goto out;
+        }
+        json_t *node = json_object_get(nodes, host);
+        if (!node) {
+            node = json_object();
+            if (!node || json_object_set_new(nodes, host, node) != 0) {
+                rc = JT_ERR_NOMEM;
+                goto out;
+            }
+        }
+        const char *minor = json_string_value(json_object_get(metric, "minor_number"));
+        json_t *jv = number_value(v);
+        if (!jv) {
+            rc = JT_ERR_NOMEM;
+            goto out;
+        }
+        if (minor && minor[0]) {
+            json_t *per = json_object_get(node, key_names[k]);
+            if (!json_is_object(per)) {
+                per = json_object();
+                json_object_set_new(node, key_names[k], per);
+            }
+            json_object_set_new(per, minor, jv);
+        } else {
+            json_object_set_new(node, key_names[k], jv);
+        }
+    }
+    rc = JT_OK;
+out:
+    json_decref(root);
+    return rc;
+}

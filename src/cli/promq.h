@@ -1,0 +1,39 @@
+/* promq.h - the Prometheus side of jobstats: the exact queries, and their answers into a summary.
+ *
+ * The queries are Princeton's (jobstats.md §1.3) so the same Prometheus data gives the same numbers:
+ * instant queries at the job's end over a range equal to its run time. Answers are parsed with jansson
+ * into the summary schema ({"nodes": {host: {key: value | {minor: value}}}}); anything unexpected in an
+ * answer is an error with a message, never a crash or a silent zero.
+ */
+#ifndef JOBTEL_PROMQ_H
+#define JOBTEL_PROMQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+
+enum promq_key {
+    PQ_TOTAL_MEMORY, PQ_USED_MEMORY, PQ_TOTAL_TIME, PQ_CPUS, /* every job */
+    PQ_GPU_TOTAL_MEMORY, PQ_GPU_USED_MEMORY, PQ_GPU_UTILIZATION, /* GPU jobs */
+    PQ_COUNT
+};
+
+/* The summary key a query fills ("total_memory", "gpu_utilization", ...). */
+const char *promq_key_name(enum promq_key k);
+
+/* Builds the PromQL for key k. cluster may be NULL/"" for no cluster matcher. Jobid must be digits,
+ * '_' or '.'; cluster must not contain quotes or backslashes (checked: JT_ERR_USAGE). */
+enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid, int64_t range_s,
+                        struct buf *out);
+
+/* Merges one /api/v1/query answer for key k into nodes (a JSON object, created by the caller).
+ * On failure writes a one-line reason into err. */
+enum jt_err promq_parse_answer(enum promq_key k, const char *body, size_t len, json_t *nodes, char *err,
+                               size_t errsz);
+
+#endif

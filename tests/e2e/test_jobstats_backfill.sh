@@ -1,0 +1,180 @@
+#!/bin/bash
+# test_jobstats_backfill.sh - jobstats against a real Prometheus holding a backfilled 3-day, 2-node, 8-GPU job.
+#
+# The history is written with known values (tests/fixtures/jobstats/make_history.py) and loaded with
+# `promtool tsdb create-blocks-from openmetrics`, so the expected report numbers are exact and there is
+# no scrape wait. sacct is a stand-in script here (the live Slurm test uses the real one); it is named
+# in the config file, as a site would name /usr/bin/sacct. Also covered: the JSON and JS1 views agree
+# (decoded by Python), a stored summary is shown with Prometheus down, and the fault messages.
+source "$(dirname "$0")/lib.sh"
+JOBSTATS=$(dirname "$JOBTEL")/jobstats
+PORT=19931
+JOB=4242
+
+NOW=$(date +%s)
+END=$((NOW - 3 * 3600)) # older than Prometheus' head block, well inside its retention
+START=$((END - 3 * 86400))
+mkdir -p "$T/prom"
+"$PY" "$SRC/tests/fixtures/jobstats/make_history.py" "$START" "$END" "$JOB" tc 120 >"$T/hist.om" 2>"$T/expect.json"
+promtool tsdb create-blocks-from openmetrics "$T/hist.om" "$T/prom/data" >"$T/promtool.log" 2>&1 \
+    || fail "promtool backfill failed"
+
+# sacct stand-in: the fields of sacct_parse.h, job name with a '|' in it, AllocTRES with typed GPUs.
+COMMENT=""
+write_sacct() {
+    cat >"$T/sacct" <<EOS
+#!/bin/sh
+for a in "\$@"; do [ "\$a" = -B ] && { echo '#!/bin/bash'; echo '#SBATCH --gres=gpu:4'; exit 0; }; done
+case " \$* " in
+  *" -j $JOB "*) echo '$JOB|$START|$END|tc|billing=32,cpu=32,gres/gpu:a100=8,mem=128G,node=2|$COMMENT|alice|physics|COMPLETED|2|32|128G|normal|gpu|5760|train|big run' ;;
+  *" -j 77 "*) echo '77|Unknown|Unknown|tc|cpu=1,mem=1G,node=1||alice|physics|PENDING|1|1|1G|normal|gpu|60|waiting' ;;
+esac
+exit 0
+EOS
+    chmod 755 "$T/sacct"
+}
+write_sacct
+cat >"$T/jobstats.conf" <<EOF
+# test config
+prometheus_url = http://127.0.0.1:$PORT/
+sacct = $T/sacct
+sampling_period = 30
+connect_timeout = 2
+timeout = 10
+EOF
+
+# --- faults first, while Prometheus is not running ----------------------------------------------------
+rc=0
+"$JOBSTATS" --config "$T/jobstats.conf" -n $JOB >"$T/down.out" 2>"$T/down.err" || rc=$?
+[ "$rc" = 1 ] || fail "Prometheus down: exit $rc, want 1"
+grep -q "http://127.0.0.1:$PORT" "$T/down.err" || fail "Prometheus down: error does not name the URL: $(cat "$T/down.err")"
+pass "Prometheus down: exit 1, message names the URL"
+
+mkdir -p "$T/bad/api/v1"
+echo '{"status":"success","data":{"resultType":"vector","result":[{"metric":' >"$T/bad/api/v1/query"
+start_bg badprom "$PY" -m http.server 19932 --bind 127.0.0.1 --directory "$T/bad"
+BAD_PID=$LAST_PID
+wait_http http://127.0.0.1:19932/ 10
+rc=0
+"$JOBSTATS" --config "$T/jobstats.conf" --prometheus http://127.0.0.1:19932 -n $JOB >"$T/bad.out" 2>"$T/bad.err" || rc=$?
+[ "$rc" = 1 ] || fail "malformed answer: exit $rc, want 1"
+grep -q "not JSON" "$T/bad.err" || fail "malformed answer: unclear error: $(cat "$T/bad.err")"
+stop_pid "$BAD_PID" || true
+pass "malformed Prometheus JSON: exit 1 with a clear message"
+
+# A Prometheus that accepts the connection and never answers: the total timeout ends it.
+start_bg hungprom "$PY" -c 'import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 19933)); s.listen(16); time.sleep(60)'
+HUNG_PID=$LAST_PID
+wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/19933" || fail "hung server not listening"
+printf 'timeout = 1\n' | cat "$T/jobstats.conf" - >"$T/hung.conf"
+rc=0
+t0=$(date +%s)
+"$JOBSTATS" --config "$T/hung.conf" --prometheus http://127.0.0.1:19933 -n $JOB >/dev/null 2>"$T/hung.err" || rc=$?
+[ "$rc" = 1 ] && [ $(($(date +%s) - t0)) -le 4 ] && grep -q "http://127.0.0.1:19933" "$T/hung.err" \
+    || fail "hung Prometheus: rc $rc after $(($(date +%s) - t0)) s: $(cat "$T/hung.err")"
+stop_pid "$HUNG_PID" || true
+pass "hung Prometheus: the total timeout ends the request, message names the URL"
+
+rc=0
+"$JOBSTATS" --config "$T/jobstats.conf" 77 >/dev/null 2>"$T/pending.err" || rc=$?
+[ "$rc" = 1 ] && grep -q PENDING "$T/pending.err" || fail "pending job: rc $rc $(cat "$T/pending.err")"
+rc=0
+"$JOBSTATS" --config "$T/jobstats.conf" 999 >/dev/null 2>"$T/unknown.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "Failed to lookup job 999" "$T/unknown.err" || fail "unknown job: rc $rc $(cat "$T/unknown.err")"
+printf 'sampling_period = 30\nbogus_key = 1\n' >"$T/broken.conf"
+rc=0
+"$JOBSTATS" --config "$T/broken.conf" $JOB >/dev/null 2>"$T/conf.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "broken.conf:2" "$T/conf.err" || fail "bad config: rc $rc $(cat "$T/conf.err")"
+pass "pending job, unknown job and a malformed config: clear messages and exit codes"
+
+# --- the backfilled job ---------------------------------------------------------------------------------
+# No scrape targets: the data is the backfill. The evaluation interval is the subquery resolution of
+# the [Ds:] queries, so it is a production-like 30 s rather than lib.sh's 1 s.
+printf 'global:\n  scrape_interval: 30s\n  evaluation_interval: 30s\n' >"$T/prom/prometheus.yml"
+start_bg prometheus prometheus --config.file="$T/prom/prometheus.yml" --storage.tsdb.path="$T/prom/data" \
+    --web.listen-address="127.0.0.1:$PORT" --log.level=warn
+PROM_PID=$LAST_PID
+PROM_PORT=$PORT
+wait_for 10 curl -sf "http://127.0.0.1:$PORT/-/ready" || fail "prometheus not ready"
+wait_for 20 prom_is "count(cgroup_cpus{jobid=\"$JOB\"} @ $END)" 2 || fail "backfilled data not visible"
+
+T0=$EPOCHREALTIME
+"$JOBSTATS" --config "$T/jobstats.conf" -n $JOB >"$T/report.txt" 2>"$T/report.err" || fail "report failed: $(cat "$T/report.err")"
+T1=$EPOCHREALTIME
+cat "$T/report.txt"
+"$JOBSTATS" --config "$T/jobstats.conf" -j $JOB >"$T/job.json" || fail "-j failed"
+"$JOBSTATS" --config "$T/jobstats.conf" -b $JOB >"$T/job.b64" || fail "-b failed"
+
+# Every number in the JSON matches the backfilled history; the JS1 payload decodes to the same data.
+"$PY" - "$T/expect.json" "$T/job.json" "$T/job.b64" <<'EOP' || fail "JSON / JS1 numbers do not match the backfill"
+import base64, gzip, json, sys
+exp = json.load(open(sys.argv[1])); got = json.load(open(sys.argv[2]))
+b64 = open(sys.argv[3]).read().strip()
+assert b64.startswith("H4sI"), b64[:10]
+dec = json.loads(gzip.decompress(base64.b64decode(b64)))
+assert dec == got, "base64 and json views differ"
+assert list(dec.keys()) == ["nodes", "total_time", "gpus"], list(dec.keys())
+assert got["gpus"] == 8 and got["total_time"] == exp["runtime"], (got["gpus"], got["total_time"])
+for node, e in exp["nodes"].items():
+    g = got["nodes"][node]
+    for k in ("cpus", "total_memory", "used_memory"):
+        assert g[k] == e[k], (node, k, g[k], e[k])
+    assert abs(g["total_time"] - e["total_time"]) < 1, (node, g["total_time"], e["total_time"])
+    for m, u in e["gpu_utilization"].items():
+        assert abs(g["gpu_utilization"][m] - u) <= 0.2, (node, m, g["gpu_utilization"][m], u)
+    assert g["gpu_used_memory"] == e["gpu_used_memory"], (node, g["gpu_used_memory"])
+    assert g["gpu_total_memory"] == e["gpu_total_memory"], (node,)
+print("json ok")
+EOP
+pass "JSON and JS1 views match the backfilled data exactly"
+
+# The report: CPU 37.5 % (16 cores at 50 % + 16 at 25 %), memory (16+8)/128 GiB = 19 %, GPU mean 35 %,
+# GPU memory 221/640 GiB = 35 %; per node and per GPU lines; the note for the idle GPU.
+expect_line() { grep -qF -- "$1" "$T/report.txt" || fail "report lacks: $1"; }
+expect_line "         Job ID: $JOB"
+expect_line "       Job Name: train|big run"
+expect_line "          Nodes: 2"
+expect_line "      CPU Cores: 32"
+expect_line "           GPUs: 8"
+expect_line "       Run Time: 3-00:00:00"
+expect_line "     Time Limit: 4-00:00:00"
+expect_line "  CPU utilization  [|||||||||||||||||||                            38%]"
+expect_line "  CPU memory usage [|||||||||                                      19%]"
+expect_line "  GPU utilization  [|||||||||||||||||                              35%]"
+expect_line "  GPU memory usage [|||||||||||||||||                              35%]"
+expect_line "      gn1: 24-00:00:00/48-00:00:00 (efficiency=50.0%)"
+expect_line "      gn2: 12-00:00:00/48-00:00:00 (efficiency=25.0%)"
+expect_line "  Total used/runtime: 36-00:00:00/96-00:00:00, efficiency=37.5%"
+expect_line "      gn1: 16.0GB/64.0GB (1.0GB/4.0GB per core of 16)"
+expect_line "  Total used/allocated: 24.0GB/128.0GB (768.0MB/4.0GB per core of 32)"
+expect_line "      gn2 (GPU 7): 0% <-- GPU was not used"
+expect_line "      gn1 (GPU 3): 50.0GB/80.0GB (62.5%)"
+expect_line "1 of the 8 allocated GPUs had 0% utilization"
+grep -qE "gn1 \(GPU 0\): (9\.9|10\.0|10\.1)%" "$T/report.txt" || fail "GPU 0 utilization line"
+pass "report numbers match the backfilled 3-day, 2-node, 8-GPU job ($(((${T1/./} - ${T0/./}) / 1000)) ms end to end)"
+
+# -B appends the batch script; jobtel stats is the same command.
+"$JOBSTATS" --config "$T/jobstats.conf" -n -B $JOB | grep -q -- '#SBATCH --gres=gpu:4' || fail "-B: no batch script"
+"$JOBTEL" stats --config "$T/jobstats.conf" -j $JOB | cmp -s - "$T/job.json" || fail "jobtel stats differs from jobstats -j"
+pass "-B and jobtel stats"
+
+# --- a stored summary is used, and still works with Prometheus gone -------------------------------------
+stop_pid "$PROM_PID"
+COMMENT="JS1:$(cat "$T/job.b64")"
+write_sacct
+"$JOBSTATS" --config "$T/jobstats.conf" -n $JOB >"$T/stored.txt" 2>"$T/stored.err" || fail "stored summary: $(cat "$T/stored.err")"
+grep -q "summary stored at job end" "$T/stored.txt" || fail "stored summary not used"
+diff <(grep -v "Source:" "$T/stored.txt") "$T/report.txt" >/dev/null || fail "report from the stored summary differs"
+rc=0
+"$JOBSTATS" --config "$T/jobstats.conf" -f -n $JOB >/dev/null 2>"$T/force.err" || rc=$?
+[ "$rc" = 1 ] || fail "-f with Prometheus down should fail"
+pass "stored JS1 summary gives the same report with Prometheus down; -f ignores it"
+
+# --- the shipped config file parses, its example notes too -------------------------------------------------
+sed 's/^#note = /note = /' "$SRC/deploy/jobstats.conf" >"$T/shipped.conf"
+rc=0
+"$JOBSTATS" --config "$T/shipped.conf" not-a-job >/dev/null 2>"$T/shipped.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "is not a job id" "$T/shipped.err" || fail "deploy/jobstats.conf: $(cat "$T/shipped.err")"
+pass "deploy/jobstats.conf and its example notes are valid"

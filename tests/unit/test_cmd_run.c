@@ -1,0 +1,82 @@
+/* test_cmd_run.c - running sacct-like programs: output captured and capped, exit codes, the deadline. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli/cmd_run.h"
+#include "common/log.h"
+
+static enum jt_err run(char *const argv[], double timeout, size_t cap, struct buf *out, struct buf *err, int *st)
+{
+    buf_init(out, cap);
+    buf_init(err, cap);
+    return cmd_run(argv, timeout, out, err, st);
+}
+
+static void test_output_and_status(void **state)
+{
+    (void)state;
+    struct buf out, err;
+    int st;
+    char *argv[] = {"/bin/sh", "-c", "echo 'a|b'; echo oops >&2; exit 3", NULL};
+    assert_int_equal(run(argv, 5, 4096, &out, &err, &st), JT_OK);
+    assert_int_equal(st, 3);
+    assert_string_equal(buf_str(&out), "a|b\n");
+    assert_string_equal(buf_str(&err), "oops\n");
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static void test_deadline_kills(void **state)
+{
+    (void)state;
+    struct buf out, err;
+    int st;
+    char *argv[] = {"/bin/sleep", "30", NULL};
+    double t0 = mono_now();
+    assert_int_equal(run(argv, 0.3, 4096, &out, &err, &st), JT_ERR_TIMEOUT);
+    assert_true(mono_now() - t0 < 5);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static void test_output_cap(void **state)
+{
+    (void)state;
+    struct buf out, err;
+    int st;
+    char *argv[] = {"/bin/sh", "-c", "head -c 100000 /dev/zero", NULL};
+    assert_int_equal(run(argv, 5, 1000, &out, &err, &st), JT_OK);
+    assert_int_equal(st, 0);
+    assert_int_equal(out.err, JT_ERR_LIMIT); /* the caller sees the cap was hit */
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static void test_relative_and_missing(void **state)
+{
+    (void)state;
+    struct buf out, err;
+    int st;
+    char *rel[] = {"sacct", NULL};
+    assert_int_equal(run(rel, 5, 100, &out, &err, &st), JT_ERR_USAGE); /* no PATH search, ever */
+    buf_free(&out);
+    buf_free(&err);
+    char *missing[] = {"/nonexistent/sacct", NULL};
+    assert_int_equal(run(missing, 5, 100, &out, &err, &st), JT_ERR_IO);
+    buf_free(&out);
+    buf_free(&err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_output_and_status), cmocka_unit_test(test_deadline_kills),
+        cmocka_unit_test(test_output_cap), cmocka_unit_test(test_relative_and_missing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,105 @@
+/* test_promq.c - the exact PromQL of jobstats.md §1.3, and Prometheus answers into the summary JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli/promq.h"
+
+static const char *build(enum promq_key k, const char *cluster)
+{
+    static struct buf b;
+    buf_free(&b);
+    buf_init(&b, 4096);
+    assert_int_equal(promq_build(k, cluster, "123", 3600, &b), JT_OK);
+    return buf_str(&b);
+}
+
+static void test_queries(void **state)
+{
+    (void)state;
+    assert_string_equal(build(PQ_TOTAL_MEMORY, "della"),
+                        "max_over_time(cgroup_memory_total_bytes{cluster='della',jobid='123',step='',task=''}[3600s])");
+    assert_string_equal(build(PQ_USED_MEMORY, "della"),
+                        "max_over_time(((cgroup_memory_rss_bytes{cluster='della',jobid='123',step='',task=''} + "
+                        "cgroup_memory_shmem_bytes{cluster='della',jobid='123',step='',task=''}) or "
+                        "1*cgroup_memory_rss_bytes{cluster='della',jobid='123',step='',task=''})[3600s:])");
+    assert_string_equal(build(PQ_TOTAL_TIME, "della"),
+                        "max_over_time(cgroup_cpu_total_seconds{cluster='della',jobid='123',step='',task=''}[3600s])");
+    assert_string_equal(build(PQ_CPUS, "della"),
+                        "max_over_time(cgroup_cpus{cluster='della',jobid='123',step='',task=''}[3600s])");
+    assert_string_equal(build(PQ_GPU_TOTAL_MEMORY, "della"),
+                        "max_over_time(nvidia_gpu_memory_total_bytes{cluster='della',jobid='123'}[3600s:])");
+    assert_string_equal(build(PQ_GPU_USED_MEMORY, "della"),
+                        "max_over_time(nvidia_gpu_memory_used_bytes{cluster='della',jobid='123'}[3600s:])");
+    assert_string_equal(build(PQ_GPU_UTILIZATION, "della"),
+                        "avg_over_time((nvidia_gpu_duty_cycle{cluster='della',jobid='123'} or "
+                        "(nvidia_gpu_graphics_util_percent{cluster='della',jobid='123'} * 100))[3600s:])");
+    assert_string_equal(build(PQ_CPUS, ""), "max_over_time(cgroup_cpus{jobid='123',step='',task=''}[3600s])");
+    struct buf b;
+    buf_init(&b, 4096);
+    assert_int_equal(promq_build(PQ_CPUS, "x", "1'} or up{a='", 60, &b), JT_ERR_USAGE);
+    assert_int_equal(promq_build(PQ_CPUS, "x'y", "1", 60, &b), JT_ERR_USAGE);
+    buf_free(&b);
+    build(PQ_CPUS, ""); /* frees the static buffer's last contents on the next call */
+}
+
+static const char answer_cpus[] =
+    "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+    "{\"metric\":{\"instance\":\"gn1:9306\",\"jobid\":\"123\"},\"value\":[1700000000,\"16\"]},"
+    "{\"metric\":{\"instance\":\"gn2\",\"jobid\":\"123\"},\"value\":[1700000000,\"8\"]}]}}";
+static const char answer_util[] =
+    "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+    "{\"metric\":{\"instance\":\"gn1:9400\",\"minor_number\":\"3\"},\"value\":[1700000000,\"45.6789\"]},"
+    "{\"metric\":{\"instance\":\"gn1:9400\",\"minor_number\":\"0\"},\"value\":[1700000000,\"0\"]}]}}";
+
+static void test_answers(void **state)
+{
+    (void)state;
+    char err[256];
+    json_t *nodes = json_object();
+    assert_int_equal(promq_parse_answer(PQ_CPUS, answer_cpus, strlen(answer_cpus), nodes, err, sizeof err), JT_OK);
+    assert_int_equal(promq_parse_answer(PQ_GPU_UTILIZATION, answer_util, strlen(answer_util), nodes, err, sizeof err),
+                     JT_OK);
+    json_t *want = json_loads("{\"gn1\":{\"cpus\":16,\"gpu_utilization\":{\"3\":45.7,\"0\":0}},\"gn2\":{\"cpus\":8}}", 0, NULL);
+    assert_true(json_equal(want, nodes));
+    assert_true(json_is_integer(json_object_get(json_object_get(nodes, "gn1"), "cpus")));
+    json_decref(want);
+    json_decref(nodes);
+}
+
+static void expect_error(const char *body, const char *msg)
+{
+    char err[256] = "";
+    json_t *nodes = json_object();
+    assert_int_not_equal(promq_parse_answer(PQ_CPUS, body, strlen(body), nodes, err, sizeof err), JT_OK);
+    if (!strstr(err, msg))
+        fail_msg("error '%s' lacks '%s'", err, msg);
+    json_decref(nodes);
+}
+
+static void test_bad_answers(void **state)
+{
+    (void)state;
+    expect_error("{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"parse error at char 5\"}",
+                 "Prometheus answered error: bad_data: parse error at char 5");
+    expect_error("<html>502 Bad Gateway</html>", "not JSON");
+    expect_error("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":", "not JSON");
+    expect_error("{\"data\":{}}", "no \"status\"");
+    expect_error("{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}", "instant vector");
+    expect_error("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{},\"value\":[1,\"2\"]}]}}",
+                 "lacks instance");
+    expect_error("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"instance\":\"a\"},"
+                 "\"value\":[1,\"0x10\"]}]}}", "bad value");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_queries), cmocka_unit_test(test_answers), cmocka_unit_test(test_bad_answers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
