@@ -20,14 +20,18 @@
 #include "collectors/counters_csv.h"
 #include "collectors/gpu_fields.h"
 #include "collectors/gpu_jobs.h"
+#include "collectors/gpu_pods.h"
 #include "common/log.h"
 #include "common/strparse.h"
+#include "exporter/api.h"
 #include "nvml/nvml_loader.h"
 
 #define GPU_MAX_DEVICES 64
 #define GPU_MAX_MIG 16
 #define GPU_MAX_XID_KINDS 32
 #define GPU_NVML_RETRY_S 30.0
+/* What the JSON API shows, read even when no selected metric needs it. */
+#define API_NEED (READING_BIT(R_GPU_UTIL) | READING_BIT(R_FB_USED) | READING_BIT(R_FB_TOTAL) | READING_BIT(R_POWER_MW))
 
 struct mig_instance {
     nvmlDevice_t h;
@@ -36,6 +40,7 @@ struct mig_instance {
     char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
     char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
     char profile[32];     /* e.g. "1g.10gb", from the MIG device name */
+    unsigned slot;        /* index for nvmlDeviceGetMigDeviceHandleByIndex (device plugin "<gpu>:<slot>" ids) */
 };
 
 struct xid_count {
@@ -99,6 +104,8 @@ struct gpu_state {
     struct gpu_device devs[GPU_MAX_DEVICES];
     size_t ndev;
     struct gpu_jobs jobs;         /* Slurm job attribution */
+    struct gpu_pods pods;         /* Kubernetes pod attribution (-k) */
+    size_t api_slot;              /* next exporter/api.h slot in this collection */
     /* XID events */
     pthread_mutex_t xid_mu;
     pthread_t xid_thread;
@@ -241,6 +248,7 @@ static void enumerate_mig(struct gpu_state *st, struct gpu_device *d)
         if (!L->DeviceGetGpuInstanceId || L->DeviceGetGpuInstanceId(m->h, &gi) != NVML_SUCCESS)
             continue;
         snprintf(m->gi, sizeof m->gi, "%u", gi);
+        m->slot = i;
         if (L->DeviceGetComputeInstanceId && L->DeviceGetComputeInstanceId(m->h, &ci) == NVML_SUCCESS)
             snprintf(m->ci, sizeof m->ci, "%u", ci);
         if (L->DeviceGetUUID(m->h, m->uuid, sizeof m->uuid) != NVML_SUCCESS)
@@ -714,24 +722,34 @@ static double dcgm_value(const struct dcgm_field_def *def, double raw)
     return v;
 }
 
-/* Writes one dcgm metric for one entity, once per job sharing the GPU (dcgm-exporter's hpc_job). */
+/* Writes one dcgm metric for one entity, once per job (dcgm-exporter's hpc_job) and once per pod sharing
+ * the GPU. The attribute labels follow dcgm-exporter's sorted order: container, hpc_job, namespace, pod. */
 static void write_dcgm_series(struct expo_family *f, const struct labelset *base, const struct gpu_job_set *jobs,
-                              double v)
+                              const struct gpu_pod_set *pods, double v)
 {
-    if (!jobs || jobs->n == 0) {
-        expo_sample(f, base, v);
-        return;
-    }
-    for (size_t j = 0; j < jobs->n; j++) {
-        struct labelset ls;
-        labelset_copy(&ls, base);
-        labelset_add(&ls, "hpc_job", jobs->job[j].jobid);
-        expo_sample(f, &ls, v);
+    size_t nj = jobs && jobs->n ? jobs->n : 1;
+    size_t np = pods && pods->n ? pods->n : 1;
+    for (size_t j = 0; j < nj; j++) {
+        for (size_t p = 0; p < np; p++) {
+            const struct gpu_job *job = jobs && jobs->n ? &jobs->job[j] : NULL;
+            const struct gpu_pod *pod = pods && pods->n ? &pods->pod[p] : NULL;
+            struct labelset ls;
+            labelset_copy(&ls, base);
+            if (pod)
+                labelset_add(&ls, "container", pod->container);
+            if (job)
+                labelset_add(&ls, "hpc_job", job->jobid);
+            if (pod) {
+                labelset_add(&ls, "namespace", pod->ns);
+                labelset_add(&ls, "pod", pod->pod);
+            }
+            expo_sample(f, &ls, v);
+        }
     }
 }
 
 static void write_dcgm(struct gpu_state *st, struct expo *w, const struct gpu_device *d, const struct mig_instance *mig,
-                       const struct gpu_readings *rd, const struct gpu_job_set *jobs)
+                       const struct gpu_readings *rd, const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
 {
     struct labelset base;
     dcgm_labels(st, d, mig, &base);
@@ -743,7 +761,7 @@ static void write_dcgm(struct gpu_state *st, struct expo *w, const struct gpu_de
             continue;
         struct expo_family *f = expo_family(w, m->name, m->type == CT_COUNTER ? METRIC_COUNTER : METRIC_GAUGE,
                                             m->help);
-        write_dcgm_series(f, &base, jobs, dcgm_value(m->def, rd->v[m->def->reading]));
+        write_dcgm_series(f, &base, jobs, pods, dcgm_value(m->def, rd->v[m->def->reading]));
     }
 }
 
@@ -893,8 +911,77 @@ static void jobs_from_processes(struct gpu_state *st, struct expo *w, const stru
     free(infos);
 }
 
+/* The Princeton names have a fixed label schema without pods, so pods are joined through this gauge
+ * (on UUID, or gpu + GPU_I_ID for MIG) rather than added to nvidia_gpu_* series. */
+static void write_pod_info(struct expo *w, const struct gpu_device *d, const struct mig_instance *mig,
+                           const struct gpu_pod_set *pods)
+{
+    for (size_t i = 0; i < pods->n; i++) {
+        struct labelset ls;
+        labelset_init(&ls);
+        labelset_add(&ls, "gpu", d->index_s);
+        labelset_add(&ls, "UUID", d->uuid);
+        if (mig)
+            labelset_add(&ls, "GPU_I_ID", mig->gi);
+        labelset_add(&ls, "container", pods->pod[i].container);
+        labelset_add(&ls, "namespace", pods->pod[i].ns);
+        labelset_add(&ls, "pod", pods->pod[i].pod);
+        expo_sample(expo_family(w, "jobtel_kubernetes_gpu_pod_info", METRIC_GAUGE,
+                                "A pod container the kubelet assigned this GPU or MIG instance to (always 1)."),
+                    &ls, 1);
+    }
+}
+
+static void pods_lookup(struct gpu_state *st, const struct gpu_device *d, const struct mig_instance *mig,
+                        struct gpu_pod_set *out)
+{
+    struct gpu_pod_key k = {d->index, d->uuid, d->minor_s, mig ? mig->gi : NULL, mig ? mig->uuid : NULL,
+                            mig ? (int)mig->slot : -1};
+    gpu_pods_lookup(&st->pods, &k, out);
+}
+
+/* Hands one GPU's or MIG instance's readings and owners to the JSON API (exporter/api.h). */
+static void api_push(struct gpu_state *st, const struct gpu_device *d, const struct mig_instance *mig,
+                     const struct gpu_readings *rd, const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
+{
+    if (!st->cfg->api)
+        return;
+    struct api_update u;
+    memset(&u, 0, sizeof u);
+    u.index = d->index;
+    u.uuid = d->uuid;
+    u.model = d->model;
+    if (mig) {
+        u.gi = mig->gi;
+        u.mig_uuid = mig->uuid;
+        u.mig_profile = mig->profile;
+    }
+    u.up = !d->lost;
+    if (rd) {
+        u.has_util = (rd->valid & READING_BIT(R_GPU_UTIL)) != 0;
+        u.util_pct = rd->v[R_GPU_UTIL];
+        u.has_mem_used = (rd->valid & READING_BIT(R_FB_USED)) != 0;
+        u.mem_used_bytes = rd->v[R_FB_USED];
+        u.has_mem_total = (rd->valid & READING_BIT(R_FB_TOTAL)) != 0;
+        u.mem_total_bytes = rd->v[R_FB_TOTAL];
+        u.has_power = (rd->valid & READING_BIT(R_POWER_MW)) != 0;
+        u.power_w = rd->v[R_POWER_MW] / 1000.0;
+    }
+    for (size_t i = 0; jobs && i < jobs->n && u.njobs < API_MAX_OWNERS; i++)
+        u.jobs[u.njobs++] = jobs->job[i].jobid;
+    for (size_t i = 0; pods && i < pods->n && u.npods < API_MAX_OWNERS; i++) {
+        u.pods[u.npods].ns = pods->pod[i].ns;
+        u.pods[u.npods].pod = pods->pod[i].pod;
+        u.pods[u.npods].container = pods->pod[i].container;
+        u.npods++;
+    }
+    api_store_put(st->cfg->api, st->api_slot++, &u, mono_now());
+}
+
 static void collect_device(struct gpu_state *st, struct expo *w, struct gpu_device *d)
 {
+    if (d->lost)
+        api_push(st, d, NULL, NULL, NULL, NULL);
     if (!d->lost) {
         struct gpu_readings rd;
         memset(&rd, 0, sizeof rd);
@@ -910,8 +997,12 @@ static void collect_device(struct gpu_state *st, struct expo *w, struct gpu_devi
             gpu_jobs_lookup(&st->jobs, d->index, NULL, d->uuid, &jobs);
             if (jobs.n == 0 && d->nmig == 0)
                 jobs_from_processes(st, w, d, d->h, &jobs);
+            struct gpu_pod_set pods;
+            pods_lookup(st, d, NULL, &pods);
+            write_pod_info(w, d, NULL, &pods);
+            api_push(st, d, NULL, &rd, &jobs, &pods);
             if (st->cfg->gpu_dcgm_names)
-                write_dcgm(st, w, d, NULL, &rd, &jobs);
+                write_dcgm(st, w, d, NULL, &rd, &jobs, &pods);
             if (st->cfg->gpu_jobstats_names)
                 write_jobstats(w, d, NULL, &rd, jobs.n ? &jobs.job[0] : NULL);
             for (size_t i = 0; i < d->nmig; i++) {
@@ -922,8 +1013,12 @@ static void collect_device(struct gpu_state *st, struct expo *w, struct gpu_devi
                 read_memory(&mc, m->h);
                 struct gpu_job_set mjobs;
                 gpu_jobs_lookup(&st->jobs, d->index, m->gi, m->uuid, &mjobs);
+                struct gpu_pod_set mpods;
+                pods_lookup(st, d, m, &mpods);
+                write_pod_info(w, d, m, &mpods);
+                api_push(st, d, m, &mr, &mjobs, &mpods);
                 if (st->cfg->gpu_dcgm_names)
-                    write_dcgm(st, w, d, m, &mr, &mjobs);
+                    write_dcgm(st, w, d, m, &mr, &mjobs, &mpods);
                 if (st->cfg->gpu_jobstats_names)
                     write_jobstats(w, d, m, &mr, mjobs.n ? &mjobs.job[0] : NULL);
             }
@@ -949,7 +1044,10 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
         free(st);
         return rc;
     }
+    if (cfg->api)
+        st->need |= API_NEED;
     gpu_jobs_init(&st->jobs, cfg);
+    gpu_pods_init(&st->pods, cfg);
     nvml_try_start(st);
     if (!st->inited)
         log_warn("GPU collector: NVML not available, no GPU metrics (%s); retrying every %.0f s", st->why,
@@ -975,8 +1073,12 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
         expo_sample(expo_family(w, "nvidia_gpu_num_devices", METRIC_GAUGE, "Number of GPU devices."), NULL,
                     (double)st->ndev);
     gpu_jobs_refresh(&st->jobs, w);
+    gpu_pods_refresh(&st->pods, w);
+    st->api_slot = 0;
     for (size_t i = 0; i < st->ndev; i++)
         collect_device(st, w, &st->devs[i]);
+    if (st->cfg->api)
+        api_store_commit(st->cfg->api, st->api_slot, mono_now());
     return JT_OK;
 }
 
@@ -987,6 +1089,8 @@ static void gpu_reload(void *state)
         return;
     struct gpu_selection fresh;
     uint64_t need = st->cfg->gpu_jobstats_names ? jobstats_need() : 0;
+    if (st->cfg->api)
+        need |= API_NEED;
     if (selection_load(st->cfg->counters_file, &fresh, &need) != JT_OK) {
         log_error("GPU collector: keeping the previous counters after a failed reload");
         return;
@@ -1027,6 +1131,7 @@ static void gpu_shutdown(void *state)
     if (st->loaded)
         nvml_lib_close(&st->lib);
     gpu_jobs_free(&st->jobs);
+    gpu_pods_free(&st->pods);
     selection_free(&st->sel);
     pthread_mutex_destroy(&st->xid_mu);
     free(st);

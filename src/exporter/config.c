@@ -49,6 +49,12 @@ static const struct flag flags[] = {
      "dcgm-exporter HPC job mapping directory (default /run/dcgm-job-map; empty disables)"},
     {"slurm.gpustat-dir", NULL, FK_STRING, OFF(gpustat_dir),
      "Princeton GPU ownership directory (default /run/gpustat; empty disables)"},
+    {"kubernetes", "-k", FK_BOOL, OFF(kubernetes),
+     "Label GPUs with the pod, namespace and container using them, from the kubelet (dcgm-exporter's -k)"},
+    {"kubernetes.pod-resources-socket", NULL, FK_STRING, OFF(pod_resources_socket),
+     "kubelet pod-resources socket (default /var/lib/kubelet/pod-resources/kubelet.sock)"},
+    {"kubernetes.resource-names", NULL, FK_STRING, OFF(kubernetes_resource_names),
+     "Comma list of extra GPU resource names, besides nvidia.com/gpu and nvidia.com/mig-*"},
     {"path.procfs", NULL, FK_STRING, OFF(path_procfs), "procfs mount point (default /proc)"},
     {"path.sysfs", NULL, FK_STRING, OFF(path_sysfs), "sysfs mount point (default /sys)"},
     {"path.cgroupfs", NULL, FK_STRING, OFF(path_cgroupfs), "cgroup filesystem root (default /sys/fs/cgroup)"},
@@ -73,6 +79,7 @@ void config_defaults(struct exporter_config *cfg)
     cfg->gpu_xid_events = true;
     cfg->hpc_job_mapping_dir = "/run/dcgm-job-map";
     cfg->gpustat_dir = "/run/gpustat";
+    cfg->pod_resources_socket = "/var/lib/kubelet/pod-resources/kubelet.sock";
     cfg->path_procfs = "/proc";
     cfg->path_sysfs = "/sys";
     cfg->path_cgroupfs = "/sys/fs/cgroup";

@@ -16,6 +16,8 @@
 
 #define CONFIG_MAX_COLLECTORS 16
 
+struct api_store;
+
 struct exporter_config {
     /* web */
     const char *listen_address;     /* "[host]:port", default ":9400" */
@@ -36,6 +38,13 @@ struct exporter_config {
     /* Slurm attribution */
     const char *hpc_job_mapping_dir; /* dcgm-exporter format; NULL = off */
     const char *gpustat_dir;         /* Princeton format; NULL = off */
+    /* Kubernetes pod attribution */
+    bool kubernetes;                 /* -k: ask the kubelet which pod uses which GPU */
+    const char *pod_resources_socket; /* kubelet pod-resources socket */
+    const char *kubernetes_resource_names; /* comma list of extra device-plugin resource names, or NULL */
+    /* Not a flag: the GPU samples the JSON API serves, created by exporter.c before the collectors
+     * start, written by the GPU collector and read by the HTTP thread (exporter/api.h). NULL = none. */
+    struct api_store *api;
     /* filesystem roots */
     const char *path_procfs;        /* default "/proc" */
     const char *path_sysfs;         /* default "/sys" */

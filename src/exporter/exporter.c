@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "common/log.h"
 #include "common/sdnotify.h"
+#include "exporter/api.h"
 #include "exporter/config.h"
 #include "exporter/http.h"
 #include "exporter/scheduler.h"
@@ -40,6 +41,12 @@ int cmd_exporter(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* The JSON API's store: written by the GPU collector, read by the HTTP thread. */
+    cfg.api = api_store_new();
+    if (!cfg.api) {
+        log_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
     struct snapshot_slot slot;
     snapshot_slot_init(&slot);
     struct scheduler *sched = NULL;
@@ -85,7 +92,9 @@ int cmd_exporter(int argc, char **argv)
     code = CLI_EXIT_OK;
 out:
     http_stop(http);
-    scheduler_stop(sched, 2.0);
-    snapshot_slot_destroy(&slot);
+    if (scheduler_stop(sched, 2.0)) {
+        snapshot_slot_destroy(&slot);
+        api_store_free(cfg.api);
+    } /* else a collector is stuck in a library call and may still write to both: leave them to exit */
     return code;
 }

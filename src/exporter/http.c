@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/strparse.h"
+#include "exporter/api.h"
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -129,6 +130,28 @@ static enum MHD_Result serve_health(struct http_server *h, struct MHD_Connection
     return ret;
 }
 
+/* /api/v1/...: JSON built by exporter/api.c from the GPU collector's latest readings. */
+static enum MHD_Result serve_api(struct http_server *h, struct MHD_Connection *c, const char *url)
+{
+    const char *window = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "window");
+    char *body = NULL;
+    size_t len = 0;
+    unsigned status = api_answer(h->cfg->api, h->cfg->stale_after_s, h->cfg->kubernetes, url, window, mono_now(),
+                                 &body, &len);
+    if (!body)
+        return MHD_NO;
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size,
                                   void **req_cls)
@@ -151,6 +174,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return serve_health(h, c);
     if (strcmp(url, "/") == 0)
         return MHD_queue_response(c, MHD_HTTP_OK, h->landing);
+    if (strncmp(url, "/api/", 5) == 0)
+        return serve_api(h, c, url);
     return MHD_queue_response(c, MHD_HTTP_NOT_FOUND, h->not_found);
 }
 
@@ -225,7 +250,7 @@ enum jt_err http_start(const struct exporter_config *cfg, struct snapshot_slot *
     static const char landing[] =
         "<html><head><title>jobtel exporter</title></head><body><h1>jobtel exporter</h1>"
         "<p>GPU and Slurm job telemetry.</p><ul><li><a href=\"metrics\">metrics</a></li>"
-        "<li><a href=\"health\">health</a></li></ul></body></html>\n";
+        "<li><a href=\"health\">health</a></li><li><a href=\"api/v1/gpus\">api/v1/gpus</a></li></ul></body></html>\n";
     h->landing = static_response(landing, "text/html; charset=utf-8");
     h->not_found = static_response("404 page not found\n", "text/plain; charset=utf-8");
     h->bad_method = static_response("405 method not allowed: use GET or HEAD\n", "text/plain; charset=utf-8");

@@ -339,10 +339,10 @@ void scheduler_request_reload(struct scheduler *s)
         atomic_store(&s->runs[i].reload_requested, true);
 }
 
-void scheduler_stop(struct scheduler *s, double grace_s)
+bool scheduler_stop(struct scheduler *s, double grace_s)
 {
     if (!s)
-        return;
+        return true;
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
     pthread_cond_broadcast(&s->cond);
@@ -371,7 +371,7 @@ void scheduler_stop(struct scheduler *s, double grace_s)
         r->thread_started = false;
     }
     if (abandoned)
-        return; /* a stuck thread still uses its state and the scheduler: leave them to process exit */
+        return false; /* a stuck thread still uses its state and the scheduler: leave them to process exit */
     for (size_t i = 0; i < s->nruns; i++) {
         struct collector_run *r = &s->runs[i];
         r->ops->shutdown(r->state);
@@ -382,4 +382,5 @@ void scheduler_stop(struct scheduler *s, double grace_s)
     pthread_mutex_destroy(&s->mu);
     free(s->runs);
     free(s);
+    return true;
 }

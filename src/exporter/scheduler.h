@@ -25,8 +25,9 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
 void scheduler_request_reload(struct scheduler *s);
 
 /* Stops the threads (waiting at most `grace_s` for a collector stuck in a library call) and frees
- * everything it can. A collector still stuck is abandoned, not freed: the process is exiting. */
-void scheduler_stop(struct scheduler *s, double grace_s);
+ * everything it can. A collector still stuck is abandoned, not freed: the process is exiting. Returns
+ * false in that case, so the caller also keeps what the stuck collector may still touch. */
+bool scheduler_stop(struct scheduler *s, double grace_s);
 
 /* Max bytes of exposition one collector may produce per collection. */
 #define SCHED_FRAGMENT_MAX (16u << 20)
