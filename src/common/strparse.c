@@ -149,3 +149,23 @@ bool str_copy(char *dst, size_t dstsz, const char *src, size_t n)
     dst[k] = '\0';
     return fits;
 }
+
+bool str_to_duration(const char *s, double *seconds)
+{
+    if (!s)
+        return false;
+    size_t n = strlen(s);
+    double mult = 1.0;
+    if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
+        mult = 0.001;
+        n -= 2;
+    } else if (n > 1 && (s[n - 1] == 's' || s[n - 1] == 'm' || s[n - 1] == 'h')) {
+        mult = s[n - 1] == 's' ? 1.0 : s[n - 1] == 'm' ? 60.0 : 3600.0;
+        n -= 1;
+    }
+    double v;
+    if (!str_to_double(s, n, &v) || v < 0)
+        return false;
+    *seconds = v * mult;
+    return true;
+}

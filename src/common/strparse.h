@@ -21,6 +21,9 @@ bool cstr_to_u64(const char *s, uint64_t *out);
 bool cstr_to_i64(const char *s, int64_t *out);
 bool cstr_to_double(const char *s, double *out);
 
+/* A duration such as "1s", "250ms", "2m", "1.5h" or a bare number of seconds; non-negative. */
+bool str_to_duration(const char *s, double *seconds);
+
 /* A read-only cursor over [p, end). */
 struct cursor {
     const char *p;

@@ -141,22 +141,8 @@ void api_store_commit(struct api_store *s, size_t nslots, double now)
 
 bool api_parse_window(const char *s, double *out)
 {
-    if (!s)
-        return false;
-    size_t n = strlen(s);
-    double mult = 1.0;
-    if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-        mult = 0.001;
-        n -= 2;
-    } else if (n > 1 && (s[n - 1] == 's' || s[n - 1] == 'm' || s[n - 1] == 'h')) {
-        mult = s[n - 1] == 's' ? 1.0 : s[n - 1] == 'm' ? 60.0 : 3600.0;
-        n -= 1;
-    }
     double v;
-    if (!str_to_double(s, n, &v))
-        return false;
-    v *= mult;
-    if (!(v > 0) || v > API_MAX_WINDOW_S)
+    if (!str_to_duration(s, &v) || !(v > 0) || v > API_MAX_WINDOW_S)
         return false;
     *out = v;
     return true;

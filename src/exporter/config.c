@@ -94,29 +94,6 @@ void config_defaults(struct exporter_config *cfg)
     }
 }
 
-/* Parses "1s", "250ms", "2m", "1.5s" or a bare number of seconds. */
-static bool parse_duration(const char *s, double *out)
-{
-    size_t n = strlen(s);
-    double mult = 1.0;
-    if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-        mult = 0.001;
-        n -= 2;
-    } else if (n > 1 && s[n - 1] == 's') {
-        n -= 1;
-    } else if (n > 1 && s[n - 1] == 'm') {
-        mult = 60;
-        n -= 1;
-    } else if (n > 1 && s[n - 1] == 'h') {
-        mult = 3600;
-        n -= 1;
-    }
-    double v;
-    if (!str_to_double(s, n, &v) || v < 0)
-        return false;
-    *out = v * mult;
-    return true;
-}
 
 void config_usage(FILE *out)
 {
@@ -187,7 +164,7 @@ static enum jt_err apply_flag(struct exporter_config *cfg, const struct flag *f,
         return JT_OK;
     case FK_DURATION: {
         double d;
-        if (!parse_duration(val, &d))
+        if (!str_to_duration(val, &d))
             return JT_ERR_USAGE;
         *(double *)(base + f->offset) = d;
         return JT_OK;
