@@ -5,8 +5,7 @@
 # Usage: bench/bench_jobstats.sh [JOBSTATS] [N]   (or env JOBSTATS, N; PORT, default 19990)
 # sacct is a stand-in script that prints the job's line (a real sacct adds its own slurmdbd round
 # trip, the same for any jobstats). Prints p50/p90/max over N runs of the Prometheus path (-f) and of
-# the stored-summary path. Princeton's Python jobstats is not available offline, so there is no side-
-# by-side figure here; run it against the same Prometheus for the comparison.
+# the stored-summary path, and a floor for any Python implementation measured against the same server.
 set -euo pipefail
 
 JOBSTATS=${1:-${JOBSTATS:-$(dirname "$0")/../build/jobstats}}
@@ -56,3 +55,27 @@ echo "jobstats, 3-day 2-node 8-GPU job, samples every 30 s ($(wc -l <"$T/hist.om
 run "report from Prometheus (-f, 7 queries)" -n -f $JOB
 write_sacct "JS1:$("$JOBSTATS" --config "$T/jobstats.conf" -b $JOB)"
 run "report from the stored JS1 summary" -n $JOB
+
+# A floor for any Python implementation of the same report (Princeton's jobstats is Python and is not
+# packaged, so it cannot be run here): interpreter start, `import requests`, and the very queries
+# jobstats just sent, each answer parsed as JSON; no sacct, no report. Whatever the Python original
+# does on top of this only adds to its time.
+"$JOBSTATS" --config "$T/jobstats.conf" -d -n -f $JOB 2>&1 >/dev/null | sed -n 's/^DEBUG: query: \(.*\) time=\([0-9.]*\)$/\2 \1/p' >"$T/queries"
+cat >"$T/floor.py" <<'PY'
+import json, sys
+import requests
+url = sys.argv[1]
+for line in open(sys.argv[2]):
+    t, q = line.rstrip("\n").split(" ", 1)
+    json.loads(requests.get(url + "/api/v1/query", params={"query": q, "time": t}).text)
+PY
+[ -s "$T/queries" ] || { echo "no queries captured (jobstats -d output changed?)" >&2; exit 1; }
+: >"$T/ms"
+for ((i = 0; i < N; i++)); do
+    t0=$EPOCHREALTIME
+    /usr/bin/python3 "$T/floor.py" "http://127.0.0.1:$PORT" "$T/queries"
+    t1=$EPOCHREALTIME
+    echo $(((${t1/./} - ${t0/./}) / 1000)) >>"$T/ms"
+done
+sort -n "$T/ms" | awk -v q="$(wc -l <"$T/queries")" '{ a[NR] = $1 } END {
+    printf "%-44s p50 %4d ms  p90 %4d ms  max %4d ms  (n=%d)\n", "Python floor (requests + same " q " queries)", a[int(NR * 0.5 + 0.5)], a[int(NR * 0.9 + 0.5)], a[NR], NR }'
