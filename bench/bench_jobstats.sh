@@ -3,6 +3,7 @@
 # Prometheus queries, report), for a 3-day, 2-node, 8-GPU job backfilled into a real Prometheus.
 #
 # Usage: bench/bench_jobstats.sh [JOBSTATS] [N]   (or env JOBSTATS, N; PORT, default 19990)
+# Needs prometheus, promtool and, for the Python floor, python3-requests.
 # sacct is a stand-in script that prints the job's line (a real sacct adds its own slurmdbd round
 # trip, the same for any jobstats). Prints p50/p90/max over N runs of the Prometheus path (-f) and of
 # the stored-summary path, and a floor for any Python implementation measured against the same server.
