@@ -22,6 +22,7 @@
 
 #include "collectors/cgroup_parse.h"
 #include "collectors/collector.h"
+#include "common/array.h"
 #include "common/log.h"
 #include "common/strparse.h"
 
@@ -142,14 +143,10 @@ static void names_free(struct cg_names *nl)
 
 static bool names_add(struct cg_names *nl, const char *name, unsigned mask)
 {
-    if (nl->n == nl->cap) {
-        size_t ncap = nl->cap ? nl->cap * 2 : 64;
-        struct cg_name *p = realloc(nl->v, ncap * sizeof *p);
-        if (!p)
-            return false;
-        nl->v = p;
-        nl->cap = ncap;
-    }
+    struct cg_name *grown = array_grow(nl->v, &nl->cap, nl->n + 1, sizeof *grown, 64);
+    if (!grown)
+        return false;
+    nl->v = grown;
     size_t off = nl->arena.len;
     if (buf_append(&nl->arena, name, strlen(name) + 1) != JT_OK)
         return false;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/strparse.h"
@@ -153,16 +154,12 @@ enum jt_err counters_parse(const char *name, const char *text, size_t n, struct 
             rc = JT_ERR_LIMIT;
             break;
         }
-        if (out->n == cap) {
-            size_t ncap = cap ? cap * 2 : 32;
-            struct counter_entry *p = realloc(out->e, ncap * sizeof *p);
-            if (!p) {
-                rc = JT_ERR_NOMEM;
-                break;
-            }
-            out->e = p;
-            cap = ncap;
+        struct counter_entry *grown = array_grow(out->e, &cap, out->n + 1, sizeof *grown, 32);
+        if (!grown) {
+            rc = JT_ERR_NOMEM;
+            break;
         }
+        out->e = grown;
         struct counter_entry *e = &out->e[out->n];
         e->field = strdup(fields[0]);
         e->help = strdup(fields[2]);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "buf.h"
 #include "log.h"
 #include "strparse.h"
@@ -234,24 +235,14 @@ static void note_malformed(struct jobmap_stats *st, const char *name, enum jt_er
 static enum jt_err map_add(struct jobmap *m, size_t *cap_keys, size_t *cap_jobs, const char *name,
                            const struct parsed_file *pf)
 {
-    if (m->nkeys == *cap_keys) {
-        size_t nc = *cap_keys ? *cap_keys * 2 : 16;
-        struct jobmap_key *k = realloc(m->keys, nc * sizeof *k);
-        if (!k)
-            return JT_ERR_NOMEM;
-        m->keys = k;
-        *cap_keys = nc;
-    }
-    if (m->njobs + pf->n > *cap_jobs) {
-        size_t nc = *cap_jobs ? *cap_jobs : 32;
-        while (nc < m->njobs + pf->n)
-            nc *= 2;
-        struct jobmap_job *j = realloc(m->jobs, nc * sizeof *j);
-        if (!j)
-            return JT_ERR_NOMEM;
-        m->jobs = j;
-        *cap_jobs = nc;
-    }
+    struct jobmap_key *keys = array_grow(m->keys, cap_keys, m->nkeys + 1, sizeof *keys, 16);
+    if (!keys)
+        return JT_ERR_NOMEM;
+    m->keys = keys;
+    struct jobmap_job *jobs = array_grow(m->jobs, cap_jobs, m->njobs + pf->n, sizeof *jobs, 32);
+    if (!jobs)
+        return JT_ERR_NOMEM;
+    m->jobs = jobs;
     struct jobmap_key *k = &m->keys[m->nkeys++];
     memset(k, 0, sizeof *k);
     str_copy(k->name, sizeof k->name, name, strlen(name));

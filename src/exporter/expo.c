@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/strparse.h"
 
 struct expo_family {
@@ -74,16 +75,12 @@ struct expo_family *expo_family(struct expo *w, const char *name, enum metric_ty
         if (strcmp(w->fam[i]->name, name) == 0)
             return w->fam[i];
     }
-    if (w->nfam == w->capfam) {
-        size_t ncap = w->capfam ? w->capfam * 2 : 32;
-        struct expo_family **p = realloc(w->fam, ncap * sizeof *p);
-        if (!p) {
-            expo_fail(w, JT_ERR_NOMEM);
-            return &sink_family;
-        }
-        w->fam = p;
-        w->capfam = ncap;
+    struct expo_family **grown = array_grow(w->fam, &w->capfam, w->nfam + 1, sizeof *grown, 32);
+    if (!grown) {
+        expo_fail(w, JT_ERR_NOMEM);
+        return &sink_family;
     }
+    w->fam = grown;
     struct expo_family *f = calloc(1, sizeof *f);
     if (!f) {
         expo_fail(w, JT_ERR_NOMEM);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/array.h"
 #include "common/strparse.h"
 #include "kube/grpc_h2.h"
 
@@ -160,14 +161,10 @@ static enum jt_err decode_devices(const uint8_t *p, size_t n, const struct names
         if (f.num == 2 && f.wt == 2) {
             if (out->n == PODRES_MAX_DEVICES)
                 return JT_ERR_LIMIT;
-            if (out->n == out->cap) {
-                size_t cap = out->cap ? out->cap * 2 : 64;
-                struct podres_device *d = realloc(out->dev, cap * sizeof *d);
-                if (!d)
-                    return JT_ERR_NOMEM;
-                out->dev = d;
-                out->cap = cap;
-            }
+            struct podres_device *grown = array_grow(out->dev, &out->cap, out->n + 1, sizeof *grown, 64);
+            if (!grown)
+                return JT_ERR_NOMEM;
+            out->dev = grown;
             struct podres_device *d = &out->dev[out->n];
             d->ns = nm->ns;
             d->pod = nm->pod;
