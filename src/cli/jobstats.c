@@ -130,9 +130,8 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
                              json_t **summary, char *err, size_t errsz)
 {
     enum jt_err rc = JT_OK;
-    struct buf q, body, url;
+    struct buf q, url;
     buf_init(&q, 64 * 1024);
-    buf_init(&body, PROM_ANSWER_MAX);
     buf_init(&url, 1024);
     *summary = NULL;
     json_t *root = json_object(), *nodes = json_object();
@@ -149,35 +148,54 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
     char tbuf[32];
     snprintf(tbuf, sizeof tbuf, "%lld", (long long)end);
     int nkeys = job->gpus > 0 ? PQ_COUNT : PQ_GPU_TOTAL_MEMORY;
-    for (int k = 0; k < nkeys; k++) {
+    /* Build every query, send them all at once, then read the answers in order (so the first failing
+     * query is the one reported, as before). */
+    struct buf qurl[PQ_COUNT], answer[PQ_COUNT];
+    struct http_request reqs[PQ_COUNT];
+    for (int k = 0; k < PQ_COUNT; k++) {
+        buf_init(&qurl[k], 1u << 20);
+        buf_init(&answer[k], PROM_ANSWER_MAX);
+    }
+    for (int k = 0; k < nkeys && rc == JT_OK; k++) {
         buf_reset(&q);
-        buf_reset(&body);
         rc = promq_build((enum promq_key)k, cluster, job->jobid, diff < 1 ? 1 : diff, &q);
         if (rc != JT_OK) {
             snprintf(err, errsz, "cannot build a query for job %s (cluster '%s')", job->jobid, cluster);
-            goto out;
+            break;
         }
         struct http_param p[2] = {{"query", buf_str(&q)}, {"time", tbuf}};
-        long status;
-        char why[512];
         debug_line(debug, "query: %s time=%s", buf_str(&q), tbuf);
-        rc = http_get(buf_str(&url), p, 2, conf->connect_timeout, conf->timeout, &body, &status, why, sizeof why);
-        if (rc != JT_OK) {
-            snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, why);
-            goto out;
+        rc = http_build_url(buf_str(&url), p, 2, &qurl[k]);
+        reqs[k] = (struct http_request){buf_str(&qurl[k]), &answer[k], JT_OK, 0, ""};
+    }
+    if (rc == JT_OK)
+        rc = http_get_all(reqs, (size_t)nkeys, conf->connect_timeout, conf->timeout);
+    for (int k = 0; k < nkeys && rc == JT_OK; k++) {
+        char why[512];
+        long status = reqs[k].status;
+        if (reqs[k].rc != JT_OK) {
+            snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, reqs[k].err);
+            rc = reqs[k].rc;
+            break;
         }
-        debug_line(debug, "answer (HTTP %ld): %.2000s", status, buf_str(&body));
-        rc = promq_parse_answer((enum promq_key)k, buf_str(&body), body.len, nodes, why, sizeof why);
+        debug_line(debug, "answer (HTTP %ld): %.2000s", status, buf_str(&answer[k]));
+        rc = promq_parse_answer((enum promq_key)k, buf_str(&answer[k]), answer[k].len, nodes, why, sizeof why);
         if (rc != JT_OK) {
             snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, status, why);
-            goto out;
+            break;
         }
         if (status != 200) {
             snprintf(err, errsz, "Prometheus at %s answered HTTP %ld", conf->prom_url, status);
             rc = JT_ERR_IO;
-            goto out;
+            break;
         }
     }
+    for (int k = 0; k < PQ_COUNT; k++) {
+        buf_free(&qurl[k]);
+        buf_free(&answer[k]);
+    }
+    if (rc != JT_OK)
+        goto out;
     json_object_set_new(root, "total_time", json_integer((json_int_t)diff));
     json_object_set_new(root, "gpus", json_integer((json_int_t)job->gpus));
     *summary = root;
@@ -185,7 +203,6 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
 out:
     json_decref(root);
     buf_free(&q);
-    buf_free(&body);
     buf_free(&url);
     return rc;
 }
