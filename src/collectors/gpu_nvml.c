@@ -693,8 +693,8 @@ static void read_device(struct read_ctx *c, uint64_t need)
 /* ---- writing -------------------------------------------------------------------------------------- */
 
 /* dcgm-exporter's fixed labels, in its order; `mig` adds GPU_I_PROFILE and GPU_I_ID. */
-static void dcgm_labels(const struct gpu_state *st, const struct gpu_device *d, const struct mig_instance *mig,
-                        struct labelset *ls)
+/* The GPU's identity as dcgm-exporter labels it, in its order: gpu, UUID, pci_bus_id, device, modelName. */
+static void gpu_identity_labels(const struct gpu_device *d, struct labelset *ls)
 {
     labelset_init(ls);
     labelset_add(ls, "gpu", d->index_s);
@@ -702,6 +702,12 @@ static void dcgm_labels(const struct gpu_state *st, const struct gpu_device *d, 
     labelset_add(ls, "pci_bus_id", d->pci);
     labelset_add(ls, "device", d->device_s);
     labelset_add(ls, "modelName", d->model);
+}
+
+static void dcgm_labels(const struct gpu_state *st, const struct gpu_device *d, const struct mig_instance *mig,
+                        struct labelset *ls)
+{
+    gpu_identity_labels(d, ls);
     if (mig) {
         labelset_add(ls, "GPU_I_PROFILE", mig->profile);
         labelset_add(ls, "GPU_I_ID", mig->gi);
@@ -841,12 +847,7 @@ static void write_jobstats(struct expo *w, const struct gpu_device *d, const str
 static void write_status(struct gpu_state *st, struct expo *w, const struct gpu_device *d)
 {
     struct labelset ls;
-    labelset_init(&ls);
-    labelset_add(&ls, "gpu", d->index_s);
-    labelset_add(&ls, "UUID", d->uuid);
-    labelset_add(&ls, "pci_bus_id", d->pci);
-    labelset_add(&ls, "device", d->device_s);
-    labelset_add(&ls, "modelName", d->model);
+    gpu_identity_labels(d, &ls);
     expo_sample(expo_family(w, "jobtel_gpu_up", METRIC_GAUGE,
                             "Whether the GPU answers NVML (1) or was lost, e.g. fell off the bus (0)."),
                 &ls, d->lost ? 0 : 1);
