@@ -221,11 +221,9 @@ static void assemble(struct scheduler *s)
     buf_free(&frags);
 
     if (body.err != JT_OK) {
-        static const char msg[] = "exposition too large or out of memory; serving the previous snapshot\n";
-        log_error("assembling the snapshot failed: %s", jt_strerror(body.err));
+        log_error("assembling the snapshot failed: %s; serving the previous one", jt_strerror(body.err));
         buf_free(&body);
         buf_free(&health);
-        (void)msg;
         return;
     }
     size_t blen = 0, hlen = 0;
