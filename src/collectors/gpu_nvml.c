@@ -403,7 +403,7 @@ static void *xid_thread_main(void *arg)
         pthread_mutex_lock(&st->xid_mu);
         for (size_t i = 0; i < st->ndev; i++) {
             struct gpu_device *d = &st->devs[i];
-            if (memcmp(&d->h, &ev.device, sizeof d->h) != 0)
+            if (!nvml_device_same(d->h, ev.device))
                 continue;
             d->last_xid = ev.eventData;
             size_t k = 0;
