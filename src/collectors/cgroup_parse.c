@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "common/cpulist.h"
+#include "collectors/cpulist.h"
 #include "common/fileio.h"
 #include "common/strparse.h"
 

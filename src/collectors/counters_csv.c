@@ -1,5 +1,5 @@
 /* counters_csv.c - parser for dcgm-exporter's counters CSV (see counters_csv.h). */
-#include "counters_csv.h"
+#include "collectors/counters_csv.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * power in W, framebuffer in MiB, utilization in %, violations in ns. Princeton names follow
  * nvidia_gpu_prometheus_exporter (jobstats.md §5). HELP texts are ours.
  */
-#include "gpu_fields.h"
+#include "collectors/gpu_fields.h"
 
 #include <stdio.h>
 #include <string.h>

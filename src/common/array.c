@@ -1,5 +1,5 @@
 /* array.c - geometric growth for dynamic arrays (see array.h). */
-#include "array.h"
+#include "common/array.h"
 
 #include <stdint.h>
 #include <stdlib.h>

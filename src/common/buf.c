@@ -1,5 +1,5 @@
 /* buf.c - growable byte buffer with a hard cap (see buf.h). */
-#include "buf.h"
+#include "common/buf.h"
 
 #include <stdio.h>
 #include <stdint.h>

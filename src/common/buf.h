@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
+#include "common/error.h"
 
 struct buf {
     char *data;     /* NUL-terminated whenever len > 0; owned by the buffer */

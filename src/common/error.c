@@ -3,7 +3,7 @@
  * A switch with no default: adding a code to the enum without a message is a compiler warning,
  * and warnings are errors in CI.
  */
-#include "error.h"
+#include "common/error.h"
 
 const char *jt_strerror(enum jt_err err)
 {

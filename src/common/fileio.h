@@ -8,8 +8,8 @@
 
 #include <stddef.h>
 
-#include "buf.h"
-#include "error.h"
+#include "common/buf.h"
+#include "common/error.h"
 
 /* Reads all of `path` into `out` (appending), at most `max` bytes. JT_ERR_NOT_FOUND if it does not
  * exist (ENOENT/ENOTDIR: normal for cgroups and jobs that just ended), JT_ERR_LIMIT if larger. */

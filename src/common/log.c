@@ -4,7 +4,7 @@
  * safe. Each line is formatted into one buffer and written with a single write(2) so lines from
  * different threads do not interleave.
  */
-#include "log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* strparse.c - strict, bounded parsing (see strparse.h). */
-#include "strparse.h"
+#include "common/strparse.h"
 
 #include <errno.h>
 #include <math.h>

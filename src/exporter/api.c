@@ -5,7 +5,7 @@
  * utilization sample only: MIG instances (no NVML utilization) never pay for one. JSON is built with
  * jansson, which escapes every string.
  */
-#include "api.h"
+#include "exporter/api.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * A table of flags, each with a kind and the field it sets, so --help and the parser cannot drift
  * apart. Both `--flag=value` and `--flag value` are accepted; booleans also take `--no-flag`.
  */
-#include "config.h"
+#include "exporter/config.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * Each family keeps its own buffer of sample lines; rendering writes HELP/TYPE and then the lines.
  * Label names are our own constants and are not escaped; label values always are.
  */
-#include "expo.h"
+#include "exporter/expo.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cli/cli.h"
+#include "common/cli.h"
 #include "common/log.h"
-#include "common/sdnotify.h"
+#include "exporter/sdnotify.h"
 #include "exporter/api.h"
 #include "exporter/config.h"
 #include "exporter/http.h"

@@ -4,7 +4,7 @@
  * second thread would wait on, and one thread keeps the daemon's memory small. Connection count,
  * per-connection memory and idle time are capped so a hostile client cannot pin resources.
  */
-#include "http.h"
+#include "exporter/http.h"
 
 #include <netdb.h>
 #include <stdlib.h>

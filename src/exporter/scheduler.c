@@ -3,7 +3,7 @@
  * Locking: each run's mutex guards only its published results; the scheduler mutex + condition
  * variable wake the assembler and carry the stop flag. No lock is ever held across a collect call.
  */
-#include "scheduler.h"
+#include "exporter/scheduler.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* snapshot.c - immutable reference-counted snapshots (see snapshot.h). */
-#include "snapshot.h"
+#include "exporter/snapshot.h"
 
 #include <stdlib.h>
 #include <zlib.h>

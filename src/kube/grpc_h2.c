@@ -9,7 +9,7 @@
  * library costs every GPU node's daemon resident memory whether it is used or not (the 6 MiB budget).
  * The table of its functions is process-wide, written once under pthread_once and read-only after.
  */
-#include "grpc_h2.h"
+#include "kube/grpc_h2.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -5,7 +5,7 @@
  * length is checked against the enclosing message before it is used, so a hostile or truncated
  * answer yields JT_ERR_PARSE, never a read past the buffer.
  */
-#include "podresources.h"
+#include "kube/podresources.h"
 
 #include <stdio.h>
 #include <stdlib.h>

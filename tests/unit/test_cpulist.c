@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "common/cpulist.h"
+#include "collectors/cpulist.h"
 
 static uint32_t count_ok(const char *s)
 {

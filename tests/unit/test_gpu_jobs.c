@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "collectors/gpu_jobs.h"
+#include "attribution/gpu_jobs.h"
 
 static void expect_job(const char *text, const char *jobid, const char *uid)
 {

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/gpulist.h"
+#include "slurm/gpulist.h"
 
 static struct gpulist list;
 

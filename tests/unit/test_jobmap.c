@@ -19,8 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "common/jobmap.h"
+#include "common/cli.h"
+#include "slurm/jobmap.h"
 #include "common/strparse.h"
 
 static char root[64];

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "cli/jobstats_conf.h"
+#include "jobstats/jobstats_conf.h"
 
 static struct js_conf conf;
 static char err[512];

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "cli/jobstats_fmt.h"
+#include "jobstats/jobstats_fmt.h"
 
 static char s[128];
 

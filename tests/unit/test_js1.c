@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "cli/js1.h"
+#include "jobstats/js1.h"
 #include "common/fileio.h"
 
 static void test_python_vectors_decode(void **state)

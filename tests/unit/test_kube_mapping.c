@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collectors/gpu_pods.h"
+#include "attribution/gpu_pods.h"
 #include "exporter/api.h"
 
 #define UUID "GPU-5d0c3b8e-1f2a-4e79-9c6d-7b8a0e3f2d14"

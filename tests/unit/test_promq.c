@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "cli/promq.h"
+#include "jobstats/promq.h"
 
 static const char *build(enum promq_key k, const char *cluster)
 {

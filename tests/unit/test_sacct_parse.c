@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "cli/sacct_parse.h"
+#include "jobstats/sacct_parse.h"
 
 static struct sacct_job job;
 

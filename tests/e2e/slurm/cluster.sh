@@ -91,6 +91,11 @@ slurm_write_wrapper() {
 slurm_up() {
     local ngpus=$1 prolog=$2 epilog=$3 host i
     host=$(hostname -s)
+    # One cluster on this machine at a time, across ctest runs and checkouts too: clusters share the
+    # host's cgroup tree (slurm_<node>/...). ctest's RESOURCE_LOCK covers only one run. The lock is
+    # released when the test's shell exits.
+    exec {SLURM_LOCK_FD}>/tmp/jobtel-e2e-slurm-cluster.lock
+    flock -w 900 "$SLURM_LOCK_FD" || fail "another Slurm test cluster held the lock for 15 minutes"
     S=$T/slurm
     mkdir -p "$S"/{munge,state,spool,dev}
     chmod 755 "$T" "$S"

@@ -4,7 +4,7 @@
  * (common/jobmap.c). A malformed mapping file is skipped, reported in a gauge and logged at most once
  * a minute per directory: it must not take the other GPUs' labels with it.
  */
-#include "gpu_jobs.h"
+#include "attribution/gpu_jobs.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* cpulist.c - counting CPUs in a kernel CPU list (see cpulist.h). */
-#include "cpulist.h"
+#include "collectors/cpulist.h"
 
-#include "strparse.h"
+#include "common/strparse.h"
 
 /* One CPU number at the cursor, no larger than CPULIST_MAX_CPU. */
 static bool cpulist_number(struct cursor *c, uint32_t *out)

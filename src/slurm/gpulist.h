@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "common/error.h"
 
 #define GPULIST_MAX 128          /* entries in one list: GPUs plus MIG slices of one node */
 #define GPULIST_TEXT_MAX 4096    /* a longer list is refused, never truncated */

@@ -1,5 +1,5 @@
 /* jobstats_fmt.c - durations, byte sizes, meters and dates for the jobstats report (see jobstats_fmt.h). */
-#include "cli/jobstats_fmt.h"
+#include "jobstats/jobstats_fmt.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/jobmap.h"
+#include "slurm/jobmap.h"
 #include "common/log.h"
 #include "exporter/config.h"
 #include "exporter/expo.h"

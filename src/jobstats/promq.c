@@ -1,5 +1,5 @@
 /* promq.c - jobstats' Prometheus queries and answer parsing (see promq.h). */
-#include "cli/promq.h"
+#include "jobstats/promq.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
  * three views of that JSON. Each outside call has a deadline and fails with a message naming what
  * failed (the sacct path, the Prometheus URL), since users see these messages on login nodes.
  */
-#include "cli/jobstats.h"
+#include "jobstats/jobstats.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -16,12 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/cmd_run.h"
-#include "cli/http_get.h"
-#include "cli/jobstats_fmt.h"
-#include "cli/js1.h"
-#include "cli/promq.h"
+#include "common/cli.h"
+#include "jobstats/cmd_run.h"
+#include "jobstats/http_get.h"
+#include "jobstats/jobstats_fmt.h"
+#include "jobstats/js1.h"
+#include "jobstats/promq.h"
 #include "common/log.h"
 #include "common/strparse.h"
 

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "cli/cli.h"
+#include "common/cli.h"
 
 int main(int argc, char **argv)
 {

@@ -1,5 +1,5 @@
 /* js1.c - JS1 job summaries: base64/base32, gzip, compact JSON (see js1.h). */
-#include "cli/js1.h"
+#include "jobstats/js1.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* http_get.c - bounded HTTP GET with libcurl (see http_get.h). */
-#include "cli/http_get.h"
+#include "jobstats/http_get.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/cli.h"
-#include "common/gpulist.h"
-#include "common/jobmap.h"
+#include "common/cli.h"
+#include "slurm/gpulist.h"
+#include "slurm/jobmap.h"
 #include "common/log.h"
 #include "common/strparse.h"
 

@@ -1,7 +1,7 @@
 /* version.c - the --version text every subcommand prints. */
 #include <stdio.h>
 
-#include "cli/cli.h"
+#include "common/cli.h"
 
 void cli_print_version(const char *prog)
 {

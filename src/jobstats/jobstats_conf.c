@@ -1,5 +1,5 @@
 /* jobstats_conf.c - the jobstats config file and the notes rule language (see jobstats_conf.h). */
-#include "cli/jobstats_conf.h"
+#include "jobstats/jobstats_conf.h"
 
 #include <math.h>
 #include <stdio.h>

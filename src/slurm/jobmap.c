@@ -5,7 +5,7 @@
  * reader would accept, because a single bad line makes the reader skip the whole file and would hide
  * every job on that GPU.
  */
-#include "jobmap.h"
+#include "slurm/jobmap.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,10 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "array.h"
-#include "buf.h"
-#include "log.h"
-#include "strparse.h"
+#include "common/array.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/strparse.h"
 
 /* --- names and lines ------------------------------------------------------------------------- */
 

@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/cmd_run.h"
-#include "cli/jobstats.h"
-#include "cli/js1.h"
+#include "common/cli.h"
+#include "jobstats/cmd_run.h"
+#include "jobstats/jobstats.h"
+#include "jobstats/js1.h"
 #include "common/log.h"
 #include "common/strparse.h"
 

@@ -4,16 +4,16 @@
  * an `information` file of "Key: value" lines. NVML numbers GPUs in PCI bus id order, so sorting the
  * directory names gives the NVML index without loading NVML.
  */
-#include "gpulist.h"
+#include "slurm/gpulist.h"
 
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "buf.h"
-#include "fileio.h"
-#include "strparse.h"
+#include "common/buf.h"
+#include "common/fileio.h"
+#include "common/strparse.h"
 
 #define INFO_FILE_MAX 8192 /* the driver's file is ~400 bytes */
 

@@ -1,12 +1,14 @@
-/* main.c - the `jobtel` binary: one program, several subcommands.
+/* jobtel.c - main() of `jobtel`, the front command: one name for every subcommand.
  *
- * GPU nodes run `jobtel exporter`; slurmd runs `jobtel prolog` / `jobtel epilog`. One binary keeps
- * packaging simple and lets every subcommand share the same strict parsers.
+ * slurmd runs `jobtel prolog` / `jobtel epilog` for every job, so they run in this small program
+ * (src/slurm/ and src/common/ only: no HTTP, TLS or JSON library to load). The other subcommands are
+ * programs of their own, exec'd from here (common/exec_sibling.c): `exporter` is `jobtel-exporter`,
+ * `stats` and `summary` are `jobstats`.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "common/cli.h"
 
 struct subcommand {
     const char *name;
@@ -14,8 +16,23 @@ struct subcommand {
     int (*run)(int argc, char **argv);
 };
 
+static int cmd_exporter_exec(int argc, char **argv)
+{
+    return cli_exec_sibling("jobtel-exporter", NULL, argc, argv);
+}
+
+static int cmd_stats_exec(int argc, char **argv)
+{
+    return cli_exec_sibling("jobstats", "--jobtel-subcommand=stats", argc, argv);
+}
+
+static int cmd_summary_exec(int argc, char **argv)
+{
+    return cli_exec_sibling("jobstats", "--jobtel-subcommand=summary", argc, argv);
+}
+
 static const struct subcommand subcommands[] = {
-    {"exporter", "serve GPU and job metrics for Prometheus", cmd_exporter},
+    {"exporter", "serve GPU and job metrics for Prometheus (runs `jobtel-exporter`)", cmd_exporter_exec},
     {"prolog", "Slurm prolog: record which GPUs a job got", cmd_prolog},
     {"epilog", "Slurm epilog: forget a finished job's GPUs", cmd_epilog},
     {"stats", "job efficiency report (runs the `jobstats` program)", cmd_stats_exec},

@@ -1,5 +1,5 @@
 /* sdnotify.c - systemd notify protocol (see sdnotify.h). */
-#include "sdnotify.h"
+#include "exporter/sdnotify.h"
 
 #include <stddef.h>
 #include <stdlib.h>

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "common/error.h"
 
 #define JOBMAP_NAME_MAX 96           /* bytes incl. NUL of a mapping file name */
 #define JOBMAP_FILE_MAX 65536        /* a larger mapping file is malformed */

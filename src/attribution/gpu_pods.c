@@ -3,7 +3,7 @@
  * The List answer is kept whole and filtered at lookup: a node has a few dozen device assignments,
  * so a linear scan per GPU is cheaper than building an index, and it keeps one copy of the strings.
  */
-#include "gpu_pods.h"
+#include "attribution/gpu_pods.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -12,8 +12,8 @@
 
 #include <jansson.h>
 
-#include "cli/jobstats_conf.h"
-#include "cli/sacct_parse.h"
+#include "jobstats/jobstats_conf.h"
+#include "jobstats/sacct_parse.h"
 #include "common/error.h"
 
 /* A Slurm job id as jobstats accepts it: starts with a digit; digits, '_' (array) and '.' (step);

@@ -1,5 +1,5 @@
 /* sacct_parse.c - sacct line parsing for jobstats (see sacct_parse.h). */
-#include "cli/sacct_parse.h"
+#include "jobstats/sacct_parse.h"
 
 #include <string.h>
 
