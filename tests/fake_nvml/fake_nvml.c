@@ -175,6 +175,20 @@ static void scn_unref_locked(struct scenario *scn)
         scenario_free(scn);
 }
 
+/* A scenario can only be served by the library variant that exports its branch's entry points: the R470 build
+ * has no _v3 process calls, for instance, and the full build cannot pretend to lack them. */
+static bool exports_match(const struct scenario *scn, char *msg, size_t len)
+{
+    const struct scenario_branch_abi *abi = scenario_branch_abi(scn->branch);
+    if (abi->exports == fake_nvml_exports)
+        return true;
+    snprintf(msg, len,
+             "driver_branch %s needs the library built with the \"%s\" export set, but this one has \"%s\": load "
+             "%s/libnvidia-ml.so.1 next to the default library",
+             abi->name, scenario_exports_name(abi->exports), scenario_exports_name(fake_nvml_exports), abi->name);
+    return false;
+}
+
 /* Swaps in a changed scenario file. A file that does not load is reported once and the old scenario stays. */
 static void maybe_reload_locked(void)
 {
@@ -190,6 +204,12 @@ static void maybe_reload_locked(void)
     struct scenario_sig sig;
     enum scenario_error error;
     struct scenario *scn = scenario_load(g.path, &sig, &error, msg, sizeof(msg));
+    if (scn && scn->branch != g.scn->branch) {
+        snprintf(msg, sizeof(msg), "driver_branch changed from %s to %s; a driver upgrade needs a new process",
+                 scenario_branch_abi(g.scn->branch)->name, scenario_branch_abi(scn->branch)->name);
+        scenario_free(scn);
+        scn = NULL;
+    }
     if (!scn) {
         say("reloading %s failed: %s; keeping the previous scenario", g.path, msg);
         g.bad_sig = cur;
@@ -240,6 +260,11 @@ static nvmlReturn_t load_first_locked(void)
         nvmlReturn_t r = error == SCENARIO_ERR_MISSING ? NVML_ERROR_DRIVER_NOT_LOADED : NVML_ERROR_UNKNOWN;
         say("scenario %s: %s; nvmlInit returns %s", path, msg, return_name(r));
         return r;
+    }
+    if (!exports_match(scn, msg, sizeof(msg))) {
+        scenario_free(scn);
+        say("scenario %s: %s; nvmlInit returns NVML_ERROR_LIB_RM_VERSION_MISMATCH", path, msg);
+        return NVML_ERROR_LIB_RM_VERSION_MISMATCH;
     }
     g.path = strdup(path);
     if (!g.path) {
@@ -1231,15 +1256,24 @@ nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount, nvml
 
 /* ---- processes ---- */
 
-static nvmlReturn_t running_processes(const char *name, nvmlDevice_t device, unsigned int *infoCount,
-                                      nvmlProcessInfo_t *infos, bool graphics)
+#define RECORD_V3 ((size_t)-1) /* whatever the scenario's driver branch writes from the _v3 calls */
+
+/* Writes the listed processes as records of `record` bytes each (16: v1, 24: v2, 32: early R535 v3). Each layout
+ * is a prefix of the next, so one full record is built and its first `record` bytes copied: exactly
+ * count * record bytes are written, never more, as a caller measuring the stride would see from a driver. */
+static nvmlReturn_t running_processes(const char *name, nvmlDevice_t device, unsigned int *infoCount, void *infos,
+                                      bool graphics, size_t record)
 {
     struct call c;
-    nvmlProcessInfo_t found[SCENARIO_MAX_PROCS];
+    nvmlProcessInfo_v3_t found[SCENARIO_MAX_PROCS];
     unsigned int n = 0;
     nvmlReturn_t r = call_begin_dev(&c, name, device, CALL_MIG_OK);
     if (r == NVML_SUCCESS && !infoCount)
         r = NVML_ERROR_INVALID_ARGUMENT;
+    if (r == NVML_SUCCESS && record == RECORD_V3)
+        record = scenario_branch_abi(c.scn->branch)->v3_record;
+    if (r == NVML_SUCCESS && record == 0)
+        r = NVML_ERROR_FUNCTION_NOT_FOUND; /* not reachable: the library that could call it does not export it */
     if (r != NVML_SUCCESS)
         goto out;
     bool mig_on = mig_visible(c.gpu);
@@ -1250,11 +1284,13 @@ static nvmlReturn_t running_processes(const char *name, nvmlDevice_t device, uns
             continue;
         if (c.mig && (p->gi != c.mig->gi || p->ci != c.mig->ci))
             continue;
+        memset(&found[n], 0, sizeof(found[n]));
         found[n].pid = p->pid;
         found[n].usedGpuMemory =
             scenario_value_at(&p->mem, c.t, &mem) ? to_u64(mem) : NVML_VALUE_NOT_AVAILABLE_ULL;
         found[n].gpuInstanceId = mig_on ? p->gi : NVML_NO_INSTANCE_ID;
         found[n].computeInstanceId = mig_on ? p->ci : NVML_NO_INSTANCE_ID;
+        found[n].usedGpuCcProtectedMemory = 0;
         n++;
     }
     if (*infoCount < n) {
@@ -1266,8 +1302,8 @@ static nvmlReturn_t running_processes(const char *name, nvmlDevice_t device, uns
         r = NVML_ERROR_INVALID_ARGUMENT;
         goto out;
     }
-    if (n > 0)
-        memcpy(infos, found, n * sizeof(found[0]));
+    for (unsigned int i = 0; i < n; i++)
+        memcpy((unsigned char *)infos + (size_t)i * record, &found[i], record);
     *infoCount = n;
 out:
     call_end(&c);
@@ -1277,19 +1313,37 @@ out:
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
                                                      nvmlProcessInfo_t *infos)
 {
-    return running_processes(__func__, device, infoCount, infos, false);
+    return running_processes(__func__, device, infoCount, infos, false, RECORD_V3);
 }
 
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
                                                      nvmlProcessInfo_t *infos)
 {
-    return running_processes(__func__, device, infoCount, infos, false);
+    return running_processes(__func__, device, infoCount, infos, false, sizeof(nvmlProcessInfo_t));
+}
+
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned int *infoCount,
+                                                  nvmlProcessInfo_v1_t *infos)
+{
+    return running_processes(__func__, device, infoCount, infos, false, sizeof(nvmlProcessInfo_v1_t));
 }
 
 nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
                                                       nvmlProcessInfo_t *infos)
 {
-    return running_processes(__func__, device, infoCount, infos, true);
+    return running_processes(__func__, device, infoCount, infos, true, RECORD_V3);
+}
+
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
+                                                      nvmlProcessInfo_t *infos)
+{
+    return running_processes(__func__, device, infoCount, infos, true, sizeof(nvmlProcessInfo_t));
+}
+
+nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t device, unsigned int *infoCount,
+                                                   nvmlProcessInfo_v1_t *infos)
+{
+    return running_processes(__func__, device, infoCount, infos, true, sizeof(nvmlProcessInfo_v1_t));
 }
 
 /* ---- events ---- */

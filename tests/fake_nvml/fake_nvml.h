@@ -175,12 +175,30 @@ typedef struct {
     unsigned long long used; /* excludes reserved */
 } nvmlMemory_v2_t;
 
+/* The unversioned *RunningProcesses calls write this (v1). */
+typedef struct {
+    unsigned int pid;
+    unsigned long long usedGpuMemory; /* bytes */
+} nvmlProcessInfo_v1_t;
+
+/* The _v2 calls, and the _v3 calls of every branch except early R535, write this (v2). */
 typedef struct {
     unsigned int pid;
     unsigned long long usedGpuMemory; /* bytes */
     unsigned int gpuInstanceId;
     unsigned int computeInstanceId;
 } nvmlProcessInfo_t;
+
+/* Early R535 (535.43 to 535.86) _v3 calls write this under the same names: the 535.43 header's
+ * nvmlProcessInfo_v3_t, which later headers moved to nvmlProcessDetail_v1_t (nvmlDeviceGetRunningProcessDetailList).
+ * Each record is a v2 record followed by 8 more bytes; v1 is likewise a prefix of v2. */
+typedef struct {
+    unsigned int pid;
+    unsigned long long usedGpuMemory; /* bytes */
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+    unsigned long long usedGpuCcProtectedMemory; /* bytes; 0 outside confidential computing */
+} nvmlProcessInfo_v3_t;
 
 typedef union {
     double dVal;
@@ -221,6 +239,11 @@ _Static_assert(sizeof(nvmlMemory_v2_t) == 40 && offsetof(nvmlMemory_v2_t, total)
 _Static_assert(sizeof(nvmlProcessInfo_t) == 24 && offsetof(nvmlProcessInfo_t, usedGpuMemory) == 8 &&
                    offsetof(nvmlProcessInfo_t, computeInstanceId) == 20,
                "nvmlProcessInfo_t layout");
+_Static_assert(sizeof(nvmlProcessInfo_v1_t) == 16 && offsetof(nvmlProcessInfo_v1_t, usedGpuMemory) == 8,
+               "nvmlProcessInfo_v1_t layout");
+_Static_assert(sizeof(nvmlProcessInfo_v3_t) == 32 && offsetof(nvmlProcessInfo_v3_t, computeInstanceId) == 20 &&
+                   offsetof(nvmlProcessInfo_v3_t, usedGpuCcProtectedMemory) == 24,
+               "nvmlProcessInfo_v3_t (early R535) layout");
 _Static_assert(sizeof(nvmlFieldValue_t) == 40 && offsetof(nvmlFieldValue_t, valueType) == 24 &&
                    offsetof(nvmlFieldValue_t, nvmlReturn) == 28 && offsetof(nvmlFieldValue_t, value) == 32,
                "nvmlFieldValue_t layout");
@@ -288,13 +311,20 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t device,
 FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount,
                                                        nvmlFieldValue_t *values);
 
-/* Processes. */
+/* Processes. The _v3 calls write scenario_branch_abi(branch)->v3_record bytes per element (24, or 32 on early
+ * R535, where `infos` really points at nvmlProcessInfo_v3_t); the R470 library does not export them. */
 FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
                                                                       nvmlProcessInfo_t *infos);
 FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
                                                                       nvmlProcessInfo_t *infos);
+FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned int *infoCount,
+                                                                   nvmlProcessInfo_v1_t *infos);
 FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
                                                                        nvmlProcessInfo_t *infos);
+FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
+                                                                       nvmlProcessInfo_t *infos);
+FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t device, unsigned int *infoCount,
+                                                                    nvmlProcessInfo_v1_t *infos);
 
 /* Events. */
 FAKE_NVML_EXPORT nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set);

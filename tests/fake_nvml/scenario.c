@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -118,12 +119,46 @@ static const char *const known_calls[] = {
     "nvmlDeviceGetRetiredPages", "nvmlDeviceGetRetiredPagesPendingStatus", "nvmlDeviceGetRemappedRows",
     "nvmlDeviceGetFanSpeed", "nvmlDeviceGetEncoderUtilization", "nvmlDeviceGetDecoderUtilization",
     "nvmlDeviceGetPerformanceState", "nvmlDeviceGetFieldValues", "nvmlDeviceGetComputeRunningProcesses_v3",
-    "nvmlDeviceGetComputeRunningProcesses_v2", "nvmlDeviceGetGraphicsRunningProcesses_v3", "nvmlEventSetCreate",
+    "nvmlDeviceGetComputeRunningProcesses_v2", "nvmlDeviceGetComputeRunningProcesses",
+    "nvmlDeviceGetGraphicsRunningProcesses_v3", "nvmlDeviceGetGraphicsRunningProcesses_v2",
+    "nvmlDeviceGetGraphicsRunningProcesses", "nvmlEventSetCreate",
     "nvmlEventSetFree", "nvmlDeviceRegisterEvents", "nvmlDeviceGetSupportedEventTypes", "nvmlEventSetWait_v2",
     "nvmlDeviceGetMigMode", "nvmlDeviceGetMaxMigDeviceCount", "nvmlDeviceGetMigDeviceHandleByIndex",
     "nvmlDeviceIsMigDeviceHandle", "nvmlDeviceGetDeviceHandleFromMigDeviceHandle", "nvmlDeviceGetGpuInstanceId",
     "nvmlDeviceGetComputeInstanceId",
 };
+
+/* What each driver branch looks like to a caller of the library. Versions and first appearances are from
+ * shared/reference/gpu-apis.md §1.4/§1.5 and the nvidia-settings header history quoted in nvitop#88/#89/#94:
+ * 510.39 added the _v3 process calls with the 24-byte record; 535.43.02 made them write a 32-byte record (an extra
+ * u64 usedGpuCcProtectedMemory) without a version bump; 535.98 dropped them; 535.104.05 brought them back with the
+ * 24-byte record, which later branches keep. The defaults are releases that shipped on DGX OS / in the CUDA
+ * repositories. */
+static const struct scenario_branch_abi branch_abis[SB_COUNT] = {
+    [SB_R470] = {"r470", "470.256.02", "11", 11040, 0, SE_R470, 470, 470, 0, UINT_MAX},
+    [SB_R525] = {"r525", "525.147.05", "12", 12000, 24, SE_R525, 525, 525, 0, UINT_MAX},
+    [SB_R535_EARLY] = {"r535_early", "535.54.03", "12", 12020, 32, SE_ALL, 535, 535, 0, 97},
+    [SB_R535] = {"r535", "535.183.01", "12", 12020, 24, SE_ALL, 535, 535, 104, UINT_MAX},
+    [SB_R550] = {"r550", "550.144.03", "12", 12040, 24, SE_ALL, 550, UINT_MAX, 0, UINT_MAX},
+};
+
+const struct scenario_branch_abi *scenario_branch_abi(enum scenario_branch b)
+{
+    return &branch_abis[(unsigned int)b < SB_COUNT ? b : SB_R550];
+}
+
+const char *scenario_exports_name(enum scenario_exports x)
+{
+    switch (x) {
+    case SE_R470:
+        return "r470";
+    case SE_R525:
+        return "r525";
+    case SE_ALL:
+        break;
+    }
+    return "all";
+}
 
 static const struct {
     const char *name;
@@ -1190,27 +1225,97 @@ static bool check_unique(const struct scenario *scn, struct perr *e)
     return true;
 }
 
+/* "major.minor" or "major.minor.patch", decimal, each at most 9 digits. */
+static bool parse_driver_version(const char *s, unsigned int *major, unsigned int *minor)
+{
+    unsigned long long part[3] = {0, 0, 0};
+    size_t nparts = 0;
+    const char *p = s;
+    while (nparts < 3) {
+        size_t digits = 0;
+        while (p[digits] >= '0' && p[digits] <= '9') {
+            if (digits == 9)
+                return false;
+            part[nparts] = part[nparts] * 10 + (unsigned long long)(p[digits] - '0');
+            digits++;
+        }
+        if (digits == 0)
+            return false;
+        nparts++;
+        p += digits;
+        if (*p == '\0')
+            break;
+        if (*p != '.')
+            return false;
+        p++;
+    }
+    if (*p != '\0' || nparts < 2)
+        return false;
+    *major = (unsigned int)part[0];
+    *minor = (unsigned int)part[1];
+    return true;
+}
+
+static bool parse_branch(struct scenario *scn, const json_t *j, struct perr *e)
+{
+    if (!json_is_string(j))
+        return fail(e, "driver_branch", "expected a string");
+    const char *name = json_string_value(j);
+    for (int b = 0; b < SB_COUNT; b++)
+        if (strcmp(name, branch_abis[b].name) == 0) {
+            scn->branch = (enum scenario_branch)b;
+            scn->branch_given = true;
+            return true;
+        }
+    return fail(e, "driver_branch", "\"%.32s\" is none of r470, r525, r535_early, r535, r550", name);
+}
+
+/* A version string that cannot come from the branch would make the branch's ABI a lie: refuse it. */
+static bool check_branch_version(const struct scenario *scn, struct perr *e)
+{
+    const struct scenario_branch_abi *abi = scenario_branch_abi(scn->branch);
+    unsigned int major, minor;
+    if (!parse_driver_version(scn->driver_version, &major, &minor))
+        return fail(e, "driver_version", "\"%s\" is not major.minor[.patch], which driver_branch needs",
+                    scn->driver_version);
+    if (major < abi->major_min || major > abi->major_max || minor < abi->minor_min || minor > abi->minor_max) {
+        if (major == 535 && minor >= 98 && minor < 104)
+            return fail(e, "driver_version", "%s: 535.98 exported no _v3 process calls; that release is not modelled",
+                        scn->driver_version);
+        return fail(e, "driver_version", "%s is not a driver of branch %s (default %s)", scn->driver_version,
+                    abi->name, abi->driver_version);
+    }
+    return true;
+}
+
 static bool parse_scenario(struct scenario *scn, const json_t *root, struct perr *e)
 {
-    static const char *const keys[] = {"schema",     "driver_version", "nvml_version", "cuda_driver_version",
-                                       "values",     "gpus",           "faults",       "xid_events",
-                                       NULL};
+    static const char *const keys[] = {"schema",     "driver_branch", "driver_version", "nvml_version",
+                                       "cuda_driver_version", "values", "gpus",       "faults",
+                                       "xid_events", NULL};
     const json_t *j;
     if (!get_object(root, e, "(top level)") || !check_keys(root, keys, e, "(top level)"))
         return false;
     if ((j = json_object_get(root, "schema")) && !(json_is_integer(j) && json_integer_value(j) == 1))
         return fail(e, "schema", "only schema 1 exists");
 
-    snprintf(scn->driver_version, sizeof(scn->driver_version), "550.144.03");
-    scn->cuda_version = 12040;
+    scn->branch = SB_R550;
+    if ((j = json_object_get(root, "driver_branch")) && !parse_branch(scn, j, e))
+        return false;
+    const struct scenario_branch_abi *abi = scenario_branch_abi(scn->branch);
+    snprintf(scn->driver_version, sizeof(scn->driver_version), "%s", abi->driver_version);
+    scn->cuda_version = abi->cuda_version;
     if ((j = json_object_get(root, "driver_version")) &&
         !get_string(j, scn->driver_version, sizeof(scn->driver_version), e, "driver_version"))
         return false;
-    size_t dl = strlen(scn->driver_version);
-    if (dl + 4 > sizeof(scn->nvml_version))
+    if (scn->branch_given && !check_branch_version(scn, e))
+        return false;
+    size_t dl = strlen(scn->driver_version), ml = strlen(abi->nvml_major);
+    if (dl + ml + 2 > sizeof(scn->nvml_version))
         return fail(e, "driver_version", "too long");
-    memcpy(scn->nvml_version, "12.", 3);
-    memcpy(scn->nvml_version + 3, scn->driver_version, dl + 1);
+    memcpy(scn->nvml_version, abi->nvml_major, ml);
+    scn->nvml_version[ml] = '.';
+    memcpy(scn->nvml_version + ml + 1, scn->driver_version, dl + 1);
     if ((j = json_object_get(root, "nvml_version")) &&
         !get_string(j, scn->nvml_version, sizeof(scn->nvml_version), e, "nvml_version"))
         return false;

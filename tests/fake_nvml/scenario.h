@@ -172,10 +172,50 @@ struct scenario_xid {
     unsigned int gi, ci;
 };
 
+/* The NVIDIA driver branches the fake can stand for. They differ in the ABI the exporter depends on: which
+ * entry points the library exports and how many bytes each process record is (README.md, "Driver branches"). */
+enum scenario_branch {
+    SB_R470,       /* NVML 11.4: no _v3 process calls, no MemoryInfo_v2, no ClocksEventReasons */
+    SB_R525,       /* NVML 12.0: _v3 process calls writing the 24-byte record; no ClocksEventReasons */
+    SB_R535_EARLY, /* 535.43 - 535.86: _v3 process calls write 32-byte records under the same name */
+    SB_R535,       /* 535.104 and later 535: _v3 back to 24 bytes */
+    SB_R550,       /* 550 and later; also what a scenario without "driver_branch" gets */
+    SB_COUNT
+};
+
+/* The export sets the library is built with (one per variant library; see CMakeLists.txt). */
+enum scenario_exports {
+    SE_ALL,  /* everything the fake implements: R535 and later */
+    SE_R470, /* without the _v3 process calls, MemoryInfo_v2 and ClocksEventReasons */
+    SE_R525  /* without ClocksEventReasons */
+};
+
+struct scenario_branch_abi {
+    const char *name;           /* the "driver_branch" value, also the variant library's directory */
+    const char *driver_version; /* the default nvmlSystemGetDriverVersion */
+    const char *nvml_major;     /* nvmlSystemGetNVMLVersion is this + "." + the driver version */
+    int cuda_version;           /* the default nvmlSystemGetCudaDriverVersion */
+    unsigned int v3_record;     /* bytes per record the *RunningProcesses_v3 calls write; 0: not exported */
+    enum scenario_exports exports;
+    unsigned int major_min, major_max; /* driver versions of the branch: major.minor[.patch] */
+    unsigned int minor_min, minor_max;
+};
+
+/* The ABI facts of branch b (b < SB_COUNT). Static; never NULL. */
+const struct scenario_branch_abi *scenario_branch_abi(enum scenario_branch b);
+
+/* The name of an export set ("all", "r470", "r525"). */
+const char *scenario_exports_name(enum scenario_exports x);
+
+/* The export set of this build of the library (variant.c). */
+extern const enum scenario_exports fake_nvml_exports;
+
 struct scenario_alloc; /* private: every allocation of one scenario, freed together */
 
 struct scenario {
     int refs; /* guarded by fake_nvml.c's lock */
+    enum scenario_branch branch;
+    bool branch_given; /* "driver_branch" was in the file (else SB_R550, today's behaviour, any version string) */
     char driver_version[80];
     char nvml_version[80];
     int cuda_version;
