@@ -25,6 +25,7 @@
 #include "common/strparse.h"
 #include "exporter/api.h"
 #include "nvml/nvml_loader.h"
+#include "nvml/nvml_procs.h"
 
 #define GPU_MAX_DEVICES 64
 #define GPU_MAX_MIG 16
@@ -877,25 +878,14 @@ static void write_status(struct gpu_state *st, struct expo *w, const struct gpu_
 static void jobs_from_processes(struct gpu_state *st, struct expo *w, const struct gpu_device *d, nvmlDevice_t h,
                                 struct gpu_job_set *set)
 {
-    const struct nvml_lib *L = &st->lib;
-    if (!L->DeviceGetComputeRunningProcesses)
-        return;
-    unsigned count = 0;
-    nvmlReturn_t r = L->DeviceGetComputeRunningProcesses(h, &count, NULL);
-    if (r == NVML_SUCCESS || r != NVML_ERROR_INSUFFICIENT_SIZE || count == 0)
-        return; /* SUCCESS with no buffer: no processes */
-    if (count > 1024)
-        count = 1024;
-    unsigned cap = count + 8; /* processes may start between the two calls */
-    /* Sized for the 32-byte elements early R535 _v3 wrote, read at the 24-byte stride of the struct. */
-    nvmlProcessInfo_t *infos = calloc(cap, NVML_PROCESS_INFO_MAX_STRIDE);
-    if (!infos)
-        return;
-    unsigned n = cap;
-    if (L->DeviceGetComputeRunningProcesses(h, &n, infos) == NVML_SUCCESS) {
-        for (unsigned i = 0; i < n && i < cap; i++) {
+    /* The record size differs between driver branches (early R535): nvml_procs reads it right. */
+    unsigned pids[NVML_PROCS_MAX];
+    size_t n = 0;
+    enum jt_err rc = nvml_procs_pids(&st->lib, h, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n);
+    if (rc == JT_OK || rc == JT_ERR_LIMIT) {
+        for (size_t i = 0; i < n; i++) {
             size_t before = set->n;
-            gpu_jobs_add_process(&st->jobs, infos[i].pid, set);
+            gpu_jobs_add_process(&st->jobs, pids[i], set);
             if (set->n > before) {
                 struct labelset ls;
                 labelset_init(&ls);
@@ -909,7 +899,6 @@ static void jobs_from_processes(struct gpu_state *st, struct expo *w, const stru
         }
         set->from_processes = set->n > 0;
     }
-    free(infos);
 }
 
 /* The Princeton names have a fixed label schema without pods, so pods are joined through this gauge

@@ -75,9 +75,12 @@ static const struct nvml_sym nvml_syms[] = {
     SYM(DeviceGetRetiredPagesPendingStatus, OPT, "nvmlDeviceGetRetiredPagesPendingStatus"),
     SYM(DeviceGetRemappedRows, OPT, "nvmlDeviceGetRemappedRows"),
 
-    /* Not the unversioned symbol: it writes 16-byte elements. Keep _v3 first (see below). */
+    /* Not the unversioned symbols: they write 16-byte elements. Keep _v3 first: the index of the name
+     * that resolved becomes {compute,graphics}_procs_version (procs_version() below). */
     SYM(DeviceGetComputeRunningProcesses, OPT, "nvmlDeviceGetComputeRunningProcesses_v3",
         "nvmlDeviceGetComputeRunningProcesses_v2"),
+    SYM(DeviceGetGraphicsRunningProcesses, OPT, "nvmlDeviceGetGraphicsRunningProcesses_v3",
+        "nvmlDeviceGetGraphicsRunningProcesses_v2"),
 
     SYM(EventSetCreate, OPT, "nvmlEventSetCreate"),
     SYM(EventSetFree, OPT, "nvmlEventSetFree"),
@@ -147,6 +150,12 @@ static int resolve(struct nvml_lib *lib, const struct nvml_sym *sym)
     return -1;
 }
 
+/* The symbol version of a process-list entry point from the index of the name that resolved. */
+static unsigned int procs_version(int which)
+{
+    return which == 0 ? 3u : which == 1 ? 2u : 0u;
+}
+
 /* Where the dynamic linker found the library (a soname resolves to a file); `asked` if unknown. */
 static void record_path(struct nvml_lib *lib, const char *asked)
 {
@@ -195,7 +204,9 @@ enum jt_err nvml_lib_open(struct nvml_lib *lib, const char *path, char *why, siz
         const struct nvml_sym *sym = &nvml_syms[i];
         int which = resolve(lib, sym);
         if (sym->offset == offsetof(struct nvml_lib, DeviceGetComputeRunningProcesses))
-            lib->compute_procs_version = which == 0 ? 3u : which == 1 ? 2u : 0u;
+            lib->compute_procs_version = procs_version(which);
+        else if (sym->offset == offsetof(struct nvml_lib, DeviceGetGraphicsRunningProcesses))
+            lib->graphics_procs_version = procs_version(which);
         if (which >= 0 || !sym->required)
             continue;
         if (missing++ == 0)

@@ -28,9 +28,11 @@
 struct nvml_lib {
     void *handle;          /* from dlopen; NULL when closed */
     char path[PATH_MAX];   /* the file the dynamic linker loaded (resolved from a soname if it can) */
-    /* Which nvmlDeviceGetComputeRunningProcesses was bound: 3 (_v3), 2 (_v2) or 0 (none). Both write
-     * nvmlProcessInfo_t, but early R535 _v3 wrote 32-byte elements: see NVML_PROCESS_INFO_MAX_STRIDE. */
+    /* Which nvmlDevice{Compute,Graphics}RunningProcesses was bound: 3 (_v3), 2 (_v2) or 0 (none). Both
+     * names write nvmlProcessInfo_t, except early R535 _v3, which wrote 32-byte elements: read these
+     * lists only through nvml_procs_pids() (nvml_procs.h), which uses this to pick the record size. */
     unsigned int compute_procs_version;
+    unsigned int graphics_procs_version;
 
     /* Function pointers from here to DeviceGetComputeInstanceId, contiguous (the loader asserts it).
      * A new one goes at the end, with a line in nvml_loader.c's symbol table. */
@@ -93,10 +95,12 @@ struct nvml_lib {
                                           unsigned int *uncorrected, unsigned int *is_pending,
                                           unsigned int *failure_occurred);
 
-    /* Processes: _v3, _v2 (24-byte nvmlProcessInfo_t; see compute_procs_version). Never the
-     * unversioned symbol, which writes 16-byte nvmlProcessInfo_v1_t. */
-    nvmlReturn_t (*DeviceGetComputeRunningProcesses)(nvmlDevice_t dev, unsigned int *count,
-                                                     nvmlProcessInfo_t *infos);
+    /* Processes: _v3, _v2 (see compute_procs_version; call them through nvml_procs_pids()). Never the
+     * unversioned symbols, which write 16-byte nvmlProcessInfo_v1_t. `infos` is void *: how many
+     * bytes each element takes depends on the driver, not on the name. R470 has only _v2, and 535.98
+     * dropped _v3 for one release. */
+    nvmlReturn_t (*DeviceGetComputeRunningProcesses)(nvmlDevice_t dev, unsigned int *count, void *infos);
+    nvmlReturn_t (*DeviceGetGraphicsRunningProcesses)(nvmlDevice_t dev, unsigned int *count, void *infos);
 
     /* Events (Xid). */
     nvmlReturn_t (*EventSetCreate)(nvmlEventSet_t *set);

@@ -307,9 +307,8 @@ typedef struct nvmlProcessInfo_v1_st {
     unsigned long long usedGpuMemory;   /* bytes */
 } nvmlProcessInfo_v1_t;
 
-/* Elements written by nvmlDeviceGetComputeRunningProcesses_v2 and _v3. pid is in the host PID
- * namespace. Early R535 drivers wrote 32-byte elements from _v3 (an extra u64 at the end): give the
- * library a buffer of count * NVML_PROCESS_INFO_MAX_STRIDE bytes even when telling it `count`. */
+/* Elements written by nvml{Compute,Graphics}RunningProcesses_v2, and by _v3 on every driver but
+ * early R535. pid is in the host PID namespace. */
 typedef struct nvmlProcessInfo_st {
     unsigned int pid;
     unsigned long long usedGpuMemory;   /* bytes */
@@ -317,7 +316,20 @@ typedef struct nvmlProcessInfo_st {
     unsigned int computeInstanceId;
 } nvmlProcessInfo_t;
 
-#define NVML_PROCESS_INFO_MAX_STRIDE 32 /* ours */
+/* Elements the _v3 process calls of early R535 drivers (535.43 to 535.86) wrote under the same names
+ * (their header called it nvmlProcessInfo_v3_t; later headers moved this layout to
+ * nvmlProcessDetail_v1_t and _v3 went back to nvmlProcessInfo_t). The name is ours. */
+typedef struct nvmlProcessInfo_r535_st {
+    unsigned int pid;
+    unsigned long long usedGpuMemory;
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+    unsigned long long usedGpuCcProtectedMemory; /* bytes; confidential computing */
+} nvmlProcessInfo_r535_t;
+
+/* Ours: the largest element any process-list entry point writes. Give the library a buffer of
+ * count * NVML_PROCESS_INFO_MAX_STRIDE bytes even when telling it `count`. */
+#define NVML_PROCESS_INFO_MAX_STRIDE 32
 
 typedef union nvmlValue_st {
     double dVal;
@@ -399,7 +411,11 @@ _Static_assert(offsetof(nvmlProcessInfo_t, pid) == 0, "nvmlProcessInfo_t.pid");
 _Static_assert(offsetof(nvmlProcessInfo_t, usedGpuMemory) == 8, "nvmlProcessInfo_t.usedGpuMemory");
 _Static_assert(offsetof(nvmlProcessInfo_t, gpuInstanceId) == 16, "nvmlProcessInfo_t.gpuInstanceId");
 _Static_assert(offsetof(nvmlProcessInfo_t, computeInstanceId) == 20, "nvmlProcessInfo_t.computeInstanceId");
-_Static_assert(NVML_PROCESS_INFO_MAX_STRIDE >= sizeof(nvmlProcessInfo_t), "stride bound");
+_Static_assert(sizeof(nvmlProcessInfo_r535_t) == 32, "nvmlProcessInfo_r535_t (early R535 _v3) is 32 bytes");
+_Static_assert(offsetof(nvmlProcessInfo_r535_t, computeInstanceId) == 20, "nvmlProcessInfo_r535_t.computeInstanceId");
+_Static_assert(offsetof(nvmlProcessInfo_r535_t, usedGpuCcProtectedMemory) == 24,
+               "nvmlProcessInfo_r535_t.usedGpuCcProtectedMemory");
+_Static_assert(NVML_PROCESS_INFO_MAX_STRIDE == sizeof(nvmlProcessInfo_r535_t), "stride bound");
 
 _Static_assert(sizeof(nvmlValue_t) == 8, "nvmlValue_t is an 8-byte union");
 
