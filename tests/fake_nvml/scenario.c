@@ -1280,8 +1280,8 @@ static bool check_branch_version(const struct scenario *scn, struct perr *e)
                     scn->driver_version);
     if (major < abi->major_min || major > abi->major_max || minor < abi->minor_min || minor > abi->minor_max) {
         if (major == 535 && minor >= 98 && minor < 104)
-            return fail(e, "driver_version", "%s: 535.98 exported no _v3 process calls; that release is not modelled",
-                        scn->driver_version);
+            return fail(e, "driver_version", "%s is a 535.98 release, which exported no _v3 process calls and is not "
+                        "modelled", scn->driver_version);
         return fail(e, "driver_version", "%s is not a driver of branch %s (default %s)", scn->driver_version,
                     abi->name, abi->driver_version);
     }

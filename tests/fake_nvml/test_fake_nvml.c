@@ -1277,6 +1277,207 @@ static void test_shipped_scenarios(void **state)
 /* ---- main ---- */
 
 /* A failed test leaves the library initialised; undo that so the next test starts clean. */
+/* ---- driver branches ---- */
+
+typedef nvmlReturn_t (*procs_fn)(nvmlDevice_t, unsigned int *, void *);
+
+/* What each branch must look like through dlsym and its answers (README.md, "Driver branches"). Typed in here
+ * from the reference, not taken from scenario.c's table, so a wrong table entry fails. */
+static const struct branch_case {
+    const char *name;
+    bool v3, memory_v2, clocks_event_reasons; /* exported */
+    size_t v3_record;
+    const char *driver, *nvml;
+    int cuda;
+} branch_cases[] = {
+    {"r470", false, false, false, 0, "470.256.02", "11.470.256.02", 11040},
+    {"r525", true, true, false, 24, "525.147.05", "12.525.147.05", 12000},
+    {"r535_early", true, true, true, 32, "535.54.03", "12.535.54.03", 12020},
+    {"r535", true, true, true, 24, "535.183.01", "12.535.183.01", 12020},
+    {"r550", true, true, true, 24, "550.144.03", "12.550.144.03", 12040},
+};
+
+static void *open_branch_library(const char *branch)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+    snprintf(dir, sizeof(dir), "%s", g_lib_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    snprintf(path, sizeof(path), "%s/%s/libnvidia-ml.so.1", dir, branch);
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        fail_msg("dlopen %s: %s", path, dlerror());
+    return lib;
+}
+
+static void *sym(void *lib, const char *name)
+{
+    void *p = dlsym(lib, name);
+    if (!p)
+        fail_msg("missing symbol %s", name);
+    return p;
+}
+
+#define BRANCH_GPU                                                                                                   \
+    "{\"name\": \"G\", \"uuid\": \"GPU-00000000-0000-0000-0000-000000000001\", \"pci_bus_id\": \"00000000:18:00.0\", " \
+    "\"memory_total_mib\": 1000, \"processes\": [{\"pid\": 1111, \"used_memory_bytes\": 4096}, "                       \
+    "{\"pid\": 2222, \"used_memory_bytes\": 8192, \"type\": \"C+G\"}, {\"pid\": 3333, \"type\": \"G\"}, "            \
+    "{\"pid\": 4444, \"used_memory_bytes\": 12288}]}"
+
+/* Calls fn into a buffer filled with 0xA5 and checks that it wrote exactly `want` records of `record` bytes with
+ * these pids, memory and instance ids, and not one byte more. */
+static void check_records(procs_fn fn, nvmlDevice_t d, size_t record, const unsigned int *pids,
+                          const unsigned long long *mem, unsigned int want)
+{
+    unsigned char buf[8 * 32 + 64];
+    unsigned int count = 0;
+    assert_int_equal(fn(d, &count, NULL), NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(count, want);
+    memset(buf, 0xA5, sizeof(buf));
+    count = 8;
+    assert_int_equal(fn(d, &count, buf), NVML_SUCCESS);
+    assert_int_equal(count, want);
+    for (unsigned int i = 0; i < want; i++) {
+        const unsigned char *r = buf + i * record;
+        unsigned int pid, id;
+        unsigned long long used;
+        memcpy(&pid, r, 4);
+        memcpy(&used, r + 8, 8);
+        assert_int_equal(pid, pids[i]);
+        assert_int_equal(used, mem[i]);
+        if (record >= 24) {
+            memcpy(&id, r + 16, 4);
+            assert_int_equal(id, NVML_NO_INSTANCE_ID);
+            memcpy(&id, r + 20, 4);
+            assert_int_equal(id, NVML_NO_INSTANCE_ID);
+        }
+        if (record == 32) {
+            memcpy(&used, r + 24, 8);
+            assert_int_equal(used, 0); /* usedGpuCcProtectedMemory outside confidential computing */
+        }
+    }
+    for (size_t k = want * record; k < sizeof(buf); k++)
+        if (buf[k] != 0xA5)
+            fail_msg("record size %zu: byte %zu beyond %u records was written", record, k, want);
+}
+
+static void test_driver_branches(void **state)
+{
+    (void)state;
+    char path[PATH_MAX], text[2048];
+    static const unsigned int cpids[] = {1111, 2222, 4444}, gpids[] = {2222, 3333};
+    static const unsigned long long cmem[] = {4096, 8192, 12288},
+                                    gmem[] = {8192, NVML_VALUE_NOT_AVAILABLE_ULL};
+    for (size_t b = 0; b < sizeof(branch_cases) / sizeof(branch_cases[0]); b++) {
+        const struct branch_case *bc = &branch_cases[b];
+        void *lib = open_branch_library(bc->name);
+        /* Export sets: what the branch lacks is not there at all, as with the real library. */
+        assert_int_equal(dlsym(lib, "nvmlDeviceGetComputeRunningProcesses_v3") != NULL, bc->v3);
+        assert_int_equal(dlsym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v3") != NULL, bc->v3);
+        assert_int_equal(dlsym(lib, "nvmlDeviceGetMemoryInfo_v2") != NULL, bc->memory_v2);
+        assert_int_equal(dlsym(lib, "nvmlDeviceGetCurrentClocksEventReasons") != NULL, bc->clocks_event_reasons);
+        assert_non_null(sym(lib, "nvmlDeviceGetCurrentClocksThrottleReasons"));
+        assert_non_null(sym(lib, "nvmlDeviceGetMemoryInfo"));
+
+        nvmlReturn_t (*init)(void) = (nvmlReturn_t(*)(void))sym(lib, "nvmlInit_v2");
+        nvmlReturn_t (*shutdown)(void) = (nvmlReturn_t(*)(void))sym(lib, "nvmlShutdown");
+        nvmlReturn_t (*driver)(char *, unsigned int) =
+            (nvmlReturn_t(*)(char *, unsigned int))sym(lib, "nvmlSystemGetDriverVersion");
+        nvmlReturn_t (*nvml)(char *, unsigned int) =
+            (nvmlReturn_t(*)(char *, unsigned int))sym(lib, "nvmlSystemGetNVMLVersion");
+        nvmlReturn_t (*cuda)(int *) = (nvmlReturn_t(*)(int *))sym(lib, "nvmlSystemGetCudaDriverVersion");
+        nvmlReturn_t (*by_index)(unsigned int, nvmlDevice_t *) =
+            (nvmlReturn_t(*)(unsigned int, nvmlDevice_t *))sym(lib, "nvmlDeviceGetHandleByIndex_v2");
+
+        snprintf(text, sizeof(text), "{\"driver_branch\": \"%s\", \"gpus\": [" BRANCH_GPU "]}", bc->name);
+        use_path(temp_scenario(path, sizeof(path), "branch.json", text));
+        assert_int_equal(init(), NVML_SUCCESS);
+        char v[96];
+        int cv = 0;
+        assert_int_equal(driver(v, sizeof(v)), NVML_SUCCESS);
+        assert_string_equal(v, bc->driver);
+        assert_int_equal(nvml(v, sizeof(v)), NVML_SUCCESS);
+        assert_string_equal(v, bc->nvml);
+        assert_int_equal(cuda(&cv), NVML_SUCCESS);
+        assert_int_equal(cv, bc->cuda);
+        nvmlDevice_t d;
+        assert_int_equal(by_index(0, &d), NVML_SUCCESS);
+
+        /* Record layouts: v1 16 bytes, _v2 24, _v3 the branch's. */
+        check_records((procs_fn)sym(lib, "nvmlDeviceGetComputeRunningProcesses"), d, 16, cpids, cmem, 3);
+        check_records((procs_fn)sym(lib, "nvmlDeviceGetGraphicsRunningProcesses"), d, 16, gpids, gmem, 2);
+        check_records((procs_fn)sym(lib, "nvmlDeviceGetComputeRunningProcesses_v2"), d, 24, cpids, cmem, 3);
+        check_records((procs_fn)sym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v2"), d, 24, gpids, gmem, 2);
+        if (bc->v3) {
+            check_records((procs_fn)sym(lib, "nvmlDeviceGetComputeRunningProcesses_v3"), d, bc->v3_record, cpids,
+                          cmem, 3);
+            check_records((procs_fn)sym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v3"), d, bc->v3_record, gpids,
+                          gmem, 2);
+        }
+        assert_int_equal(shutdown(), NVML_SUCCESS);
+
+        /* A scenario of another export set is refused with the library/driver mismatch code. */
+        const char *other = bc->v3 ? "r470" : "r550";
+        snprintf(text, sizeof(text), "{\"driver_branch\": \"%s\", \"gpus\": []}", other);
+        use_path(temp_scenario(path, sizeof(path), "branch.json", text));
+        assert_int_equal(init(), NVML_ERROR_LIB_RM_VERSION_MISMATCH);
+        dlclose(lib);
+    }
+
+    /* Without "driver_branch": today's behaviour, R550's ABI with whatever version string the file gives. */
+    use_path(temp_scenario(path, sizeof(path), "branch.json", "{\"driver_version\": \"banana\", \"gpus\": []}"));
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    char v[96];
+    assert_int_equal(nv.nvmlSystemGetDriverVersion(v, sizeof(v)), NVML_SUCCESS);
+    assert_string_equal(v, "banana");
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    void *r470 = open_branch_library("r470");
+    nvmlReturn_t (*init470)(void) = (nvmlReturn_t(*)(void))sym(r470, "nvmlInit_v2");
+    assert_int_equal(init470(), NVML_ERROR_LIB_RM_VERSION_MISMATCH); /* the default is not R470 */
+    dlclose(r470);
+
+    /* A version string the branch never shipped is a load error; so is an unknown branch. */
+    static const char *const bad[] = {
+        "{\"driver_branch\": \"r999\", \"gpus\": []}",
+        "{\"driver_branch\": 535, \"gpus\": []}",
+        "{\"driver_branch\": \"r535_early\", \"driver_version\": \"535.104.05\", \"gpus\": []}",
+        "{\"driver_branch\": \"r535\", \"driver_version\": \"535.86.05\", \"gpus\": []}",
+        "{\"driver_branch\": \"r535\", \"driver_version\": \"535.98\", \"gpus\": []}",
+        "{\"driver_branch\": \"r470\", \"driver_version\": \"550.144.03\", \"gpus\": []}",
+        "{\"driver_branch\": \"r550\", \"driver_version\": \"545.29.06\", \"gpus\": []}",
+        "{\"driver_branch\": \"r550\", \"driver_version\": \"550\", \"gpus\": []}",
+        "{\"driver_branch\": \"r550\", \"driver_version\": \"550.x.1\", \"gpus\": []}",
+        "{\"driver_branch\": \"r550\", \"driver_version\": \"550.1.2.3\", \"gpus\": []}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        use_path(temp_scenario(path, sizeof(path), "branchbad.json", bad[i]));
+        if (nv.nvmlInit_v2() != NVML_ERROR_UNKNOWN)
+            fail_msg("accepted: %s", bad[i]);
+    }
+    use_path(temp_scenario(path, sizeof(path), "branchbad.json",
+                           "{\"driver_branch\": \"r535_early\", \"driver_version\": \"535.86.10\", \"gpus\": []}"));
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlSystemGetNVMLVersion(v, sizeof(v)), NVML_SUCCESS);
+    assert_string_equal(v, "12.535.86.10");
+
+    /* A reload may not switch the branch under a running process: the old scenario stays. */
+    use_path(temp_scenario(path, sizeof(path), "branch.json",
+                           "{\"driver_branch\": \"r535_early\", \"gpus\": [" BRANCH_GPU "]}"));
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    replace_file(path, "{\"driver_branch\": \"r535\", \"gpus\": [" BRANCH_GPU "]}");
+    sleep_ms(250);
+    stderr_off();
+    assert_int_equal(nv.nvmlSystemGetDriverVersion(v, sizeof(v)), NVML_SUCCESS);
+    stderr_on();
+    assert_string_equal(v, "535.54.03");
+    check_records((procs_fn)nv.nvmlDeviceGetComputeRunningProcesses_v3, handle(0), 32, cpids, cmem, 3);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -1310,7 +1511,7 @@ static void remove_tmpdir(void)
     static const char *const names[] = {"broken.json", "typo.json",   "timeline.json", "faults.json",
                                         "star.json",   "initfail.json", "events.json", "reload.json",
                                         "reload.json.new", "stress.json", "stress.json.new", "hostile.json",
-                                        "mutant.json"};
+                                        "mutant.json", "branch.json", "branch.json.new", "branchbad.json"};
     char path[PATH_MAX];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", g_tmpdir, names[i]);
@@ -1357,6 +1558,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_shipped_scenarios, teardown),
         cmocka_unit_test_teardown(test_hostile, teardown),
         cmocka_unit_test_teardown(test_mutations, teardown),
+        cmocka_unit_test_teardown(test_driver_branches, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     remove_tmpdir();

@@ -4,9 +4,13 @@
  * not computed from our header, so a wrong declaration cannot agree with itself. nvml_types.h
  * asserts the same facts at compile time; this test is the reviewed list, readable in one place.
  * The loader tests need no NVML: a missing file and libc (which has no nvml* symbols) exercise the
- * failures. If the fake library is built, one more test checks that it loads.
+ * failures. The fake library (FAKE_NVML_LIB, built with the tree) must load, and nvml_procs must read
+ * the process records of every driver branch it models; stub entry points written here add the
+ * drivers the fake will not imitate (a lying version string, a library that clears the buffer).
  */
+#include <limits.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +22,7 @@
 
 #include "common/error.h"
 #include "nvml/nvml_loader.h"
+#include "nvml/nvml_procs.h"
 #include "nvml/nvml_types.h"
 
 #define assert_offset(type, member, off) assert_int_equal(offsetof(type, member), (off))
@@ -180,6 +185,14 @@ static void test_process_info_layout(void **state)
     assert_offset(nvmlProcessInfo_t, usedGpuMemory, 8);
     assert_offset(nvmlProcessInfo_t, gpuInstanceId, 16);
     assert_offset(nvmlProcessInfo_t, computeInstanceId, 20);
+
+    /* Early R535 _v3 (nvitop#79/#88, go-nvml#75): the v2 record plus a u64. */
+    assert_int_equal(sizeof(nvmlProcessInfo_r535_t), 32);
+    assert_offset(nvmlProcessInfo_r535_t, pid, 0);
+    assert_offset(nvmlProcessInfo_r535_t, usedGpuMemory, 8);
+    assert_offset(nvmlProcessInfo_r535_t, gpuInstanceId, 16);
+    assert_offset(nvmlProcessInfo_r535_t, computeInstanceId, 20);
+    assert_offset(nvmlProcessInfo_r535_t, usedGpuCcProtectedMemory, 24);
     assert_int_equal(NVML_PROCESS_INFO_MAX_STRIDE, 32);
 }
 
@@ -426,17 +439,13 @@ static void test_close_null(void **state)
     nvml_lib_close(NULL);
 }
 
-/* Only when the fake library has been built (tests/fake_nvml/); skipped otherwise. */
+static const char *fake_lib_path(const char *branch);
+
+/* The fake library is built with the tree: a missing one fails the test, it does not skip it. */
 static void test_open_fake_if_built(void **state)
 {
     (void)state;
-    const char *path = getenv("FAKE_NVML_LIB");
-    if (path == NULL || path[0] == '\0')
-        path = "tests/fake_nvml/libnvidia-ml.so.1"; /* ctest runs in the build directory */
-    if (access(path, R_OK) != 0) {
-        skip();
-        return;
-    }
+    const char *path = fake_lib_path(NULL);
     struct nvml_lib lib;
     char why[1024];
     enum jt_err e = nvml_lib_open(&lib, path, why, sizeof why);
@@ -451,13 +460,315 @@ static void test_open_fake_if_built(void **state)
     assert_non_null(lib.DeviceGetHandleByIndex);
     assert_non_null(lib.DeviceGetName);
     assert_non_null(lib.DeviceGetUUID);
-    if (lib.DeviceGetComputeRunningProcesses != NULL)
-        assert_true(lib.compute_procs_version == 3 || lib.compute_procs_version == 2);
-    else
-        assert_int_equal(lib.compute_procs_version, 0);
+    /* The full library has _v3; never the unversioned 16-byte symbols. */
+    assert_non_null(lib.DeviceGetComputeRunningProcesses);
+    assert_int_equal(lib.compute_procs_version, 3);
+    assert_non_null(lib.DeviceGetGraphicsRunningProcesses);
+    assert_int_equal(lib.graphics_procs_version, 3);
     assert_non_null(nvml_lib_strerror(&lib, NVML_ERROR_GPU_IS_LOST));
     nvml_lib_close(&lib);
     assert_closed(&lib);
+}
+
+/* FAKE_NVML_LIB (set by ctest), or `branch`'s variant next to it; fails when it is not there. */
+static const char *fake_lib_path(const char *branch)
+{
+    static char path[PATH_MAX];
+    const char *lib = getenv("FAKE_NVML_LIB");
+    if (lib == NULL || lib[0] == '\0')
+        lib = "tests/fake_nvml/libnvidia-ml.so.1"; /* ctest runs in the build directory */
+    if (branch == NULL) {
+        snprintf(path, sizeof path, "%s", lib);
+    } else {
+        const char *slash = strrchr(lib, '/');
+        int dir = slash ? (int)(slash - lib) : 1;
+        snprintf(path, sizeof path, "%.*s/%s/libnvidia-ml.so.1", dir, slash ? lib : ".", branch);
+    }
+    if (access(path, R_OK) != 0)
+        fail_msg("the fake NVML library %s is not built", path);
+    return path;
+}
+
+/* ---- nvml_procs: the record size rule and its measurement --------------------------------------- */
+
+static void test_procs_record_size(void **state)
+{
+    (void)state;
+    static const struct {
+        unsigned version;
+        const char *driver;
+        size_t want;
+    } cases[] = {
+        {3, "535.43.02", 32},  {3, "535.54.03", 32},  {3, "535.86.05", 32},  {3, "535.86.10", 32},
+        {3, "535.98", 24},     {3, "535.104.05", 24}, {3, "535.183.01", 24}, {3, "530.41.03", 24},
+        {3, "525.147.05", 24}, {3, "550.144.03", 24}, {3, "545.23.06", 24},  {3, "5350.54.03", 24},
+        {3, "35.54.03", 24},   {3, "535", 24},        {3, "535.x", 24},      {3, "", 24},
+        {3, NULL, 24},         {2, "535.54.03", 24},  {2, "470.256.02", 24}, {1, "535.54.03", 16},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t got = nvml_procs_record_size(cases[i].version, cases[i].driver);
+        if (got != cases[i].want)
+            fail_msg("v%u on %s: %zu bytes, want %zu", cases[i].version,
+                     cases[i].driver ? cases[i].driver : "(null)", got, cases[i].want);
+    }
+}
+
+/* n records of `size` bytes written into a filled buffer, as a driver would. */
+static void write_records(unsigned char *buf, size_t len, size_t n, size_t size)
+{
+    memset(buf, NVML_PROCS_FILL, len);
+    for (size_t i = 0; i < n; i++) {
+        nvmlProcessInfo_r535_t r = {.pid = (unsigned)(100 + i), .usedGpuMemory = 1ull << 30,
+                                    .gpuInstanceId = NVML_INSTANCE_ID_NONE,
+                                    .computeInstanceId = NVML_INSTANCE_ID_NONE, .usedGpuCcProtectedMemory = 0};
+        memcpy(buf + i * size, &r, size);
+    }
+}
+
+static void test_procs_measured_record_size(void **state)
+{
+    (void)state;
+    unsigned char buf[20 * 32];
+    for (size_t n = 1; n <= 12; n++) {
+        write_records(buf, sizeof buf, n, 32);
+        assert_int_equal(nvml_procs_measured_record_size(buf, sizeof buf, n), 32);
+        write_records(buf, sizeof buf, n, 24);
+        assert_int_equal(nvml_procs_measured_record_size(buf, sizeof buf, n), 24);
+        write_records(buf, sizeof buf, n, 16);
+        assert_int_equal(nvml_procs_measured_record_size(buf, sizeof buf, n), 16);
+    }
+    /* Nothing written, no records, a library that clears the whole buffer: no answer. */
+    memset(buf, NVML_PROCS_FILL, sizeof buf);
+    assert_int_equal(nvml_procs_measured_record_size(buf, sizeof buf, 3), 0);
+    write_records(buf, sizeof buf, 3, 24);
+    assert_int_equal(nvml_procs_measured_record_size(buf, sizeof buf, 0), 0);
+    memset(buf, 0, sizeof buf);
+    assert_int_equal(nvml_procs_measured_record_size(buf, sizeof buf, 3), 0);
+    assert_int_equal(nvml_procs_measured_record_size(NULL, 0, 3), 0);
+    /* A count the buffer cannot hold is never measured past its end. */
+    write_records(buf, 64, 2, 32);
+    assert_int_equal(nvml_procs_measured_record_size(buf, 64, 1000), 0);
+}
+
+/* ---- nvml_procs against stub drivers the fake does not imitate ----------------------------------- */
+
+/* One stub driver at a time (these tests do not run in parallel). */
+static struct {
+    const char *version;       /* nvmlSystemGetDriverVersion */
+    size_t record;             /* bytes per record written */
+    unsigned pids[8];
+    unsigned n;
+    bool clear_all;            /* memset the whole buffer the caller declared first */
+    unsigned extra_count;      /* add this to the count returned with SUCCESS (a count beyond the buffer) */
+    unsigned grow_once;        /* the first read fails: this many more processes than the query said */
+    nvmlReturn_t fail;         /* returned by every call when not SUCCESS */
+    unsigned calls;
+} stub;
+
+static nvmlReturn_t stub_driver_version(char *buf, unsigned len)
+{
+    snprintf(buf, len, "%s", stub.version);
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t stub_procs(nvmlDevice_t dev, unsigned *count, void *infos)
+{
+    (void)dev;
+    stub.calls++;
+    if (stub.fail != NVML_SUCCESS)
+        return stub.fail;
+    unsigned n = stub.n;
+    if (infos != NULL && stub.grow_once > 0) { /* more processes than the buffer's slack holds */
+        stub.n += stub.grow_once;
+        stub.grow_once = 0;
+        *count = stub.n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    if (*count < n || (infos == NULL && n > 0)) {
+        *count = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    if (stub.clear_all)
+        memset(infos, 0, (size_t)*count * stub.record);
+    for (unsigned i = 0; i < n; i++) {
+        nvmlProcessInfo_r535_t r = {.pid = stub.pids[i], .usedGpuMemory = stub.pids[(i + 1) % n],
+                                    .gpuInstanceId = NVML_INSTANCE_ID_NONE,
+                                    .computeInstanceId = NVML_INSTANCE_ID_NONE, .usedGpuCcProtectedMemory = 0};
+        memcpy((unsigned char *)infos + (size_t)i * stub.record, &r, stub.record);
+    }
+    *count = n + stub.extra_count;
+    return NVML_SUCCESS;
+}
+
+static struct nvml_lib stub_lib(const char *version, size_t record, unsigned symbol_version)
+{
+    struct nvml_lib lib;
+    memset(&lib, 0, sizeof lib);
+    memset(&stub, 0, sizeof stub);
+    static const unsigned pids[] = {1101, 1102, 1103, 1104, 1105};
+    memcpy(stub.pids, pids, sizeof pids);
+    stub.n = 5;
+    stub.version = version;
+    stub.record = record;
+    lib.SystemGetDriverVersion = stub_driver_version;
+    lib.DeviceGetComputeRunningProcesses = stub_procs;
+    lib.compute_procs_version = symbol_version;
+    return lib;
+}
+
+static void assert_pids(const unsigned *got, size_t n, const unsigned *want, size_t wn)
+{
+    if (n != wn)
+        fail_msg("%zu pids, want %zu (first %u)", n, wn, n ? got[0] : 0);
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i])
+            fail_msg("pid %zu is %u, want %u", i, got[i], want[i]);
+}
+
+static void test_procs_stub_drivers(void **state)
+{
+    (void)state;
+    static const unsigned want[] = {1101, 1102, 1103, 1104, 1105};
+    unsigned pids[NVML_PROCS_MAX];
+    size_t n = 99;
+    nvmlDevice_t dev = {NULL};
+
+    /* The documented cases: early R535 _v3 writes 32 bytes, everything else 24. */
+    struct nvml_lib lib = stub_lib("535.54.03", 32, 3);
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_pids(pids, n, want, 5);
+    lib = stub_lib("535.54.03", 24, 2);
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_pids(pids, n, want, 5);
+    lib = stub_lib("550.144.03", 24, 3);
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_pids(pids, n, want, 5);
+
+    /* A driver whose version string does not say it writes 32-byte records, and one that says it does
+     * but writes 24: the bytes written decide. */
+    lib = stub_lib("550.144.03", 32, 3);
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_pids(pids, n, want, 5);
+    lib = stub_lib("535.54.03", 24, 3);
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_pids(pids, n, want, 5);
+
+    /* A library that clears the whole buffer: the measurement abstains, the version rule decides. */
+    for (size_t np = 1; np <= 8; np++) {
+        lib = stub_lib("535.54.03", 32, 3);
+        stub.clear_all = true;
+        stub.n = (unsigned)(np < 5 ? np : 5);
+        assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+        assert_pids(pids, n, want, stub.n);
+        lib = stub_lib("535.183.01", 24, 3);
+        stub.clear_all = true;
+        stub.n = (unsigned)(np < 5 ? np : 5);
+        assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+        assert_pids(pids, n, want, stub.n);
+    }
+
+    /* A count beyond the buffer is not read (ASan would see it), only the records there are. */
+    lib = stub_lib("550.144.03", 24, 3);
+    stub.extra_count = 100000;
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_true(n >= 5 && n <= 5 + 5 / 2 + 8);
+    assert_pids(pids, 5, want, 5);
+
+    /* Processes that start between the size query and the read: asked again. */
+    lib = stub_lib("550.144.03", 24, 3);
+    stub.n = 2;
+    stub.grow_once = 3;
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_int_equal(stub.calls, 4);
+    assert_pids(pids, n, want, 5);
+
+    /* Impossible pids are dropped, duplicates returned once, the cap is kept. */
+    lib = stub_lib("550.144.03", 24, 3);
+    static const unsigned odd[] = {0, 1101, 4194305, 1101, 0xFFFFFFFFu, 1102};
+    memcpy(stub.pids, odd, sizeof odd);
+    stub.n = 6;
+    static const unsigned sane[] = {1101, 1102};
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_pids(pids, n, sane, 2);
+    lib = stub_lib("550.144.03", 24, 3);
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, 3, &n), JT_ERR_LIMIT);
+    assert_pids(pids, n, want, 3);
+
+    /* Errors: nothing returned, the reason mapped. */
+    lib = stub_lib("550.144.03", 24, 3);
+    stub.fail = NVML_ERROR_GPU_IS_LOST;
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_ERR_GPU_LOST);
+    assert_int_equal(n, 0);
+    lib = stub_lib("550.144.03", 24, 3);
+    stub.fail = NVML_ERROR_NOT_SUPPORTED;
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n),
+                     JT_ERR_UNSUPPORTED);
+    lib = stub_lib("550.144.03", 24, 3);
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_GRAPHICS, pids, NVML_PROCS_MAX, &n),
+                     JT_ERR_UNSUPPORTED); /* no graphics entry point */
+    lib = stub_lib("550.144.03", 24, 3);
+    lib.SystemGetDriverVersion = NULL; /* unknown version: measured */
+    stub.record = 32;
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_pids(pids, n, want, 5);
+    stub.n = 0;
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_int_equal(n, 0);
+}
+
+/* ---- nvml_procs against the fake library of every driver branch ---------------------------------- */
+
+static void test_procs_fake_branches(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *branch;
+        unsigned version; /* the process symbols the loader must bind */
+    } branches[] = {{"r470", 2}, {"r525", 3}, {"r535_early", 3}, {"r535", 3}, {"r550", 3}};
+    char scenario[] = "/tmp/jobtel-nvml-abi.XXXXXX";
+    int fd = mkstemp(scenario);
+    assert_true(fd >= 0);
+    close(fd);
+    for (size_t b = 0; b < sizeof branches / sizeof branches[0]; b++) {
+        FILE *f = fopen(scenario, "w");
+        assert_non_null(f);
+        fprintf(f,
+                "{\"driver_branch\": \"%s\", \"gpus\": [{\"name\": \"G\", "
+                "\"uuid\": \"GPU-00000000-0000-4000-8000-000000000000\", \"pci_bus_id\": \"00000000:18:00.0\", "
+                "\"memory_total_mib\": 1000, \"processes\": ["
+                "{\"pid\": 501, \"used_memory_bytes\": 777}, {\"pid\": 502, \"type\": \"C+G\"}, "
+                "{\"pid\": 503, \"used_memory_bytes\": 501}, {\"pid\": 504, \"type\": \"G\"}, "
+                "{\"pid\": 505}]}]}",
+                branches[b].branch);
+        assert_int_equal(fclose(f), 0);
+        setenv("FAKE_NVML_SCENARIO", scenario, 1);
+
+        struct nvml_lib lib;
+        char why[512];
+        if (nvml_lib_open(&lib, fake_lib_path(branches[b].branch), why, sizeof why) != JT_OK)
+            fail_msg("%s: %s", branches[b].branch, why);
+        assert_int_equal(lib.compute_procs_version, branches[b].version);
+        assert_int_equal(lib.graphics_procs_version, branches[b].version);
+        assert_int_equal(lib.Init(), NVML_SUCCESS);
+        nvmlDevice_t dev;
+        assert_int_equal(lib.DeviceGetHandleByIndex(0, &dev), NVML_SUCCESS);
+        unsigned pids[NVML_PROCS_MAX];
+        size_t n = 0;
+        static const unsigned compute[] = {501, 502, 503, 505}, graphics[] = {502, 504},
+                              both[] = {501, 502, 503, 505, 504};
+        assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+        assert_pids(pids, n, compute, 4);
+        assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_GRAPHICS, pids, NVML_PROCS_MAX, &n), JT_OK);
+        assert_pids(pids, n, graphics, 2);
+        assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE | NVML_PROCS_GRAPHICS, pids, NVML_PROCS_MAX,
+                                         &n),
+                         JT_OK);
+        assert_pids(pids, n, both, 5);
+        assert_int_equal(lib.Shutdown(), NVML_SUCCESS);
+        nvml_lib_close(&lib);
+    }
+    unlink(scenario);
+    unsetenv("FAKE_NVML_SCENARIO");
 }
 
 int main(void)
@@ -485,6 +796,10 @@ int main(void)
         cmocka_unit_test(test_open_path_too_long),
         cmocka_unit_test(test_close_null),
         cmocka_unit_test(test_open_fake_if_built),
+        cmocka_unit_test(test_procs_record_size),
+        cmocka_unit_test(test_procs_measured_record_size),
+        cmocka_unit_test(test_procs_stub_drivers),
+        cmocka_unit_test(test_procs_fake_branches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
