@@ -1262,7 +1262,7 @@ static void test_shipped_scenarios(void **state)
 {
     (void)state;
     static const char *const names[] = {"one_gpu.json", "dgx_h100.json", "gpu_lost.json", "mig.json",
-                                        "hang.json",    "errors.json",   "no_gpus.json"};
+                                        "hang.json",    "errors.json",   "no_gpus.json", "dgx_a100_r535_early.json"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         use_scenario(names[i]);
         start_at(0);
@@ -1276,7 +1276,6 @@ static void test_shipped_scenarios(void **state)
 
 /* ---- main ---- */
 
-/* A failed test leaves the library initialised; undo that so the next test starts clean. */
 /* ---- driver branches ---- */
 
 typedef nvmlReturn_t (*procs_fn)(nvmlDevice_t, unsigned int *, void *);
@@ -1478,6 +1477,7 @@ static void test_driver_branches(void **state)
     assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
 }
 
+/* A failed test leaves the library initialised; undo that so the next test starts clean. */
 static int teardown(void **state)
 {
     (void)state;
