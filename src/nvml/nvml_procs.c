@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The kernel's PID_MAX_LIMIT on 64-bit Linux (2^22): no process has a larger pid. */
-#define PROCS_PID_MAX 4194304u
+/* The kernel's PID_MAX_LIMIT on 64-bit Linux (2^22): every pid is below it. */
+#define PROCS_PID_LIMIT 4194304u
+/* Most records one call may return (128 KiB of buffer); more than NVML_PROCS_MAX so the slack below
+ * holds for every list we return in full. */
+#define PROCS_QUERY_MAX 4096u
 /* New processes may appear between the size query and the read: ask again this often. */
 #define PROCS_ATTEMPTS 4
 
@@ -112,8 +115,9 @@ static enum jt_err read_list(nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, vo
         /* Slack for processes that start before the second call, and so that a library which clears
          * the whole buffer writes more than count records of any layout (see the file comment). */
         size_t slots = (size_t)want + want / 2 + 8;
-        if (slots > NVML_PROCS_MAX)
-            slots = NVML_PROCS_MAX;
+        bool full_slack = slots <= PROCS_QUERY_MAX;
+        if (!full_slack)
+            slots = PROCS_QUERY_MAX;
         size_t len = slots * NVML_PROCESS_INFO_MAX_STRIDE;
         free(buf);
         buf = malloc(len);
@@ -124,21 +128,22 @@ static enum jt_err read_list(nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, vo
         memset(buf, NVML_PROCS_FILL, len);
         unsigned int got = (unsigned int)slots;
         r = fn(dev, &got, buf);
-        if (r == NVML_ERROR_INSUFFICIENT_SIZE && want < NVML_PROCS_MAX)
+        if (r == NVML_ERROR_INSUFFICIENT_SIZE && full_slack)
             continue; /* more processes than a moment ago */
         if (r != NVML_SUCCESS) {
             err = r == NVML_ERROR_INSUFFICIENT_SIZE ? JT_ERR_LIMIT : nvml_return_to_jt_err(r);
             goto out;
         }
         size_t count = got < slots ? got : slots; /* a count beyond the buffer is not data */
-        size_t size = nvml_procs_measured_record_size(buf, len, count);
+        /* Without the full slack a clearing library could pass for a larger layout: do not measure. */
+        size_t size = full_slack ? nvml_procs_measured_record_size(buf, len, count) : 0;
         if (size == 0)
             size = expected;
         err = JT_OK;
         for (size_t i = 0; i < count && (i + 1) * size <= len; i++) {
             unsigned int pid;
             memcpy(&pid, buf + i * size + offsetof(nvmlProcessInfo_t, pid), sizeof pid);
-            if (pid == 0 || pid > PROCS_PID_MAX)
+            if (pid == 0 || pid >= PROCS_PID_LIMIT)
                 continue; /* not a process: a misread record, never a job */
             if (!pid_add(pids, cap, n, pid)) {
                 err = JT_ERR_LIMIT;

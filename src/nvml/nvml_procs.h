@@ -20,7 +20,7 @@
 #include "common/error.h"
 #include "nvml/nvml_loader.h"
 
-/* Most pids nvml_procs_pids() will return, and most records it asks the library for per call. */
+/* A good size for the caller's pid array (a GPU runs far fewer processes). */
 #define NVML_PROCS_MAX 1024
 
 /* Which lists to read; a pid on both (a "C+G" process) is returned once. */
@@ -32,9 +32,9 @@
 
 /* Writes to pids[0..cap) the pids of the processes on `dev` (a GPU or MIG device handle) in the lists
  * `kinds` names, without duplicates, in the library's order, and sets *n. Returns JT_OK; JT_ERR_LIMIT
- * when there were more than cap or NVML_PROCS_MAX (pids holds what fitted); JT_ERR_UNSUPPORTED when the library has
+ * when there were more than cap, or than one call may return (pids holds what fitted); JT_ERR_UNSUPPORTED when the library has
  * none of the asked-for entry points; else the nvml_return_to_jt_err() of the failing call, with
- * *n = 0. Records whose pid is 0 or above the kernel's PID_MAX_LIMIT are skipped, never returned.
+ * *n = 0. Records whose pid is 0 or not below the kernel's PID_MAX_LIMIT are skipped, never returned.
  * Thread-safe as NVML is; allocates only temporarily. */
 enum jt_err nvml_procs_pids(const struct nvml_lib *lib, nvmlDevice_t dev, unsigned int kinds, unsigned int *pids,
                             size_t cap, size_t *n);

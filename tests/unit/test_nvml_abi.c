@@ -671,8 +671,7 @@ static void test_procs_stub_drivers(void **state)
     lib = stub_lib("550.144.03", 24, 3);
     stub.extra_count = 100000;
     assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
-    assert_true(n >= 5 && n <= 5 + 5 / 2 + 8);
-    assert_pids(pids, 5, want, 5);
+    assert_pids(pids, n, want, 5); /* the slots after them hold the fill, no pid */
 
     /* Processes that start between the size query and the read: asked again. */
     lib = stub_lib("550.144.03", 24, 3);
