@@ -633,38 +633,35 @@ static void test_procs_stub_drivers(void **state)
     size_t n = 99;
     nvmlDevice_t dev = {NULL};
 
-    /* The documented cases: early R535 _v3 writes 32 bytes, everything else 24. */
-    struct nvml_lib lib = stub_lib("535.54.03", 32, 3);
-    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
-    assert_pids(pids, n, want, 5);
-    lib = stub_lib("535.54.03", 24, 2);
-    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
-    assert_pids(pids, n, want, 5);
-    lib = stub_lib("550.144.03", 24, 3);
-    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
-    assert_pids(pids, n, want, 5);
-
-    /* A driver whose version string does not say it writes 32-byte records, and one that says it does
-     * but writes 24: the bytes written decide. */
-    lib = stub_lib("550.144.03", 32, 3);
-    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
-    assert_pids(pids, n, want, 5);
-    lib = stub_lib("535.54.03", 24, 3);
-    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
-    assert_pids(pids, n, want, 5);
+    /* The documented cases (early R535 _v3 writes 32 bytes, everything else 24), then a driver whose
+     * version does not say it writes 32-byte records and one that says so but writes 24: there the
+     * bytes written decide. */
+    static const struct {
+        const char *version;
+        size_t record;
+        unsigned symbol_version;
+    } drivers[] = {{"535.54.03", 32, 3}, {"535.54.03", 24, 2}, {"550.144.03", 24, 3},
+                   {"550.144.03", 32, 3}, {"535.54.03", 24, 3}};
+    struct nvml_lib lib;
+    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++) {
+        lib = stub_lib(drivers[i].version, drivers[i].record, drivers[i].symbol_version);
+        assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+        assert_pids(pids, n, want, 5);
+    }
 
     /* A library that clears the whole buffer: the measurement abstains, the version rule decides. */
-    for (size_t np = 1; np <= 8; np++) {
-        lib = stub_lib("535.54.03", 32, 3);
-        stub.clear_all = true;
-        stub.n = (unsigned)(np < 5 ? np : 5);
-        assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
-        assert_pids(pids, n, want, stub.n);
-        lib = stub_lib("535.183.01", 24, 3);
-        stub.clear_all = true;
-        stub.n = (unsigned)(np < 5 ? np : 5);
-        assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
-        assert_pids(pids, n, want, stub.n);
+    static const struct {
+        const char *version;
+        size_t record;
+    } clearing[] = {{"535.54.03", 32}, {"535.183.01", 24}};
+    for (size_t c = 0; c < sizeof clearing / sizeof clearing[0]; c++) {
+        for (unsigned np = 1; np <= 5; np++) {
+            lib = stub_lib(clearing[c].version, clearing[c].record, 3);
+            stub.clear_all = true;
+            stub.n = np;
+            assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+            assert_pids(pids, n, want, np);
+        }
     }
 
     /* A count beyond the buffer is not read (ASan would see it), only the records there are. */
