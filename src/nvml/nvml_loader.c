@@ -81,6 +81,8 @@ static const struct nvml_sym nvml_syms[] = {
         "nvmlDeviceGetComputeRunningProcesses_v2"),
     SYM(DeviceGetGraphicsRunningProcesses, OPT, "nvmlDeviceGetGraphicsRunningProcesses_v3",
         "nvmlDeviceGetGraphicsRunningProcesses_v2"),
+    SYM(DeviceGetComputeRunningProcesses_v2, OPT, "nvmlDeviceGetComputeRunningProcesses_v2"),
+    SYM(DeviceGetGraphicsRunningProcesses_v2, OPT, "nvmlDeviceGetGraphicsRunningProcesses_v2"),
 
     SYM(EventSetCreate, OPT, "nvmlEventSetCreate"),
     SYM(EventSetFree, OPT, "nvmlEventSetFree"),

@@ -101,6 +101,10 @@ struct nvml_lib {
      * dropped _v3 for one release. */
     nvmlReturn_t (*DeviceGetComputeRunningProcesses)(nvmlDevice_t dev, unsigned int *count, void *infos);
     nvmlReturn_t (*DeviceGetGraphicsRunningProcesses)(nvmlDevice_t dev, unsigned int *count, void *infos);
+    /* _v2 only: where _v3 is exported but answers FUNCTION_NOT_FOUND (a loader shim such as DCGM's
+     * stands in for a driver without it), nvml_procs_pids() asks these instead. */
+    nvmlReturn_t (*DeviceGetComputeRunningProcesses_v2)(nvmlDevice_t dev, unsigned int *count, void *infos);
+    nvmlReturn_t (*DeviceGetGraphicsRunningProcesses_v2)(nvmlDevice_t dev, unsigned int *count, void *infos);
 
     /* Events (Xid). */
     nvmlReturn_t (*EventSetCreate)(nvmlEventSet_t *set);

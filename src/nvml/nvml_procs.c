@@ -95,8 +95,10 @@ static bool pid_add(unsigned int *pids, size_t cap, size_t *n, unsigned int pid)
     return true;
 }
 
+typedef nvmlReturn_t (*procs_fn)(nvmlDevice_t, unsigned int *, void *);
+
 /* One list: appends its pids to pids[0..*n). Returns JT_OK, JT_ERR_LIMIT (cap reached) or the error. */
-static enum jt_err read_list(nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, void *), size_t expected,
+static enum jt_err read_list(procs_fn fn, size_t expected,
                              nvmlDevice_t dev, unsigned int *pids, size_t cap, size_t *n)
 {
     enum jt_err err = JT_ERR_LIMIT; /* still growing after every attempt */
@@ -171,11 +173,14 @@ enum jt_err nvml_procs_pids(const struct nvml_lib *lib, nvmlDevice_t dev, unsign
 
     const struct {
         unsigned int kind;
-        nvmlReturn_t (*fn)(nvmlDevice_t, unsigned int *, void *);
+        procs_fn fn;
         unsigned int version;
+        procs_fn v2; /* asked when fn is _v3 and answers as if it were missing */
     } lists[] = {
-        {NVML_PROCS_COMPUTE, lib->DeviceGetComputeRunningProcesses, lib->compute_procs_version},
-        {NVML_PROCS_GRAPHICS, lib->DeviceGetGraphicsRunningProcesses, lib->graphics_procs_version},
+        {NVML_PROCS_COMPUTE, lib->DeviceGetComputeRunningProcesses, lib->compute_procs_version,
+         lib->DeviceGetComputeRunningProcesses_v2},
+        {NVML_PROCS_GRAPHICS, lib->DeviceGetGraphicsRunningProcesses, lib->graphics_procs_version,
+         lib->DeviceGetGraphicsRunningProcesses_v2},
     };
     bool any = false;
     enum jt_err err = JT_OK;
@@ -184,6 +189,8 @@ enum jt_err nvml_procs_pids(const struct nvml_lib *lib, nvmlDevice_t dev, unsign
             continue;
         any = true;
         err = read_list(lists[i].fn, nvml_procs_record_size(lists[i].version, driver), dev, pids, cap, n);
+        if (err == JT_ERR_UNSUPPORTED && lists[i].v2 != NULL && lists[i].v2 != lists[i].fn)
+            err = read_list(lists[i].v2, nvml_procs_record_size(2, driver), dev, pids, cap, n);
     }
     if (!any)
         return JT_ERR_UNSUPPORTED;

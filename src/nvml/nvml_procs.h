@@ -7,7 +7,8 @@
  *     32-byte records (an extra u64) without a version bump; 535.98 dropped _v3, 535.104 restored it at
  *     24 bytes; R470 has no _v3 at all, so the loader binds _v2 there.
  * Reading a 32-byte array at 24 bytes makes every pid after the first garbage, which labels GPUs with
- * the wrong Slurm jobs. So every caller goes through nvml_procs_pids(), which picks the record size
+ * the wrong Slurm jobs. So every caller goes through nvml_procs_pids(), which falls back to _v2 when a
+ * bound _v3 answers as missing (FUNCTION_NOT_FOUND, NOT_SUPPORTED), picks the record size
  * from the symbol version the loader bound and the driver version, checks it against the bytes the call
  * actually wrote (the buffer is pre-filled, and sized for the largest record), never reads past the
  * buffer whatever count the library returns, and drops pids no kernel can have.

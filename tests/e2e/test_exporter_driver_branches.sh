@@ -5,10 +5,13 @@
 # _v3, the others 24-byte ones. Each GPU runs several processes of different jobs, mapped to their jobs through a
 # fixture procfs, and must be labelled with exactly its own jobs. Reading early R535's records at 24 bytes loses
 # every pid after the first and, on GPU 1, picks up another GPU's job (see the used memory of pid 1203).
+# Each branch runs on its own build of the fake, where what the branch lacks is not exported at all; R470 runs
+# once more on the default build, where the missing _v3 calls exist but answer FUNCTION_NOT_FOUND.
 . "$(dirname "$0")/lib.sh"
 : "${FAKE_NVML_LIB:?}"
 FAKE_DIR=$(dirname "$FAKE_NVML_LIB")
-BRANCHES="r470 r525 r535_early r535 r550"
+# branch:library directory ("." = the default library)
+RUNS="r470:r470 r525:r525 r535_early:r535_early r535:r535 r550:r550 r470:."
 # The driver version each branch reports by default (the fake's branch table).
 declare -A DRIVER=([r470]=470.256.02 [r525]=525.147.05 [r535_early]=535.54.03 [r535]=535.183.01 [r550]=550.144.03)
 
@@ -56,10 +59,10 @@ free_port() {
     "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# start_branch BRANCH : starts the exporter on the branch's library on an ephemeral port (a new one if another
+# start_branch BRANCH LIBDIR : starts the exporter on LIBDIR's library on an ephemeral port (a new one if another
 # process took it between the probe and the bind); sets PORT, EXPORTER_PID, LOG.
 start_branch() {
-    local b=$1 lib="$FAKE_DIR/$1/libnvidia-ml.so.1" try
+    local b=$1 lib="$FAKE_DIR/$2/libnvidia-ml.so.1" try
     [ -e "$lib" ] || fail "fake NVML for $b not built: $lib"
     for try in 1 2 3 4 5; do
         PORT=$(free_port)
@@ -78,38 +81,43 @@ start_branch() {
     fail "$b: no free port after 5 tries"
 }
 
-for b in $BRANCHES; do
+for run in $RUNS; do
+    b=${run%%:*}
     scenario "$b" >"$T/$b.json"
-    start_branch "$b"
-    scrape "$PORT" "$T/$b.txt"
-    validate "$T/$b.txt"
-    got=$("$PY" "$SRC/tests/e2e/promtext.py" select "$T/$b.txt" DCGM_FI_DEV_GPU_UTIL gpu=3 DCGM_FI_DRIVER_VERSION)
-    [ "$got" = "${DRIVER[$b]}" ] || fail "$b: driver version [$got], want the branch's ${DRIVER[$b]}"
+    start_branch "$b" "${run#*:}"
+    b="$b (library ${run#*:})"
+    OUT="$T/metrics-$PORT.txt"
+    scrape "$PORT" "$OUT"
+    validate "$OUT"
+    got=$("$PY" "$SRC/tests/e2e/promtext.py" select "$OUT" DCGM_FI_DEV_GPU_UTIL gpu=3 DCGM_FI_DRIVER_VERSION)
+    [ "$got" = "${DRIVER[${run%%:*}]}" ] || fail "$b: driver version [$got], want the branch's ${DRIVER[${run%%:*}]}"
     for gpu in 0 1 2 3; do
-        got=$("$PY" "$SRC/tests/e2e/promtext.py" select "$T/$b.txt" jobtel_gpu_process_job_info gpu="$gpu" jobid)
+        got=$("$PY" "$SRC/tests/e2e/promtext.py" select "$OUT" jobtel_gpu_process_job_info gpu="$gpu" jobid)
         [ "$got" = "${WANT[$gpu]}" ] || fail "$b: GPU $gpu is labelled with jobs [$got] through its processes, want [${WANT[$gpu]}]"
         # The DCGM series carry the same jobs (one series per job), the idle GPU one series without a job.
-        got=$("$PY" "$SRC/tests/e2e/promtext.py" select "$T/$b.txt" DCGM_FI_DEV_GPU_UTIL gpu="$gpu" hpc_job)
+        got=$("$PY" "$SRC/tests/e2e/promtext.py" select "$OUT" DCGM_FI_DEV_GPU_UTIL gpu="$gpu" hpc_job)
         [ "$got" = "${WANT[$gpu]}" ] || fail "$b: DCGM_FI_DEV_GPU_UTIL of GPU $gpu has hpc_job [$got], want [${WANT[$gpu]}]"
         # Princeton's single jobid label names one of them.
-        got=$("$PY" "$SRC/tests/e2e/promtext.py" select "$T/$b.txt" nvidia_gpu_duty_cycle ordinal="$gpu" jobid)
+        got=$("$PY" "$SRC/tests/e2e/promtext.py" select "$OUT" nvidia_gpu_duty_cycle ordinal="$gpu" jobid)
         case " ${WANT[$gpu]} " in
         *" $got "*) ;;
         *) fail "$b: nvidia_gpu_duty_cycle of GPU $gpu has jobid [$got], not one of [${WANT[$gpu]}]" ;;
         esac
     done
-    [ "$(count_series "$T/$b.txt" jobtel_gpu_process_job_info)" = 7 ] || fail "$b: want 7 GPU/job pairs"
-    [ "$(count_series "$T/$b.txt" DCGM_FI_DEV_GPU_UTIL)" = 8 ] || fail "$b: want one DCGM series per job, one for the idle GPU"
+    [ "$(count_series "$OUT" jobtel_gpu_process_job_info)" = 7 ] || fail "$b: want 7 GPU/job pairs"
+    [ "$(count_series "$OUT" DCGM_FI_DEV_GPU_UTIL)" = 8 ] || fail "$b: want one DCGM series per job, one for the idle GPU"
     stop_pid "$EXPORTER_PID" || fail "$b: exporter did not stop cleanly"
     pass "$b: each GPU labelled with exactly its jobs"
 done
 
-# A scenario for one branch on another branch's library is refused, not served with the wrong ABI.
-scenario r470 >"$T/mismatch.json"
+# A branch the library build cannot serve (R550 needs entry points the R470 build lacks) is refused, not served
+# with the wrong ABI.
+scenario r550 >"$T/mismatch.json"
 start_bg mismatch env FAKE_NVML_SCENARIO="$T/mismatch.json" "$JOBTEL" exporter --web.listen-address="127.0.0.1:$(free_port)" \
-    --collector.gpu.nvml-library="$FAKE_NVML_LIB" --no-collector.cgroup -n --hpc-job-mapping-dir= --slurm.gpustat-dir=
+    --collector.gpu.nvml-library="$FAKE_DIR/r470/libnvidia-ml.so.1" --no-collector.cgroup -n --hpc-job-mapping-dir= \
+    --slurm.gpustat-dir=
 MISMATCH_PID=$LAST_PID
-wait_for 20 grep -q 'NVML not available' "$T/mismatch.log" || fail "an r470 scenario on the full library was served"
-grep -q 'LIB_RM_VERSION_MISMATCH\|r470/libnvidia-ml.so.1' "$T/mismatch.log" || fail "the refusal does not say why"
+wait_for 20 grep -q 'NVML not available' "$T/mismatch.log" || fail "an r550 scenario on the R470 library was served"
+grep -q 'r550/libnvidia-ml.so.1' "$T/mismatch.log" || fail "the refusal does not say which library to load"
 stop_pid "$MISMATCH_PID" || true
 pass "attribution through process cgroups on every driver branch"

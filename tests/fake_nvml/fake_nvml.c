@@ -175,18 +175,25 @@ static void scn_unref_locked(struct scenario *scn)
         scenario_free(scn);
 }
 
-/* A scenario can only be served by the library variant that exports its branch's entry points: the R470 build
- * has no _v3 process calls, for instance, and the full build cannot pretend to lack them. */
+/* A library can serve a branch whose entry points it all exports: the default library serves every branch, the
+ * R470 build only R470. Entry points the library exports but the branch lacks answer NVML_ERROR_FUNCTION_NOT_FOUND
+ * (branch_has), the way DCGM's NVML loader answers for a symbol the driver does not have. */
 static bool exports_match(const struct scenario *scn, char *msg, size_t len)
 {
     const struct scenario_branch_abi *abi = scenario_branch_abi(scn->branch);
-    if (abi->exports == fake_nvml_exports)
+    if (fake_nvml_exports >= abi->exports)
         return true;
     snprintf(msg, len,
-             "driver_branch %s needs the library built with the \"%s\" export set, but this one has \"%s\": load "
-             "%s/libnvidia-ml.so.1 next to the default library",
-             abi->name, scenario_exports_name(abi->exports), scenario_exports_name(fake_nvml_exports), abi->name);
+             "driver_branch %s needs entry points this build of the library (export set \"%s\") does not have: load "
+             "%s/libnvidia-ml.so.1 or the default library",
+             abi->name, scenario_exports_name(fake_nvml_exports), abi->name);
     return false;
+}
+
+/* Whether the scenario's branch has the entry points of export set `since` (see exports_match). */
+static bool branch_has(const struct scenario *scn, enum scenario_exports since)
+{
+    return scenario_branch_abi(scn->branch)->exports >= since;
 }
 
 /* Swaps in a changed scenario file. A file that does not load is reported once and the old scenario stays. */
@@ -858,6 +865,8 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *me
     struct call c;
     unsigned long long total, reserved, used;
     nvmlReturn_t r = call_begin_dev(&c, __func__, device, CALL_MIG_OK);
+    if (r == NVML_SUCCESS && !branch_has(c.scn, SE_R525))
+        r = NVML_ERROR_FUNCTION_NOT_FOUND; /* NVML 11.6 (R510) and later */
     if (r == NVML_SUCCESS && !memory)
         r = NVML_ERROR_INVALID_ARGUMENT;
     if (r == NVML_SUCCESS && memory->version != NVML_MEMORY_V2_VERSION)
@@ -979,7 +988,14 @@ nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockType_t type
 
 nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device, unsigned long long *clocksEventReasons)
 {
-    return simple_u64(__func__, device, SF_CLOCK_REASONS, clocksEventReasons);
+    struct call c;
+    nvmlReturn_t r = call_begin_dev(&c, __func__, device, 0);
+    if (r == NVML_SUCCESS && !branch_has(c.scn, SE_ALL))
+        r = NVML_ERROR_FUNCTION_NOT_FOUND; /* NVML 12.2 (R535) renamed ...ClocksThrottleReasons */
+    if (r == NVML_SUCCESS)
+        r = read_u64(&c, SF_CLOCK_REASONS, clocksEventReasons);
+    call_end(&c);
+    return r;
 }
 
 nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device,
@@ -1273,7 +1289,7 @@ static nvmlReturn_t running_processes(const char *name, nvmlDevice_t device, uns
     if (r == NVML_SUCCESS && record == RECORD_V3)
         record = scenario_branch_abi(c.scn->branch)->v3_record;
     if (r == NVML_SUCCESS && record == 0)
-        r = NVML_ERROR_FUNCTION_NOT_FOUND; /* not reachable: the library that could call it does not export it */
+        r = NVML_ERROR_FUNCTION_NOT_FOUND; /* R470 (or 535.98) has no _v3: see branch_has */
     if (r != NVML_SUCCESS)
         goto out;
     bool mig_on = mig_visible(c.gpu);

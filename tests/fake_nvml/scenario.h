@@ -183,11 +183,12 @@ enum scenario_branch {
     SB_COUNT
 };
 
-/* The export sets the library is built with (one per variant library; see CMakeLists.txt). */
+/* The export sets the library is built with (one per variant library; see CMakeLists.txt). Each set contains
+ * the ones before it, so "a library of set A can serve branch B" is A >= B's set. */
 enum scenario_exports {
-    SE_ALL,  /* everything the fake implements: R535 and later */
     SE_R470, /* without the _v3 process calls, MemoryInfo_v2 and ClocksEventReasons */
-    SE_R525  /* without ClocksEventReasons */
+    SE_R525, /* without ClocksEventReasons */
+    SE_ALL   /* everything the fake implements: R535 and later */
 };
 
 struct scenario_branch_abi {

@@ -1372,59 +1372,87 @@ static void test_driver_branches(void **state)
                                     gmem[] = {8192, NVML_VALUE_NOT_AVAILABLE_ULL};
     for (size_t b = 0; b < sizeof(branch_cases) / sizeof(branch_cases[0]); b++) {
         const struct branch_case *bc = &branch_cases[b];
-        void *lib = open_branch_library(bc->name);
-        /* Export sets: what the branch lacks is not there at all, as with the real library. */
-        assert_int_equal(dlsym(lib, "nvmlDeviceGetComputeRunningProcesses_v3") != NULL, bc->v3);
-        assert_int_equal(dlsym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v3") != NULL, bc->v3);
-        assert_int_equal(dlsym(lib, "nvmlDeviceGetMemoryInfo_v2") != NULL, bc->memory_v2);
-        assert_int_equal(dlsym(lib, "nvmlDeviceGetCurrentClocksEventReasons") != NULL, bc->clocks_event_reasons);
-        assert_non_null(sym(lib, "nvmlDeviceGetCurrentClocksThrottleReasons"));
-        assert_non_null(sym(lib, "nvmlDeviceGetMemoryInfo"));
+        /* Its own library first (what the branch lacks is not exported at all, as with the real library), then
+         * the default one (it is exported, and answers NVML_ERROR_FUNCTION_NOT_FOUND). */
+        for (int own = 1; own >= 0; own--) {
+            void *lib = own ? open_branch_library(bc->name) : open_branch_library("r550");
+            if (own) {
+                assert_int_equal(dlsym(lib, "nvmlDeviceGetComputeRunningProcesses_v3") != NULL, bc->v3);
+                assert_int_equal(dlsym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v3") != NULL, bc->v3);
+                assert_int_equal(dlsym(lib, "nvmlDeviceGetMemoryInfo_v2") != NULL, bc->memory_v2);
+                assert_int_equal(dlsym(lib, "nvmlDeviceGetCurrentClocksEventReasons") != NULL,
+                                 bc->clocks_event_reasons);
+            }
+            assert_non_null(sym(lib, "nvmlDeviceGetCurrentClocksThrottleReasons"));
+            assert_non_null(sym(lib, "nvmlDeviceGetMemoryInfo"));
 
-        nvmlReturn_t (*init)(void) = (nvmlReturn_t(*)(void))sym(lib, "nvmlInit_v2");
-        nvmlReturn_t (*shutdown)(void) = (nvmlReturn_t(*)(void))sym(lib, "nvmlShutdown");
-        nvmlReturn_t (*driver)(char *, unsigned int) =
-            (nvmlReturn_t(*)(char *, unsigned int))sym(lib, "nvmlSystemGetDriverVersion");
-        nvmlReturn_t (*nvml)(char *, unsigned int) =
-            (nvmlReturn_t(*)(char *, unsigned int))sym(lib, "nvmlSystemGetNVMLVersion");
-        nvmlReturn_t (*cuda)(int *) = (nvmlReturn_t(*)(int *))sym(lib, "nvmlSystemGetCudaDriverVersion");
-        nvmlReturn_t (*by_index)(unsigned int, nvmlDevice_t *) =
-            (nvmlReturn_t(*)(unsigned int, nvmlDevice_t *))sym(lib, "nvmlDeviceGetHandleByIndex_v2");
+            nvmlReturn_t (*init)(void) = (nvmlReturn_t(*)(void))sym(lib, "nvmlInit_v2");
+            nvmlReturn_t (*shutdown)(void) = (nvmlReturn_t(*)(void))sym(lib, "nvmlShutdown");
+            nvmlReturn_t (*driver)(char *, unsigned int) =
+                (nvmlReturn_t(*)(char *, unsigned int))sym(lib, "nvmlSystemGetDriverVersion");
+            nvmlReturn_t (*nvml)(char *, unsigned int) =
+                (nvmlReturn_t(*)(char *, unsigned int))sym(lib, "nvmlSystemGetNVMLVersion");
+            nvmlReturn_t (*cuda)(int *) = (nvmlReturn_t(*)(int *))sym(lib, "nvmlSystemGetCudaDriverVersion");
+            nvmlReturn_t (*by_index)(unsigned int, nvmlDevice_t *) =
+                (nvmlReturn_t(*)(unsigned int, nvmlDevice_t *))sym(lib, "nvmlDeviceGetHandleByIndex_v2");
 
-        snprintf(text, sizeof(text), "{\"driver_branch\": \"%s\", \"gpus\": [" BRANCH_GPU "]}", bc->name);
-        use_path(temp_scenario(path, sizeof(path), "branch.json", text));
-        assert_int_equal(init(), NVML_SUCCESS);
-        char v[96];
-        int cv = 0;
-        assert_int_equal(driver(v, sizeof(v)), NVML_SUCCESS);
-        assert_string_equal(v, bc->driver);
-        assert_int_equal(nvml(v, sizeof(v)), NVML_SUCCESS);
-        assert_string_equal(v, bc->nvml);
-        assert_int_equal(cuda(&cv), NVML_SUCCESS);
-        assert_int_equal(cv, bc->cuda);
-        nvmlDevice_t d;
-        assert_int_equal(by_index(0, &d), NVML_SUCCESS);
+            snprintf(text, sizeof(text), "{\"driver_branch\": \"%s\", \"values\": {\"memory_used_mib\": 10, "
+                     "\"clocks_event_reasons\": 1}, \"gpus\": [" BRANCH_GPU "]}", bc->name);
+            use_path(temp_scenario(path, sizeof(path), "branch.json", text));
+            assert_int_equal(init(), NVML_SUCCESS);
+            char v[96];
+            int cv = 0;
+            assert_int_equal(driver(v, sizeof(v)), NVML_SUCCESS);
+            assert_string_equal(v, bc->driver);
+            assert_int_equal(nvml(v, sizeof(v)), NVML_SUCCESS);
+            assert_string_equal(v, bc->nvml);
+            assert_int_equal(cuda(&cv), NVML_SUCCESS);
+            assert_int_equal(cv, bc->cuda);
+            nvmlDevice_t d;
+            assert_int_equal(by_index(0, &d), NVML_SUCCESS);
 
-        /* Record layouts: v1 16 bytes, _v2 24, _v3 the branch's. */
-        check_records((procs_fn)sym(lib, "nvmlDeviceGetComputeRunningProcesses"), d, 16, cpids, cmem, 3);
-        check_records((procs_fn)sym(lib, "nvmlDeviceGetGraphicsRunningProcesses"), d, 16, gpids, gmem, 2);
-        check_records((procs_fn)sym(lib, "nvmlDeviceGetComputeRunningProcesses_v2"), d, 24, cpids, cmem, 3);
-        check_records((procs_fn)sym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v2"), d, 24, gpids, gmem, 2);
-        if (bc->v3) {
-            check_records((procs_fn)sym(lib, "nvmlDeviceGetComputeRunningProcesses_v3"), d, bc->v3_record, cpids,
-                          cmem, 3);
-            check_records((procs_fn)sym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v3"), d, bc->v3_record, gpids,
-                          gmem, 2);
+            /* Record layouts: v1 16 bytes, _v2 24, _v3 the branch's. */
+            check_records((procs_fn)sym(lib, "nvmlDeviceGetComputeRunningProcesses"), d, 16, cpids, cmem, 3);
+            check_records((procs_fn)sym(lib, "nvmlDeviceGetGraphicsRunningProcesses"), d, 16, gpids, gmem, 2);
+            check_records((procs_fn)sym(lib, "nvmlDeviceGetComputeRunningProcesses_v2"), d, 24, cpids, cmem, 3);
+            check_records((procs_fn)sym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v2"), d, 24, gpids, gmem, 2);
+            void *v3c = dlsym(lib, "nvmlDeviceGetComputeRunningProcesses_v3");
+            void *v3g = dlsym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v3");
+            void *memv2 = dlsym(lib, "nvmlDeviceGetMemoryInfo_v2");
+            void *cer = dlsym(lib, "nvmlDeviceGetCurrentClocksEventReasons");
+            unsigned int count = 0;
+            unsigned long long reasons = 0;
+            nvmlMemory_v2_t m2 = {.version = NVML_MEMORY_V2_VERSION};
+            if (bc->v3) {
+                check_records((procs_fn)v3c, d, bc->v3_record, cpids, cmem, 3);
+                check_records((procs_fn)v3g, d, bc->v3_record, gpids, gmem, 2);
+            } else if (!own) {
+                assert_int_equal(((procs_fn)v3c)(d, &count, NULL), NVML_ERROR_FUNCTION_NOT_FOUND);
+                assert_int_equal(((procs_fn)v3g)(d, &count, NULL), NVML_ERROR_FUNCTION_NOT_FOUND);
+            }
+            if (memv2)
+                assert_int_equal(((nvmlReturn_t(*)(nvmlDevice_t, nvmlMemory_v2_t *))memv2)(d, &m2),
+                                 bc->memory_v2 ? NVML_SUCCESS : NVML_ERROR_FUNCTION_NOT_FOUND);
+            if (cer)
+                assert_int_equal(((nvmlReturn_t(*)(nvmlDevice_t, unsigned long long *))cer)(d, &reasons),
+                                 bc->clocks_event_reasons ? NVML_SUCCESS : NVML_ERROR_FUNCTION_NOT_FOUND);
+            assert_int_equal(shutdown(), NVML_SUCCESS);
+
+            /* A branch with entry points this build lacks is refused with the library/driver mismatch code. */
+            if (own && !bc->clocks_event_reasons) {
+                snprintf(text, sizeof(text), "{\"driver_branch\": \"r535\", \"gpus\": []}");
+                use_path(temp_scenario(path, sizeof(path), "branch.json", text));
+                assert_int_equal(init(), NVML_ERROR_LIB_RM_VERSION_MISMATCH);
+            }
+            dlclose(lib);
         }
-        assert_int_equal(shutdown(), NVML_SUCCESS);
-
-        /* A scenario of another export set is refused with the library/driver mismatch code. */
-        const char *other = bc->v3 ? "r470" : "r550";
-        snprintf(text, sizeof(text), "{\"driver_branch\": \"%s\", \"gpus\": []}", other);
-        use_path(temp_scenario(path, sizeof(path), "branch.json", text));
-        assert_int_equal(init(), NVML_ERROR_LIB_RM_VERSION_MISMATCH);
-        dlclose(lib);
     }
+    void *r525 = open_branch_library("r525");
+    nvmlReturn_t (*init525)(void) = (nvmlReturn_t(*)(void))sym(r525, "nvmlInit_v2");
+    use_path(temp_scenario(path, sizeof(path), "branch.json", "{\"driver_branch\": \"r470\", \"gpus\": []}"));
+    assert_int_equal(init525(), NVML_SUCCESS); /* R525's build has all R470 has */
+    assert_int_equal(((nvmlReturn_t(*)(void))sym(r525, "nvmlShutdown"))(), NVML_SUCCESS);
+    dlclose(r525);
 
     /* Without "driver_branch": today's behaviour, R550's ABI with whatever version string the file gives. */
     use_path(temp_scenario(path, sizeof(path), "branch.json", "{\"driver_version\": \"banana\", \"gpus\": []}"));

@@ -600,6 +600,19 @@ static nvmlReturn_t stub_procs(nvmlDevice_t dev, unsigned *count, void *infos)
     return NVML_SUCCESS;
 }
 
+/* A _v2 beside a failing _v3: the same processes at 24 bytes. */
+static nvmlReturn_t stub_procs_v2(nvmlDevice_t dev, unsigned *count, void *infos)
+{
+    nvmlReturn_t fail = stub.fail;
+    size_t record = stub.record;
+    stub.fail = NVML_SUCCESS;
+    stub.record = sizeof(nvmlProcessInfo_t);
+    nvmlReturn_t r = stub_procs(dev, count, infos);
+    stub.fail = fail;
+    stub.record = record;
+    return r;
+}
+
 static struct nvml_lib stub_lib(const char *version, size_t record, unsigned symbol_version)
 {
     struct nvml_lib lib;
@@ -690,6 +703,13 @@ static void test_procs_stub_drivers(void **state)
     assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, 3, &n), JT_ERR_LIMIT);
     assert_pids(pids, n, want, 3);
 
+    /* A _v3 that answers as if it were missing: the _v2 entry point is asked. */
+    lib = stub_lib("550.144.03", 24, 3);
+    stub.fail = NVML_ERROR_FUNCTION_NOT_FOUND;
+    lib.DeviceGetComputeRunningProcesses_v2 = stub_procs_v2;
+    assert_int_equal(nvml_procs_pids(&lib, dev, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n), JT_OK);
+    assert_pids(pids, n, want, 5);
+
     /* Errors: nothing returned, the reason mapped. */
     lib = stub_lib("550.144.03", 24, 3);
     stub.fail = NVML_ERROR_GPU_IS_LOST;
@@ -718,9 +738,11 @@ static void test_procs_fake_branches(void **state)
 {
     (void)state;
     static const struct {
-        const char *branch;
-        unsigned version; /* the process symbols the loader must bind */
-    } branches[] = {{"r470", 2}, {"r525", 3}, {"r535_early", 3}, {"r535", 3}, {"r550", 3}};
+        const char *branch, *library; /* the scenario's branch, the build of the fake */
+        unsigned version;             /* the process symbols the loader must bind */
+    } branches[] = {{"r470", "r470", 2},   {"r525", "r525", 3}, {"r535_early", "r535_early", 3},
+                    {"r535", "r535", 3},   {"r550", "r550", 3},
+                    {"r470", "r550", 3}}; /* _v3 exported, answering FUNCTION_NOT_FOUND: _v2 is asked */
     char scenario[] = "/tmp/jobtel-nvml-abi.XXXXXX";
     int fd = mkstemp(scenario);
     assert_true(fd >= 0);
@@ -741,7 +763,7 @@ static void test_procs_fake_branches(void **state)
 
         struct nvml_lib lib;
         char why[512];
-        if (nvml_lib_open(&lib, fake_lib_path(branches[b].branch), why, sizeof why) != JT_OK)
+        if (nvml_lib_open(&lib, fake_lib_path(branches[b].library), why, sizeof why) != JT_OK)
             fail_msg("%s: %s", branches[b].branch, why);
         assert_int_equal(lib.compute_procs_version, branches[b].version);
         assert_int_equal(lib.graphics_procs_version, branches[b].version);
