@@ -98,8 +98,8 @@ static bool pid_add(unsigned int *pids, size_t cap, size_t *n, unsigned int pid)
 typedef nvmlReturn_t (*procs_fn)(nvmlDevice_t, unsigned int *, void *);
 
 /* One list: appends its pids to pids[0..*n). Returns JT_OK, JT_ERR_LIMIT (cap reached) or the error. */
-static enum jt_err read_list(procs_fn fn, size_t expected,
-                             nvmlDevice_t dev, unsigned int *pids, size_t cap, size_t *n)
+static enum jt_err read_list(procs_fn fn, size_t expected, nvmlDevice_t dev, unsigned int *pids, size_t cap,
+                             size_t *n)
 {
     enum jt_err err = JT_ERR_LIMIT; /* still growing after every attempt */
     unsigned char *buf = NULL;
