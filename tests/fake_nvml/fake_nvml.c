@@ -3,7 +3,9 @@
  * No GPU exists where the tests run, so the exporter's whole GPU path is tested against this library, loaded by
  * path. It behaves like the real one where the exporter depends on it: ref-counted init, UNINITIALIZED outside
  * it, INVALID_ARGUMENT for handles it never issued, INSUFFICIENT_SIZE for short buffers, the struct version check
- * of nvmlDeviceGetMemoryInfo_v2, NOT_SUPPORTED for utilisation on MIG-enabled GPUs, blocking event waits.
+ * of nvmlDeviceGetMemoryInfo_v2, NOT_SUPPORTED for utilisation on MIG-enabled GPUs, blocking event waits, and the
+ * ABI of the driver branch the scenario names: which entry points exist and how many bytes each process record
+ * takes (early R535's _v3 wrote 32). The same objects are linked into one library per export set (variant.c).
  *
  * Concurrency: one mutex guards the library state (init count, current scenario, event sets). A call takes a
  * reference on the current scenario under the lock and then reads it without the lock, so a scenario reload
