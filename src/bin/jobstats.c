@@ -14,9 +14,12 @@ int main(int argc, char **argv)
     static const char flag[] = "--jobtel-subcommand=";
     if (argc > 1 && strncmp(argv[1], flag, sizeof flag - 1) == 0) {
         const char *sub = argv[1] + sizeof flag - 1;
-        argv[1] = argv[0];
-        if (strcmp(sub, "summary") == 0)
+        /* The name the user typed, for --help and messages: "jobtel stats", not "jobstats". */
+        if (strcmp(sub, "summary") == 0) {
+            argv[1] = "jobtel summary";
             return cmd_summary(argc - 1, argv + 1);
+        }
+        argv[1] = "jobtel stats";
         return cmd_jobstats(argc - 1, argv + 1);
     }
     return cmd_jobstats(argc, argv);

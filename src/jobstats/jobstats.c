@@ -22,12 +22,12 @@
 #include "jobstats/jobstats_fmt.h"
 #include "jobstats/js1.h"
 #include "jobstats/promq.h"
+#include "jobstats/report.h"
 #include "common/log.h"
 #include "common/strparse.h"
 
 #define SACCT_OUT_MAX (1u << 20)
 #define PROM_ANSWER_MAX (16u << 20)
-#define GIB (1024.0 * 1024.0 * 1024.0)
 
 static void debug_line(bool debug, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void debug_line(bool debug, const char *fmt, ...)
@@ -52,6 +52,58 @@ bool jobstats_valid_jobid(const char *s)
     return true;
 }
 
+bool jobstats_runtime(const struct sacct_job *job, int64_t now, int64_t *diff)
+{
+    *diff = 0;
+    if (!job->has_start)
+        return true;
+    int64_t end = job->has_end ? job->end : now;
+    if (job->start < 0 || job->start > JOBSTATS_EPOCH_MAX || end < 0 || end > JOBSTATS_EPOCH_MAX)
+        return false;
+    int64_t d;
+    if (__builtin_sub_overflow(end, job->start, &d))
+        return false;
+    *diff = d > 0 ? d : 0;
+    return true;
+}
+
+void jobstats_bad_times(const struct sacct_job *job, char *err, size_t errsz)
+{
+    char e[32] = "running";
+    if (job->has_end)
+        snprintf(e, sizeof e, "%lld", (long long)job->end);
+    snprintf(err, errsz, "job %s: sacct gives impossible times (start %lld, end %s): no report", job->jobid,
+             (long long)job->start, e);
+}
+
+/* Sets err to the generic message for rc when a failing path left it empty, so no caller ever prints
+ * an unset buffer. */
+static enum jt_err err_fallback(enum jt_err rc, char *err, size_t errsz)
+{
+    if (rc != JT_OK && errsz > 0 && err[0] == '\0')
+        snprintf(err, errsz, "%s", jt_strerror(rc));
+    return rc;
+}
+
+/* The end of the sacct error message: what the program said, or why its output was refused. */
+static void cmd_failure(char *err, size_t errsz, const char *prog, int st, const struct buf *out,
+                        const struct buf *eout)
+{
+    if (out->err == JT_ERR_LIMIT) {
+        snprintf(err, errsz, "%s: its output is larger than the %zu-byte cap (exit %d); the answer was not used",
+                 prog, out->max, st);
+        return;
+    }
+    const char *e = buf_str(eout);
+    size_t el = strcspn(e, "\n");
+    if (out->err != JT_OK)
+        snprintf(err, errsz, "%s: its output could not be kept (%s)", prog, jt_strerror(out->err));
+    else if (el == 0)
+        snprintf(err, errsz, "%s failed (exit %d) with no message", prog, st);
+    else
+        snprintf(err, errsz, "%s failed (exit %d): %.*s", prog, st, (int)(el > 300 ? 300 : el), e);
+}
+
 enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const char *cluster_opt,
                            struct sacct_job *job, bool debug, char *err, size_t errsz)
 {
@@ -59,8 +111,10 @@ enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const 
     buf_init(&out, SACCT_OUT_MAX);
     buf_init(&eout, 64 * 1024);
     enum jt_err rc;
+    if (errsz > 0)
+        err[0] = '\0';
     if (!jobstats_valid_jobid(jobid)) {
-        snprintf(err, errsz, "'%s' is not a job id", jobid);
+        snprintf(err, errsz, "'%.40s' is not a job id", jobid);
         return JT_ERR_USAGE;
     }
     char *argv[12];
@@ -86,12 +140,10 @@ enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const 
                  rc == JT_ERR_TIMEOUT ? "did not answer in time (is slurmdbd up?)" : "could not be run");
         goto out;
     }
-    debug_line(debug, "sacct exit %d, output: %s", st, buf_str(&out));
+    debug_line(debug, "sacct exit %d, output: %.2000s", st, buf_str(&out));
     if (st != 0 || out.err != JT_OK) {
-        const char *e = buf_str(&eout);
-        size_t el = strcspn(e, "\n");
-        snprintf(err, errsz, "%s failed (exit %d): %.*s", conf->sacct, st, (int)el, e);
-        rc = JT_ERR_IO;
+        cmd_failure(err, errsz, conf->sacct, st, &out, &eout);
+        rc = out.err == JT_ERR_LIMIT ? JT_ERR_LIMIT : JT_ERR_IO;
         goto out;
     }
     struct cursor c;
@@ -99,31 +151,41 @@ enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const 
     size_t len;
     cur_init(&c, buf_str(&out), out.len);
     rc = JT_ERR_NOT_FOUND;
+    /* `sacct -j ID` of an array job lists every task: the line whose JobIDRaw is ID is the job asked
+     * for; otherwise (ID_TASK, a heterogeneous job) the first line. */
+    bool found = false;
+    struct sacct_job *cand = calloc(1, sizeof *cand);
+    if (!cand) {
+        rc = JT_ERR_NOMEM;
+        goto out;
+    }
     while (cur_line(&c, &line, &len)) {
         if (len == 0)
             continue;
-        rc = sacct_parse_line(line, len, job);
-        if (rc != JT_OK) {
+        enum jt_err prc = sacct_parse_line(line, len, cand);
+        if (prc != JT_OK) {
             snprintf(err, errsz, "cannot parse the sacct output line '%.*s'", (int)(len > 200 ? 200 : len), line);
-            goto out;
+            rc = prc;
+            break;
         }
-        break;
+        bool exact = strcmp(cand->jobid, jobid) == 0;
+        if (!found || exact)
+            *job = *cand;
+        found = true;
+        rc = JT_OK;
+        if (exact)
+            break;
     }
+    free(cand);
+    if (rc != JT_OK && rc != JT_ERR_NOT_FOUND)
+        goto out;
     if (rc == JT_ERR_NOT_FOUND)
         snprintf(err, errsz, "Failed to lookup job %s: sacct knows no such job%s", jobid,
                  cluster_opt && cluster_opt[0] ? " on that cluster" : " (for another cluster use -c, e.g. $ jobstats 1234567 -c NAME)");
 out:
     buf_free(&out);
     buf_free(&eout);
-    return rc;
-}
-
-int64_t jobstats_runtime(const struct sacct_job *job, int64_t now)
-{
-    if (!job->has_start)
-        return 0;
-    int64_t end = job->has_end ? job->end : now;
-    return end > job->start ? end - job->start : 0;
+    return err_fallback(rc, err, errsz);
 }
 
 enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job *job, int64_t now, bool debug,
@@ -134,6 +196,8 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
     buf_init(&q, 64 * 1024);
     buf_init(&url, 1024);
     *summary = NULL;
+    if (errsz > 0)
+        err[0] = '\0';
     json_t *root = json_object(), *nodes = json_object();
     if (!root || !nodes) {
         json_decref(nodes);
@@ -141,7 +205,12 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
         goto out;
     }
     json_object_set_new(root, "nodes", nodes);
-    int64_t diff = jobstats_runtime(job, now);
+    int64_t diff;
+    if (!jobstats_runtime(job, now, &diff)) {
+        jobstats_bad_times(job, err, errsz);
+        rc = JT_ERR_RANGE;
+        goto out;
+    }
     int64_t end = job->has_end ? job->end : now;
     const char *cluster = !conf->cluster_label ? "" : conf->cluster[0] ? conf->cluster : job->cluster;
     buf_printf(&url, "%s/api/v1/query", conf->prom_url);
@@ -166,12 +235,14 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
         struct http_param p[2] = {{"query", buf_str(&q)}, {"time", tbuf}};
         debug_line(debug, "query: %s time=%s", buf_str(&q), tbuf);
         rc = http_build_url(buf_str(&url), p, 2, &qurl[k]);
+        if (rc != JT_OK)
+            snprintf(err, errsz, "cannot build the Prometheus URL from %s (%s)", conf->prom_url, jt_strerror(rc));
         reqs[k] = (struct http_request){buf_str(&qurl[k]), &answer[k], JT_OK, 0, ""};
     }
     if (rc == JT_OK)
         rc = http_get_all(reqs, (size_t)nkeys, conf->connect_timeout, conf->timeout);
     for (int k = 0; k < nkeys && rc == JT_OK; k++) {
-        char why[512];
+        char why[512] = "";
         long status = reqs[k].status;
         if (reqs[k].rc != JT_OK) {
             snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, reqs[k].err);
@@ -204,15 +275,21 @@ out:
     json_decref(root);
     buf_free(&q);
     buf_free(&url);
-    return rc;
+    return err_fallback(rc, err, errsz);
 }
 
 enum jt_err jobstats_base64(const struct js_conf *conf, const struct sacct_job *job, int64_t now, bool debug,
                             struct buf *out, char *err, size_t errsz)
 {
-    int64_t diff = jobstats_runtime(job, now);
+    int64_t diff;
+    if (errsz > 0)
+        err[0] = '\0';
+    if (!jobstats_runtime(job, now, &diff)) {
+        jobstats_bad_times(job, err, errsz);
+        return JT_ERR_RANGE;
+    }
     if ((double)diff < 2 * conf->sampling_period)
-        return buf_puts(out, "Short");
+        return err_fallback(buf_puts(out, "Short"), err, errsz);
     json_t *s;
     enum jt_err rc = jobstats_collect(conf, job, now, debug, &s, err, errsz);
     if (rc != JT_OK)
@@ -222,390 +299,9 @@ enum jt_err jobstats_base64(const struct js_conf *conf, const struct sacct_job *
     else
         rc = js1_encode(s, JS1_ENC_BASE64, out);
     json_decref(s);
+    if (rc != JT_OK)
+        snprintf(err, errsz, "cannot encode the summary of job %s: %s", job->jobid, jt_strerror(rc));
     return rc;
-}
-
-/* ---- the report ------------------------------------------------------------------------------------ */
-
-struct style {
-    bool color;
-};
-
-static const char *on(const struct style *st, enum js_style s)
-{
-    if (!st->color)
-        return "";
-    return s == JS_STYLE_BOLD_RED ? "\033[1;31m" : s == JS_STYLE_BOLD ? "\033[1m" : "";
-}
-
-static const char *off(const struct style *st, enum js_style s)
-{
-    return st->color && s != JS_STYLE_NORMAL ? "\033[0m" : "";
-}
-
-static void rule(FILE *f) { fputs("================================================================================\n", f); }
-
-static void centered(FILE *f, const char *title)
-{
-    int pad = (80 - (int)strlen(title)) / 2;
-    fprintf(f, "%*s%s\n", pad > 0 ? pad : 0, "", title);
-}
-
-static double num(json_t *o, const char *key, bool *ok)
-{
-    json_t *v = json_object_get(o, key);
-    if (!json_is_number(v)) {
-        *ok = false;
-        return 0;
-    }
-    return json_number_value(v);
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
-
-static int cmp_minor(const void *a, const void *b)
-{
-    uint64_t x = 0, y = 0;
-    const char *s = *(const char *const *)a, *t = *(const char *const *)b;
-    if (cstr_to_u64(s, &x) && cstr_to_u64(t, &y) && x != y)
-        return x < y ? -1 : 1;
-    return strcmp(s, t);
-}
-
-/* The keys of a JSON object, sorted (node names by name, GPU minors by number). Caller frees. */
-static const char **sorted_keys(json_t *o, size_t *n, bool numeric)
-{
-    *n = json_object_size(o);
-    const char **k = calloc(*n ? *n : 1, sizeof *k);
-    if (!k)
-        return NULL;
-    size_t i = 0;
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v) k[i++] = key;
-    qsort(k, *n, sizeof *k, numeric ? cmp_minor : cmp_str);
-    return k;
-}
-
-/* Rounds a memory suggestion up to a value people type: whole GB, then tens, then hundreds. */
-static double nice_mem_gb(double used_gb)
-{
-    double g = ceil(1.2 * used_gb);
-    if (g < 1)
-        g = 1;
-    if (g > 1000)
-        return ceil(g / 100) * 100;
-    if (g > 30)
-        return ceil(g / 10) * 10;
-    return g;
-}
-
-/* Writes one note, wrapped at 78 columns, URLs on their own line. */
-static void print_note(FILE *f, const struct style *st, enum js_style s, const char *text)
-{
-    int col = 0;
-    fprintf(f, "%s  *", on(st, s));
-    col = 3;
-    const char *p = text;
-    bool first = true;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        size_t wl = strcspn(p, " ");
-        if (wl == 0)
-            break;
-        bool own_line = (wl >= 4 && (strncmp(p, "http", 4) == 0 || strncmp(p, "ftp", 3) == 0));
-        if (own_line) {
-            fprintf(f, "\n      %.*s", (int)wl, p);
-            col = 78; /* next word starts a new line */
-        } else if (!first && col + 1 + (int)wl > 78) {
-            fprintf(f, "\n    %.*s", (int)wl, p);
-            col = 4 + (int)wl;
-        } else {
-            fprintf(f, " %.*s", (int)wl, p);
-            col += 1 + (int)wl;
-        }
-        first = false;
-        p += wl;
-    }
-    fprintf(f, "%s\n", off(st, s));
-}
-
-struct report_totals {
-    double cpu_used, cpu_alloc; /* CPU seconds */
-    double mem_used, mem_alloc; /* bytes */
-    double gpu_util_sum;
-    unsigned gpu_count, gpu_zero;
-    double gmem_used, gmem_total;
-    unsigned zero_cpu_nodes;
-    int cpu_err, mem_err, gpu_err; /* Princeton's codes: 1 missing, 2 > 100 %, 3 zero */
-};
-
-static void meter_line(FILE *f, const struct style *st, const char *label, int pct, bool red)
-{
-    char m[64];
-    fmt_meter(m, sizeof m, pct);
-    fprintf(f, "  %-16s %s%s%s\n", label, red ? on(st, JS_STYLE_BOLD_RED) : "", m, red ? off(st, JS_STYLE_BOLD_RED) : "");
-}
-
-static void print_report(FILE *f, const struct js_conf *conf, const struct sacct_job *job, json_t *summary,
-                         int64_t now, bool from_summary, const char *batch_script, const struct style *st)
-{
-    char a[64], b[64], c[64], d[64];
-    int64_t diff = jobstats_runtime(job, now);
-    bool running = !job->has_end;
-    json_t *nodes = json_object_get(summary, "nodes");
-    size_t nn = 0;
-    const char **names = sorted_keys(nodes, &nn, false);
-    if (!names)
-        return;
-
-    rule(f);
-    centered(f, "Slurm Job Statistics");
-    rule(f);
-    fprintf(f, "         Job ID: %s\n", job->jobid);
-    fprintf(f, "   User/Account: %s/%s\n", job->user, job->account);
-    if (strlen(job->jobname) > conf->max_jobname_len)
-        fprintf(f, "       Job Name: %.*s...\n", (int)conf->max_jobname_len, job->jobname);
-    else
-        fprintf(f, "       Job Name: %s\n", job->jobname);
-    bool bad_state = strcmp(job->state, "OUT_OF_MEMORY") == 0 || strcmp(job->state, "TIMEOUT") == 0;
-    fprintf(f, "          State: %s%s%s\n", bad_state ? on(st, JS_STYLE_BOLD_RED) : "", job->state,
-            bad_state ? off(st, JS_STYLE_BOLD_RED) : "");
-    fprintf(f, "          Nodes: %u\n", job->nnodes);
-    fprintf(f, "      CPU Cores: %u\n", job->ncpus);
-    if (job->reqmem_bytes > 0) {
-        fmt_bytes_short(a, sizeof a, job->reqmem_bytes);
-        double per = job->ncpus ? job->reqmem_bytes / job->ncpus : 0;
-        fmt_bytes(b, sizeof b, per);
-        fprintf(f, "     CPU Memory: %s (%s per CPU-core)\n", a, b);
-    }
-    if (job->gpus > 0)
-        fprintf(f, "           GPUs: %u\n", job->gpus);
-    fprintf(f, "  QOS/Partition: %s/%s\n", job->qos, job->partition);
-    fprintf(f, "        Cluster: %s\n", job->cluster);
-    fmt_start_time(a, sizeof a, job->start);
-    fprintf(f, "     Start Time: %s\n", a);
-    fmt_duration(a, sizeof a, (double)diff);
-    fprintf(f, "       Run Time: %s%s\n", a, running ? " (in progress)" : "");
-    int time_eff = -1;
-    if (job->timelimit_min > 0) {
-        time_eff = (int)lround(100.0 * (double)diff / (60.0 * (double)job->timelimit_min));
-        if (time_eff > 100)
-            time_eff = 100;
-    }
-    fmt_time_limit(a, sizeof a, job->timelimit_min);
-    bool tl_red = strcmp(job->state, "COMPLETED") == 0 && time_eff >= 0 && time_eff < conf->settings[JV_TIME_EFF_RED];
-    fprintf(f, "     Time Limit: %s%s%s\n", tl_red ? on(st, JS_STYLE_BOLD_RED) : "", a, tl_red ? off(st, JS_STYLE_BOLD_RED) : "");
-    if (from_summary)
-        fprintf(f, "         Source: summary stored at job end\n");
-
-    struct report_totals t;
-    memset(&t, 0, sizeof t);
-    for (size_t i = 0; i < nn; i++) {
-        json_t *n = json_object_get(nodes, names[i]);
-        bool ok = true;
-        double cpus = num(n, "cpus", &ok), used = num(n, "total_time", &ok);
-        if (!ok)
-            t.cpu_err = 1;
-        t.cpu_used += used;
-        t.cpu_alloc += (double)diff * cpus;
-        if (ok && used == 0)
-            t.zero_cpu_nodes++;
-        ok = true;
-        t.mem_used += num(n, "used_memory", &ok);
-        t.mem_alloc += num(n, "total_memory", &ok);
-        if (!ok)
-            t.mem_err = 1;
-        if (job->gpus > 0) {
-            json_t *util = json_object_get(n, "gpu_utilization"), *gu = json_object_get(n, "gpu_used_memory"),
-                   *gt = json_object_get(n, "gpu_total_memory");
-            const char *k;
-            json_t *v;
-            json_object_foreach(util, k, v) {
-                t.gpu_util_sum += json_number_value(v);
-                t.gpu_count++;
-                if (json_number_value(v) == 0)
-                    t.gpu_zero++;
-            }
-            json_object_foreach(gu, k, v) t.gmem_used += json_number_value(v);
-            json_object_foreach(gt, k, v) t.gmem_total += json_number_value(v);
-        }
-    }
-    if (!t.cpu_err && t.cpu_used > t.cpu_alloc * 1.0001)
-        t.cpu_err = 2;
-    if (!t.cpu_err && t.cpu_alloc == 0)
-        t.cpu_err = 3;
-    if (!t.mem_err && t.mem_used > t.mem_alloc)
-        t.mem_err = 2;
-    if (!t.mem_err && t.mem_alloc == 0)
-        t.mem_err = 3;
-    if (job->gpus > 0 && t.gpu_count == 0)
-        t.gpu_err = 1;
-    double cpu_eff = t.cpu_err ? 0 : round(1000.0 * t.cpu_used / t.cpu_alloc) / 10.0;
-    int mem_eff = t.mem_err ? 0 : (int)lround(100.0 * t.mem_used / t.mem_alloc);
-    double gpu_util = t.gpu_count ? round(10.0 * t.gpu_util_sum / t.gpu_count) / 10.0 : 0;
-    int gmem_eff = t.gmem_total > 0 ? (int)lround(100.0 * t.gmem_used / t.gmem_total) : 0;
-
-    fputc('\n', f);
-    centered(f, "Overall Utilization");
-    rule(f);
-    if (t.cpu_err)
-        fprintf(f, "  CPU utilization  [not available]\n");
-    else
-        meter_line(f, st, "CPU utilization", (int)lround(cpu_eff), job->gpus == 0 && cpu_eff < conf->settings[JV_CPU_UTIL_RED]);
-    if (t.mem_err)
-        fprintf(f, "  CPU memory usage [not available]\n");
-    else
-        meter_line(f, st, "CPU memory usage", mem_eff, mem_eff < conf->settings[JV_CPU_MEM_UTIL_RED]);
-    if (job->gpus > 0) {
-        if (t.gpu_err)
-            fprintf(f, "  GPU utilization  [not available]\n");
-        else
-            meter_line(f, st, "GPU utilization", (int)lround(gpu_util), gpu_util < conf->settings[JV_GPU_UTIL_RED]);
-        if (t.gmem_total > 0)
-            meter_line(f, st, "GPU memory usage", gmem_eff, gmem_eff < conf->settings[JV_GPU_MEM_UTIL_RED]);
-    }
-
-    fputc('\n', f);
-    centered(f, "Detailed Utilization");
-    rule(f);
-    fprintf(f, "  CPU utilization per node (CPU time used/run time)\n");
-    for (size_t i = 0; i < nn; i++) {
-        json_t *n = json_object_get(nodes, names[i]);
-        bool ok = true;
-        double cpus = num(n, "cpus", &ok), used = num(n, "total_time", &ok);
-        double alloc = (double)diff * cpus;
-        fmt_duration(a, sizeof a, used);
-        fmt_duration(b, sizeof b, alloc);
-        if (ok && used == 0)
-            fprintf(f, "      %s: %s/%s (efficiency=0.0%%) %s<-- CPU node was not used%s\n", names[i], a, b,
-                    on(st, JS_STYLE_BOLD_RED), off(st, JS_STYLE_BOLD_RED));
-        else
-            fprintf(f, "      %s: %s/%s (efficiency=%.1f%%)\n", names[i], a, b, alloc > 0 ? 100.0 * used / alloc : 0.0);
-    }
-    if (nn > 1 && !t.cpu_err) {
-        fmt_duration(a, sizeof a, t.cpu_used);
-        fmt_duration(b, sizeof b, t.cpu_alloc);
-        fprintf(f, "  Total used/runtime: %s/%s, efficiency=%.1f%%\n", a, b, cpu_eff);
-    }
-    fprintf(f, "\n  CPU memory usage per node - used/allocated\n");
-    double total_cpus = 0;
-    for (size_t i = 0; i < nn; i++) {
-        json_t *n = json_object_get(nodes, names[i]);
-        bool ok = true;
-        double cpus = num(n, "cpus", &ok), used = num(n, "used_memory", &ok), alloc = num(n, "total_memory", &ok);
-        total_cpus += cpus;
-        fmt_bytes(a, sizeof a, used);
-        fmt_bytes(b, sizeof b, alloc);
-        fmt_bytes(c, sizeof c, cpus > 0 ? used / cpus : 0);
-        fmt_bytes(d, sizeof d, cpus > 0 ? alloc / cpus : 0);
-        fprintf(f, "      %s: %s/%s (%s/%s per core of %.0f)\n", names[i], a, b, c, d, cpus);
-    }
-    if (nn > 1) {
-        fmt_bytes(a, sizeof a, t.mem_used);
-        fmt_bytes(b, sizeof b, t.mem_alloc);
-        fmt_bytes(c, sizeof c, total_cpus > 0 ? t.mem_used / total_cpus : 0);
-        fmt_bytes(d, sizeof d, total_cpus > 0 ? t.mem_alloc / total_cpus : 0);
-        fprintf(f, "  Total used/allocated: %s/%s (%s/%s per core of %.0f)\n", a, b, c, d, total_cpus);
-    }
-    if (job->gpus > 0) {
-        fprintf(f, "\n  GPU utilization per node\n");
-        for (size_t i = 0; i < nn; i++) {
-            json_t *util = json_object_get(json_object_get(nodes, names[i]), "gpu_utilization");
-            size_t ng = 0;
-            const char **g = sorted_keys(util, &ng, true);
-            for (size_t j = 0; g && j < ng; j++) {
-                double u = json_number_value(json_object_get(util, g[j]));
-                if (u == 0)
-                    fprintf(f, "      %s (GPU %s): %s0%% <-- GPU was not used%s\n", names[i], g[j],
-                            on(st, JS_STYLE_BOLD_RED), off(st, JS_STYLE_BOLD_RED));
-                else
-                    fprintf(f, "      %s (GPU %s): %.1f%%\n", names[i], g[j], u);
-            }
-            free(g);
-        }
-        fprintf(f, "\n  GPU memory usage per node - maximum used/total\n");
-        for (size_t i = 0; i < nn; i++) {
-            json_t *n = json_object_get(nodes, names[i]);
-            json_t *gu = json_object_get(n, "gpu_used_memory"), *gt = json_object_get(n, "gpu_total_memory");
-            size_t ng = 0;
-            const char **g = sorted_keys(gt, &ng, true);
-            for (size_t j = 0; g && j < ng; j++) {
-                double used = json_number_value(json_object_get(gu, g[j]));
-                double total = json_number_value(json_object_get(gt, g[j]));
-                fmt_bytes(a, sizeof a, used);
-                fmt_bytes(b, sizeof b, total);
-                fprintf(f, "      %s (GPU %s): %s/%s (%.1f%%)\n", names[i], g[j], a, b, total > 0 ? 100.0 * used / total : 0.0);
-            }
-            free(g);
-        }
-    }
-    if (batch_script) {
-        fputc('\n', f);
-        centered(f, "Batch Script");
-        rule(f);
-        fputs(batch_script, f);
-        if (batch_script[0] && batch_script[strlen(batch_script) - 1] != '\n')
-            fputc('\n', f);
-    }
-
-    fputc('\n', f);
-    centered(f, "Notes");
-    rule(f);
-    if (t.cpu_err || t.mem_err || t.gpu_err) {
-        static const char *const why[] = {"", "the data is incomplete", "a value was over 100%", "the allocation was zero"};
-        if (t.cpu_err)
-            fprintf(f, "  * The CPU utilization could not be determined (%s).\n", why[t.cpu_err]);
-        if (t.mem_err)
-            fprintf(f, "  * The CPU memory usage could not be determined (%s).\n", why[t.mem_err]);
-        if (t.gpu_err)
-            fprintf(f, "  * The GPU utilization could not be determined (%s).\n", why[t.gpu_err]);
-        fprintf(f, "  * No other notes will be shown.\n");
-    } else {
-        struct js_vars vs;
-        memset(&vs, 0, sizeof vs);
-        js_vars_settings(&vs, conf);
-        js_vars_set(&vs, JV_CPU_EFF, cpu_eff);
-        js_vars_set(&vs, JV_CPU_MEM_EFF, mem_eff);
-        if (job->gpus > 0 && t.gpu_count > 0)
-            js_vars_set(&vs, JV_GPU_UTIL, gpu_util);
-        if (t.gmem_total > 0)
-            js_vars_set(&vs, JV_GPU_MEM_EFF, gmem_eff);
-        js_vars_set(&vs, JV_GPUS, job->gpus);
-        js_vars_set(&vs, JV_CPUS, job->ncpus);
-        js_vars_set(&vs, JV_NODES, (double)nn);
-        js_vars_set(&vs, JV_RUNTIME, (double)diff);
-        if (time_eff >= 0)
-            js_vars_set(&vs, JV_TIME_EFF, time_eff);
-        js_vars_set(&vs, JV_ZERO_GPUS, t.gpu_zero);
-        js_vars_set(&vs, JV_ZERO_CPU_NODES, t.zero_cpu_nodes);
-        js_vars_set(&vs, JV_OOM, strcmp(job->state, "OUT_OF_MEMORY") == 0);
-        js_vars_set(&vs, JV_TIMEOUT, strcmp(job->state, "TIMEOUT") == 0);
-        js_vars_set(&vs, JV_COMPLETED, strcmp(job->state, "COMPLETED") == 0);
-        js_vars_set(&vs, JV_RUNNING, running);
-        js_vars_set(&vs, JV_MEM_ALLOC_GB, round(t.mem_alloc / GIB));
-        js_vars_set(&vs, JV_MEM_USED_GB, round(10 * t.mem_used / GIB) / 10);
-        js_vars_set(&vs, JV_SUGGESTED_MEM_GB, nice_mem_gb(t.mem_used / GIB));
-        if (job->gpus > 0) {
-            js_vars_set(&vs, JV_CORES_PER_GPU, (double)job->ncpus / job->gpus);
-            js_vars_set(&vs, JV_CPU_MEM_PER_GPU_GB, round(t.mem_alloc / GIB / job->gpus));
-        }
-        js_vars_set(&vs, JV_INTERACTIVE, strcmp(job->jobname, "interactive") == 0 ||
-                                              strncmp(job->jobname, "sys/dashboard", 13) == 0);
-        struct buf note;
-        buf_init(&note, 64 * 1024);
-        for (size_t i = 0; i < conf->nnotes; i++) {
-            if (!js_note_applies(&conf->notes[i], &vs))
-                continue;
-            buf_reset(&note);
-            if (js_note_expand(&conf->notes[i], &vs, &note) == JT_OK)
-                print_note(f, st, conf->notes[i].style, buf_str(&note));
-        }
-        buf_free(&note);
-    }
-    fputc('\n', f);
-    free(names);
 }
 
 /* ---- the command ----------------------------------------------------------------------------------- */
@@ -702,7 +398,7 @@ static int parse_stats_opts(int argc, char **argv, struct stats_opts *o, const c
 /* Loads the config file (an explicit --config must exist) and applies overrides. */
 int jobstats_load_conf(struct js_conf *conf, const char *path, const char *prom_url, const char *prog)
 {
-    char err[512];
+    char err[512] = "";
     js_conf_defaults(conf);
     if (js_conf_load(conf, path ? path : JS_CONF_DEFAULT_PATH, path != NULL, err, sizeof err) != JT_OK) {
         fprintf(stderr, "%s: config: %s\n", prog, err);
@@ -737,7 +433,7 @@ static char *batch_script_text(const struct js_conf *conf, const char *jobid)
 
 static int stats_one(const struct js_conf *conf, const struct stats_opts *o, const char *jobid, const char *prog)
 {
-    char err[1024];
+    char err[1024] = "";
     int rc = CLI_EXIT_FAILURE;
     json_t *summary = NULL;
     char *script = NULL;
@@ -758,8 +454,12 @@ static int stats_one(const struct js_conf *conf, const struct stats_opts *o, con
         fprintf(stderr, "%s: Failed to get details for job %s since it is a PENDING job.\n", prog, jobid);
         goto out;
     }
-    int64_t now = (int64_t)time(NULL);
-    int64_t diff = jobstats_runtime(job, now);
+    int64_t now = (int64_t)time(NULL), diff;
+    if (!jobstats_runtime(job, now, &diff)) {
+        jobstats_bad_times(job, err, sizeof err);
+        fprintf(stderr, "%s: %s\n", prog, err);
+        goto out;
+    }
     bool from_summary = false;
     if (!o->force && !o->base64) {
         enum js1_kind kind;
@@ -810,8 +510,10 @@ static int stats_one(const struct js_conf *conf, const struct stats_opts *o, con
     }
     if (o->batch_script)
         script = batch_script_text(conf, job->jobid);
-    struct style st = {.color = !o->no_color && isatty(STDOUT_FILENO)};
-    print_report(stdout, conf, job, summary, now, from_summary, script, &st);
+    struct report_opts ro = {.color = !o->no_color && isatty(STDOUT_FILENO), .from_summary = from_summary,
+                             .batch_script = script};
+    jobstats_report(stdout, conf, job, summary, now, &ro);
+    fputc('\n', stdout); /* Princeton print()s the report, which ends in a newline already */
     rc = CLI_EXIT_OK;
 out:
     json_decref(summary);

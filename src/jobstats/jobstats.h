@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -24,8 +25,16 @@ bool jobstats_valid_jobid(const char *s);
 enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const char *cluster_opt,
                            struct sacct_job *job, bool debug, char *err, size_t errsz);
 
-/* The job's run time in seconds (end or now minus start). */
-int64_t jobstats_runtime(const struct sacct_job *job, int64_t now);
+/* Latest time a job may start or end: 9999-12-31. Later (or negative) times from sacct are garbage. */
+#define JOBSTATS_EPOCH_MAX INT64_C(253402300799)
+
+/* The job's run time in seconds into *diff: end (or now) minus start, 0 if that is negative or the job
+ * has not started. False, with *diff = 0, when a time is outside [0, JOBSTATS_EPOCH_MAX]: the caller
+ * reports it (jobstats_bad_times), never a number. */
+bool jobstats_runtime(const struct sacct_job *job, int64_t now, int64_t *diff);
+
+/* The message for a job whose times jobstats_runtime refused. */
+void jobstats_bad_times(const struct sacct_job *job, char *err, size_t errsz);
 
 /* Queries Prometheus and returns a new summary {"nodes", "total_time", "gpus"} (caller json_decrefs).
  * A summary with no nodes means Prometheus had no data. Errors name the URL. */

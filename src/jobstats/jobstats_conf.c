@@ -290,6 +290,9 @@ enum jt_err js_conf_parse(struct js_conf *c, const char *name, const char *text,
             ok = vl > 0 && v[0] == '/' && str_copy(dst, 256, v, vl);
             if (!ok)
                 snprintf(why, sizeof why, "%.*s must be an absolute path", (int)kl, k);
+        } else if (word_eq(k, kl, "mig_nodes")) {
+            /* Princeton's MIG_NODES_1/2: hosts whose GPUs are MIG slices (comma-separated, no spaces) */
+            ok = str_copy(c->mig_nodes, sizeof c->mig_nodes, v, vl) && !memchr(v, ' ', vl);
         } else if (var_lookup(k, kl, &sv) && sv >= JV_GPU_UTIL_RED) {
             ok = parse_number(v, vl, 0, 1e9, &c->settings[sv]);
         } else {

@@ -59,6 +59,7 @@ struct js_conf {
     char sacct[256], sacctmgr[256];
     double cmd_timeout;
     char spool_dir[256];
+    char mig_nodes[1024]; /* comma-separated host names with MIG GPUs ("" = none) */
     double settings[JV_COUNT]; /* only the settings part is used */
     struct js_note notes[JS_MAX_NOTES];
     size_t nnotes;

@@ -3,14 +3,19 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "common/strparse.h"
 
 void fmt_duration(char *dst, size_t dstsz, double seconds)
 {
     if (!(seconds > 0))
         seconds = 0;
-    uint64_t s = (uint64_t)llround(seconds);
+    if (seconds > 1e15) /* far beyond any job; keeps the conversion defined */
+        seconds = 1e15;
+    uint64_t s = (uint64_t)floor(seconds);
     uint64_t d = s / 86400, h = (s / 3600) % 24, m = (s / 60) % 60, sec = s % 60;
     if (d > 0)
         snprintf(dst, dstsz, "%llu-%02llu:%02llu:%02llu", (unsigned long long)d, (unsigned long long)h,
@@ -93,4 +98,106 @@ void fmt_time_limit(char *dst, size_t dstsz, int64_t minutes)
         snprintf(dst, dstsz, "UNLIMITED");
     else
         fmt_duration(dst, dstsz, (double)minutes * 60.0);
+}
+
+/* printf's %.Nf rounds the exact binary value to nearest, ties to even, as Python's round() does. */
+static double round_digits(double x, int digits)
+{
+    char t[512];
+    if (!isfinite(x) || fabs(x) >= 1e300)
+        return x;
+    snprintf(t, sizeof t, "%.*f", digits, x);
+    return strtod(t, NULL);
+}
+
+double fmt_round1(double x) { return round_digits(x, 1); }
+double fmt_round0(double x) { return round_digits(x, 0); }
+
+void fmt_py_number(char *dst, size_t dstsz, double v, bool is_integer)
+{
+    if (is_integer && fabs(v) < 9007199254740992.0) {
+        snprintf(dst, dstsz, "%lld", (long long)v);
+        return;
+    }
+    if (!isfinite(v) || fabs(v) >= 1e16 || (v != 0 && fabs(v) < 1e-4)) {
+        snprintf(dst, dstsz, "%.17g", v); /* not reached for validated figures */
+        return;
+    }
+    char t[64];
+    for (int d = 1; d <= 20; d++) {
+        snprintf(t, sizeof t, "%.*f", d, v);
+        if (strtod(t, NULL) == v)
+            break;
+    }
+    snprintf(dst, dstsz, "%s", t);
+}
+
+/* Replaces every occurrence of from by to in s (in place; to is never longer than from). */
+static void replace_all(char *s, const char *from, const char *to)
+{
+    size_t fl = strlen(from), tl = strlen(to);
+    char *p = s;
+    while ((p = strstr(p, from)) != NULL) {
+        memmove(p + tl, p + fl, strlen(p + fl) + 1);
+        memcpy(p, to, tl);
+        p += tl;
+    }
+}
+
+void fmt_bytes_alloc(char *dst, size_t dstsz, double bytes)
+{
+    fmt_bytes(dst, dstsz, bytes);
+    replace_all(dst, ".0GB", "GB");
+}
+
+void fmt_reqmem_header(char *dst, size_t dstsz, const char *reqmem, uint32_t ncpus)
+{
+    static const char *const units1000[] = {"B", "KB", "MB", "GB", "TB"};
+    char total[64];
+    size_t n = strlen(reqmem);
+    double mult = 0, v;
+    if (n > 0) {
+        switch (reqmem[n - 1]) {
+        case 'K': mult = 1e3; break;
+        case 'M': mult = 1e6; break;
+        case 'G': mult = 1e9; break;
+        case 'T': mult = 1e12; break;
+        default: break;
+        }
+    }
+    if (mult == 0 || n >= sizeof total || !str_to_double(reqmem, n - 1, &v)) {
+        snprintf(dst, dstsz, "%s", reqmem);
+        return;
+    }
+    memcpy(total, reqmem, n + 1);
+    replace_all(total, "000K", "M");
+    replace_all(total, "000M", "G");
+    replace_all(total, "000G", "T");
+    replace_all(total, ".50G", ".5G");
+    replace_all(total, ".50T", ".5T");
+    if (ncpus <= 1) { /* Princeton omits the part for one core; zero cores cannot be divided by */
+        snprintf(dst, dstsz, "%sB", total);
+        return;
+    }
+    double per = v * mult / ncpus;
+    size_t u = 0;
+    while (per >= 1000 && u + 1 < sizeof units1000 / sizeof units1000[0]) {
+        per /= 1000;
+        u++;
+    }
+    char pc[64];
+    snprintf(pc, sizeof pc, "%.1f", per);
+    replace_all(pc, ".0", "");
+    snprintf(dst, dstsz, "%sB (%s%s per CPU-core)", total, pc, units1000[u]);
+}
+
+void fmt_center(char *dst, size_t dstsz, const char *title, int width)
+{
+    int len = (int)strlen(title), marg = width - len;
+    if (marg <= 0) {
+        snprintf(dst, dstsz, "%s", title);
+        return;
+    }
+    int left = marg / 2 + (marg & width & 1);
+    snprintf(dst, dstsz, "%*s%s%*s", left, "", title, marg - left, "");
 }

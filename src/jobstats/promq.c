@@ -63,10 +63,15 @@ enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid
     return JT_ERR_INTERNAL;
 }
 
-/* Princeton stores whole numbers as integers and the rest rounded to one decimal. */
+/* Beyond 2^53 a double no longer holds every integer: no byte count, CPU time or percentage a job can
+ * have comes near it, so such a value is a broken exporter or a hostile one, and is refused. */
+#define PROMQ_VALUE_MAX 9007199254740992.0
+
+/* Princeton stores whole numbers as integers and the rest rounded to one decimal. The caller has
+ * checked |v| < PROMQ_VALUE_MAX, so neither the cast nor v * 10 can overflow. */
 static json_t *number_value(double v)
 {
-    if (fabs(v) < 9007199254740992.0 && v == floor(v))
+    if (v == floor(v))
         return json_integer((json_int_t)v);
     return json_real(round(v * 10.0) / 10.0);
 }
@@ -76,6 +81,8 @@ enum jt_err promq_parse_answer(enum promq_key k, const char *body, size_t len, j
 {
     json_error_t je;
     enum jt_err rc = JT_ERR_PARSE;
+    if (errsz > 0)
+        err[0] = '\0';
     json_t *root = json_loadb(body, len, 0, &je);
     if (!root) {
         snprintf(err, errsz, "answer is not JSON (%s at line %d)", je.text, je.line);
@@ -118,6 +125,10 @@ enum jt_err promq_parse_answer(enum promq_key k, const char *body, size_t len, j
             snprintf(err, errsz, "series %zu has a bad value '%.32s'", i, vstr);
             goto out;
         }
+        if (!(fabs(v) < PROMQ_VALUE_MAX)) {
+            snprintf(err, errsz, "series %zu has an out-of-range value '%.32s' for %s", i, vstr, key_names[k]);
+            goto out;
+        }
         char host[256];
         const char *colon = strchr(inst, ':');
         size_t hl = colon ? (size_t)(colon - inst) : strlen(inst);
@@ -129,6 +140,7 @@ enum jt_err promq_parse_answer(enum promq_key k, const char *body, size_t len, j
         if (!node) {
             node = json_object();
             if (!node || json_object_set_new(nodes, host, node) != 0) {
+                snprintf(err, errsz, "out of memory");
                 rc = JT_ERR_NOMEM;
                 goto out;
             }
@@ -136,18 +148,30 @@ enum jt_err promq_parse_answer(enum promq_key k, const char *body, size_t len, j
         const char *minor = json_string_value(json_object_get(metric, "minor_number"));
         json_t *jv = number_value(v);
         if (!jv) {
+            snprintf(err, errsz, "out of memory");
             rc = JT_ERR_NOMEM;
             goto out;
         }
+        int set_rc;
         if (minor && minor[0]) {
             json_t *per = json_object_get(node, key_names[k]);
             if (!json_is_object(per)) {
                 per = json_object();
-                json_object_set_new(node, key_names[k], per);
+                if (!per || json_object_set_new(node, key_names[k], per) != 0) {
+                    json_decref(jv);
+                    snprintf(err, errsz, "out of memory");
+                    rc = JT_ERR_NOMEM;
+                    goto out;
+                }
             }
-            json_object_set_new(per, minor, jv);
+            set_rc = json_object_set_new(per, minor, jv);
         } else {
-            json_object_set_new(node, key_names[k], jv);
+            set_rc = json_object_set_new(node, key_names[k], jv);
+        }
+        if (set_rc != 0) {
+            snprintf(err, errsz, "series %zu: cannot store the value (bad label or out of memory)", i);
+            rc = JT_ERR_NOMEM;
+            goto out;
         }
     }
     rc = JT_OK;

@@ -1,6 +1,7 @@
 /* sacct_parse.c - sacct line parsing for jobstats (see sacct_parse.h). */
 #include "jobstats/sacct_parse.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "common/strparse.h"
@@ -68,7 +69,7 @@ bool sacct_reqmem_bytes(const char *s, size_t n, uint32_t ncpus, uint32_t nnodes
         }
     }
     double v;
-    if (!str_to_double(s, n, &v) || v < 0)
+    if (!str_to_double(s, n, &v) || v < 0 || !isfinite(v * unit * mult))
         return false;
     *out = v * unit * mult;
     return true;
@@ -115,7 +116,8 @@ enum jt_err sacct_parse_line(const char *line, size_t n, struct sacct_job *job)
     if (!str_to_u64(f[10], fl[10], &v) || v > UINT32_MAX)
         return JT_ERR_PARSE;
     j.ncpus = (uint32_t)v;
-    if (fl[11] > 0 && !sacct_reqmem_bytes(f[11], fl[11], j.ncpus, j.nnodes, &j.reqmem_bytes))
+    if (fl[11] > 0 && (!sacct_reqmem_bytes(f[11], fl[11], j.ncpus, j.nnodes, &j.reqmem_bytes) ||
+                       !field_copy(j.reqmem, sizeof j.reqmem, f[11], fl[11])))
         return JT_ERR_PARSE;
     field_copy(j.qos, sizeof j.qos, f[12], fl[12]);
     field_copy(j.partition, sizeof j.partition, f[13], fl[13]);

@@ -33,6 +33,7 @@ struct sacct_job {
     char state[48];          /* "CANCELLED by 123" normalised to CANCELLED */
     uint32_t nnodes, ncpus;
     double reqmem_bytes;     /* whole job; 0 when unknown */
+    char reqmem[32];         /* ReqMem as sacct printed it ("10G", "4000Mc"), for the report header */
     char qos[64], partition[64];
     int64_t timelimit_min;   /* -1 = UNLIMITED / Partition_Limit / unknown */
     char jobname[256];

@@ -27,7 +27,20 @@
 #include "common/strparse.h"
 
 #define ENCODING_MARK ".encoding-js1b32" /* in the spool dir: this Slurm lowercases AdminComment */
-#define SACCT_SETTLE_S 10.0               /* how long to wait for slurmdbd to record the job's end */
+/* slurmdbd may record the job's end a moment after the epilog starts. It is asked again after 0.5, 1
+ * and 2 s, then given up on (the job is spooled): at most SETTLE_QUERIES queries per job end, spaced
+ * out, because slurmdbd lags exactly when many jobs end at once. */
+#define SETTLE_QUERIES 4
+#define SETTLE_FIRST_WAIT_S 0.5
+#define SPOOL_MAX_AGE_DEFAULT_S (7 * 86400)
+#define SPOOL_ENTRY_MAX 512
+
+/* One spooled job: what --retry-spool needs without the epilog's environment. */
+struct spool_entry {
+    char jobid[32];               /* SLURM_JOB_ID, the raw job id */
+    char array_job[32], array_task[32]; /* SLURM_ARRAY_JOB_ID / _TASK_ID, "" when not an array task */
+    int64_t spooled_at;           /* epoch s, 0 when unknown (an old one-line entry: the file's mtime) */
+};
 
 enum summary_mode { MODE_NONE, MODE_STORE, MODE_RETRY };
 enum enc_choice { ENC_AUTO, ENC_JS1, ENC_JS1B32 };
@@ -37,6 +50,7 @@ struct summary_opts {
     const char *jobid;
     const char *config, *prom_url, *spool_dir;
     enum enc_choice enc;
+    int64_t spool_max_age; /* seconds */
     bool debug;
 };
 
@@ -55,15 +69,40 @@ static void summary_usage(FILE *out)
             "  --spool-dir DIR        spool directory (default: spool_dir in the config,\n"
             "                         /var/spool/jobtel/summaries)\n"
             "  --encoding auto|js1|js1b32  auto (default): JS1 base64, js1b32 where Slurm lowercases\n"
+            "  --spool-max-age AGE    --retry-spool drops (and logs) jobs spooled longer ago than AGE\n"
+            "                         (seconds, or with a suffix s, m, h, d; default 7d)\n"
             "  -d, --debug            debug output\n"
             "  -h, --help             this help\n\n"
             "Exit codes: 0 stored (or spooled, with --store), 1 failure (--retry-spool: some jobs are\n"
             "still spooled), 2 usage error.\n");
 }
 
+/* "3600", "90m", "12h", "7d" into seconds; false if malformed, zero or absurd. */
+static bool parse_age(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    int64_t mult = 1;
+    if (n > 0) {
+        switch (s[n - 1]) {
+        case 's': mult = 1; n--; break;
+        case 'm': mult = 60; n--; break;
+        case 'h': mult = 3600; n--; break;
+        case 'd': mult = 86400; n--; break;
+        default: break;
+        }
+    }
+    uint64_t v;
+    int64_t r;
+    if (!str_to_u64(s, n, &v) || v == 0 || v > (uint64_t)INT32_MAX || __builtin_mul_overflow((int64_t)v, mult, &r))
+        return false;
+    *out = r;
+    return true;
+}
+
 static int parse_opts(int argc, char **argv, struct summary_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->spool_max_age = SPOOL_MAX_AGE_DEFAULT_S;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **val = NULL;
@@ -87,6 +126,13 @@ static int parse_opts(int argc, char **argv, struct summary_opts *o)
             else if (strcmp(e, "js1b32") == 0) o->enc = ENC_JS1B32;
             else {
                 fprintf(stderr, "jobtel summary: --encoding is auto, js1 or js1b32\n");
+                return CLI_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--spool-max-age") == 0) {
+            if (i + 1 >= argc)
+                goto missing;
+            if (!parse_age(argv[++i], &o->spool_max_age)) {
+                fprintf(stderr, "jobtel summary: --spool-max-age is a positive age such as 86400, 12h or 7d\n");
                 return CLI_EXIT_USAGE;
             }
         } else if (strcmp(a, "-d") == 0 || strcmp(a, "--debug") == 0) {
@@ -114,29 +160,41 @@ missing:
     return CLI_EXIT_USAGE;
 }
 
-/* The id sacctmgr must name: for an array task whose id is also the array's id, "ARRAY_TASK", or the
- * array's own record would be overwritten (Princeton's slurmctldepilog.sh does the same). */
-static void db_jobid(const char *jobid, char *out, size_t outsz)
+/* The entry for jobid from the epilog's environment: the array ids only when they describe this job. */
+static void entry_from_env(const char *jobid, struct spool_entry *e)
 {
+    memset(e, 0, sizeof *e);
+    snprintf(e->jobid, sizeof e->jobid, "%s", jobid);
     const char *aj = getenv("SLURM_ARRAY_JOB_ID"), *at = getenv("SLURM_ARRAY_TASK_ID");
     const char *self = getenv("SLURM_JOB_ID");
     uint64_t x;
-    if (aj && at && self && strcmp(aj, jobid) == 0 && strcmp(self, jobid) == 0 && cstr_to_u64(at, &x))
-        snprintf(out, outsz, "%s_%s", jobid, at);
-    else
-        snprintf(out, outsz, "%s", jobid);
+    if (aj && at && self && strcmp(self, jobid) == 0 && cstr_to_u64(aj, &x) && cstr_to_u64(at, &x) &&
+        strlen(aj) < sizeof e->array_job && strlen(at) < sizeof e->array_task) {
+        snprintf(e->array_job, sizeof e->array_job, "%s", aj);
+        snprintf(e->array_task, sizeof e->array_task, "%s", at);
+    }
+    e->spooled_at = (int64_t)time(NULL);
 }
 
-static enum jt_err sacctmgr_set(const struct js_conf *conf, const char *jobid, const char *value, char *err,
+/* The id sacct and sacctmgr must name: for an array task whose raw id is also the array's id,
+ * "ARRAY_TASK", or the array's own record would be overwritten and `sacct -j` would list every task
+ * (Princeton's slurmctldepilog.sh does the same); any other job by its raw id. */
+static void db_jobid(const struct spool_entry *e, char *out, size_t outsz)
+{
+    if (e->array_job[0] && e->array_task[0] && strcmp(e->array_job, e->jobid) == 0)
+        snprintf(out, outsz, "%s_%s", e->jobid, e->array_task);
+    else
+        snprintf(out, outsz, "%s", e->jobid);
+}
+
+static enum jt_err sacctmgr_set(const struct js_conf *conf, const char *dbid, const char *value, char *err,
                                 size_t errsz)
 {
     struct buf out, eout, arg;
     buf_init(&out, 1 << 16);
     buf_init(&eout, 1 << 16);
     buf_init(&arg, JS1_JSON_MAX);
-    char where[64];
-    char dbid[48];
-    db_jobid(jobid, dbid, sizeof dbid);
+    char where[96];
     snprintf(where, sizeof where, "jobid=%s", dbid);
     buf_printf(&arg, "AdminComment=%s", value);
     char *argv[] = {(char *)conf->sacctmgr, "-i", "modify", "job", "where", where, "set", (char *)buf_str(&arg), NULL};
@@ -144,7 +202,9 @@ static enum jt_err sacctmgr_set(const struct js_conf *conf, const char *jobid, c
     enum jt_err rc = cmd_run(argv, conf->cmd_timeout, &out, &eout, &st);
     if (rc == JT_OK && st != 0) {
         const char *e = buf_str(&eout);
-        snprintf(err, errsz, "%s failed (exit %d): %.*s", conf->sacctmgr, st, (int)strcspn(e, "\n"), e);
+        size_t el = strcspn(e, "\n");
+        snprintf(err, errsz, "%s failed (exit %d): %.*s", conf->sacctmgr, st, (int)(el > 300 ? 300 : el),
+                 el ? e : "(no message)");
         rc = JT_ERR_IO;
     } else if (rc != JT_OK) {
         snprintf(err, errsz, "%s: %s", conf->sacctmgr, rc == JT_ERR_TIMEOUT ? "timed out" : "could not be run");
@@ -156,13 +216,13 @@ static enum jt_err sacctmgr_set(const struct js_conf *conf, const char *jobid, c
 }
 
 /* Writes value and reads it back: JT_ERR_PARSE when the store changed it (lowercasing). */
-static enum jt_err store_verified(const struct js_conf *conf, const char *jobid, const char *value,
+static enum jt_err store_verified(const struct js_conf *conf, const char *dbid, const char *value,
                                   struct sacct_job *job, bool debug, char *err, size_t errsz)
 {
-    enum jt_err rc = sacctmgr_set(conf, jobid, value, err, errsz);
+    enum jt_err rc = sacctmgr_set(conf, dbid, value, err, errsz);
     if (rc != JT_OK)
         return rc;
-    rc = jobstats_sacct(conf, jobid, NULL, job, debug, err, errsz);
+    rc = jobstats_sacct(conf, dbid, NULL, job, debug, err, errsz);
     if (rc != JT_OK)
         return rc;
     if (strcmp(job->admin_comment, value) != 0) {
@@ -179,44 +239,91 @@ static bool mark_exists(const char *spool)
     return access(p, F_OK) == 0;
 }
 
+/* mkdir -p: parents 0755 (like /var/spool), the spool itself 0750; each level must end up a real
+ * directory, not a symlink someone planted. */
+static enum jt_err mkdir_p(const char *path)
+{
+    char p[512];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof p || path[0] != '/')
+        return JT_ERR_USAGE;
+    memcpy(p, path, n + 1);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char saved = p[i];
+        p[i] = '\0';
+        bool leaf = i == n;
+        if (mkdir(p, leaf ? 0750 : 0755) != 0 && errno != EEXIST) {
+            p[i] = saved;
+            return JT_ERR_IO;
+        }
+        struct stat sb;
+        if (lstat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            p[i] = saved;
+            errno = ENOTDIR;
+            return JT_ERR_UNSAFE;
+        }
+        p[i] = saved;
+    }
+    return JT_OK;
+}
+
 static void mark_set(const char *spool)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/%s", spool, ENCODING_MARK);
-    mkdir(spool, 0750);
+    if (mkdir_p(spool) != JT_OK) {
+        log_warn("cannot create the spool directory %s: %s", spool, strerror(errno));
+        return;
+    }
     int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd >= 0)
         close(fd);
 }
 
 /* Computes and stores one job's summary. JT_OK when stored; anything else is worth a retry. */
-static enum jt_err store_job(const struct js_conf *conf, const struct summary_opts *o, const char *jobid, char *err,
-                             size_t errsz)
+static enum jt_err store_job(const struct js_conf *conf, const struct summary_opts *o, const struct spool_entry *e,
+                             char *err, size_t errsz)
 {
     struct sacct_job *job = calloc(1, sizeof *job);
     struct buf comment;
     buf_init(&comment, JS1_JSON_MAX);
     json_t *summary = NULL;
     enum jt_err rc = JT_ERR_NOMEM;
+    char dbid[80];
+    db_jobid(e, dbid, sizeof dbid);
     if (!job)
         goto out;
-    /* slurmdbd may record the end a moment after the epilog starts. */
-    double deadline = mono_now() + SACCT_SETTLE_S;
-    for (;;) {
-        rc = jobstats_sacct(conf, jobid, NULL, job, o->debug, err, errsz);
-        if (rc != JT_OK || job->has_end || mono_now() > deadline)
+    double wait_s = SETTLE_FIRST_WAIT_S;
+    for (int q = 1;; q++) {
+        rc = jobstats_sacct(conf, dbid, NULL, job, o->debug, err, errsz);
+        if (rc != JT_OK || job->has_end)
             break;
-        usleep(500 * 1000);
+        if (q == SETTLE_QUERIES) {
+            snprintf(err, errsz, "slurmdbd has not recorded the end of job %s after %d queries", dbid, q);
+            rc = JT_ERR_TIMEOUT;
+            break;
+        }
+        usleep((useconds_t)(wait_s * 1e6));
+        wait_s *= 2;
     }
     if (rc != JT_OK)
         goto out;
     if (!job->has_start) {
-        snprintf(err, errsz, "job %s never started: nothing to store", jobid);
+        snprintf(err, errsz, "job %s never started: nothing to store", dbid);
         rc = JT_OK; /* nothing to retry either */
         goto out;
     }
-    int64_t now = (int64_t)time(NULL);
-    bool is_short = (double)jobstats_runtime(job, now) < 2 * conf->sampling_period;
+    int64_t now = (int64_t)time(NULL), runtime;
+    if (!jobstats_runtime(job, now, &runtime)) {
+        jobstats_bad_times(job, err, errsz);
+        rc = JT_OK; /* sacct's own data is broken: retrying cannot help */
+        goto out;
+    }
+    bool is_short = (double)runtime < 2 * conf->sampling_period;
     if (!is_short) {
         rc = jobstats_collect(conf, job, now, o->debug, &summary, err, errsz);
         if (rc != JT_OK)
@@ -233,16 +340,16 @@ static enum jt_err store_job(const struct js_conf *conf, const struct summary_op
             rc = buf_printf(&comment, "%s%s", base32 ? "js1b32:" : "JS1:", base32 ? (is_short ? "short" : "none") : word);
         if (rc != JT_OK)
             goto out;
-        rc = store_verified(conf, jobid, buf_str(&comment), job, o->debug, err, errsz);
+        rc = store_verified(conf, dbid, buf_str(&comment), job, o->debug, err, errsz);
         if (rc != JT_ERR_PARSE || base32 || o->enc != ENC_AUTO)
             break;
         /* This Slurm changed the value (22.05 lowercases it): use the case-proof spelling from now on. */
-        log_warn("job %s: %s; storing the js1b32 spelling instead", jobid, err);
+        log_warn("job %s: %s; storing the js1b32 spelling instead", dbid, err);
         mark_set(conf->spool_dir);
         base32 = true;
     }
     if (rc == JT_OK)
-        log_info("job %s: summary stored (%zu bytes, %s)", jobid, comment.len, base32 ? "js1b32" : "JS1");
+        log_info("job %s: summary stored (%zu bytes, %s)", dbid, comment.len, base32 ? "js1b32" : "JS1");
 out:
     json_decref(summary);
     buf_free(&comment);
@@ -250,24 +357,88 @@ out:
     return rc;
 }
 
-/* Atomically creates <spool>/<jobid> (content: the id). */
-static enum jt_err spool_add(const char *spool, const char *jobid)
+/* Atomically creates <spool>/<jobid>: "jobid=", "array_job_id=", "array_task_id=", "spooled_at=" lines.
+ * The parent directories are created on a fresh install. */
+static enum jt_err spool_add(const char *spool, const struct spool_entry *e)
 {
     char tmp[512], fin[512];
-    if (mkdir(spool, 0750) != 0 && errno != EEXIST)
-        return JT_ERR_IO;
-    snprintf(tmp, sizeof tmp, "%s/.tmp.%s.%ld", spool, jobid, (long)getpid());
-    snprintf(fin, sizeof fin, "%s/%s", spool, jobid);
+    enum jt_err rc = mkdir_p(spool);
+    if (rc != JT_OK)
+        return rc;
+    snprintf(tmp, sizeof tmp, "%s/.tmp.%s.%ld", spool, e->jobid, (long)getpid());
+    snprintf(fin, sizeof fin, "%s/%s", spool, e->jobid);
+    char text[SPOOL_ENTRY_MAX];
+    int n = snprintf(text, sizeof text, "jobid=%s\narray_job_id=%s\narray_task_id=%s\nspooled_at=%lld\n", e->jobid,
+                     e->array_job, e->array_task, (long long)e->spooled_at);
+    if (n < 0 || (size_t)n >= sizeof text)
+        return JT_ERR_INTERNAL;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd < 0)
         return JT_ERR_IO;
-    size_t n = strlen(jobid);
-    bool ok = write(fd, jobid, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    bool ok = write(fd, text, (size_t)n) == (ssize_t)n && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, fin) != 0) {
+        int saved = errno;
         unlink(tmp);
+        errno = saved;
         return JT_ERR_IO;
     }
+    return JT_OK;
+}
+
+/* Reads <spool>/<name>. Old entries hold only the job id; their age is the file's mtime. JT_ERR_PARSE
+ * for an entry that names another job or has bad ids (it is then dropped, with a log line). */
+static enum jt_err spool_read(const char *spool, const char *name, struct spool_entry *e)
+{
+    char p[512], text[SPOOL_ENTRY_MAX];
+    memset(e, 0, sizeof *e);
+    snprintf(p, sizeof p, "%s/%s", spool, name);
+    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return JT_ERR_IO;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return JT_ERR_UNSAFE;
+    }
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n < 0)
+        return JT_ERR_IO;
+    text[n] = '\0';
+    e->spooled_at = (int64_t)sb.st_mtime;
+    struct cursor c;
+    const char *line;
+    size_t len;
+    cur_init(&c, text, (size_t)n);
+    bool keyed = false;
+    while (cur_line(&c, &line, &len)) {
+        const char *eq = memchr(line, '=', len);
+        if (!eq) {
+            if (!keyed && !e->jobid[0] && !str_copy(e->jobid, sizeof e->jobid, line, len))
+                return JT_ERR_PARSE;
+            continue;
+        }
+        keyed = true;
+        size_t kl = (size_t)(eq - line), vl = len - kl - 1;
+        const char *v = eq + 1;
+        int64_t t;
+        bool ok = true;
+        if (kl == 5 && memcmp(line, "jobid", 5) == 0)
+            ok = str_copy(e->jobid, sizeof e->jobid, v, vl);
+        else if (kl == 12 && memcmp(line, "array_job_id", 12) == 0)
+            ok = str_copy(e->array_job, sizeof e->array_job, v, vl);
+        else if (kl == 13 && memcmp(line, "array_task_id", 13) == 0)
+            ok = str_copy(e->array_task, sizeof e->array_task, v, vl);
+        else if (kl == 10 && memcmp(line, "spooled_at", 10) == 0 && str_to_i64(v, vl, &t) && t > 0)
+            e->spooled_at = t;
+        if (!ok)
+            return JT_ERR_PARSE;
+    }
+    uint64_t x;
+    if (strcmp(e->jobid, name) != 0 || (e->array_job[0] && !cstr_to_u64(e->array_job, &x)) ||
+        (e->array_task[0] && !cstr_to_u64(e->array_task, &x)))
+        return JT_ERR_PARSE;
     return JT_OK;
 }
 
@@ -281,15 +452,31 @@ static int retry_spool(const struct js_conf *conf, const struct summary_opts *o)
         return CLI_EXIT_FAILURE;
     }
     int rc = CLI_EXIT_OK;
-    unsigned stored = 0, left = 0;
+    unsigned stored = 0, left = 0, dropped = 0;
+    int64_t now = (int64_t)time(NULL);
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (!jobstats_valid_jobid(de->d_name))
             continue; /* ".", "..", the encoding mark, temporary files: none starts with a digit */
-        char err[1024] = "";
-        if (store_job(conf, o, de->d_name, err, sizeof err) == JT_OK) {
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", conf->spool_dir, de->d_name);
+        char err[1024] = "", p[512];
+        snprintf(p, sizeof p, "%s/%s", conf->spool_dir, de->d_name);
+        struct spool_entry e;
+        enum jt_err r = spool_read(conf->spool_dir, de->d_name, &e);
+        if (r != JT_OK) {
+            log_warn("job %s: spool entry %s is unreadable or malformed (%s); dropped", de->d_name, p, jt_strerror(r));
+            if (r != JT_ERR_IO)
+                unlink(p);
+            dropped++;
+            continue;
+        }
+        if (now - e.spooled_at > o->spool_max_age) {
+            log_warn("job %s: spooled %lld s ago, longer than --spool-max-age %lld s; dropped without a summary",
+                     e.jobid, (long long)(now - e.spooled_at), (long long)o->spool_max_age);
+            unlink(p);
+            dropped++;
+            continue;
+        }
+        if (store_job(conf, o, &e, err, sizeof err) == JT_OK) {
             unlink(p);
             stored++;
         } else {
@@ -299,7 +486,7 @@ static int retry_spool(const struct js_conf *conf, const struct summary_opts *o)
         }
     }
     closedir(d);
-    log_info("spool %s: %u stored, %u left", conf->spool_dir, stored, left);
+    log_info("spool %s: %u stored, %u left, %u dropped", conf->spool_dir, stored, left, dropped);
     return rc;
 }
 
@@ -336,11 +523,13 @@ int cmd_summary(int argc, char **argv)
         goto out;
     }
     char err[1024] = "";
-    if (store_job(conf, &o, o.jobid, err, sizeof err) == JT_OK) {
+    struct spool_entry e;
+    entry_from_env(o.jobid, &e);
+    if (store_job(conf, &o, &e, err, sizeof err) == JT_OK) {
         rc = CLI_EXIT_OK;
         goto out;
     }
-    if (spool_add(conf->spool_dir, o.jobid) == JT_OK) {
+    if (spool_add(conf->spool_dir, &e) == JT_OK) {
         log_warn("job %s: summary not stored (%s); spooled in %s for --retry-spool", o.jobid, err, conf->spool_dir);
         rc = CLI_EXIT_OK;
     } else {

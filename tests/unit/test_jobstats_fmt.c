@@ -17,8 +17,12 @@ static void test_durations(void **state)
     (void)state;
     fmt_duration(s, sizeof s, 0);
     assert_string_equal(s, "00:00:00");
-    fmt_duration(s, sizeof s, 59.6);
-    assert_string_equal(s, "00:01:00");
+    fmt_duration(s, sizeof s, 59.6); /* Princeton floors the seconds (jobstats.md §1.5a) */
+    assert_string_equal(s, "00:00:59");
+    fmt_duration(s, sizeof s, 57620.9);
+    assert_string_equal(s, "16:00:20");
+    fmt_duration(s, sizeof s, 1e300); /* no overflow in the conversion */
+    assert_true(strlen(s) > 0);
     fmt_duration(s, sizeof s, 67316);
     assert_string_equal(s, "18:41:56");
     fmt_duration(s, sizeof s, 86400);
@@ -85,10 +89,51 @@ static void test_start_time(void **state)
     assert_string_equal(s, "Fri Mar 4, 2022 at 12:00 AM");
 }
 
+static void test_princeton_rules(void **state)
+{
+    (void)state;
+    /* round(x, 1) then int(): 92.96 -> 93.0 -> 93, 92.94 -> 92.9 -> 92; ties to even as Python's */
+    assert_true(fmt_round1(92.96) == 93.0);
+    assert_true(fmt_round1(92.94) == 92.9);
+    assert_true(fmt_round0(92.5) == 92.0);
+    assert_true(fmt_round0(93.5) == 94.0);
+    assert_true(fmt_round0(0.5) == 0.0);
+    fmt_reqmem_header(s, sizeof s, "10G", 40);
+    assert_string_equal(s, "10GB (250MB per CPU-core)");
+    fmt_reqmem_header(s, sizeof s, "10G", 15);
+    assert_string_equal(s, "10GB (666.7MB per CPU-core)");
+    fmt_reqmem_header(s, sizeof s, "350M", 1);
+    assert_string_equal(s, "350MB");
+    fmt_reqmem_header(s, sizeof s, "4000M", 4);
+    assert_string_equal(s, "4GB (1GB per CPU-core)");
+    fmt_reqmem_header(s, sizeof s, "1.50G", 3);
+    assert_string_equal(s, "1.5GB (500MB per CPU-core)");
+    fmt_reqmem_header(s, sizeof s, "4000Mc", 4); /* no unit at the end: as sacct printed it */
+    assert_string_equal(s, "4000Mc");
+    fmt_reqmem_header(s, sizeof s, "8G", 0);
+    assert_string_equal(s, "8GB");
+    fmt_bytes_alloc(s, sizeof s, 128.0 * 1024 * 1024 * 1024);
+    assert_string_equal(s, "128GB");
+    fmt_bytes_alloc(s, sizeof s, 350.0 * 1024 * 1024);
+    assert_string_equal(s, "350.0MB");
+    fmt_py_number(s, sizeof s, 24, true);
+    assert_string_equal(s, "24");
+    fmt_py_number(s, sizeof s, 65, false);
+    assert_string_equal(s, "65.0");
+    fmt_py_number(s, sizeof s, 45.6789, false);
+    assert_string_equal(s, "45.6789");
+    fmt_py_number(s, sizeof s, 0.1, false);
+    assert_string_equal(s, "0.1");
+    fmt_center(s, sizeof s, "Notes", 80);
+    assert_int_equal(strlen(s), 80);
+    assert_memory_equal(s + 37, "Notes", 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations), cmocka_unit_test(test_bytes), cmocka_unit_test(test_meters),
+        cmocka_unit_test(test_princeton_rules),
         cmocka_unit_test(test_start_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

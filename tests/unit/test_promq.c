@@ -94,6 +94,11 @@ static void test_bad_answers(void **state)
                  "lacks instance");
     expect_error("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"instance\":\"a\"},"
                  "\"value\":[1,\"0x10\"]}]}}", "bad value");
+    /* 1e308 is a finite double, but x10 for the one-decimal rounding is not: a message, not garbage */
+    expect_error("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"instance\":\"a\"},"
+                 "\"value\":[1,\"1e308\"]}]}}", "out-of-range value '1e308'");
+    expect_error("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{\"instance\":\"a\"},"
+                 "\"value\":[1,\"-1e300\"]}]}}", "out-of-range");
 }
 
 int main(void)
