@@ -431,6 +431,40 @@ static char *batch_script_text(const struct js_conf *conf, const char *jobid)
     return r ? r : strdup("(the batch script could not be read)\n");
 }
 
+/* Princeton's answer when there is nothing to report (jobstats.md §1.4): seff's report for a job
+ * shorter than one sampling period, else the "too old or expired" message. Both exit 1, as Princeton's. */
+static void no_data(const struct js_conf *conf, const struct sacct_job *job, int64_t diff, bool syslog_too)
+{
+    if ((double)diff < conf->sampling_period) {
+        struct buf out, eout;
+        buf_init(&out, SACCT_OUT_MAX);
+        buf_init(&eout, 4096);
+        char *argv[] = {(char *)conf->seff, (char *)job->jobid, NULL};
+        int st = -1;
+        enum jt_err rc = cmd_run(argv, conf->cmd_timeout, &out, &eout, &st);
+        if (rc == JT_OK && st == 0 && out.err == JT_OK) {
+            printf("\nRun time is very short so only providing seff output:\n\n");
+            fmt_print_clean(stdout, buf_str(&out), true);
+            fputc('\n', stdout);
+        } else {
+            char why[300] = "";
+            cmd_failure(why, sizeof why, conf->seff, st, &out, &eout);
+            fprintf(stderr, "No job statistics are available (%s).\n", rc == JT_OK ? why : jt_strerror(rc));
+        }
+        buf_free(&out);
+        buf_free(&eout);
+        return;
+    }
+    fprintf(stderr,
+            "No data was found for job %s. This is probably because it is too old\n"
+            "or it expired from Jobstats database. If you are not running this command on the\n"
+            "cluster where the job was run then use the -c option to specify the cluster.\n"
+            "If the run time was very short then try running \"seff %s\".\n",
+            job->jobid, job->jobid);
+    if (syslog_too)
+        log_error("no data for job %s", job->jobid);
+}
+
 static int stats_one(const struct js_conf *conf, const struct stats_opts *o, const char *jobid, const char *prog)
 {
     char err[1024] = "";
@@ -479,15 +513,7 @@ static int stats_one(const struct js_conf *conf, const struct stats_opts *o, con
         rc = CLI_EXIT_OK;
         goto out;
     }
-    if (!summary) {
-        if ((double)diff < 2 * conf->sampling_period && !o->json) {
-            char t[32];
-            fmt_duration(t, sizeof t, (double)diff);
-            printf("Job %s ran for %s, shorter than two Prometheus sampling periods (%.0f s): there is no data "
-                   "to report.\n", jobid, t, 2 * conf->sampling_period);
-            rc = CLI_EXIT_OK;
-            goto out;
-        }
+    if (!summary && ((double)diff >= 2 * conf->sampling_period || o->json)) {
         e = jobstats_collect(conf, job, now, o->debug, &summary, err, sizeof err);
         if (e != JT_OK) {
             fprintf(stderr, "%s: %s\n", prog, err);
@@ -502,10 +528,8 @@ static int stats_one(const struct js_conf *conf, const struct stats_opts *o, con
         rc = CLI_EXIT_OK;
         goto out;
     }
-    if (json_object_size(json_object_get(summary, "nodes")) == 0) {
-        fprintf(stderr,
-                "%s: No data was found for job %s in Prometheus at %s. It may be too old (expired from the "
-                "database), or the exporters do not label this job.\n", prog, jobid, conf->prom_url);
+    if (!summary || json_object_size(json_object_get(summary, "nodes")) == 0) {
+        no_data(conf, job, diff, o->syslog);
         goto out;
     }
     if (o->batch_script)

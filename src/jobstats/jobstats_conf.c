@@ -93,6 +93,7 @@ void js_conf_defaults(struct js_conf *c)
     str_copy(c->sacctmgr, sizeof c->sacctmgr, "/usr/bin/sacctmgr", 17);
     c->cmd_timeout = 30;
     str_copy(c->spool_dir, sizeof c->spool_dir, "/var/spool/jobtel/summaries", 27);
+    str_copy(c->seff, sizeof c->seff, "/usr/bin/seff", 13);
     c->settings[JV_GPU_UTIL_RED] = 15;
     c->settings[JV_GPU_UTIL_BLACK] = 25;
     c->settings[JV_CPU_UTIL_RED] = 65;
@@ -285,8 +286,10 @@ enum jt_err js_conf_parse(struct js_conf *c, const char *name, const char *text,
         } else if (word_eq(k, kl, "max_jobname_len")) {
             ok = parse_number(v, vl, 8, 255, &d);
             c->max_jobname_len = ok ? (unsigned)d : c->max_jobname_len;
-        } else if (word_eq(k, kl, "sacct") || word_eq(k, kl, "sacctmgr") || word_eq(k, kl, "spool_dir")) {
-            char *dst = word_eq(k, kl, "sacct") ? c->sacct : word_eq(k, kl, "sacctmgr") ? c->sacctmgr : c->spool_dir;
+        } else if (word_eq(k, kl, "sacct") || word_eq(k, kl, "sacctmgr") || word_eq(k, kl, "spool_dir") ||
+                   word_eq(k, kl, "seff")) {
+            char *dst = word_eq(k, kl, "sacct") ? c->sacct : word_eq(k, kl, "sacctmgr") ? c->sacctmgr
+                        : word_eq(k, kl, "seff") ? c->seff : c->spool_dir;
             ok = vl > 0 && v[0] == '/' && str_copy(dst, 256, v, vl);
             if (!ok)
                 snprintf(why, sizeof why, "%.*s must be an absolute path", (int)kl, k);

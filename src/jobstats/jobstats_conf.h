@@ -57,6 +57,7 @@ struct js_conf {
     double connect_timeout, timeout;
     unsigned max_jobname_len;
     char sacct[256], sacctmgr[256];
+    char seff[256];       /* Princeton shows seff's report for jobs shorter than one sampling period */
     double cmd_timeout;
     char spool_dir[256];
     char mig_nodes[1024]; /* comma-separated host names with MIG GPUs ("" = none) */

@@ -201,3 +201,58 @@ void fmt_center(char *dst, size_t dstsz, const char *title, int width)
     int left = marg / 2 + (marg & width & 1);
     snprintf(dst, dstsz, "%*s%s%*s", left, "", title, marg - left, "");
 }
+
+/* Length of the valid, printable UTF-8 sequence at p (1-4), or 0 for a byte to replace. */
+static size_t clean_len(const unsigned char *p, bool multiline)
+{
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return (c >= 0x20 && c != 0x7f) || (multiline && (c == '\n' || c == '\t')) ? 1 : 0;
+    size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if (n == 2 && c == 0xC2 && p[1] <= 0x9F) /* C1 controls, U+0080-U+009F (CSI is U+009B) */
+        return 0;
+    if ((n == 3 && c == 0xE0 && p[1] < 0xA0) || (n == 3 && c == 0xED && p[1] > 0x9F) ||
+        (n == 4 && c == 0xF0 && p[1] < 0x90) || (n == 4 && c == 0xF4 && p[1] > 0x8F))
+        return 0; /* overlong forms and surrogates */
+    return n;
+}
+
+void fmt_clean(char *dst, size_t dstsz, const char *src, bool multiline)
+{
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)src;
+    if (dstsz == 0)
+        return;
+    while (*p) {
+        size_t n = clean_len(p, multiline);
+        if (o + (n ? n : 1) >= dstsz)
+            break;
+        if (n) {
+            memcpy(dst + o, p, n);
+            o += n;
+            p += n;
+        } else {
+            dst[o++] = '?';
+            p++;
+        }
+    }
+    dst[o] = '\0';
+}
+
+void fmt_print_clean(FILE *f, const char *src, bool multiline)
+{
+    const unsigned char *p = (const unsigned char *)src;
+    while (*p) {
+        size_t n = clean_len(p, multiline);
+        if (n) {
+            fwrite(p, 1, n, f);
+            p += n;
+        } else {
+            fputc('?', f);
+            p++;
+        }
+    }
+}

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define FMT_METER_WIDTH 50 /* characters between the brackets */
 
@@ -39,5 +40,11 @@ void fmt_bytes_alloc(char *dst, size_t dstsz, double bytes);
 void fmt_reqmem_header(char *dst, size_t dstsz, const char *reqmem, uint32_t ncpus);
 /* Python's str.center(80): the extra space of an odd margin goes to the right. */
 void fmt_center(char *dst, size_t dstsz, const char *title, int width);
+
+/* Job names, batch scripts and node names come from users: control characters (C0, DEL, C1) and
+ * bytes that are not UTF-8 become '?', so no terminal escape sequence reaches a terminal. Newlines and
+ * tabs are kept when multiline. fmt_clean writes into dst (truncating); fmt_print_clean to f. */
+void fmt_clean(char *dst, size_t dstsz, const char *src, bool multiline);
+void fmt_print_clean(FILE *f, const char *src, bool multiline);
 
 #endif

@@ -49,12 +49,16 @@ struct mem_row {
     struct fig used, alloc, cores;
 };
 struct gpu_row {
-    const char *node, *gpu;
+    const char *node;
+    char gpu[32]; /* the minor number as the summary spells it, made safe to print */
     struct fig a, b; /* utilization; or used and total memory */
     bool mig;        /* utilization unknown on a MIG node */
 };
 
+#define NODE_NAME_MAX 256
+
 struct figures {
+    char (*names)[NODE_NAME_MAX]; /* node names made safe to print (summaries are user-reachable input) */
     struct cpu_row *cpu;
     struct mem_row *mem;
     struct gpu_row *util, *gmem;
@@ -103,10 +107,18 @@ static bool is_mig_node(const struct js_conf *conf, const char *node)
 
 static void figures_free(struct figures *t)
 {
+    free(t->names);
     free(t->cpu);
     free(t->mem);
     free(t->util);
     free(t->gmem);
+}
+
+static struct gpu_row gpu_row(const char *node, const char *gpu, struct fig a, struct fig b, bool mig)
+{
+    struct gpu_row r = {node, "", a, b, mig};
+    fmt_clean(r.gpu, sizeof r.gpu, gpu, false);
+    return r;
 }
 
 /* Appends one GPU row, growing the array (gpu rows are few: a handful per node). */
@@ -131,16 +143,22 @@ static bool figures_compute(struct figures *t, const struct js_conf *conf, const
     size_t nn = json_object_size(nodes);
     t->cpu = calloc(nn ? nn : 1, sizeof *t->cpu);
     t->mem = calloc(nn ? nn : 1, sizeof *t->mem);
-    if (!t->cpu || !t->mem)
+    t->names = calloc(nn ? nn : 1, sizeof *t->names);
+    if (!t->cpu || !t->mem || !t->names)
         return false;
-    const char *name;
+    const char *key;
     json_t *n;
-    json_object_foreach(nodes, name, n) {
-        if (is_mig_node(conf, name))
+    size_t k = 0;
+    json_object_foreach(nodes, key, n) {
+        if (is_mig_node(conf, key))
             t->mig_job = true;
+        fmt_clean(t->names[k++], NODE_NAME_MAX, key, false);
     }
+    const char *name;
+    k = 0;
     t->mem_cores_int = true;
-    json_object_foreach(nodes, name, n) {
+    json_object_foreach(nodes, key, n) {
+        name = t->names[k++];
         struct cpu_row r = {name, fig_get(json_object_get(n, "total_time"), VALUE_MAX),
                             fig_get(json_object_get(n, "cpus"), VALUE_MAX)};
         t->cpu[t->ncpu++] = r;
@@ -160,7 +178,9 @@ static bool figures_compute(struct figures *t, const struct js_conf *conf, const
         if (t->cpu_alloc == 0)
             t->cpu_err = 3;
     }
-    json_object_foreach(nodes, name, n) {
+    k = 0;
+    json_object_foreach(nodes, key, n) {
+        name = t->names[k++];
         struct mem_row r = {name, fig_get(json_object_get(n, "used_memory"), VALUE_MAX),
                             fig_get(json_object_get(n, "total_memory"), VALUE_MAX),
                             fig_get(json_object_get(n, "cpus"), VALUE_MAX)};
@@ -183,11 +203,13 @@ static bool figures_compute(struct figures *t, const struct js_conf *conf, const
     if (job->gpus == 0)
         return true;
     size_t cap_u = 0, cap_m = 0;
-    json_object_foreach(nodes, name, n) {
+    k = 0;
+    json_object_foreach(nodes, key, n) {
+        name = t->names[k++];
         json_t *util = json_object_get(n, "gpu_utilization");
         if (!json_is_object(util)) {
             if (t->mig_job) {
-                if (!gpu_push(&t->util, &t->nutil, &cap_u, (struct gpu_row){name, "#", {0}, {0}, true}))
+                if (!gpu_push(&t->util, &t->nutil, &cap_u, gpu_row(name, "#", (struct fig){0}, (struct fig){0}, true)))
                     return false;
                 continue;
             }
@@ -204,7 +226,7 @@ static bool figures_compute(struct figures *t, const struct js_conf *conf, const
                 t->util_err = 1;
                 break;
             }
-            if (!gpu_push(&t->util, &t->nutil, &cap_u, (struct gpu_row){name, g[i], u, {0}, false})) {
+            if (!gpu_push(&t->util, &t->nutil, &cap_u, gpu_row(name, g[i], u, (struct fig){0}, false))) {
                 free(g);
                 return false;
             }
@@ -217,7 +239,9 @@ static bool figures_compute(struct figures *t, const struct js_conf *conf, const
         if (t->util_err)
             break;
     }
-    json_object_foreach(nodes, name, n) {
+    k = 0;
+    json_object_foreach(nodes, key, n) {
+        name = t->names[k++];
         json_t *used = json_object_get(n, "gpu_used_memory"), *total = json_object_get(n, "gpu_total_memory");
         if (!json_is_object(used) || !json_is_object(total)) {
             t->gmem_err = 1;
@@ -234,7 +258,7 @@ static bool figures_compute(struct figures *t, const struct js_conf *conf, const
                 t->gmem_err = 1;
                 break;
             }
-            if (!gpu_push(&t->gmem, &t->ngmem, &cap_m, (struct gpu_row){name, g[i], u, tot, false})) {
+            if (!gpu_push(&t->gmem, &t->ngmem, &cap_m, gpu_row(name, g[i], u, tot, false))) {
                 free(g);
                 return false;
             }
@@ -356,27 +380,36 @@ static void print_note(FILE *f, const struct report_opts *o, enum js_style s, co
 static void print_header(FILE *f, const struct js_conf *conf, const struct sacct_job *job, int64_t diff,
                          int time_eff, const struct report_opts *o)
 {
-    char a[128];
+    char a[128], u[sizeof job->user], acc[sizeof job->account], name[sizeof job->jobname], state[sizeof job->state];
+    char qos[sizeof job->qos], part[sizeof job->partition], cl[sizeof job->cluster], rm[sizeof job->reqmem];
+    fmt_clean(u, sizeof u, job->user, false);
+    fmt_clean(acc, sizeof acc, job->account, false);
+    fmt_clean(name, sizeof name, job->jobname, false);
+    fmt_clean(state, sizeof state, job->state, false);
+    fmt_clean(qos, sizeof qos, job->qos, false);
+    fmt_clean(part, sizeof part, job->partition, false);
+    fmt_clean(cl, sizeof cl, job->cluster, false);
+    fmt_clean(rm, sizeof rm, job->reqmem, false);
     fputc('\n', f);
     rule(f);
     heading(f, "Slurm Job Statistics");
     fprintf(f, "         Job ID: %s%s%s\n", on(o, JS_STYLE_BOLD), job->jobid, off(o, JS_STYLE_BOLD));
-    fprintf(f, "   User/Account: %s/%s\n", job->user, job->account);
-    if (strlen(job->jobname) > conf->max_jobname_len)
-        fprintf(f, "       Job Name: %.*s...\n", (int)conf->max_jobname_len, job->jobname);
+    fprintf(f, "   User/Account: %s/%s\n", u, acc);
+    if (strlen(job->jobname) > conf->max_jobname_len) /* Princeton counts characters of the raw name */
+        fprintf(f, "       Job Name: %.*s...\n", (int)conf->max_jobname_len, name);
     else
-        fprintf(f, "       Job Name: %s\n", job->jobname);
+        fprintf(f, "       Job Name: %s\n", name);
     bool bad_state = strcmp(job->state, "OUT_OF_MEMORY") == 0 || strcmp(job->state, "TIMEOUT") == 0;
-    fprintf(f, "          State: %s%s%s\n", bad_state ? on(o, JS_STYLE_BOLD_RED) : "", job->state,
+    fprintf(f, "          State: %s%s%s\n", bad_state ? on(o, JS_STYLE_BOLD_RED) : "", state,
             bad_state ? off(o, JS_STYLE_BOLD_RED) : "");
     fprintf(f, "          Nodes: %u\n", job->nnodes);
     fprintf(f, "      CPU Cores: %u\n", job->ncpus);
-    fmt_reqmem_header(a, sizeof a, job->reqmem, job->ncpus);
+    fmt_reqmem_header(a, sizeof a, rm, job->ncpus);
     fprintf(f, "     CPU Memory: %s\n", a);
     if (job->gpus > 0)
         fprintf(f, "           GPUs: %u\n", job->gpus);
-    fprintf(f, "  QOS/Partition: %s/%s\n", job->qos, job->partition);
-    fprintf(f, "        Cluster: %s\n", job->cluster);
+    fprintf(f, "  QOS/Partition: %s/%s\n", qos, part);
+    fprintf(f, "        Cluster: %s\n", cl);
     fmt_start_time(a, sizeof a, job->start);
     fprintf(f, "     Start Time: %s\n", a);
     fmt_duration(a, sizeof a, (double)diff);
@@ -619,7 +652,7 @@ void jobstats_report(FILE *f, const struct js_conf *conf, const struct sacct_job
     if (o->batch_script) {
         fputc('\n', f);
         heading(f, "Batch Script");
-        fputs(o->batch_script, f);
+        fmt_print_clean(f, o->batch_script, true);
         if (o->batch_script[0] && o->batch_script[strlen(o->batch_script) - 1] != '\n')
             fputc('\n', f);
     }
