@@ -129,11 +129,31 @@ static void test_princeton_rules(void **state)
     assert_memory_equal(s + 37, "Notes", 5);
 }
 
+static void test_clean(void **state)
+{
+    (void)state;
+    char d[64];
+    fmt_clean(d, sizeof d, "train\x1b[2J\x1b]0;pwned\x07|run", false); /* ESC and BEL neutralised */
+    assert_string_equal(d, "train?[2J?]0;pwned?|run");
+    fmt_clean(d, sizeof d, "a\xc2\x9b" "31mb", false); /* C1 CSI (U+009B) */
+    assert_string_equal(d, "a?" "?31mb");
+    fmt_clean(d, sizeof d, "\x9b" "1m\xff\x7f", false); /* stray bytes, DEL */
+    assert_string_equal(d, "?1m??");
+    fmt_clean(d, sizeof d, "caf\xc3\xa9 \xe2\x9c\x93", false); /* UTF-8 stays */
+    assert_string_equal(d, "caf\xc3\xa9 \xe2\x9c\x93");
+    fmt_clean(d, sizeof d, "l1\n\tl2\r", true);
+    assert_string_equal(d, "l1\n\tl2?");
+    fmt_clean(d, sizeof d, "l1\nl2", false);
+    assert_string_equal(d, "l1?l2");
+    fmt_clean(d, 4, "abcdef", false);
+    assert_string_equal(d, "abc");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations), cmocka_unit_test(test_bytes), cmocka_unit_test(test_meters),
-        cmocka_unit_test(test_princeton_rules),
+        cmocka_unit_test(test_princeton_rules), cmocka_unit_test(test_clean),
         cmocka_unit_test(test_start_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,6 +104,7 @@ CASE(gpu_no_used_memory)
 CASE(wrong_types)
 CASE(multinode_rounding)
 CASE(cpu_node_unused)
+CASE(hostile_names)
 
 int main(void)
 {
@@ -115,6 +116,7 @@ int main(void)
         cmocka_unit_test(test_zero_alloc_mem), cmocka_unit_test(test_gpu_no_util),
         cmocka_unit_test(test_gpu_no_used_memory), cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_multinode_rounding), cmocka_unit_test(test_cpu_node_unused),
+        cmocka_unit_test(test_hostile_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
