@@ -18,6 +18,8 @@ JOB=4242
 NOW=$(date +%s)
 END=$((NOW - 3 * 3600)) # older than Prometheus' head block, well inside its retention
 START=$((END - 3 * 86400))
+OLD_END=$((NOW - 40 * 86400)) # beyond Prometheus' 15-day retention
+OLD_START=$((OLD_END - 7200))
 mkdir -p "$T/prom"
 "$PY" "$SRC/tests/fixtures/jobstats/make_history.py" "$START" "$END" "$JOB" tc 120 >"$T/hist.om" 2>"$T/expect.json"
 promtool tsdb create-blocks-from openmetrics "$T/hist.om" "$T/prom/data" >"$T/promtool.log" 2>&1 \
@@ -32,6 +34,8 @@ for a in "\$@"; do [ "\$a" = -B ] && { echo '#!/bin/bash'; echo '#SBATCH --gres=
 case " \$* " in
   *" -j $JOB "*) echo '$JOB|$START|$END|tc|billing=32,cpu=32,gres/gpu:a100=8,mem=128G,node=2|$COMMENT|alice|physics|COMPLETED|2|32|128G|normal|gpu|5760|train|big run' ;;
   *" -j 77 "*) echo '77|Unknown|Unknown|tc|cpu=1,mem=1G,node=1||alice|physics|PENDING|1|1|1G|normal|gpu|60|waiting' ;;
+  *" -j 4243 "*) echo '4243|$OLD_START|$OLD_END|tc|cpu=4,mem=4G,node=1||alice|physics|COMPLETED|1|4|4G|normal|cpu|600|old' ;;
+  *" -j 4244 "*) echo '4244|$((END - 20))|$END|tc|cpu=1,mem=1G,node=1||alice|physics|COMPLETED|1|1|1G|normal|cpu|10|blink' ;;
 esac
 exit 0
 EOS
@@ -42,6 +46,7 @@ cat >"$T/jobstats.conf" <<EOF
 # test config
 prometheus_url = http://127.0.0.1:$PORT/
 sacct = $T/sacct
+seff = $T/seff
 sampling_period = 30
 connect_timeout = 2
 timeout = 10
@@ -158,6 +163,31 @@ expect_line "      gn1 (GPU 3): 50.0GB/80GB (62.5%)"
 expect_line "1 of the 8 allocated GPUs had 0% utilization"
 grep -qE "gn1 \(GPU 0\): (9\.9|10\.0|10\.1)%" "$T/report.txt" || fail "GPU 0 utilization line"
 pass "report numbers match the backfilled 3-day, 2-node, 8-GPU job ($(((${T1/./} - ${T0/./}) / 1000)) ms end to end)"
+
+# A job older than Prometheus' retention, and one shorter than a sampling period: Princeton's messages.
+rc=0
+"$JOBSTATS" --config "$T/jobstats.conf" -n 4243 >"$T/old.out" 2>"$T/old.err" || rc=$?
+[ "$rc" = 1 ] || fail "job beyond retention: exit $rc, want 1"
+cat >"$T/old.want" <<'EOW'
+No data was found for job 4243. This is probably because it is too old
+or it expired from Jobstats database. If you are not running this command on the
+cluster where the job was run then use the -c option to specify the cluster.
+If the run time was very short then try running "seff 4243".
+EOW
+diff -u "$T/old.want" "$T/old.err" || fail "job beyond retention: not Princeton's message"
+[ ! -s "$T/old.out" ] || fail "job beyond retention printed a report: $(cat "$T/old.out")"
+printf '#!/bin/sh\necho "Job ID: $1"\necho "CPU Efficiency: 95.00%% of 00:00:20 core-walltime"\n' >"$T/seff"
+chmod 755 "$T/seff"
+rc=0
+"$JOBSTATS" --config "$T/jobstats.conf" -n 4244 >"$T/short.out" 2>"$T/short.err" || rc=$?
+[ "$rc" = 1 ] || fail "very short job: exit $rc, want 1 (as Princeton's)"
+printf '\nRun time is very short so only providing seff output:\n\nJob ID: 4244\nCPU Efficiency: 95.00%% of 00:00:20 core-walltime\n\n' >"$T/short.want"
+cmp -s "$T/short.want" "$T/short.out" || fail "very short job: $(diff -u "$T/short.want" "$T/short.out")"
+rm "$T/seff"
+rc=0
+"$JOBSTATS" --config "$T/jobstats.conf" -n 4244 >/dev/null 2>"$T/noseff.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "^No job statistics are available (" "$T/noseff.err" || fail "no seff: rc $rc $(cat "$T/noseff.err")"
+pass "job beyond retention and very short job: Princeton's messages, exit 1"
 
 # -B appends the batch script; jobtel stats is the same command.
 "$JOBSTATS" --config "$T/jobstats.conf" -n -B $JOB | grep -q -- '#SBATCH --gres=gpu:4' || fail "-B: no batch script"
