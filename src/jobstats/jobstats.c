@@ -188,6 +188,72 @@ out:
     return err_fallback(rc, err, errsz);
 }
 
+/* The Prometheus queries of one report, sent at once (see http_get_all). */
+#define BATCH_MAX (PQ_COUNT + 1)
+struct query_batch {
+    struct buf qurl[BATCH_MAX], answer[BATCH_MAX];
+    struct http_request reqs[BATCH_MAX];
+    size_t n;
+};
+
+static void batch_init(struct query_batch *b)
+{
+    b->n = 0;
+    for (size_t k = 0; k < BATCH_MAX; k++) {
+        buf_init(&b->qurl[k], 1u << 20);
+        buf_init(&b->answer[k], PROM_ANSWER_MAX);
+    }
+}
+
+static void batch_free(struct query_batch *b)
+{
+    for (size_t k = 0; k < BATCH_MAX; k++) {
+        buf_free(&b->qurl[k]);
+        buf_free(&b->answer[k]);
+    }
+}
+
+static enum jt_err batch_add(struct query_batch *b, const char *url, const char *query, const char *time_s, bool debug)
+{
+    if (b->n == BATCH_MAX)
+        return JT_ERR_INTERNAL;
+    struct http_param p[2] = {{"query", query}, {"time", time_s}};
+    debug_line(debug, "query: %s time=%s", query, time_s);
+    enum jt_err rc = http_build_url(url, p, 2, &b->qurl[b->n]);
+    if (rc != JT_OK)
+        return rc;
+    b->reqs[b->n] = (struct http_request){buf_str(&b->qurl[b->n]), &b->answer[b->n], JT_OK, 0, ""};
+    b->n++;
+    return JT_OK;
+}
+
+/* Sends the batch; the first request that failed (transport or HTTP status) is the one reported. */
+static enum jt_err batch_run(struct query_batch *b, const struct js_conf *conf, bool debug, char *err, size_t errsz)
+{
+    enum jt_err rc = http_get_all(b->reqs, b->n, conf->connect_timeout, conf->timeout);
+    if (rc != JT_OK) {
+        snprintf(err, errsz, "Prometheus at %s: the requests could not be set up (%s)", conf->prom_url, jt_strerror(rc));
+        return rc;
+    }
+    for (size_t k = 0; k < b->n; k++) {
+        if (b->reqs[k].rc != JT_OK) {
+            snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, b->reqs[k].err);
+            return b->reqs[k].rc;
+        }
+        debug_line(debug, "answer (HTTP %ld): %.2000s", b->reqs[k].status, buf_str(&b->answer[k]));
+        if (b->reqs[k].status != 200) {
+            char why[512] = "";
+            /* An error answer's own message says more than its status (e.g. a bad query). */
+            if (promq_parse_count(buf_str(&b->answer[k]), b->answer[k].len, &(double){0}, why, sizeof why) != JT_OK)
+                snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b->reqs[k].status, why);
+            else
+                snprintf(err, errsz, "Prometheus at %s answered HTTP %ld", conf->prom_url, b->reqs[k].status);
+            return JT_ERR_IO;
+        }
+    }
+    return JT_OK;
+}
+
 enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job *job, int64_t now, bool debug,
                              json_t **summary, char *err, size_t errsz)
 {
@@ -216,54 +282,71 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
     buf_printf(&url, "%s/api/v1/query", conf->prom_url);
     char tbuf[32];
     snprintf(tbuf, sizeof tbuf, "%lld", (long long)end);
+    int64_t range = diff < 1 ? 1 : diff;
     int nkeys = job->gpus > 0 ? PQ_COUNT : PQ_GPU_TOTAL_MEMORY;
-    /* Build every query, send them all at once, then read the answers in order (so the first failing
-     * query is the one reported, as before). */
-    struct buf qurl[PQ_COUNT], answer[PQ_COUNT];
-    struct http_request reqs[PQ_COUNT];
-    for (int k = 0; k < PQ_COUNT; k++) {
-        buf_init(&qurl[k], 1u << 20);
-        buf_init(&answer[k], PROM_ANSWER_MAX);
-    }
+    /* With fast_queries, GPU utilization is first asked without Princeton's `or (graphics_util_percent
+     * * 100)` branch, which costs Prometheus most of a report's work at every subquery step, together
+     * with a cheap probe for any graphics_util_percent sample of the job. Only when the probe finds
+     * one is Princeton's full expression asked (a second round trip, MIG/GPM jobs only); when it finds
+     * none, the `or` adds nothing at any step, so the answer is the same series with the same values. */
+    bool probe = job->gpus > 0 && conf->fast_queries;
+    struct query_batch b;
+    batch_init(&b);
     for (int k = 0; k < nkeys && rc == JT_OK; k++) {
         buf_reset(&q);
-        rc = promq_build((enum promq_key)k, cluster, job->jobid, diff < 1 ? 1 : diff, &q);
-        if (rc != JT_OK) {
-            snprintf(err, errsz, "cannot build a query for job %s (cluster '%s')", job->jobid, cluster);
-            break;
-        }
-        struct http_param p[2] = {{"query", buf_str(&q)}, {"time", tbuf}};
-        debug_line(debug, "query: %s time=%s", buf_str(&q), tbuf);
-        rc = http_build_url(buf_str(&url), p, 2, &qurl[k]);
-        if (rc != JT_OK)
-            snprintf(err, errsz, "cannot build the Prometheus URL from %s (%s)", conf->prom_url, jt_strerror(rc));
-        reqs[k] = (struct http_request){buf_str(&qurl[k]), &answer[k], JT_OK, 0, ""};
+        if (probe && k == PQ_GPU_UTILIZATION)
+            rc = promq_build_util_fast(cluster, job->jobid, range, &q);
+        else
+            rc = promq_build((enum promq_key)k, cluster, job->jobid, range, &q);
+        if (rc == JT_OK)
+            rc = batch_add(&b, buf_str(&url), buf_str(&q), tbuf, debug);
     }
+    if (rc == JT_OK && probe) {
+        buf_reset(&q);
+        rc = promq_build_gpm_probe(cluster, job->jobid, range, &q);
+        if (rc == JT_OK)
+            rc = batch_add(&b, buf_str(&url), buf_str(&q), tbuf, debug);
+    }
+    if (rc != JT_OK)
+        snprintf(err, errsz, "cannot build the queries for job %s (cluster '%s', %s)", job->jobid, cluster,
+                 conf->prom_url);
     if (rc == JT_OK)
-        rc = http_get_all(reqs, (size_t)nkeys, conf->connect_timeout, conf->timeout);
-    for (int k = 0; k < nkeys && rc == JT_OK; k++) {
+        rc = batch_run(&b, conf, debug, err, errsz);
+    bool gpm = false;
+    if (rc == JT_OK && probe) {
         char why[512] = "";
-        long status = reqs[k].status;
-        if (reqs[k].rc != JT_OK) {
-            snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, reqs[k].err);
-            rc = reqs[k].rc;
-            break;
-        }
-        debug_line(debug, "answer (HTTP %ld): %.2000s", status, buf_str(&answer[k]));
-        rc = promq_parse_answer((enum promq_key)k, buf_str(&answer[k]), answer[k].len, nodes, why, sizeof why);
-        if (rc != JT_OK) {
-            snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, status, why);
-            break;
-        }
-        if (status != 200) {
-            snprintf(err, errsz, "Prometheus at %s answered HTTP %ld", conf->prom_url, status);
-            rc = JT_ERR_IO;
-            break;
-        }
+        double n = 0;
+        const struct buf *a = &b.answer[b.n - 1];
+        rc = promq_parse_count(buf_str(a), a->len, &n, why, sizeof why);
+        if (rc != JT_OK)
+            snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, why);
+        gpm = n > 0;
+        debug_line(debug, "graphics_util_percent samples: %s", gpm ? "yes, full query" : "none");
     }
-    for (int k = 0; k < PQ_COUNT; k++) {
-        buf_free(&qurl[k]);
-        buf_free(&answer[k]);
+    for (int k = 0; k < nkeys && rc == JT_OK; k++) {
+        if (gpm && k == PQ_GPU_UTILIZATION)
+            continue;
+        char why[512] = "";
+        rc = promq_parse_answer((enum promq_key)k, buf_str(&b.answer[k]), b.answer[k].len, nodes, why, sizeof why);
+        if (rc != JT_OK)
+            snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[k].status, why);
+    }
+    batch_free(&b);
+    if (rc == JT_OK && gpm) {
+        batch_init(&b);
+        buf_reset(&q);
+        rc = promq_build(PQ_GPU_UTILIZATION, cluster, job->jobid, range, &q);
+        if (rc == JT_OK)
+            rc = batch_add(&b, buf_str(&url), buf_str(&q), tbuf, debug);
+        if (rc == JT_OK)
+            rc = batch_run(&b, conf, debug, err, errsz);
+        char why[512] = "";
+        if (rc == JT_OK) {
+            rc = promq_parse_answer(PQ_GPU_UTILIZATION, buf_str(&b.answer[0]), b.answer[0].len, nodes, why, sizeof why);
+            if (rc != JT_OK)
+                snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[0].status, why);
+        }
+        batch_free(&b);
     }
     if (rc != JT_OK)
         goto out;

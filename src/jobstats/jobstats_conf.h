@@ -53,6 +53,7 @@ struct js_conf {
     char prom_url[512];
     char cluster[64];     /* value of the `cluster` label; "" = use sacct's cluster */
     bool cluster_label;   /* false: queries carry no cluster matcher (sites without the label) */
+    bool fast_queries;    /* cheaper GPU utilization query, same figures (see jobstats_collect) */
     double sampling_period;
     double connect_timeout, timeout;
     unsigned max_jobname_len;

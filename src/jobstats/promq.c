@@ -63,6 +63,37 @@ enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid
     return JT_ERR_INTERNAL;
 }
 
+/* The matcher of a job's series: cluster (unless empty) and jobid. */
+static enum jt_err job_selector(const char *cluster, const char *jobid, int64_t range_s, char *sel, size_t selsz)
+{
+    if (!jobid[0] || !safe_label_value(jobid, true) || (cluster && !safe_label_value(cluster, false)) || range_s < 1)
+        return JT_ERR_USAGE;
+    if (cluster && cluster[0])
+        snprintf(sel, selsz, "cluster='%s',jobid='%s'", cluster, jobid);
+    else
+        snprintf(sel, selsz, "jobid='%s'", jobid);
+    return JT_OK;
+}
+
+enum jt_err promq_build_util_fast(const char *cluster, const char *jobid, int64_t range_s, struct buf *out)
+{
+    char sel[256];
+    enum jt_err rc = job_selector(cluster, jobid, range_s, sel, sizeof sel);
+    if (rc != JT_OK)
+        return rc;
+    return buf_printf(out, "avg_over_time(nvidia_gpu_duty_cycle{%s}[%llds:])", sel, (long long)range_s);
+}
+
+enum jt_err promq_build_gpm_probe(const char *cluster, const char *jobid, int64_t range_s, struct buf *out)
+{
+    char sel[256];
+    enum jt_err rc = job_selector(cluster, jobid, range_s, sel, sizeof sel);
+    if (rc != JT_OK)
+        return rc;
+    return buf_printf(out, "count(count_over_time(nvidia_gpu_graphics_util_percent{%s}[%llds]))", sel,
+                      (long long)range_s + PROMQ_PROBE_MARGIN_S);
+}
+
 /* Beyond 2^53 a double no longer holds every integer: no byte count, CPU time or percentage a job can
  * have comes near it, so such a value is a broken exporter or a hostile one, and is refused. */
 #define PROMQ_VALUE_MAX 9007199254740992.0
@@ -176,6 +207,38 @@ enum jt_err promq_parse_answer(enum promq_key k, const char *body, size_t len, j
     }
     rc = JT_OK;
 out:
+    json_decref(root);
+    return rc;
+}
+
+enum jt_err promq_parse_count(const char *body, size_t len, double *count, char *err, size_t errsz)
+{
+    json_error_t je;
+    if (errsz > 0)
+        err[0] = '\0';
+    *count = 0;
+    json_t *root = json_loadb(body, len, 0, &je);
+    if (!root) {
+        snprintf(err, errsz, "answer is not JSON (%s at line %d)", je.text, je.line);
+        return JT_ERR_PARSE;
+    }
+    enum jt_err rc = JT_ERR_PARSE;
+    const char *status = json_string_value(json_object_get(root, "status"));
+    json_t *result = json_object_get(json_object_get(root, "data"), "result");
+    if (!status || strcmp(status, "success") != 0) {
+        const char *em = json_string_value(json_object_get(root, "error"));
+        snprintf(err, errsz, "Prometheus answered %s: %s", status ? status : "without a status", em ? em : "(no message)");
+    } else if (!json_is_array(result) || json_array_size(result) > 1) {
+        snprintf(err, errsz, "a count() answer is not one value");
+    } else if (json_array_size(result) == 0) {
+        rc = JT_OK;
+    } else {
+        const char *v = json_string_value(json_array_get(json_object_get(json_array_get(result, 0), "value"), 1));
+        if (v && cstr_to_double(v, count) && *count >= 0)
+            rc = JT_OK;
+        else
+            snprintf(err, errsz, "a count() answer has a bad value");
+    }
     json_decref(root);
     return rc;
 }

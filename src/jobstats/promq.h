@@ -31,6 +31,16 @@ const char *promq_key_name(enum promq_key k);
 enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid, int64_t range_s,
                         struct buf *out);
 
+/* GPU utilization without the graphics_util_percent branch: avg_over_time(nvidia_gpu_duty_cycle{..}[Ds:]).
+ * Equal to PQ_GPU_UTILIZATION's answer whenever promq_build_gpm_probe counts no sample. */
+enum jt_err promq_build_util_fast(const char *cluster, const char *jobid, int64_t range_s, struct buf *out);
+/* count(count_over_time(nvidia_gpu_graphics_util_percent{..}[D+PROMQ_PROBE_MARGIN_S s])): any sample a
+ * subquery step of the full query could see, with a lookback of up to the margin. */
+#define PROMQ_PROBE_MARGIN_S 3600
+enum jt_err promq_build_gpm_probe(const char *cluster, const char *jobid, int64_t range_s, struct buf *out);
+/* The single value of a count() answer (0 when the result is empty). */
+enum jt_err promq_parse_count(const char *body, size_t len, double *count, char *err, size_t errsz);
+
 /* Merges one /api/v1/query answer for key k into nodes (a JSON object, created by the caller).
  * On failure writes a one-line reason into err. */
 enum jt_err promq_parse_answer(enum promq_key k, const char *body, size_t len, json_t *nodes, char *err,

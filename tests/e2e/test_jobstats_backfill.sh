@@ -21,7 +21,8 @@ START=$((END - 3 * 86400))
 OLD_END=$((NOW - 40 * 86400)) # beyond Prometheus' 15-day retention
 OLD_START=$((OLD_END - 7200))
 mkdir -p "$T/prom"
-"$PY" "$SRC/tests/fixtures/jobstats/make_history.py" "$START" "$END" "$JOB" tc 120 >"$T/hist.om" 2>"$T/expect.json"
+GPM_JOB=4245 # a MIG slice with only nvidia_gpu_graphics_util_percent, beside a plain GPU
+"$PY" "$SRC/tests/fixtures/jobstats/make_history.py" "$START" "$END" "$JOB" tc 120 $GPM_JOB >"$T/hist.om" 2>"$T/expect.json"
 promtool tsdb create-blocks-from openmetrics "$T/hist.om" "$T/prom/data" >"$T/promtool.log" 2>&1 \
     || fail "promtool backfill failed"
 
@@ -34,6 +35,7 @@ for a in "\$@"; do [ "\$a" = -B ] && { echo '#!/bin/bash'; echo '#SBATCH --gres=
 case " \$* " in
   *" -j $JOB "*) echo '$JOB|$START|$END|tc|billing=32,cpu=32,gres/gpu:a100=8,mem=128G,node=2|$COMMENT|alice|physics|COMPLETED|2|32|128G|normal|gpu|5760|train|big run' ;;
   *" -j 77 "*) echo '77|Unknown|Unknown|tc|cpu=1,mem=1G,node=1||alice|physics|PENDING|1|1|1G|normal|gpu|60|waiting' ;;
+  *" -j $GPM_JOB "*) echo '$GPM_JOB|$START|$END|tc|billing=2,cpu=2,gres/gpu=2,mem=8G,node=1||bob|physics|COMPLETED|1|2|8G|normal|gpu|5760|mig' ;;
   *" -j 4243 "*) echo '4243|$OLD_START|$OLD_END|tc|cpu=4,mem=4G,node=1||alice|physics|COMPLETED|1|4|4G|normal|cpu|600|old' ;;
   *" -j 4244 "*) echo '4244|$((END - 20))|$END|tc|cpu=1,mem=1G,node=1||alice|physics|COMPLETED|1|1|1G|normal|cpu|10|blink' ;;
 esac
@@ -163,6 +165,26 @@ expect_line "      gn1 (GPU 3): 50.0GB/80GB (62.5%)"
 expect_line "1 of the 8 allocated GPUs had 0% utilization"
 grep -qE "gn1 \(GPU 0\): (9\.9|10\.0|10\.1)%" "$T/report.txt" || fail "GPU 0 utilization line"
 pass "report numbers match the backfilled 3-day, 2-node, 8-GPU job ($(((${T1/./} - ${T0/./}) / 1000)) ms end to end)"
+
+# The cheaper query set (fast_queries, the default) gives the very figures of Princeton's expressions
+# (fast_queries = false): byte-identical -j for the 8-GPU job (no GPM series: one round trip) and for the
+# MIG job (GPM series found by the probe: Princeton's full GPU utilization query).
+(cat "$T/jobstats.conf"; echo "fast_queries = false") >"$T/princeton.conf"
+for j in $JOB $GPM_JOB; do
+    "$JOBSTATS" --config "$T/jobstats.conf" -f -j $j >"$T/fast.$j.json" 2>"$T/fast.err" || fail "fast -j $j: $(cat "$T/fast.err")"
+    "$JOBSTATS" --config "$T/princeton.conf" -f -j $j >"$T/full.$j.json" || fail "Princeton queries -j $j"
+    cmp -s "$T/fast.$j.json" "$T/full.$j.json" || fail "job $j: figures differ: $(diff "$T/full.$j.json" "$T/fast.$j.json")"
+done
+"$PY" - "$T/fast.$GPM_JOB.json" <<'EOP' || fail "MIG job utilization: $(cat "$T/fast.$GPM_JOB.json")"
+import json, sys
+u = json.load(open(sys.argv[1]))["nodes"]["gm1"]["gpu_utilization"]
+assert u == {"0": 30, "1": 80}, u
+EOP
+"$JOBSTATS" --config "$T/jobstats.conf" -d -f -j $JOB 2>"$T/probe1.log" >/dev/null
+grep -q "graphics_util_percent samples: none" "$T/probe1.log" || fail "probe not used for job $JOB"
+"$JOBSTATS" --config "$T/jobstats.conf" -d -f -j $GPM_JOB 2>"$T/probe2.log" >/dev/null
+grep -q "graphics_util_percent samples: yes" "$T/probe2.log" || fail "probe did not find the GPM series of job $GPM_JOB"
+pass "fast query set: the same figures as Princeton's queries (plain GPUs and a MIG slice with GPM)"
 
 # A job older than Prometheus' retention, and one shorter than a sampling period: Princeton's messages.
 rc=0

@@ -101,10 +101,40 @@ static void test_bad_answers(void **state)
                  "\"value\":[1,\"-1e300\"]}]}}", "out-of-range");
 }
 
+static void test_fast_set(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 4096);
+    assert_int_equal(promq_build_util_fast("della", "123", 3600, &b), JT_OK);
+    assert_string_equal(buf_str(&b), "avg_over_time(nvidia_gpu_duty_cycle{cluster='della',jobid='123'}[3600s:])");
+    buf_reset(&b);
+    /* the probe covers the subquery's lookback before the job's start */
+    assert_int_equal(promq_build_gpm_probe("della", "123", 3600, &b), JT_OK);
+    assert_string_equal(buf_str(&b),
+                        "count(count_over_time(nvidia_gpu_graphics_util_percent{cluster='della',jobid='123'}[7200s]))");
+    buf_reset(&b);
+    assert_int_equal(promq_build_gpm_probe("x", "1'}", 60, &b), JT_ERR_USAGE);
+    buf_free(&b);
+    char err[256] = "";
+    double n = -1;
+    const char *empty = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}";
+    assert_int_equal(promq_parse_count(empty, strlen(empty), &n, err, sizeof err), JT_OK);
+    assert_true(n == 0);
+    const char *two = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{},"
+                      "\"value\":[1,\"2\"]}]}}";
+    assert_int_equal(promq_parse_count(two, strlen(two), &n, err, sizeof err), JT_OK);
+    assert_true(n == 2);
+    const char *bad = "{\"status\":\"error\",\"error\":\"boom\"}";
+    assert_int_not_equal(promq_parse_count(bad, strlen(bad), &n, err, sizeof err), JT_OK);
+    assert_non_null(strstr(err, "boom"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queries), cmocka_unit_test(test_answers), cmocka_unit_test(test_bad_answers),
+        cmocka_unit_test(test_fast_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
