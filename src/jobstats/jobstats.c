@@ -104,6 +104,24 @@ static void cmd_failure(char *err, size_t errsz, const char *prog, int st, const
         snprintf(err, errsz, "%s failed (exit %d): %.*s", prog, st, (int)(el > 300 ? 300 : el), e);
 }
 
+/* Slurm >= 26.05 has SLUIDs: Princeton asks `sacct -V` and compares the major version with 25. A sacct
+ * that fails or prints something else is taken as older. */
+static bool sacct_has_sluid(const struct js_conf *conf, bool debug)
+{
+    struct buf out, eout;
+    buf_init(&out, 4096);
+    buf_init(&eout, 4096);
+    char *argv[] = {(char *)conf->sacct, "-V", NULL};
+    int st = -1;
+    unsigned major = 0;
+    bool yes = cmd_run(argv, conf->cmd_timeout, &out, &eout, &st) == JT_OK && st == 0 &&
+               sacct_version_major(buf_str(&out), &major) && major > 25;
+    debug_line(debug, "sacct -V: %.80s -> %s", buf_str(&out), yes ? "SLUID" : "no SLUID");
+    buf_free(&out);
+    buf_free(&eout);
+    return yes;
+}
+
 enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const char *cluster_opt,
                            struct sacct_job *job, bool debug, char *err, size_t errsz)
 {
@@ -123,8 +141,9 @@ enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const 
     argv[a++] = "-P";
     argv[a++] = "-X";
     argv[a++] = "-n";
+    bool with_sluid = conf->sluid == JS_SLUID_YES || (conf->sluid == JS_SLUID_AUTO && sacct_has_sluid(conf, debug));
     argv[a++] = "-o";
-    argv[a++] = SACCT_FIELDS;
+    argv[a++] = with_sluid ? SACCT_FIELDS_SLUID : SACCT_FIELDS;
     argv[a++] = "-j";
     argv[a++] = (char *)jobid;
     if (cluster_opt && cluster_opt[0]) {
@@ -162,7 +181,7 @@ enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const 
     while (cur_line(&c, &line, &len)) {
         if (len == 0)
             continue;
-        enum jt_err prc = sacct_parse_line(line, len, cand);
+        enum jt_err prc = sacct_parse_line_ex(line, len, with_sluid, cand);
         if (prc != JT_OK) {
             snprintf(err, errsz, "cannot parse the sacct output line '%.*s'", (int)(len > 200 ? 200 : len), line);
             rc = prc;
@@ -297,7 +316,7 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
         if (probe && k == PQ_GPU_UTILIZATION)
             rc = promq_build_util_fast(cluster, job->jobid, range, &q);
         else
-            rc = promq_build((enum promq_key)k, cluster, job->jobid, range, &q);
+            rc = promq_build_job((enum promq_key)k, cluster, job->jobid, job->sluid, range, &q);
         if (rc == JT_OK)
             rc = batch_add(&b, buf_str(&url), buf_str(&q), tbuf, debug);
     }

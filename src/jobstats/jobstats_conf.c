@@ -276,6 +276,9 @@ enum jt_err js_conf_parse(struct js_conf *c, const char *name, const char *text,
         } else if (word_eq(k, kl, "cluster_label")) {
             ok = word_eq(v, vl, "true") || word_eq(v, vl, "false");
             c->cluster_label = word_eq(v, vl, "true");
+        } else if (word_eq(k, kl, "sluid")) {
+            ok = word_eq(v, vl, "auto") || word_eq(v, vl, "true") || word_eq(v, vl, "false");
+            c->sluid = word_eq(v, vl, "true") ? JS_SLUID_YES : word_eq(v, vl, "false") ? JS_SLUID_NO : JS_SLUID_AUTO;
         } else if (word_eq(k, kl, "fast_queries")) {
             ok = word_eq(v, vl, "true") || word_eq(v, vl, "false");
             c->fast_queries = word_eq(v, vl, "true");

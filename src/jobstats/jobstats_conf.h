@@ -31,6 +31,8 @@ enum js_var {
     JV_COUNT
 };
 
+enum { JS_SLUID_AUTO, JS_SLUID_YES, JS_SLUID_NO }; /* auto: `sacct -V` major > 25 */
+
 enum js_op { JOP_LT, JOP_LE, JOP_GT, JOP_GE, JOP_EQ, JOP_NE };
 enum js_style { JS_STYLE_NORMAL, JS_STYLE_BOLD, JS_STYLE_BOLD_RED };
 
@@ -53,6 +55,7 @@ struct js_conf {
     char prom_url[512];
     char cluster[64];     /* value of the `cluster` label; "" = use sacct's cluster */
     bool cluster_label;   /* false: queries carry no cluster matcher (sites without the label) */
+    int sluid;            /* JS_SLUID_*: ask sacct for the SLUID (Slurm >= 26.05) */
     bool fast_queries;    /* cheaper GPU utilization query, same figures (see jobstats_collect) */
     double sampling_period;
     double connect_timeout, timeout;

@@ -24,6 +24,26 @@ static bool safe_label_value(const char *s, bool digits_only)
     return true;
 }
 
+/* The four per-job cgroup queries over the selector cgsel (jobstats.md §1.3). */
+static enum jt_err cgroup_query(enum promq_key k, const char *cgsel, long long d, struct buf *out)
+{
+    switch (k) {
+    case PQ_TOTAL_MEMORY:
+        return buf_printf(out, "max_over_time(cgroup_memory_total_bytes{%s}[%llds])", cgsel, d);
+    case PQ_USED_MEMORY:
+        return buf_printf(out,
+                          "max_over_time(((cgroup_memory_rss_bytes{%s} + cgroup_memory_shmem_bytes{%s}) or "
+                          "1*cgroup_memory_rss_bytes{%s})[%llds:])",
+                          cgsel, cgsel, cgsel, d);
+    case PQ_TOTAL_TIME:
+        return buf_printf(out, "max_over_time(cgroup_cpu_total_seconds{%s}[%llds])", cgsel, d);
+    case PQ_CPUS:
+        return buf_printf(out, "max_over_time(cgroup_cpus{%s}[%llds])", cgsel, d);
+    default:
+        return JT_ERR_INTERNAL;
+    }
+}
+
 enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid, int64_t range_s,
                         struct buf *out)
 {
@@ -38,16 +58,10 @@ enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid
     long long d = (long long)range_s;
     switch (k) {
     case PQ_TOTAL_MEMORY:
-        return buf_printf(out, "max_over_time(cgroup_memory_total_bytes{%s}[%llds])", cgsel, d);
     case PQ_USED_MEMORY:
-        return buf_printf(out,
-                          "max_over_time(((cgroup_memory_rss_bytes{%s} + cgroup_memory_shmem_bytes{%s}) or "
-                          "1*cgroup_memory_rss_bytes{%s})[%llds:])",
-                          cgsel, cgsel, cgsel, d);
     case PQ_TOTAL_TIME:
-        return buf_printf(out, "max_over_time(cgroup_cpu_total_seconds{%s}[%llds])", cgsel, d);
     case PQ_CPUS:
-        return buf_printf(out, "max_over_time(cgroup_cpus{%s}[%llds])", cgsel, d);
+        return cgroup_query(k, cgsel, d, out);
     case PQ_GPU_TOTAL_MEMORY:
         return buf_printf(out, "max_over_time(nvidia_gpu_memory_total_bytes{%s}[%llds:])", sel, d);
     case PQ_GPU_USED_MEMORY:
@@ -61,6 +75,29 @@ enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid
         break;
     }
     return JT_ERR_INTERNAL;
+}
+
+enum jt_err promq_build_job(enum promq_key k, const char *cluster, const char *jobid, const char *sluid,
+                            int64_t range_s, struct buf *out)
+{
+    enum jt_err rc = promq_build(k, cluster, jobid, range_s, out);
+    if (rc != JT_OK || !sluid || !sluid[0] || k > PQ_CPUS)
+        return rc;
+    for (const char *p = sluid; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+              *p == '-' || *p == '.'))
+            return JT_ERR_USAGE;
+    /* promq_build checks its jobid as a Slurm job id; the SLUID was checked just above. */
+    char sel[256], cgsel[300];
+    if (cluster && cluster[0])
+        snprintf(sel, sizeof sel, "cluster='%s',jobid='%s'", cluster, sluid);
+    else
+        snprintf(sel, sizeof sel, "jobid='%s'", sluid);
+    snprintf(cgsel, sizeof cgsel, "%s,step='',task=''", sel);
+    long long d = (long long)range_s;
+    if ((rc = buf_puts(out, " or ")) != JT_OK)
+        return rc;
+    return cgroup_query(k, cgsel, d, out);
 }
 
 /* The matcher of a job's series: cluster (unless empty) and jobid. */

@@ -31,6 +31,12 @@ const char *promq_key_name(enum promq_key k);
 enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid, int64_t range_s,
                         struct buf *out);
 
+/* promq_build, and on Slurm >= 26.05 (sluid not empty) the four cgroup queries as Princeton's:
+ * "Q(jobid) or Q(sluid)", since 26.05 cgroup directories (and so the exporters' jobid label) may carry the
+ * SLUID instead of the job id. */
+enum jt_err promq_build_job(enum promq_key k, const char *cluster, const char *jobid, const char *sluid,
+                            int64_t range_s, struct buf *out);
+
 /* GPU utilization without the graphics_util_percent branch: avg_over_time(nvidia_gpu_duty_cycle{..}[Ds:]).
  * Equal to PQ_GPU_UTILIZATION's answer whenever promq_build_gpm_probe counts no sample. */
 enum jt_err promq_build_util_fast(const char *cluster, const char *jobid, int64_t range_s, struct buf *out);

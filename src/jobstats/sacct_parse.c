@@ -77,18 +77,54 @@ bool sacct_reqmem_bytes(const char *s, size_t n, uint32_t ncpus, uint32_t nnodes
 
 enum jt_err sacct_parse_line(const char *line, size_t n, struct sacct_job *job)
 {
-    const char *f[SACCT_NFIELDS];
-    size_t fl[SACCT_NFIELDS];
+    return sacct_parse_line_ex(line, n, false, job);
+}
+
+bool sacct_version_major(const char *text, unsigned *major)
+{
+    const char *p = strstr(text, "slurm ");
+    if (!p)
+        return false;
+    p += 6;
+    size_t l = strspn(p, "0123456789");
+    uint64_t v;
+    if (l == 0 || p[l] != '.' || !str_to_u64(p, l, &v) || v > 1000)
+        return false;
+    *major = (unsigned)v;
+    return true;
+}
+
+enum jt_err sacct_parse_line_ex(const char *line, size_t n, bool with_sluid, struct sacct_job *job)
+{
+    const char *f[SACCT_NFIELDS + 1];
+    size_t fl[SACCT_NFIELDS + 1];
+    const int nf = with_sluid ? SACCT_NFIELDS + 1 : SACCT_NFIELDS;
     struct cursor c;
     cur_init(&c, line, n);
-    for (int i = 0; i < SACCT_NFIELDS - 1; i++) {
+    for (int i = 0; i < nf - 1; i++) {
         fl[i] = cur_token(&c, "|", &f[i]);
         if (!cur_skip_char(&c, '|'))
             return JT_ERR_PARSE;
     }
     /* The name is the rest of the line, '|' and all. */
-    f[SACCT_NFIELDS - 1] = c.p;
-    fl[SACCT_NFIELDS - 1] = (size_t)(c.end - c.p);
+    f[nf - 1] = c.p;
+    fl[nf - 1] = (size_t)(c.end - c.p);
+    const char *sluid = "";
+    size_t sluid_len = 0;
+    if (with_sluid) { /* move the SLUID out so the name is at index 15 as without it */
+        sluid = f[15];
+        sluid_len = fl[15];
+        f[15] = f[16];
+        fl[15] = fl[16];
+        for (size_t i = 0; i < sluid_len; i++) {
+            char ch = sluid[i];
+            if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
+                  ch == '-' || ch == '.'))
+                return JT_ERR_PARSE;
+        }
+        if (sluid_len >= SACCT_SLUID_MAX)
+            return JT_ERR_PARSE;
+    }
 
     struct sacct_job j;
     memset(&j, 0, sizeof j);
@@ -124,6 +160,7 @@ enum jt_err sacct_parse_line(const char *line, size_t n, struct sacct_job *job)
     int64_t lim;
     j.timelimit_min = str_to_i64(f[14], fl[14], &lim) && lim >= 0 ? lim : -1;
     field_copy(j.jobname, sizeof j.jobname, f[15], fl[15]);
+    field_copy(j.sluid, sizeof j.sluid, sluid, sluid_len);
     *job = j;
     return JT_OK;
 }

@@ -19,6 +19,11 @@
     "jobidraw,start,end,cluster,alloctres,admincomment,user,account,state,nnodes,ncpus,reqmem,qos,partition," \
     "timelimitraw,jobname"
 #define SACCT_NFIELDS 16
+/* Slurm >= 26.05 (`sacct -V` major > 25, as Princeton tests it): the job's SLUID, before the name. */
+#define SACCT_FIELDS_SLUID \
+    "jobidraw,start,end,cluster,alloctres,admincomment,user,account,state,nnodes,ncpus,reqmem,qos,partition," \
+    "timelimitraw,sluid,jobname"
+#define SACCT_SLUID_MAX 64
 #define SACCT_ADMIN_COMMENT_MAX 16384
 
 struct sacct_job {
@@ -37,10 +42,15 @@ struct sacct_job {
     char qos[64], partition[64];
     int64_t timelimit_min;   /* -1 = UNLIMITED / Partition_Limit / unknown */
     char jobname[256];
+    char sluid[SACCT_SLUID_MAX]; /* "" before Slurm 26.05; letters, digits, '_', '-', '.' only */
 };
 
 /* Parses one line (without its newline). JT_ERR_PARSE if a field is missing or malformed. */
 enum jt_err sacct_parse_line(const char *line, size_t n, struct sacct_job *job);
+/* The same for SACCT_FIELDS_SLUID when with_sluid. */
+enum jt_err sacct_parse_line_ex(const char *line, size_t n, bool with_sluid, struct sacct_job *job);
+/* The major version in `sacct -V` output ("slurm 26.05.1" -> 26); false if it is not that. */
+bool sacct_version_major(const char *text, unsigned *major);
 
 /* GPUs in an AllocTRES string ("billing=8,cpu=8,gres/gpu:a100=2,gres/gpu=2,mem=8G,node=1"). */
 uint32_t sacct_tres_gpus(const char *tres, size_t n);

@@ -70,6 +70,35 @@ static void test_array_listing(void **state)
     free(c);
 }
 
+static void test_sluid(void **state)
+{
+    (void)state;
+    struct js_conf *c = calloc(1, sizeof *c);
+    js_conf_defaults(c);
+    /* Slurm 26.05: `sacct -V` says so, the sluid field is asked for (before the name) and parsed */
+    write_sacct(c, "[ \"$1\" = -V ] && { echo 'slurm 26.05.1'; exit 0; }\n"
+                   "case \"$*\" in *timelimitraw,sluid,jobname*) ;; *) echo 'no sluid asked' >&2; exit 1 ;; esac\n"
+                   "echo '600|10|30|c|cpu=1||u|a|COMPLETED|1|1|1G|q|p|60|abc123XYZ|na|me'");
+    struct sacct_job *job = calloc(1, sizeof *job);
+    char err[512] = "";
+    assert_int_equal(jobstats_sacct(c, "600", NULL, job, false, err, sizeof err), JT_OK);
+    assert_string_equal(job->sluid, "abc123XYZ");
+    assert_string_equal(job->jobname, "na|me");
+    /* Slurm 25.11: no sluid field */
+    write_sacct(c, "[ \"$1\" = -V ] && { echo 'slurm 25.11.0'; exit 0; }\n"
+                   "case \"$*\" in *sluid*) echo 'sluid asked' >&2; exit 1 ;; esac\n"
+                   "echo '600|10|30|c|cpu=1||u|a|COMPLETED|1|1|1G|q|p|60|name'");
+    assert_int_equal(jobstats_sacct(c, "600", NULL, job, false, err, sizeof err), JT_OK);
+    assert_string_equal(job->sluid, "");
+    /* a SLUID that could break out of a PromQL string is refused with the line */
+    write_sacct(c, "[ \"$1\" = -V ] && { echo 'slurm 26.05.1'; exit 0; }\n"
+                   "echo \"600|10|30|c|cpu=1||u|a|COMPLETED|1|1|1G|q|p|60|x'} or up{a='|name\"");
+    assert_int_not_equal(jobstats_sacct(c, "600", NULL, job, false, err, sizeof err), JT_OK);
+    free(job);
+    js_conf_free(c);
+    free(c);
+}
+
 static void test_runtime_extremes(void **state)
 {
     (void)state;
@@ -108,7 +137,7 @@ int main(void)
     assert_non_null(mkdtemp(dir));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_cap), cmocka_unit_test(test_array_listing),
-        cmocka_unit_test(test_runtime_extremes),
+        cmocka_unit_test(test_runtime_extremes), cmocka_unit_test(test_sluid),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char p[128];

@@ -101,6 +101,25 @@ static void test_bad_answers(void **state)
                  "\"value\":[1,\"-1e300\"]}]}}", "out-of-range");
 }
 
+static void test_sluid_queries(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 4096);
+    assert_int_equal(promq_build_job(PQ_CPUS, "della", "123", "S9x", 3600, &b), JT_OK);
+    assert_string_equal(buf_str(&b), "max_over_time(cgroup_cpus{cluster='della',jobid='123',step='',task=''}[3600s]) or "
+                                     "max_over_time(cgroup_cpus{cluster='della',jobid='S9x',step='',task=''}[3600s])");
+    buf_reset(&b);
+    assert_int_equal(promq_build_job(PQ_GPU_USED_MEMORY, "della", "123", "S9x", 3600, &b), JT_OK);
+    assert_null(strstr(buf_str(&b), "S9x")); /* GPU series carry the job id from the prolog */
+    buf_reset(&b);
+    assert_int_equal(promq_build_job(PQ_CPUS, "della", "123", "", 3600, &b), JT_OK);
+    assert_null(strstr(buf_str(&b), " or "));
+    buf_reset(&b);
+    assert_int_equal(promq_build_job(PQ_CPUS, "della", "123", "a'}", 3600, &b), JT_ERR_USAGE);
+    buf_free(&b);
+}
+
 static void test_fast_set(void **state)
 {
     (void)state;
@@ -134,7 +153,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queries), cmocka_unit_test(test_answers), cmocka_unit_test(test_bad_answers),
-        cmocka_unit_test(test_fast_set),
+        cmocka_unit_test(test_fast_set), cmocka_unit_test(test_sluid_queries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,9 +93,30 @@ static void test_malformed(void **state)
     assert_string_equal(job.jobid, "keep"); /* untouched on failure */
 }
 
+static void test_sluid_and_version(void **state)
+{
+    (void)state;
+    struct sacct_job j;
+    const char *l = "7|1|2|c|cpu=1||u|a|RUNNING|1|1|1G|q|p|60|SL-01.x|job|name";
+    assert_int_equal(sacct_parse_line_ex(l, strlen(l), true, &j), JT_OK);
+    assert_string_equal(j.sluid, "SL-01.x");
+    assert_string_equal(j.jobname, "job|name");
+    assert_int_equal(sacct_parse_line_ex(l, strlen(l), false, &j), JT_OK);
+    assert_string_equal(j.sluid, "");
+    assert_string_equal(j.jobname, "SL-01.x|job|name");
+    unsigned major = 0;
+    assert_true(sacct_version_major("slurm 26.05.1\n", &major));
+    assert_int_equal(major, 26);
+    assert_true(sacct_version_major("slurm 22.05.8", &major));
+    assert_int_equal(major, 22);
+    assert_false(sacct_version_major("7|1|2|c|...", &major));
+    assert_false(sacct_version_major("slurm x", &major));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sluid_and_version),
         cmocka_unit_test(test_full_line_and_pipe_in_name), cmocka_unit_test(test_running_pending_cancelled),
         cmocka_unit_test(test_typed_gpus), cmocka_unit_test(test_reqmem), cmocka_unit_test(test_malformed),
     };
