@@ -603,7 +603,7 @@ static int stats_one(const struct js_conf *conf, const struct stats_opts *o, con
         if (e != JT_OK)
             fprintf(stderr, "%s: job %s: the stored summary is corrupt; querying Prometheus instead\n", prog, jobid);
         from_summary = kind == JS1_DATA;
-        debug_line(o->debug, "stored summary: %s", from_summary ? "used" : "none");
+        debug_line(o->debug, "stored summary: %s", from_summary ? "used (summary stored at job end)" : "none");
     }
     if (o->base64) {
         e = jobstats_base64(conf, job, now, o->debug, &b64, err, sizeof err);

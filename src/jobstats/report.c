@@ -418,8 +418,6 @@ static void print_header(FILE *f, const struct js_conf *conf, const struct sacct
     bool tl_red = time_eff >= 0 && time_eff < conf->settings[JV_TIME_EFF_RED] &&
                   time_eff < conf->settings[JV_TIME_EFF_BLACK] && diff > 3 * conf->settings[JV_MIN_RUNTIME];
     fprintf(f, "     Time Limit: %s%s%s\n", tl_red ? on(o, JS_STYLE_BOLD_RED) : "", a, tl_red ? off(o, JS_STYLE_BOLD_RED) : "");
-    if (o->from_summary)
-        fprintf(f, "         Source: summary stored at job end\n");
 }
 
 static void print_overall(FILE *f, const struct js_conf *conf, const struct sacct_job *job,

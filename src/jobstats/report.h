@@ -21,7 +21,7 @@
 
 struct report_opts {
     bool color;               /* ANSI bold/red */
-    bool from_summary;        /* says so in the header */
+    bool from_summary;        /* not printed (Princeton's report has no such line); `-d` says it */
     const char *batch_script; /* NULL: no Batch Script section */
 };
 
