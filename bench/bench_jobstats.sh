@@ -2,7 +2,7 @@
 # bench_jobstats.sh - wall time of one `jobstats JOBID` report end to end (process start, sacct, seven
 # Prometheus queries, report), for a 3-day, 2-node, 8-GPU job backfilled into a real Prometheus.
 #
-# Usage: bench/bench_jobstats.sh [JOBSTATS] [N]   (or env JOBSTATS, N; PORT, default 19990)
+# Usage: bench/bench_jobstats.sh [JOBSTATS] [N]   (or env JOBSTATS, N; PORT, default a free one)
 # Needs prometheus, promtool and, for the Python floor, python3-requests.
 # sacct is a stand-in script that prints the job's line (a real sacct adds its own slurmdbd round
 # trip, the same for any jobstats). Prints p50/p90/max over N runs of the Prometheus path (-f) and of
@@ -11,7 +11,7 @@ set -euo pipefail
 
 JOBSTATS=${1:-${JOBSTATS:-$(dirname "$0")/../build/jobstats}}
 N=${2:-${N:-50}}
-PORT=${PORT:-19990}
+PORT=${PORT:-$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 [ -x "$JOBSTATS" ] || { echo "usage: $0 [path/to/jobstats] [N]" >&2; exit 2; }
 T=$(mktemp -d /tmp/jobtel-bench.XXXXXX)
@@ -50,18 +50,24 @@ run() {
         echo $(((${t1/./} - ${t0/./}) / 1000)) >>"$T/ms"
     done
     sort -n "$T/ms" | awk -v l="$label" '{ a[NR] = $1 } END {
-        printf "%-44s p50 %4d ms  p90 %4d ms  max %4d ms  (n=%d)\n", l, a[int(NR * 0.5 + 0.5)], a[int(NR * 0.9 + 0.5)], a[NR], NR }'
+        printf "%-44s p50 %4d ms  p90 %4d ms  max %4d ms  (n=%d)\n", l, a[int(NR * 0.5 + 0.5)], a[int(NR * 0.9 + 0.5)], a[NR], NR }' |
+        tee -a "$T/results"
 }
 echo "jobstats, 3-day 2-node 8-GPU job, samples every 30 s ($(wc -l <"$T/hist.om") backfilled samples):"
-run "report from Prometheus (-f, 7 queries)" -n -f $JOB
+run "report from Prometheus (-f)" -n -f $JOB
+cp "$T/jobstats.conf" "$T/fast.conf"
+echo "fast_queries = false" >>"$T/jobstats.conf"
+run "  the same with Princeton's expressions" -n -f $JOB
+cp "$T/jobstats.conf" "$T/princeton.conf"
+cp "$T/fast.conf" "$T/jobstats.conf"
 write_sacct "JS1:$("$JOBSTATS" --config "$T/jobstats.conf" -b $JOB)"
 run "report from the stored JS1 summary" -n $JOB
 
 # A floor for any Python implementation of the same report (Princeton's jobstats is Python and is not
 # packaged, so it cannot be run here): interpreter start, `import requests`, and the very queries
-# jobstats just sent, each answer parsed as JSON; no sacct, no report. Whatever the Python original
+# Princeton's jobstats sends (fast_queries = false), each answer parsed as JSON; no sacct, no report. Whatever the Python original
 # does on top of this only adds to its time.
-"$JOBSTATS" --config "$T/jobstats.conf" -d -n -f $JOB 2>&1 >/dev/null | sed -n 's/^DEBUG: query: \(.*\) time=\([0-9.]*\)$/\2 \1/p' >"$T/queries"
+"$JOBSTATS" --config "$T/princeton.conf" -d -n -f $JOB 2>&1 >/dev/null | sed -n 's/^DEBUG: query: \(.*\) time=\([0-9.]*\)$/\2 \1/p' >"$T/queries"
 cat >"$T/floor.py" <<'PY'
 import json, sys
 import requests
@@ -79,4 +85,8 @@ for ((i = 0; i < N; i++)); do
     echo $(((${t1/./} - ${t0/./}) / 1000)) >>"$T/ms"
 done
 sort -n "$T/ms" | awk -v q="$(wc -l <"$T/queries")" '{ a[NR] = $1 } END {
-    printf "%-44s p50 %4d ms  p90 %4d ms  max %4d ms  (n=%d)\n", "Python floor (requests + same " q " queries)", a[int(NR * 0.5 + 0.5)], a[int(NR * 0.9 + 0.5)], a[NR], NR }'
+    printf "%-44s p50 %4d ms  p90 %4d ms  max %4d ms  (n=%d)\n", "Python floor (requests + same " q " queries)", a[int(NR * 0.5 + 0.5)], a[int(NR * 0.9 + 0.5)], a[NR], NR }' |
+    tee -a "$T/results"
+# Ratios of the p50s, all measured in this run against the same Prometheus.
+awk '{ for (i = 1; i <= NF; i++) if ($i == "p50") p[NR] = $(i + 1) } END {
+    printf "ratio p50, report from Prometheus / Python floor: %.2f (Princeton expressions: %.2f)\n", p[1] / p[4], p[2] / p[4] }' "$T/results"

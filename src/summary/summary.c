@@ -314,12 +314,14 @@ static enum jt_err store_job(const struct js_conf *conf, const struct summary_op
         goto out;
     if (!job->has_start) {
         snprintf(err, errsz, "job %s never started: nothing to store", dbid);
+        log_info("%s", err);
         rc = JT_OK; /* nothing to retry either */
         goto out;
     }
     int64_t now = (int64_t)time(NULL), runtime;
     if (!jobstats_runtime(job, now, &runtime)) {
         jobstats_bad_times(job, err, errsz);
+        log_warn("%s; no summary stored", err);
         rc = JT_OK; /* sacct's own data is broken: retrying cannot help */
         goto out;
     }
