@@ -637,7 +637,7 @@ static int stats_one(const struct js_conf *conf, const struct stats_opts *o, con
     if (o->batch_script)
         script = batch_script_text(conf, job->jobid);
     struct report_opts ro = {.color = !o->no_color && isatty(STDOUT_FILENO), .from_summary = from_summary,
-                             .batch_script = script};
+                             .batch_script = script, .jobid = jobid};
     jobstats_report(stdout, conf, job, summary, now, &ro);
     fputc('\n', stdout); /* Princeton print()s the report, which ends in a newline already */
     rc = CLI_EXIT_OK;

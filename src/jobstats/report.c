@@ -393,7 +393,7 @@ static void print_header(FILE *f, const struct js_conf *conf, const struct sacct
     fputc('\n', f);
     rule(f);
     heading(f, "Slurm Job Statistics");
-    fprintf(f, "         Job ID: %s%s%s\n", on(o, JS_STYLE_BOLD), job->jobid, off(o, JS_STYLE_BOLD));
+    fprintf(f, "         Job ID: %s%s%s\n", on(o, JS_STYLE_BOLD), o->jobid ? o->jobid : job->jobid, off(o, JS_STYLE_BOLD));
     fprintf(f, "   User/Account: %s/%s\n", u, acc);
     if (strlen(job->jobname) > conf->max_jobname_len) /* Princeton counts characters of the raw name */
         fprintf(f, "       Job Name: %.*s...\n", (int)conf->max_jobname_len, name);

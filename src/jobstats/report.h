@@ -23,6 +23,7 @@ struct report_opts {
     bool color;               /* ANSI bold/red */
     bool from_summary;        /* not printed (Princeton's report has no such line); `-d` says it */
     const char *batch_script; /* NULL: no Batch Script section */
+    const char *jobid;        /* the id as the user typed it ("500_3"), as Princeton prints it; NULL: JobIDRaw */
 };
 
 /* Prints the report for job with summary ({"nodes": {...}}). now is used for running jobs. The

@@ -33,6 +33,8 @@ static char *slurp(const char *path)
     return strdup(data);
 }
 
+static const char *typed_jobid; /* NULL: the report's Job ID is JobIDRaw */
+
 static void check_case(const char *name)
 {
     char path[512];
@@ -66,7 +68,7 @@ static void check_case(const char *name)
     char *out = NULL;
     size_t outlen = 0;
     FILE *f = open_memstream(&out, &outlen);
-    struct report_opts o = {.color = false, .from_summary = false, .batch_script = NULL};
+    struct report_opts o = {.color = false, .from_summary = false, .batch_script = NULL, .jobid = typed_jobid};
     jobstats_report(f, conf, job, summary, now, &o);
     fclose(f);
 
@@ -106,6 +108,15 @@ CASE(multinode_rounding)
 CASE(cpu_node_unused)
 CASE(hostile_names)
 
+/* An array task asked for as ARRAY_TASK: Princeton prints the id as typed, not JobIDRaw. */
+static void test_typed_jobid(void **state)
+{
+    (void)state;
+    typed_jobid = "1000_7";
+    check_case("array_task");
+    typed_jobid = NULL;
+}
+
 int main(void)
 {
     setenv("TZ", "UTC", 1);
@@ -116,7 +127,7 @@ int main(void)
         cmocka_unit_test(test_zero_alloc_mem), cmocka_unit_test(test_gpu_no_util),
         cmocka_unit_test(test_gpu_no_used_memory), cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_multinode_rounding), cmocka_unit_test(test_cpu_node_unused),
-        cmocka_unit_test(test_hostile_names),
+        cmocka_unit_test(test_hostile_names), cmocka_unit_test(test_typed_jobid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
