@@ -203,8 +203,10 @@ static enum jt_err sacctmgr_set(const struct js_conf *conf, const char *dbid, co
     if (rc == JT_OK && st != 0) {
         const char *e = buf_str(&eout);
         size_t el = strcspn(e, "\n");
-        snprintf(err, errsz, "%s failed (exit %d): %.*s", conf->sacctmgr, st, (int)(el > 300 ? 300 : el),
-                 el ? e : "(no message)");
+        if (el == 0)
+            snprintf(err, errsz, "%s failed (exit %d) with no message", conf->sacctmgr, st);
+        else
+            snprintf(err, errsz, "%s failed (exit %d): %.*s", conf->sacctmgr, st, (int)(el > 300 ? 300 : el), e);
         rc = JT_ERR_IO;
     } else if (rc != JT_OK) {
         snprintf(err, errsz, "%s: %s", conf->sacctmgr, rc == JT_ERR_TIMEOUT ? "timed out" : "could not be run");
@@ -464,10 +466,16 @@ static int retry_spool(const struct js_conf *conf, const struct summary_opts *o)
         snprintf(p, sizeof p, "%s/%s", conf->spool_dir, de->d_name);
         struct spool_entry e;
         enum jt_err r = spool_read(conf->spool_dir, de->d_name, &e);
+        if (r == JT_ERR_IO) {
+            log_warn("job %s: cannot read the spool entry %s: %s; left for the next run", de->d_name, p, strerror(errno));
+            left++;
+            rc = CLI_EXIT_FAILURE;
+            continue;
+        }
         if (r != JT_OK) {
-            log_warn("job %s: spool entry %s is unreadable or malformed (%s); dropped", de->d_name, p, jt_strerror(r));
-            if (r != JT_ERR_IO)
-                unlink(p);
+            log_warn("job %s: spool entry %s is malformed or not a regular file (%s); dropped", de->d_name, p,
+                     jt_strerror(r));
+            unlink(p);
             dropped++;
             continue;
         }
