@@ -183,7 +183,10 @@ enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const 
             continue;
         enum jt_err prc = sacct_parse_line_ex(line, len, with_sluid, cand);
         if (prc != JT_OK) {
-            snprintf(err, errsz, "cannot parse the sacct output line '%.*s'", (int)(len > 200 ? 200 : len), line);
+            char raw[201], shown[201]; /* the line holds a user's job name: no escapes to the terminal */
+            str_copy(raw, sizeof raw, line, len > 200 ? 200 : len);
+            fmt_clean(shown, sizeof shown, raw, false);
+            snprintf(err, errsz, "cannot parse the sacct output line '%s'", shown);
             rc = prc;
             break;
         }

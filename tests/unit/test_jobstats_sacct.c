@@ -41,6 +41,11 @@ static void test_output_cap(void **state)
     if (!strstr(err, "larger than the 1048576-byte cap"))
         fail_msg("message: %s", err);
     assert_null(strstr(err, "failed (exit 0)"));
+    /* a malformed line is quoted in the message, its terminal escapes neutralised */
+    write_sacct(c, "printf '123|x\\033[2J|bad\\n'");
+    assert_int_not_equal(jobstats_sacct(c, "123", NULL, job, false, err, sizeof err), JT_OK);
+    assert_non_null(strstr(err, "cannot parse the sacct output line '123|x?[2J|bad'"));
+    assert_null(strchr(err, '\033'));
     /* a failing sacct without a message still gives a readable one */
     write_sacct(c, "exit 1");
     assert_int_not_equal(jobstats_sacct(c, "123", NULL, job, false, err, sizeof err), JT_OK);
