@@ -55,10 +55,8 @@ struct gpu_row {
     bool mig;        /* utilization unknown on a MIG node */
 };
 
-#define NODE_NAME_MAX 256
-
 struct figures {
-    char (*names)[NODE_NAME_MAX]; /* node names made safe to print (summaries are user-reachable input) */
+    char *names; /* node names made safe to print, NUL-separated (summaries are user-reachable input) */
     struct cpu_row *cpu;
     struct mem_row *mem;
     struct gpu_row *util, *gmem;
@@ -136,6 +134,9 @@ static bool gpu_push(struct gpu_row **rows, size_t *n, size_t *cap, struct gpu_r
     return true;
 }
 
+static bool figures_sections(struct figures *t, const struct sacct_job *job, json_t *nodes, int64_t diff,
+                             const char **names);
+
 static bool figures_compute(struct figures *t, const struct js_conf *conf, const struct sacct_job *job,
                             json_t *nodes, int64_t diff)
 {
@@ -143,22 +144,39 @@ static bool figures_compute(struct figures *t, const struct js_conf *conf, const
     size_t nn = json_object_size(nodes);
     t->cpu = calloc(nn ? nn : 1, sizeof *t->cpu);
     t->mem = calloc(nn ? nn : 1, sizeof *t->mem);
-    t->names = calloc(nn ? nn : 1, sizeof *t->names);
-    if (!t->cpu || !t->mem || !t->names)
-        return false;
     const char *key;
     json_t *n;
-    size_t k = 0;
+    size_t total = 1;
+    json_object_foreach(nodes, key, n) total += strlen(key) + 1;
+    t->names = malloc(total); /* a cleaned name is never longer than the name */
+    const char **name_at = calloc(nn ? nn : 1, sizeof *name_at);
+    if (!t->cpu || !t->mem || !t->names || !name_at) {
+        free(name_at);
+        return false;
+    }
+    size_t k = 0, off = 0;
     json_object_foreach(nodes, key, n) {
         if (is_mig_node(conf, key))
             t->mig_job = true;
-        fmt_clean(t->names[k++], NODE_NAME_MAX, key, false);
+        fmt_clean(t->names + off, strlen(key) + 1, key, false);
+        name_at[k++] = t->names + off;
+        off += strlen(key) + 1;
     }
-    const char *name;
-    k = 0;
+    bool ok = figures_sections(t, job, nodes, diff, name_at);
+    free(name_at);
+    return ok;
+}
+
+/* The four sections' rows and codes, node by node in the summary's order (names[i] for the i-th node). */
+static bool figures_sections(struct figures *t, const struct sacct_job *job, json_t *nodes, int64_t diff,
+                             const char **names)
+{
+    const char *key, *name;
+    json_t *n;
+    size_t k = 0;
     t->mem_cores_int = true;
     json_object_foreach(nodes, key, n) {
-        name = t->names[k++];
+        name = names[k++];
         struct cpu_row r = {name, fig_get(json_object_get(n, "total_time"), VALUE_MAX),
                             fig_get(json_object_get(n, "cpus"), VALUE_MAX)};
         t->cpu[t->ncpu++] = r;
@@ -180,7 +198,7 @@ static bool figures_compute(struct figures *t, const struct js_conf *conf, const
     }
     k = 0;
     json_object_foreach(nodes, key, n) {
-        name = t->names[k++];
+        name = names[k++];
         struct mem_row r = {name, fig_get(json_object_get(n, "used_memory"), VALUE_MAX),
                             fig_get(json_object_get(n, "total_memory"), VALUE_MAX),
                             fig_get(json_object_get(n, "cpus"), VALUE_MAX)};
@@ -205,7 +223,7 @@ static bool figures_compute(struct figures *t, const struct js_conf *conf, const
     size_t cap_u = 0, cap_m = 0;
     k = 0;
     json_object_foreach(nodes, key, n) {
-        name = t->names[k++];
+        name = names[k++];
         json_t *util = json_object_get(n, "gpu_utilization");
         if (!json_is_object(util)) {
             if (t->mig_job) {
@@ -241,7 +259,7 @@ static bool figures_compute(struct figures *t, const struct js_conf *conf, const
     }
     k = 0;
     json_object_foreach(nodes, key, n) {
-        name = t->names[k++];
+        name = names[k++];
         json_t *used = json_object_get(n, "gpu_used_memory"), *total = json_object_get(n, "gpu_total_memory");
         if (!json_is_object(used) || !json_is_object(total)) {
             t->gmem_err = 1;
