@@ -582,6 +582,16 @@ static int stats_one(const struct js_conf *conf, const struct stats_opts *o, con
     if (!job)
         goto out;
     enum jt_err e = jobstats_sacct(conf, jobid, o->cluster, job, o->debug, err, sizeof err);
+    if (e == JT_ERR_NOT_FOUND) { /* Princeton's words, which users and scripts know */
+        if (o->cluster && o->cluster[0])
+            fprintf(stderr, "Failed to lookup job %s on %s.\n", jobid, o->cluster);
+        else
+            fprintf(stderr, "\nFailed to lookup job %s. Make sure the cluster is correct by\n"
+                            "specifying the -c option (e.g., $ jobstats 1234567 -c frontier).\n\n", jobid);
+        if (o->syslog)
+            log_error("%s", err);
+        goto out;
+    }
     if (e != JT_OK) {
         fprintf(stderr, "%s: %s\n", prog, err);
         if (o->syslog)
@@ -590,7 +600,7 @@ static int stats_one(const struct js_conf *conf, const struct stats_opts *o, con
         goto out;
     }
     if (strcmp(job->state, "PENDING") == 0 || !job->has_start) {
-        fprintf(stderr, "%s: Failed to get details for job %s since it is a PENDING job.\n", prog, jobid);
+        fprintf(stderr, "Failed to get details for job %s since it is a PENDING job.\n", jobid);
         goto out;
     }
     int64_t now = (int64_t)time(NULL), diff;

@@ -94,6 +94,10 @@ rc=0
 rc=0
 "$JOBSTATS" --config "$T/jobstats.conf" 999 >/dev/null 2>"$T/unknown.err" || rc=$?
 [ "$rc" = 1 ] && grep -q "Failed to lookup job 999" "$T/unknown.err" || fail "unknown job: rc $rc $(cat "$T/unknown.err")"
+printf '\nFailed to lookup job 999. Make sure the cluster is correct by\nspecifying the -c option (e.g., $ jobstats 1234567 -c frontier).\n\n' \
+    | cmp -s - "$T/unknown.err" || fail "unknown job: not Princeton's message: $(cat "$T/unknown.err")"
+printf 'Failed to get details for job 77 since it is a PENDING job.\n' | cmp -s - "$T/pending.err" \
+    || fail "pending job: not Princeton's message: $(cat "$T/pending.err")"
 printf 'sampling_period = 30\nbogus_key = 1\n' >"$T/broken.conf"
 rc=0
 "$JOBSTATS" --config "$T/broken.conf" $JOB >/dev/null 2>"$T/conf.err" || rc=$?
