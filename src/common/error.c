@@ -23,6 +23,7 @@ const char *jt_strerror(enum jt_err err)
     case JT_ERR_PERMISSION: return "permission denied";
     case JT_ERR_UNSAFE: return "unsafe filesystem state";
     case JT_ERR_INTERNAL: return "internal error";
+    case JT_ERR_NOSPACE: return "no space left on device";
     }
     return "unknown error";
 }

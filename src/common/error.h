@@ -22,6 +22,7 @@ enum jt_err {
     JT_ERR_PERMISSION = 12, /* the caller lacks the privilege */
     JT_ERR_UNSAFE = 13,     /* refused: a symlink, wrong owner or other unsafe filesystem state */
     JT_ERR_INTERNAL = 14,   /* a bug: an invariant did not hold */
+    JT_ERR_NOSPACE = 15,    /* the filesystem is full or the quota is used up (ENOSPC, EDQUOT) */
 };
 
 /* Returns a static, human-readable message for `err`. */

@@ -12,12 +12,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -193,8 +195,155 @@ static enum jt_err errno_to_err(int e)
     case EPERM:
     case EROFS: return JT_ERR_PERMISSION;
     case ENOMEM: return JT_ERR_NOMEM;
+    case ENOSPC:
+    case EDQUOT: return JT_ERR_NOSPACE;
     default: return JT_ERR_IO;
     }
+}
+
+/* --- hook error counts ----------------------------------------------------------------------- */
+
+static const char *const hook_names[JOBMAP_HOOK_N] = {"prolog", "epilog"};
+static const char *const reason_names[JOBMAP_REASON_N] = {
+    "lock_timeout", "no_space", "io", "unsafe", "permission", "limit", "bad_input", "nomem", "other",
+};
+
+const char *jobmap_hook_name(enum jobmap_hook hook)
+{
+    return (unsigned)hook < JOBMAP_HOOK_N ? hook_names[hook] : "unknown";
+}
+
+const char *jobmap_reason_name(enum jobmap_reason reason)
+{
+    return (unsigned)reason < JOBMAP_REASON_N ? reason_names[reason] : "unknown";
+}
+
+enum jobmap_reason jobmap_reason_of(enum jt_err err)
+{
+    switch (err) {
+    case JT_ERR_TIMEOUT: return JOBMAP_REASON_LOCK_TIMEOUT;
+    case JT_ERR_NOSPACE: return JOBMAP_REASON_NO_SPACE;
+    case JT_ERR_IO: return JOBMAP_REASON_IO;
+    case JT_ERR_UNSAFE: return JOBMAP_REASON_UNSAFE;
+    case JT_ERR_PERMISSION: return JOBMAP_REASON_PERMISSION;
+    case JT_ERR_LIMIT: return JOBMAP_REASON_LIMIT;
+    case JT_ERR_PARSE:
+    case JT_ERR_RANGE:
+    case JT_ERR_USAGE:
+    case JT_ERR_NOT_FOUND: return JOBMAP_REASON_BAD_INPUT;
+    case JT_ERR_NOMEM: return JOBMAP_REASON_NOMEM;
+    default: return JOBMAP_REASON_OTHER;
+    }
+}
+
+/* ".jobtel-hook-errors.<hook>.<reason>" -> hook and reason; false for any other name. */
+static bool parse_hook_error_name(const char *name, enum jobmap_hook *hook, enum jobmap_reason *reason)
+{
+    size_t plen = sizeof JOBMAP_HOOK_ERRORS_PREFIX - 1;
+    if (strncmp(name, JOBMAP_HOOK_ERRORS_PREFIX, plen) != 0)
+        return false;
+    name += plen;
+    for (unsigned h = 0; h < JOBMAP_HOOK_N; h++) {
+        size_t hl = strlen(hook_names[h]);
+        if (strncmp(name, hook_names[h], hl) != 0 || name[hl] != '.')
+            continue;
+        for (unsigned r = 0; r < JOBMAP_REASON_N; r++) {
+            if (strcmp(name + hl + 1, reason_names[r]) == 0) {
+                *hook = (enum jobmap_hook)h;
+                *reason = (enum jobmap_reason)r;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Adds the count in `name` (its size) if it is a hook error file; lstat-like, never opens it. */
+static void note_hook_errors(int dfd, const char *name, uint64_t counts[JOBMAP_HOOK_N][JOBMAP_REASON_N])
+{
+    enum jobmap_hook h;
+    enum jobmap_reason r;
+    struct stat st;
+    if (!parse_hook_error_name(name, &h, &r))
+        return;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        counts[h][r] += (uint64_t)st.st_size;
+}
+
+enum jt_err jobmap_hook_errors_read(const char *dir, uint64_t counts[JOBMAP_HOOK_N][JOBMAP_REASON_N])
+{
+    memset(counts, 0, sizeof(uint64_t) * JOBMAP_HOOK_N * JOBMAP_REASON_N);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return errno == ENOTDIR ? JT_ERR_NOT_FOUND : errno_to_err(errno);
+    DIR *dp = fdopendir(dfd);
+    if (!dp) {
+        close(dfd);
+        return JT_ERR_IO;
+    }
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL)
+        note_hook_errors(dfd, de->d_name, counts);
+    closedir(dp);
+    return JT_OK;
+}
+
+/* The directory `dir` if it is safe to write in (see jobmap_dir_open), else -1 with *err set. */
+static int open_safe_dir(const char *dir, enum jt_err *err)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+        *err = errno_to_err(errno);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(dfd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+        close(dfd);
+        *err = JT_ERR_UNSAFE;
+        return -1;
+    }
+    *err = JT_OK;
+    return dfd;
+}
+
+enum jt_err jobmap_hook_error_record(const char *dir, enum jobmap_hook hook, enum jobmap_reason reason)
+{
+    enum jt_err ret;
+    char name[JOBMAP_NAME_MAX];
+    if ((unsigned)hook >= JOBMAP_HOOK_N || (unsigned)reason >= JOBMAP_REASON_N)
+        return JT_ERR_USAGE;
+    snprintf(name, sizeof name, "%s%s.%s", JOBMAP_HOOK_ERRORS_PREFIX, hook_names[hook], reason_names[reason]);
+    int dfd = open_safe_dir(dir, &ret);
+    if (dfd < 0)
+        return ret;
+    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        ret = errno == ENXIO ? JT_ERR_UNSAFE : errno_to_err(errno); /* ENXIO: a FIFO without reader */
+        goto out;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ret = JT_ERR_UNSAFE;
+        goto out;
+    }
+    /* Other holders keep this lock for one fstat and one ftruncate: a short poll is enough. */
+    double deadline = mono_now() + 2.0;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if ((errno != EWOULDBLOCK && errno != EINTR) || mono_now() >= deadline) {
+            ret = errno == EWOULDBLOCK ? JT_ERR_TIMEOUT : JT_ERR_IO;
+            goto out;
+        }
+        struct timespec ts = {0, 200 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    /* The count is the size: growing a sparse file allocates nothing, so this works on a full disk. */
+    if (fstat(fd, &st) != 0 || ftruncate(fd, st.st_size + 1) != 0)
+        ret = errno_to_err(errno);
+out:
+    if (fd >= 0)
+        close(fd);
+    close(dfd);
+    return ret;
 }
 
 /* --- reader ---------------------------------------------------------------------------------- */
@@ -290,7 +439,11 @@ enum jt_err jobmap_read_dir(const char *dir, enum jobmap_format fmt, struct jobm
     struct dirent *de;
     while ((de = readdir(dp)) != NULL) {
         const char *name = de->d_name;
-        if (name[0] == '.' || de->d_type == DT_DIR)
+        if (name[0] == '.') {
+            note_hook_errors(dfd, name, out->stats.hook_errors);
+            continue;
+        }
+        if (de->d_type == DT_DIR)
             continue;
         if (!jobmap_name_valid(fmt, name)) {
             out->stats.ignored++;
@@ -310,18 +463,22 @@ enum jt_err jobmap_read_dir(const char *dir, enum jobmap_format fmt, struct jobm
             note_malformed(&out->stats, name, JT_ERR_PARSE);
             continue;
         }
-        if (pf->too_many)
+        if (pf->too_many) {
             out->stats.dropped++;
+            out->stats.dropped_jobs++;
+        }
         if (pf->n == 0)
             continue;
         if (out->nkeys >= JOBMAP_FILES_MAX) {
             out->stats.dropped++;
+            out->stats.dropped_files++;
             continue;
         }
         ret = map_add(out, &cap_keys, &cap_jobs, name, pf);
         if (ret != JT_OK)
             goto out;
     }
+    out->stats.has_hook_errors = true;
     if (out->nkeys > 1)
         qsort(out->keys, out->nkeys, sizeof out->keys[0], key_cmp);
 out:
@@ -458,41 +615,236 @@ out:
     return ret;
 }
 
+static volatile sig_atomic_t lock_alarms;
+
+static void on_lock_alarm(int sig)
+{
+    (void)sig;
+    lock_alarms++; /* the point is the EINTR it causes */
+}
+
+/* Waits in flock(LOCK_EX) until timeout_s. The kernel wakes waiters when the holder unlocks, so none
+ * sleeps through a release as a poller does; the interval timer's signal interrupts the wait to look
+ * at the deadline (a tick that lands just before flock() is covered by the next one). */
+static enum jt_err flock_wait(int fd, double timeout_s)
+{
+    enum jt_err ret = JT_OK;
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_lock_alarm;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: flock must return EINTR */
+    sigset_t alarm_set, old_mask;
+    sigemptyset(&alarm_set);
+    sigaddset(&alarm_set, SIGALRM);
+    long tick_us = timeout_s < 0.1 ? (long)(timeout_s * 1e6) + 1 : 100 * 1000;
+    struct itimerval tick = {.it_interval = {0, tick_us}, .it_value = {0, tick_us}}, old_timer;
+    if (sigaction(SIGALRM, &sa, &old_sa) != 0)
+        return JT_ERR_INTERNAL;
+    sigprocmask(SIG_UNBLOCK, &alarm_set, &old_mask);
+    if (setitimer(ITIMER_REAL, &tick, &old_timer) != 0) {
+        ret = JT_ERR_INTERNAL;
+        goto out;
+    }
+    double deadline = mono_now() + timeout_s;
+    for (;;) {
+        if (flock(fd, LOCK_EX) == 0)
+            break;
+        if (errno != EINTR) {
+            ret = JT_ERR_IO;
+            break;
+        }
+        if (mono_now() >= deadline) {
+            ret = JT_ERR_TIMEOUT;
+            break;
+        }
+    }
+    setitimer(ITIMER_REAL, &old_timer, NULL); /* disarm first: a last tick is still ours */
+out:
+    sigaction(SIGALRM, &old_sa, NULL);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    return ret;
+}
+
 enum jt_err jobmap_dir_lock(struct jobmap_dir *d, double timeout_s)
 {
     if (d->fd < 0)
         return JT_ERR_INTERNAL;
     if (d->lockfd >= 0)
         return JT_OK;
+    if (!(timeout_s > 0))
+        timeout_s = 0.001;
+    if (timeout_s > JOBMAP_LOCK_TIMEOUT_MAX_S)
+        timeout_s = JOBMAP_LOCK_TIMEOUT_MAX_S;
     int fd = openat(d->fd, JOBMAP_LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
     if (fd < 0)
-        return errno_to_err(errno);
+        return errno == ENXIO ? JT_ERR_UNSAFE : errno_to_err(errno);
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return JT_ERR_UNSAFE;
     }
-    /* Poll with a short back-off: flock() has no timeout, and a timer signal in a library is worse. */
-    double deadline = mono_now() + timeout_s;
-    long wait_ns = 50 * 1000;
-    for (;;) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-            break;
-        if (errno != EWOULDBLOCK && errno != EINTR) {
+    enum jt_err ret = JT_OK;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) { /* uncontended: no timer, no signal handler */
+        ret = errno == EWOULDBLOCK || errno == EINTR ? flock_wait(fd, timeout_s) : JT_ERR_IO;
+        if (ret != JT_OK) {
             close(fd);
-            return JT_ERR_IO;
+            return ret;
         }
-        if (mono_now() >= deadline) {
-            close(fd);
-            return JT_ERR_TIMEOUT;
-        }
-        struct timespec ts = {0, wait_ns};
-        nanosleep(&ts, NULL);
-        if (wait_ns < 5 * 1000 * 1000)
-            wait_ns *= 2;
     }
     d->lockfd = fd;
     return JT_OK;
+}
+
+/* --- tombstones: "job J ended at T" records in the lock file --------------------------------
+ *
+ * Records are appended as "\n<jobid> <ms>", each starting with its own newline: an append cut short
+ * by a full disk leaves a fragment that the next record's newline closes, and a fragment parses, if
+ * at all, as a job id with an earlier time, which can only suppress a prolog that started even
+ * earlier. The file is compacted (expired records dropped, rewritten in place, truncated) when it
+ * grows past TOMB_COMPACT_AT. Only holders of the lock read or write it.
+ */
+#define TOMB_COMPACT_AT (64 * 1024)
+#define TOMB_FILE_MAX ((size_t)JOBMAP_TOMBSTONES_MAX * 48)
+
+int64_t jobmap_clock_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct tomb {
+    uint64_t jobid;
+    int64_t ms;
+};
+
+/* Reads the lock file's records into *out (malloc'd, caller frees). A record from the future is from
+ * an earlier boot (the file outlived a reboot on a disk) and is dropped. */
+static enum jt_err tombs_load(int fd, struct tomb **out, size_t *n, size_t *file_len)
+{
+    enum jt_err ret = JT_OK;
+    struct stat st;
+    char *text = NULL;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    *file_len = 0;
+    if (fstat(fd, &st) != 0)
+        return errno_to_err(errno);
+    if (st.st_size == 0)
+        return JT_OK;
+    size_t len = (size_t)st.st_size > TOMB_FILE_MAX ? TOMB_FILE_MAX : (size_t)st.st_size;
+    off_t from = st.st_size - (off_t)len; /* too large: the newest records are at the end */
+    text = malloc(len);
+    if (!text)
+        return JT_ERR_NOMEM;
+    ssize_t r;
+    do
+        r = pread(fd, text, len, from);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        ret = errno_to_err(errno);
+        goto out;
+    }
+    *file_len = (size_t)st.st_size;
+    int64_t now = jobmap_clock_ms();
+    struct cursor c;
+    const char *line;
+    size_t ll;
+    cur_init(&c, text, (size_t)r);
+    while (cur_line(&c, &line, &ll)) {
+        const char *sp = memchr(line, ' ', ll);
+        uint64_t job, ms;
+        if (!sp || !str_to_u64(line, (size_t)(sp - line), &job) ||
+            !str_to_u64(sp + 1, ll - (size_t)(sp - line) - 1, &ms) || job == 0 || ms > (uint64_t)now ||
+            now - (int64_t)ms > (int64_t)JOBMAP_TOMBSTONE_TTL_S * 1000)
+            continue;
+        struct tomb *t = array_grow(*out, &cap, *n + 1, sizeof **out, 64);
+        if (!t) {
+            ret = JT_ERR_NOMEM;
+            goto out;
+        }
+        *out = t;
+        t[(*n)++] = (struct tomb){job, (int64_t)ms};
+    }
+out:
+    free(text);
+    if (ret != JT_OK) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return ret;
+}
+
+static enum jt_err pwrite_all(int fd, const char *p, size_t n, off_t at)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno_to_err(errno) : JT_ERR_IO;
+        p += w;
+        n -= (size_t)w;
+        at += w;
+    }
+    return JT_OK;
+}
+
+enum jt_err jobmap_mark_ended(struct jobmap_dir *d, uint64_t jobid)
+{
+    if (d->lockfd < 0)
+        return JT_ERR_INTERNAL;
+    if (jobid == 0)
+        return JT_ERR_USAGE;
+    struct tomb *t;
+    size_t n, file_len;
+    enum jt_err ret = tombs_load(d->lockfd, &t, &n, &file_len);
+    if (ret != JT_OK)
+        return ret;
+    char rec[48];
+    int rl = snprintf(rec, sizeof rec, "\n%" PRIu64 " %" PRId64, jobid, jobmap_clock_ms());
+    if (file_len + (size_t)rl <= TOMB_COMPACT_AT) {
+        ret = pwrite_all(d->lockfd, rec, (size_t)rl, (off_t)file_len);
+        goto out;
+    }
+    /* Compact: the live records (the newest JOBMAP_TOMBSTONES_MAX - 1) plus this one. */
+    struct buf b;
+    buf_init(&b, TOMB_FILE_MAX + sizeof rec);
+    size_t first = n >= JOBMAP_TOMBSTONES_MAX ? n - (JOBMAP_TOMBSTONES_MAX - 1) : 0;
+    for (size_t i = first; i < n; i++) {
+        if (t[i].jobid != jobid)
+            buf_printf(&b, "\n%" PRIu64 " %" PRId64, t[i].jobid, t[i].ms);
+    }
+    buf_append(&b, rec, (size_t)rl);
+    ret = b.err;
+    if (ret == JT_OK)
+        ret = pwrite_all(d->lockfd, b.data, b.len, 0);
+    if (ret == JT_OK && ftruncate(d->lockfd, (off_t)b.len) != 0)
+        ret = errno_to_err(errno);
+    buf_free(&b);
+out:
+    free(t);
+    return ret;
+}
+
+enum jt_err jobmap_ended_since(struct jobmap_dir *d, uint64_t jobid, int64_t started_ms, bool *ended)
+{
+    *ended = false;
+    if (d->lockfd < 0)
+        return JT_ERR_INTERNAL;
+    struct tomb *t;
+    size_t n, file_len;
+    enum jt_err ret = tombs_load(d->lockfd, &t, &n, &file_len);
+    for (size_t i = 0; ret == JT_OK && i < n; i++) {
+        if (t[i].jobid == jobid && t[i].ms >= started_ms)
+            *ended = true;
+    }
+    free(t);
+    return ret;
 }
 
 void jobmap_dir_close(struct jobmap_dir *d)
@@ -512,7 +864,7 @@ static enum jt_err write_all(int fd, const char *p, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return JT_ERR_IO;
+            return w < 0 ? errno_to_err(errno) : JT_ERR_IO;
         p += w;
         n -= (size_t)w;
     }
@@ -545,7 +897,7 @@ static enum jt_err replace_file(int dirfd, const char *name, const char *content
     if (ret == JT_OK && fchmod(fd, 0644) != 0)
         ret = errno_to_err(errno);
     if (close(fd) != 0 && ret == JT_OK)
-        ret = JT_ERR_IO;
+        ret = errno_to_err(errno); /* NFS reports a full disk or quota only here */
     if (ret == JT_OK && renameat(dirfd, tname, dirfd, name) != 0)
         ret = errno_to_err(errno);
     if (ret != JT_OK)

@@ -13,6 +13,20 @@
  * and never sees a half-written file. Readers skip names that are not mapping names, which includes
  * the lock file and temporary files (they start with '.').
  *
+ * A burst of job starts and ends must lose nothing, so a writer waits for the lock in the kernel
+ * (blocking flock, bounded by a timer) rather than polling, which starved slow pollers, and holds it
+ * only for the few reads and renames of its own files. Prolog and epilog of one job can still reach
+ * the lock in the wrong order (a job cancelled while its prolog waits): the epilog leaves a
+ * tombstone, "job J ended at T", in the lock file, and a prolog that started before T adds nothing.
+ * Tombstones are kept JOBMAP_TOMBSTONE_TTL_S, longer than any prolog may wait for the lock, so a
+ * requeued job (same id, a prolog that starts after its epilog) is mapped again.
+ *
+ * A hook failure (a lock time-out, a full disk, a bad GPU list) leaves the job unmapped or a line
+ * stale, while slurmd wants exit 0: besides the log line, the hook counts it in the directory, one
+ * file ".jobtel-hook-errors.<hook>.<reason>" per cause whose size is the count. Growing a sparse
+ * file needs no free block, so a full filesystem can still record that it is full; the exporter
+ * reads the sizes (jobmap_read_dir's stats) and exports them as a counter.
+ *
  * The writer runs as root from slurmd: the directory must not be a symlink, must be owned by the
  * caller and not writable by group or others; files are opened with O_NOFOLLOW and must be regular.
  * Nothing here logs: results and counts go back to the caller, which knows the job id and how often
@@ -30,8 +44,29 @@
 #define JOBMAP_NAME_MAX 96           /* bytes incl. NUL of a mapping file name */
 #define JOBMAP_FILE_MAX 65536        /* a larger mapping file is malformed */
 #define JOBMAP_JOBS_PER_FILE_MAX 256 /* jobs sharing one GPU; the writer refuses one more */
-#define JOBMAP_FILES_MAX 4096        /* mapping files one read keeps; the rest are counted as dropped */
+/* Mapping files one read keeps; the rest are counted in stats.dropped_files. A node has at most a few
+ * hundred real names (GPUs x (index + UUID) x MIG instances), so only junk ever reaches this. */
+#define JOBMAP_FILES_MAX 65536
 #define JOBMAP_LOCK_NAME ".jobtel.lock"
+#define JOBMAP_HOOK_ERRORS_PREFIX ".jobtel-hook-errors." /* + "<hook>.<reason>" */
+#define JOBMAP_LOCK_TIMEOUT_MAX_S 300.0 /* longest lock wait a caller may ask for */
+#define JOBMAP_TOMBSTONE_TTL_S 600      /* > JOBMAP_LOCK_TIMEOUT_MAX_S: outlives every waiting prolog */
+#define JOBMAP_TOMBSTONES_MAX 16384     /* ended jobs remembered; the oldest go first */
+
+/* Which hook failed, and why: the labels of jobtel_slurm_hook_errors_total. Append only. */
+enum jobmap_hook { JOBMAP_HOOK_PROLOG, JOBMAP_HOOK_EPILOG, JOBMAP_HOOK_N };
+enum jobmap_reason {
+    JOBMAP_REASON_LOCK_TIMEOUT, /* the directory lock was not ours in time (JT_ERR_TIMEOUT) */
+    JOBMAP_REASON_NO_SPACE,     /* ENOSPC / EDQUOT */
+    JOBMAP_REASON_IO,           /* any other read/write/rename failure */
+    JOBMAP_REASON_UNSAFE,       /* a symlink, FIFO, wrong owner or mode where a file or dir should be */
+    JOBMAP_REASON_PERMISSION,   /* EACCES, EPERM, EROFS */
+    JOBMAP_REASON_LIMIT,        /* a file at its job or size cap */
+    JOBMAP_REASON_BAD_INPUT,    /* SLURM_JOB_ID, SLURM_JOB_UID or the GPU list unusable */
+    JOBMAP_REASON_NOMEM,
+    JOBMAP_REASON_OTHER,
+    JOBMAP_REASON_N
+};
 
 enum jobmap_format { JOBMAP_HPC, JOBMAP_GPUSTAT };
 
@@ -63,7 +98,13 @@ struct jobmap_stats {
     unsigned files;                         /* mapping files read (empty ones included) */
     unsigned malformed;                     /* mapping files skipped: bad line, too large, not a regular file, unreadable */
     unsigned ignored;                       /* other names, not counting '.'-names and sub-directories */
-    unsigned dropped;                       /* files or jobs left out at a cap */
+    unsigned dropped;                       /* dropped_files + dropped_jobs */
+    unsigned dropped_files;                 /* mapping files left out at JOBMAP_FILES_MAX */
+    unsigned dropped_jobs;                  /* files whose jobs past JOBMAP_JOBS_PER_FILE_MAX were left out */
+    /* The hooks' failure counts kept in the directory (see above); has_hook_errors is false when the
+     * directory could not be listed. A missing count file is a true zero. */
+    bool has_hook_errors;
+    uint64_t hook_errors[JOBMAP_HOOK_N][JOBMAP_REASON_N];
     char first_malformed[JOBMAP_NAME_MAX];  /* name of the first skipped file, "" if none */
     enum jt_err first_malformed_err;        /* and why: JT_ERR_PARSE, JT_ERR_LIMIT, JT_ERR_UNSAFE, JT_ERR_IO, ... */
 };
@@ -90,6 +131,10 @@ enum jt_err jobmap_read_gpustat_dir(const char *dir, struct jobmap *out);
 
 void jobmap_free(struct jobmap *m);
 
+/* Label values for jobtel_slurm_hook_errors_total{hook,reason}: "prolog"/"epilog", "lock_timeout", ... */
+const char *jobmap_hook_name(enum jobmap_hook hook);
+const char *jobmap_reason_name(enum jobmap_reason reason);
+
 /* Lookups; NULL when the GPU has no file (or an empty one). gpu_instance -1 = the whole GPU. */
 const struct jobmap_key *jobmap_find_index(const struct jobmap *m, uint32_t gpu, int32_t gpu_instance);
 const struct jobmap_key *jobmap_find_uuid(const struct jobmap *m, const char *uuid); /* case-insensitive */
@@ -115,9 +160,35 @@ struct jobmap_dir {
  * JT_ERR_USAGE if not absolute. */
 enum jt_err jobmap_dir_open(struct jobmap_dir *d, const char *path, enum jobmap_format fmt, bool create);
 
-/* Takes the directory's lock, giving up after timeout_s (JT_ERR_TIMEOUT): a stuck holder must not
- * hang slurmd's prolog until Slurm drains the node. */
+/* Takes the directory's lock, giving up after timeout_s (at most JOBMAP_LOCK_TIMEOUT_MAX_S;
+ * JT_ERR_TIMEOUT): a stuck holder must not hang slurmd's prolog until Slurm drains the node. The wait
+ * is a blocking flock() interrupted by a SIGALRM interval timer, whose handler and timer are restored
+ * afterwards: for single-threaded callers (the hooks), not for the daemon. */
 enum jt_err jobmap_dir_lock(struct jobmap_dir *d, double timeout_s);
+
+/* The clock of tombstones and prolog start times: CLOCK_BOOTTIME in ms, one clock for every process
+ * on the node and steady across wall-clock changes. */
+int64_t jobmap_clock_ms(void);
+
+/* Under the lock (epilog): remember that `jobid` ended now; drops tombstones older than
+ * JOBMAP_TOMBSTONE_TTL_S. */
+enum jt_err jobmap_mark_ended(struct jobmap_dir *d, uint64_t jobid);
+
+/* Under the lock (prolog): *ended is set when an epilog of `jobid` took the lock after
+ * `started_ms` (jobmap_clock_ms() when the prolog started): the job is over, do not map it. */
+enum jt_err jobmap_ended_since(struct jobmap_dir *d, uint64_t jobid, int64_t started_ms, bool *ended);
+
+/* Counts one failure of `hook` in directory `dir` (see above). Needs no directory lock (the count
+ * file has its own, held for one ftruncate) and no free block. The directory is not created: with no
+ * directory there is nobody to tell. JT_ERR_NOT_FOUND if `dir` is missing, JT_ERR_UNSAFE as for
+ * jobmap_dir_open. */
+enum jt_err jobmap_hook_error_record(const char *dir, enum jobmap_hook hook, enum jobmap_reason reason);
+
+/* The reason a hook failure with `err` is counted under. */
+enum jobmap_reason jobmap_reason_of(enum jt_err err);
+
+/* Reads the counts of `dir` alone (jobmap_read_dir reads them too). JT_ERR_NOT_FOUND if no dir. */
+enum jt_err jobmap_hook_errors_read(const char *dir, uint64_t counts[JOBMAP_HOOK_N][JOBMAP_REASON_N]);
 
 /* Unlocks if locked and closes. Safe to call twice. */
 void jobmap_dir_close(struct jobmap_dir *d);

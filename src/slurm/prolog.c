@@ -5,8 +5,13 @@
  * program, touch only files in two checked directories, and exit 0 on any runtime failure unless
  * --strict asks otherwise; every failure is logged (stderr and syslog) with the job id so it is seen.
  * The prolog adds the job to the files of the GPUs it got; the epilog removes the job's lines from
- * every file, which also cleans up after a prolog that saw a different GPU list.
- * The file formats and the locking live in common/jobmap.c, list parsing in common/gpulist.c.
+ * every file, which also cleans up after a prolog that saw a different GPU list, and leaves a
+ * tombstone so that a prolog of the same job still waiting for the lock adds nothing.
+ * Every failure is also counted in the directory it concerns (jobmap_hook_error_record), where the
+ * exporter reads it: exit 0 must not mean that nobody learns of a lost line.
+ * slurmd waits for the hooks of every job start, so the common case is kept cheap: the driver's GPU
+ * table in procfs is read only when a UUID file, a UUID in the list or minor numbering needs it.
+ * The file formats and the locking live in slurm/jobmap.c, list parsing in slurm/gpulist.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +24,7 @@
 #include "common/log.h"
 #include "common/strparse.h"
 
-#define PROLOG_LOCK_TIMEOUT_S 2.0
+#define PROLOG_LOCK_TIMEOUT_S 30.0 /* default: a burst drains in well under a second; a stuck holder does not */
 #define SLURM_JOB_ID_MAX 0xfffffffeu /* Slurm job ids are uint32; NO_VAL is reserved */
 #define SLURM_UID_MAX 0xfffffffeu    /* (uid_t)-1 is "no uid" */
 
@@ -33,10 +38,12 @@ struct prolog_opts {
     bool strict;
     bool use_syslog;
     enum log_level level;
+    double lock_timeout_s;
+    int64_t started_ms;       /* jobmap_clock_ms() when the hook started: tombstones newer than this win */
 };
 
-enum opt_id { OPT_HPC_DIR, OPT_GPUSTAT_DIR, OPT_PROCFS, OPT_GPUS, OPT_NUMBERING, OPT_STRICT, OPT_SYSLOG,
-              OPT_NO_SYSLOG, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
+enum opt_id { OPT_HPC_DIR, OPT_GPUSTAT_DIR, OPT_PROCFS, OPT_GPUS, OPT_NUMBERING, OPT_LOCK_TIMEOUT, OPT_STRICT,
+              OPT_SYSLOG, OPT_NO_SYSLOG, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
 
 struct opt {
     const char *name;  /* with its dashes */
@@ -56,6 +63,8 @@ static const struct opt opts[] = {
     {"--gpus", NULL, OPT_GPUS, true, "GPU list to use instead of SLURM_JOB_GPUS / CUDA_VISIBLE_DEVICES (prolog)"},
     {"--gpu-numbering", NULL, OPT_NUMBERING, true,
      "index: list numbers are NVML indices (default); minor: they are /dev/nvidiaN minor numbers"},
+    {"--lock-timeout", NULL, OPT_LOCK_TIMEOUT, true,
+     "Seconds to wait for a mapping directory's lock, 0.001-300 (default 30); a time-out is logged and counted"},
     {"--strict", NULL, OPT_STRICT, false, "Exit 1 on a runtime failure and 2 on a usage error (default: exit 0)"},
     {"--syslog", NULL, OPT_SYSLOG, false, "Log to syslog as well as stderr (default)"},
     {"--no-syslog", NULL, OPT_NO_SYSLOG, false, "Log to stderr only"},
@@ -157,6 +166,11 @@ static enum jt_err parse_args(struct prolog_opts *o, int argc, char **argv, bool
             else
                 return JT_ERR_USAGE;
             break;
+        case OPT_LOCK_TIMEOUT:
+            if (!cstr_to_double(val, &o->lock_timeout_s) || !(o->lock_timeout_s >= 0.001) ||
+                o->lock_timeout_s > JOBMAP_LOCK_TIMEOUT_MAX_S)
+                return JT_ERR_USAGE;
+            break;
         case OPT_STRICT: o->strict = true; break;
         case OPT_SYSLOG: o->use_syslog = true; break;
         case OPT_NO_SYSLOG: o->use_syslog = false; break;
@@ -207,30 +221,62 @@ static void names_add(struct names *ns, uint32_t index, int32_t gi, const char *
     ns->n++;
 }
 
-/* Opens, locks and updates one directory. Returns the number of failures (each already logged). */
-static unsigned update_dir(const char *path, enum jobmap_format fmt, bool add, const struct names *ns, uint64_t jobid,
-                           uint32_t uid)
+/* Counts a failure of this hook in `dir`, or in every enabled directory when dir is NULL (a failure
+ * before any file was touched loses the job in both). Logs when even that is impossible. */
+static void count_failure(const struct prolog_opts *o, const char *dir, enum jt_err err)
+{
+    enum jobmap_hook hook = o->is_prolog ? JOBMAP_HOOK_PROLOG : JOBMAP_HOOK_EPILOG;
+    enum jobmap_reason reason = jobmap_reason_of(err);
+    const char *dirs[2] = {dir ? dir : o->hpc_dir, dir ? "" : o->gpustat_dir};
+    for (size_t i = 0; i < 2; i++) {
+        if (!dirs[i][0])
+            continue;
+        enum jt_err e = jobmap_hook_error_record(dirs[i], hook, reason);
+        if (e != JT_OK && e != JT_ERR_NOT_FOUND)
+            log_error("job=%s %s: cannot count the failure (%s): %s", job_label, dirs[i], jobmap_reason_name(reason),
+                      jt_strerror(e));
+    }
+}
+
+/* Opens, locks and updates one directory. Returns the number of failures (each logged and counted). */
+static unsigned update_dir(const struct prolog_opts *o, const char *path, enum jobmap_format fmt, const struct names *ns,
+                           uint64_t jobid, uint32_t uid)
 {
     const char *what = fmt == JOBMAP_HPC ? "hpc" : "gpustat";
+    bool add = o->is_prolog;
     unsigned failures = 0;
     struct jobmap_dir d;
-    enum jt_err err = jobmap_dir_open(&d, path, fmt, add);
-    if (err == JT_ERR_NOT_FOUND && !add)
-        return 0; /* no prolog ever wrote here: nothing to remove */
+    /* The epilog creates the directory too: its tombstone must be there for a prolog still waiting. */
+    enum jt_err err = jobmap_dir_open(&d, path, fmt, true);
     if (err == JT_OK)
-        err = jobmap_dir_lock(&d, PROLOG_LOCK_TIMEOUT_S);
+        err = jobmap_dir_lock(&d, o->lock_timeout_s);
     if (err != JT_OK) {
-        log_error("job=%s %s dir %s: %s%s", job_label, what, path, jt_strerror(err),
-                  err == JT_ERR_UNSAFE ? " (a symlink, not a directory, not ours, or group/other-writable)" : "");
+        log_error("job=%s %s dir %s: %s%s; job %s", job_label, what, path, jt_strerror(err),
+                  err == JT_ERR_UNSAFE ? " (a symlink, not a directory, not ours, or group/other-writable)" : "",
+                  add ? "not mapped" : "left mapped");
         jobmap_dir_close(&d);
+        count_failure(o, path, err);
         return 1;
     }
     if (add) {
+        bool ended = false;
+        err = jobmap_ended_since(&d, jobid, o->started_ms, &ended);
+        if (err != JT_OK) { /* then map it: a stale line is the lesser loss than a running job unmapped */
+            log_error("job=%s %s %s: reading tombstones: %s", job_label, what, path, jt_strerror(err));
+            count_failure(o, path, err);
+            failures++;
+        }
+        if (ended) {
+            log_info("job=%s %s %s: the job's epilog ran first; not mapped", job_label, what, path);
+            jobmap_dir_close(&d);
+            return failures;
+        }
         for (size_t i = 0; i < ns->n; i++) {
             unsigned dropped = 0;
             err = jobmap_add(&d, ns->name[i], jobid, uid, &dropped);
             if (err != JT_OK) {
                 log_error("job=%s %s %s/%s: %s", job_label, what, path, ns->name[i], jt_strerror(err));
+                count_failure(o, path, err);
                 failures++;
             }
             if (dropped)
@@ -239,9 +285,16 @@ static unsigned update_dir(const char *path, enum jobmap_format fmt, bool add, c
         log_info("job=%s %s %s: added to %zu file(s)", job_label, what, path, ns->n);
     } else {
         unsigned changed = 0;
+        err = jobmap_mark_ended(&d, jobid);
+        if (err != JT_OK) {
+            log_error("job=%s %s %s: writing its tombstone: %s", job_label, what, path, jt_strerror(err));
+            count_failure(o, path, err);
+            failures++;
+        }
         err = jobmap_remove_everywhere(&d, jobid, &changed);
         if (err != JT_OK) {
-            log_error("job=%s %s %s: %s", job_label, what, path, jt_strerror(err));
+            log_error("job=%s %s %s: %s; a line may be left", job_label, what, path, jt_strerror(err));
+            count_failure(o, path, err);
             failures++;
         }
         log_info("job=%s %s %s: removed from %u file(s)", job_label, what, path, changed);
@@ -286,6 +339,7 @@ static unsigned do_prolog(const struct prolog_opts *o, uint64_t jobid)
     struct names *gst = calloc(1, sizeof *gst);
     if (!list || !devs || !hpc || !gst) {
         log_error("job=%s out of memory", job_label);
+        count_failure(o, NULL, JT_ERR_NOMEM);
         failures++;
         goto out;
     }
@@ -294,6 +348,7 @@ static unsigned do_prolog(const struct prolog_opts *o, uint64_t jobid)
     if (err != JT_OK) {
         sanitize(text + (err == JT_ERR_LIMIT ? 0 : errpos), shown, sizeof shown);
         log_error("job=%s %s: %s at '%s'; nothing written", job_label, from, jt_strerror(err), shown);
+        count_failure(o, NULL, JT_ERR_PARSE);
         failures++;
         goto out;
     }
@@ -306,11 +361,20 @@ static unsigned do_prolog(const struct prolog_opts *o, uint64_t jobid)
     if (!uid_ok && o->gpustat_dir[0]) {
         sanitize(raw ? raw : "(unset)", shown, sizeof shown);
         log_error("job=%s SLURM_JOB_UID '%s' is not a uid; gpustat files not written", job_label, shown);
+        count_failure(o, o->gpustat_dir, JT_ERR_PARSE);
         failures++;
     }
-    err = gpulist_devices_load(o->procfs, devs);
-    if (err != JT_OK && err != JT_ERR_NOT_FOUND)
-        log_warn("job=%s reading %s/driver/nvidia/gpus: %s", job_label, o->procfs, jt_strerror(err));
+    /* The driver's table turns indices into UUIDs (gpustat's UUID files), UUIDs into indices and
+     * minor numbers into indices; a list of plain indices for the HPC directory alone needs none. */
+    bool need_devs = o->numbering == GPULIST_NUMBER_MINOR || (o->gpustat_dir[0] && uid_ok);
+    for (size_t i = 0; i < list->n && !need_devs; i++)
+        need_devs = list->e[i].kind != GPULIST_INDEX;
+    devs->n = 0;
+    if (need_devs) {
+        err = gpulist_devices_load(o->procfs, devs);
+        if (err != JT_OK && err != JT_ERR_NOT_FOUND)
+            log_warn("job=%s reading %s/driver/nvidia/gpus: %s", job_label, o->procfs, jt_strerror(err));
+    }
 
     for (size_t i = 0; i < list->n; i++) {
         const struct gpulist_entry *e = &list->e[i];
@@ -318,6 +382,7 @@ static unsigned do_prolog(const struct prolog_opts *o, uint64_t jobid)
         err = gpulist_resolve(e, devs, o->numbering, &t);
         if (err != JT_OK) {
             log_error("job=%s GPU %u: no device with that minor number", job_label, e->index);
+            count_failure(o, NULL, JT_ERR_NOT_FOUND);
             failures++;
             continue;
         }
@@ -326,6 +391,7 @@ static unsigned do_prolog(const struct prolog_opts *o, uint64_t jobid)
             names_add(gst, t.index, t.gpu_instance, NULL);
         } else if (e->kind == GPULIST_GPU_UUID && o->hpc_dir[0]) {
             log_error("job=%s %s is not in %s/driver/nvidia/gpus; no index file", job_label, e->uuid, o->procfs);
+            count_failure(o, o->hpc_dir, JT_ERR_NOT_FOUND);
             failures++;
         } else {
             /* A R470+ MIG UUID does not say which GPU/instance it is without NVML. */
@@ -335,9 +401,9 @@ static unsigned do_prolog(const struct prolog_opts *o, uint64_t jobid)
             names_add(gst, 0, -1, t.uuid);
     }
     if (o->hpc_dir[0] && hpc->n)
-        failures += update_dir(o->hpc_dir, JOBMAP_HPC, true, hpc, jobid, 0);
+        failures += update_dir(o, o->hpc_dir, JOBMAP_HPC, hpc, jobid, 0);
     if (o->gpustat_dir[0] && uid_ok && gst->n)
-        failures += update_dir(o->gpustat_dir, JOBMAP_GPUSTAT, true, gst, jobid, (uint32_t)uid);
+        failures += update_dir(o, o->gpustat_dir, JOBMAP_GPUSTAT, gst, jobid, (uint32_t)uid);
 out:
     free(list);
     free(devs);
@@ -350,9 +416,9 @@ static unsigned do_epilog(const struct prolog_opts *o, uint64_t jobid)
 {
     unsigned failures = 0;
     if (o->hpc_dir[0])
-        failures += update_dir(o->hpc_dir, JOBMAP_HPC, false, NULL, jobid, 0);
+        failures += update_dir(o, o->hpc_dir, JOBMAP_HPC, NULL, jobid, 0);
     if (o->gpustat_dir[0])
-        failures += update_dir(o->gpustat_dir, JOBMAP_GPUSTAT, false, NULL, jobid, 0);
+        failures += update_dir(o, o->gpustat_dir, JOBMAP_GPUSTAT, NULL, jobid, 0);
     return failures;
 }
 
@@ -375,6 +441,8 @@ static int run(bool is_prolog, int argc, char **argv)
         .numbering = GPULIST_NUMBER_INDEX,
         .use_syslog = true,
         .level = LOG_LVL_WARN,
+        .lock_timeout_s = PROLOG_LOCK_TIMEOUT_S,
+        .started_ms = jobmap_clock_ms(), /* first: a tombstone written after this instant wins */
     };
     const char *ident = is_prolog ? "jobtel-prolog" : "jobtel-epilog";
     bool exit_now;
@@ -401,6 +469,7 @@ static int run(bool is_prolog, int argc, char **argv)
         char shown[64];
         sanitize(raw ? raw : "(unset)", shown, sizeof shown);
         log_error("job=? SLURM_JOB_ID '%s' is not a job id; nothing done", shown);
+        count_failure(&o, NULL, JT_ERR_PARSE);
         return o.strict ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
     }
     snprintf(job_label, sizeof job_label, "%llu", (unsigned long long)jobid);
