@@ -10,7 +10,7 @@ source "$SRC/tests/e2e/lib.sh"
 
 [ -x "$JOBTEL" ] || fail "JOBTEL=$JOBTEL is not executable"
 command -v flock >/dev/null || fail "flock (util-linux) is needed"
-NGPUS=4
+NGPUS=8
 UUID_PREFIX=GPU-00000000-1111-2222-3333-00000000000
 mkdir -p "$T/proc/driver/nvidia/gpus"
 chmod 755 "$T"
@@ -23,8 +23,8 @@ HPC=$T/hpc
 GST=$T/gpustat
 args=(--strict --no-syslog --hpc-dir "$HPC" --gpustat-dir "$GST" --path.procfs "$T/proc")
 
-# gpus_of JOB : the 2 GPUs job JOB gets ("i,i+1" mod NGPUS).
-gpus_of() { echo "$(($1 % NGPUS)),$((($1 + 1) % NGPUS))"; }
+# gpus_of JOB : the 4 GPUs job JOB gets (i..i+3 mod NGPUS), so every job shares files with others.
+gpus_of() { echo "$(($1 % NGPUS)),$((($1 + 1) % NGPUS)),$((($1 + 2) % NGPUS)),$((($1 + 3) % NGPUS))"; }
 
 # hook prolog|epilog JOB [ARGS...] : one hook process for JOB, as slurmd would run it.
 hook() {
@@ -113,6 +113,9 @@ waiter_of() {
 wait_for 20 waiter_of "$HPC/.jobtel.lock" || fail "the late prolog never waited for the lock"
 late_hook=$(waiter_of "$HPC/.jobtel.lock")
 kill -STOP "$late_hook"
+# kill returns before the target stops, and a target still running may yet take the lock.
+stopped() { grep -q '^State:[[:space:]]*T' "/proc/$late_hook/status"; }
+wait_for 20 stopped || fail "the late prolog did not stop"
 flock -u 7
 flock -u 8
 hook epilog 5001 7>&- 8>&- || fail "epilog 5001"
