@@ -232,7 +232,7 @@ static void count_failure(const struct prolog_opts *o, const char *dir, enum jt_
         if (!dirs[i][0])
             continue;
         enum jt_err e = jobmap_hook_error_record(dirs[i], hook, reason);
-        if (e != JT_OK && e != JT_ERR_NOT_FOUND)
+        if (e != JT_OK && e != JT_ERR_NOT_FOUND && !(e == JT_ERR_UNSAFE && err == JT_ERR_UNSAFE)) /* said already */
             log_error("job=%s %s: cannot count the failure (%s): %s", job_label, dirs[i], jobmap_reason_name(reason),
                       jt_strerror(e));
     }

@@ -405,6 +405,109 @@ static void test_remove_everywhere(void **state)
     jobmap_dir_close(&d);
 }
 
+/* An epilog's tombstone beats a prolog that started before it, not one that started after (requeue). */
+static void test_tombstones(void **state)
+{
+    (void)state;
+    struct jobmap_dir d;
+    bool ended;
+    open_locked(&d, hpc, JOBMAP_HPC);
+    int64_t before = jobmap_clock_ms();
+    assert_int_equal(jobmap_ended_since(&d, 10, before, &ended), JT_OK);
+    assert_false(ended);
+    assert_int_equal(jobmap_mark_ended(&d, 10), JT_OK);
+    assert_int_equal(jobmap_ended_since(&d, 10, before, &ended), JT_OK);
+    assert_true(ended);
+    assert_int_equal(jobmap_ended_since(&d, 10, jobmap_clock_ms() + 1, &ended), JT_OK);
+    assert_false(ended); /* a prolog that started after the epilog: the job was requeued */
+    assert_int_equal(jobmap_ended_since(&d, 11, before, &ended), JT_OK);
+    assert_false(ended);
+    assert_int_equal(count_entries(hpc), 0); /* tombstones live in the lock file */
+
+    /* Many job ends: the file is compacted, the newest tombstones survive, the size stays bounded. */
+    for (uint64_t j = 1000; j < 9000; j++)
+        assert_int_equal(jobmap_mark_ended(&d, j), JT_OK);
+    assert_int_equal(jobmap_ended_since(&d, 8999, before, &ended), JT_OK);
+    assert_true(ended);
+    assert_int_equal(jobmap_ended_since(&d, 10, before, &ended), JT_OK);
+    assert_true(ended);
+    struct stat st;
+    char p[256];
+    path_of(p, sizeof p, hpc, JOBMAP_LOCK_NAME);
+    assert_int_equal(stat(p, &st), 0);
+    assert_true(st.st_size < 256 * 1024);
+
+    /* Torn and hostile records are ignored; a record from the future (an earlier boot) is dropped. */
+    FILE *f = fopen(p, "a");
+    assert_non_null(f);
+    fprintf(f, "\n77\n78 x\n0 5\n79 99999999999999999\n80 %lld", (long long)jobmap_clock_ms());
+    fclose(f);
+    assert_int_equal(jobmap_ended_since(&d, 77, 0, &ended), JT_OK);
+    assert_false(ended);
+    assert_int_equal(jobmap_ended_since(&d, 79, 0, &ended), JT_OK);
+    assert_false(ended);
+    assert_int_equal(jobmap_ended_since(&d, 80, before, &ended), JT_OK);
+    assert_true(ended);
+    assert_int_equal(jobmap_mark_ended(&d, 0), JT_ERR_USAGE);
+    jobmap_dir_close(&d);
+    assert_int_equal(jobmap_mark_ended(&d, 5), JT_ERR_INTERNAL); /* not locked */
+}
+
+/* Failure counts: one file per hook and reason whose size is the count; read with the mapping. */
+static void test_hook_errors(void **state)
+{
+    (void)state;
+    uint64_t counts[JOBMAP_HOOK_N][JOBMAP_REASON_N];
+    assert_int_equal(jobmap_hook_error_record(hpc, JOBMAP_HOOK_PROLOG, JOBMAP_REASON_NO_SPACE), JT_ERR_NOT_FOUND);
+    assert_false(exists(root, "hpc")); /* never creates the directory */
+    assert_int_equal(jobmap_hook_errors_read(hpc, counts), JT_ERR_NOT_FOUND);
+    assert_int_equal(mkdir(hpc, 0755), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(jobmap_hook_error_record(hpc, JOBMAP_HOOK_PROLOG, JOBMAP_REASON_LOCK_TIMEOUT), JT_OK);
+    assert_int_equal(jobmap_hook_error_record(hpc, JOBMAP_HOOK_EPILOG, JOBMAP_REASON_NO_SPACE), JT_OK);
+    assert_int_equal(jobmap_hook_error_record(hpc, JOBMAP_HOOK_N, JOBMAP_REASON_IO), JT_ERR_USAGE);
+    assert_true(exists(hpc, ".jobtel-hook-errors.prolog.lock_timeout"));
+    assert_int_equal(jobmap_hook_errors_read(hpc, counts), JT_OK);
+    assert_int_equal(counts[JOBMAP_HOOK_PROLOG][JOBMAP_REASON_LOCK_TIMEOUT], 3);
+    assert_int_equal(counts[JOBMAP_HOOK_EPILOG][JOBMAP_REASON_NO_SPACE], 1);
+    assert_int_equal(counts[JOBMAP_HOOK_PROLOG][JOBMAP_REASON_NO_SPACE], 0);
+
+    /* The reader of the mapping reports them too, and counts them as nothing else. */
+    put(hpc, "0", "5\n");
+    put(hpc, ".jobtel-hook-errors.prolog.bogus", "xx"); /* unknown reason: not a count */
+    struct jobmap m = {0};
+    assert_int_equal(jobmap_read_hpc_dir(hpc, &m), JT_OK);
+    assert_true(m.stats.has_hook_errors);
+    assert_int_equal(m.stats.hook_errors[JOBMAP_HOOK_PROLOG][JOBMAP_REASON_LOCK_TIMEOUT], 3);
+    assert_int_equal(m.stats.hook_errors[JOBMAP_HOOK_EPILOG][JOBMAP_REASON_NO_SPACE], 1);
+    assert_int_equal(m.stats.ignored, 0);
+    assert_int_equal(m.stats.malformed, 0);
+    assert_int_equal(m.nkeys, 1);
+    jobmap_free(&m);
+
+    /* A FIFO or a symlink as a count file is refused, never opened for blocking I/O. */
+    char p[256];
+    path_of(p, sizeof p, hpc, ".jobtel-hook-errors.epilog.io");
+    assert_int_equal(mkfifo(p, 0644), 0);
+    assert_int_equal(jobmap_hook_error_record(hpc, JOBMAP_HOOK_EPILOG, JOBMAP_REASON_IO), JT_ERR_UNSAFE);
+    path_of(p, sizeof p, hpc, ".jobtel-hook-errors.epilog.unsafe");
+    assert_int_equal(symlink("/etc/passwd", p), 0);
+    assert_int_equal(jobmap_hook_error_record(hpc, JOBMAP_HOOK_EPILOG, JOBMAP_REASON_UNSAFE), JT_ERR_UNSAFE);
+    assert_int_equal(jobmap_hook_errors_read(hpc, counts), JT_OK);
+    assert_int_equal(counts[JOBMAP_HOOK_EPILOG][JOBMAP_REASON_IO], 0);
+    assert_int_equal(counts[JOBMAP_HOOK_EPILOG][JOBMAP_REASON_UNSAFE], 0);
+    assert_int_equal(chmod(hpc, 0777), 0); /* group/other-writable: not ours to write in */
+    assert_int_equal(jobmap_hook_error_record(hpc, JOBMAP_HOOK_PROLOG, JOBMAP_REASON_IO), JT_ERR_UNSAFE);
+    assert_int_equal(chmod(hpc, 0755), 0);
+
+    assert_string_equal(jobmap_hook_name(JOBMAP_HOOK_EPILOG), "epilog");
+    assert_string_equal(jobmap_reason_name(JOBMAP_REASON_NO_SPACE), "no_space");
+    assert_int_equal(jobmap_reason_of(JT_ERR_NOSPACE), JOBMAP_REASON_NO_SPACE);
+    assert_int_equal(jobmap_reason_of(JT_ERR_TIMEOUT), JOBMAP_REASON_LOCK_TIMEOUT);
+    assert_int_equal(jobmap_reason_of(JT_ERR_PARSE), JOBMAP_REASON_BAD_INPUT);
+    assert_string_equal(jt_strerror(JT_ERR_NOSPACE), "no space left on device");
+}
+
 /* --- reader -------------------------------------------------------------------------------- */
 
 static void test_read_hpc(void **state)
@@ -517,6 +620,7 @@ static void test_read_caps(void **state)
     assert_int_equal(m.nkeys, 1);
     assert_int_equal(m.keys[0].count, JOBMAP_JOBS_PER_FILE_MAX);
     assert_int_equal(m.stats.dropped, 1);
+    assert_int_equal(m.stats.dropped_jobs, 1);
     assert_int_equal(m.stats.malformed, 1);
     assert_string_equal(m.stats.first_malformed, "1");
     assert_int_equal(m.stats.first_malformed_err, JT_ERR_LIMIT);
@@ -526,6 +630,35 @@ static void test_read_caps(void **state)
     char p[256];
     path_of(p, sizeof p, root, "plain");
     assert_int_equal(jobmap_read_hpc_dir(p, &m), JT_ERR_NOT_FOUND);
+}
+
+/* Many files: every GPU up to JOBMAP_FILES_MAX is mapped, the rest are counted, none silently lost. */
+static void test_read_many_files(void **state)
+{
+    (void)state;
+    struct jobmap m = {0};
+    assert_int_equal(mkdir(hpc, 0755), 0);
+    char name[32];
+    for (unsigned i = 0; i < 5000; i++) {
+        snprintf(name, sizeof name, "%u", i);
+        put(hpc, name, "7\n");
+    }
+    assert_int_equal(jobmap_read_hpc_dir(hpc, &m), JT_OK);
+    assert_int_equal(m.nkeys, 5000);
+    assert_int_equal(m.stats.dropped_files, 0);
+    assert_int_equal(m.stats.dropped, 0);
+    for (unsigned i = 0; i < 5000; i += 499)
+        assert_non_null(jobmap_find_index(&m, i, -1));
+    for (unsigned i = 5000; i < JOBMAP_FILES_MAX + 3; i++) {
+        snprintf(name, sizeof name, "%u", i);
+        put(hpc, name, "7\n");
+    }
+    assert_int_equal(jobmap_read_hpc_dir(hpc, &m), JT_OK);
+    assert_int_equal(m.nkeys, JOBMAP_FILES_MAX);
+    assert_int_equal(m.stats.dropped_files, 3);
+    assert_int_equal(m.stats.dropped_jobs, 0);
+    assert_int_equal(m.stats.dropped, 3);
+    jobmap_free(&m);
 }
 
 /* --- the commands -------------------------------------------------------------------------- */
@@ -810,6 +943,40 @@ static void test_cli_concurrency(void **state)
     assert_int_equal(count_entries(gst), 0);
 }
 
+/* The failure paths of the commands count what they lose. */
+static void test_cli_counts_failures(void **state)
+{
+    (void)state;
+    uint64_t counts[JOBMAP_HOOK_N][JOBMAP_REASON_N];
+    set_job("5", "0", "0");
+    assert_int_equal(run_cmd(true, "--strict", NULL, NULL), 0);
+    set_job("6", "0", "0-x");
+    assert_int_equal(run_cmd(true, NULL, NULL, NULL), 0); /* exit 0 for slurmd, but counted */
+    assert_int_equal(jobmap_hook_errors_read(hpc, counts), JT_OK);
+    assert_int_equal(counts[JOBMAP_HOOK_PROLOG][JOBMAP_REASON_BAD_INPUT], 1);
+    assert_int_equal(jobmap_hook_errors_read(gst, counts), JT_OK);
+    assert_int_equal(counts[JOBMAP_HOOK_PROLOG][JOBMAP_REASON_BAD_INPUT], 1);
+    setenv("SLURM_JOB_ID", "x", 1);
+    assert_int_equal(run_cmd(false, NULL, NULL, NULL), 0);
+    assert_int_equal(jobmap_hook_errors_read(hpc, counts), JT_OK);
+    assert_int_equal(counts[JOBMAP_HOOK_EPILOG][JOBMAP_REASON_BAD_INPUT], 1);
+
+    /* A lock held elsewhere past --lock-timeout: logged, counted as lock_timeout, exit 0. */
+    struct jobmap_dir d;
+    open_locked(&d, hpc, JOBMAP_HPC);
+    set_job("7", "0", "1");
+    assert_int_equal(run_cmd(true, "--lock-timeout=0.05", NULL, NULL), 0);
+    assert_int_equal(run_cmd(true, "--lock-timeout=0.05", "--strict", NULL), 1);
+    jobmap_dir_close(&d);
+    assert_int_equal(jobmap_hook_errors_read(hpc, counts), JT_OK);
+    assert_int_equal(counts[JOBMAP_HOOK_PROLOG][JOBMAP_REASON_LOCK_TIMEOUT], 2);
+    assert_int_equal(jobmap_hook_errors_read(gst, counts), JT_OK);
+    assert_int_equal(counts[JOBMAP_HOOK_PROLOG][JOBMAP_REASON_LOCK_TIMEOUT], 0);
+    assert_string_equal(get(gst, "1"), "7 0\n"); /* the other directory was served */
+    assert_int_equal(run_cmd(true, "--strict", "--lock-timeout=0", NULL), 2);
+    assert_int_equal(run_cmd(true, "--strict", "--lock-timeout=301", NULL), 2);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -823,9 +990,12 @@ int main(void)
         T(test_dir_open),
         T(test_lock_timeout),
         T(test_remove_everywhere),
+        T(test_tombstones),
+        T(test_hook_errors),
         T(test_read_hpc),
         T(test_read_gpustat),
         T(test_read_caps),
+        T(test_read_many_files),
         T(test_cli_prolog_epilog),
         T(test_cli_sources),
         T(test_cli_no_gpus),
@@ -834,6 +1004,7 @@ int main(void)
         T(test_cli_symlinked_dir),
         T(test_cli_usage),
         T(test_cli_concurrency),
+        T(test_cli_counts_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
