@@ -237,6 +237,17 @@ static void test_devices_malformed(void **state)
     remove(path);
     snprintf(path, sizeof path, "%s/driver/nvidia/gpus/0000:d0:00.0", root);
     remove(path);
+
+    /* A FIFO as an information file is refused at once, never opened for a blocking read. */
+    snprintf(path, sizeof path, "%s/driver/nvidia/gpus/0000:e0:00.0", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/driver/nvidia/gpus/0000:e0:00.0/information", root);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    assert_int_equal(gpulist_devices_load(root, &devs), JT_ERR_PARSE);
+    assert_int_equal(devs.n, 3);
+    remove(path);
+    snprintf(path, sizeof path, "%s/driver/nvidia/gpus/0000:e0:00.0", root);
+    remove(path);
 }
 
 static void resolve_one(const char *text, const struct gpulist_devices *devs, enum gpulist_numbering num,
