@@ -720,56 +720,77 @@ struct tomb {
     int64_t ms;
 };
 
-/* Reads the lock file's records into *out (malloc'd, caller frees). A record from the future is from
- * an earlier boot (the file outlived a reboot on a disk) and is dropped. */
-static enum jt_err tombs_load(int fd, struct tomb **out, size_t *n, size_t *file_len)
+/* The lock file's text (malloc'd, caller frees; NULL when empty). A file larger than TOMB_FILE_MAX is
+ * read from its end, where the newest records are. */
+static enum jt_err tombs_text(int fd, char **text, size_t *len, size_t *file_len)
 {
-    enum jt_err ret = JT_OK;
     struct stat st;
-    char *text = NULL;
-    size_t cap = 0;
-    *out = NULL;
-    *n = 0;
+    *text = NULL;
+    *len = 0;
     *file_len = 0;
     if (fstat(fd, &st) != 0)
         return errno_to_err(errno);
     if (st.st_size == 0)
         return JT_OK;
-    size_t len = (size_t)st.st_size > TOMB_FILE_MAX ? TOMB_FILE_MAX : (size_t)st.st_size;
-    off_t from = st.st_size - (off_t)len; /* too large: the newest records are at the end */
-    text = malloc(len);
-    if (!text)
+    size_t want = (size_t)st.st_size > TOMB_FILE_MAX ? TOMB_FILE_MAX : (size_t)st.st_size;
+    char *t = malloc(want);
+    if (!t)
         return JT_ERR_NOMEM;
     ssize_t r;
     do
-        r = pread(fd, text, len, from);
+        r = pread(fd, t, want, st.st_size - (off_t)want);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
-        ret = errno_to_err(errno);
-        goto out;
+        free(t);
+        return errno_to_err(errno);
     }
+    *text = t;
+    *len = (size_t)r;
     *file_len = (size_t)st.st_size;
+    return JT_OK;
+}
+
+/* One record "<jobid> <ms>" (without its leading newline); false if torn, hostile, expired or from a
+ * future that is an earlier boot (the file outlived a reboot on a disk). */
+static bool tomb_parse(const char *line, size_t n, int64_t now, struct tomb *out)
+{
+    const char *sp = memchr(line, ' ', n);
+    uint64_t job, ms;
+    if (!sp || !str_to_u64(line, (size_t)(sp - line), &job) || !str_to_u64(sp + 1, n - (size_t)(sp - line) - 1, &ms) ||
+        job == 0 || ms > (uint64_t)now || now - (int64_t)ms > (int64_t)JOBMAP_TOMBSTONE_TTL_S * 1000)
+        return false;
+    out->jobid = job;
+    out->ms = (int64_t)ms;
+    return true;
+}
+
+/* Every live record, oldest first, into *out (malloc'd, caller frees). */
+static enum jt_err tombs_load(int fd, struct tomb **out, size_t *n, size_t *file_len)
+{
+    char *text;
+    size_t len, cap = 0;
+    *out = NULL;
+    *n = 0;
+    enum jt_err ret = tombs_text(fd, &text, &len, file_len);
+    if (ret != JT_OK || !text)
+        return ret;
     int64_t now = jobmap_clock_ms();
     struct cursor c;
     const char *line;
     size_t ll;
-    cur_init(&c, text, (size_t)r);
+    cur_init(&c, text, len);
     while (cur_line(&c, &line, &ll)) {
-        const char *sp = memchr(line, ' ', ll);
-        uint64_t job, ms;
-        if (!sp || !str_to_u64(line, (size_t)(sp - line), &job) ||
-            !str_to_u64(sp + 1, ll - (size_t)(sp - line) - 1, &ms) || job == 0 || ms > (uint64_t)now ||
-            now - (int64_t)ms > (int64_t)JOBMAP_TOMBSTONE_TTL_S * 1000)
+        struct tomb t;
+        if (!tomb_parse(line, ll, now, &t))
             continue;
-        struct tomb *t = array_grow(*out, &cap, *n + 1, sizeof **out, 64);
-        if (!t) {
+        struct tomb *grown = array_grow(*out, &cap, *n + 1, sizeof **out, 64);
+        if (!grown) {
             ret = JT_ERR_NOMEM;
-            goto out;
+            break;
         }
-        *out = t;
-        t[(*n)++] = (struct tomb){job, (int64_t)ms};
+        *out = grown;
+        grown[(*n)++] = t;
     }
-out:
     free(text);
     if (ret != JT_OK) {
         free(*out);
@@ -836,15 +857,26 @@ enum jt_err jobmap_ended_since(struct jobmap_dir *d, uint64_t jobid, int64_t sta
     *ended = false;
     if (d->lockfd < 0)
         return JT_ERR_INTERNAL;
-    struct tomb *t;
-    size_t n, file_len;
-    enum jt_err ret = tombs_load(d->lockfd, &t, &n, &file_len);
-    for (size_t i = 0; ret == JT_OK && i < n; i++) {
-        if (t[i].jobid == jobid && t[i].ms >= started_ms)
+    char *text;
+    size_t len, file_len;
+    enum jt_err ret = tombs_text(d->lockfd, &text, &len, &file_len);
+    if (ret != JT_OK || !text)
+        return ret;
+    /* Every prolog asks this, so look for the job's records rather than parse all of them. */
+    char needle[32];
+    int nl = snprintf(needle, sizeof needle, "\n%" PRIu64 " ", jobid);
+    int64_t now = jobmap_clock_ms();
+    const char *p = text, *end = text + len;
+    while (!*ended && (p = memmem(p, (size_t)(end - p), needle, (size_t)nl)) != NULL) {
+        p++; /* the record starts after its newline */
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+        struct tomb t;
+        if (tomb_parse(p, n, now, &t) && t.jobid == jobid && t.ms >= started_ms)
             *ended = true;
     }
-    free(t);
-    return ret;
+    free(text);
+    return JT_OK;
 }
 
 void jobmap_dir_close(struct jobmap_dir *d)
