@@ -15,7 +15,8 @@ JOB_UID=$(id -u "$JOB_USER")
 # The index <-> UUID table the prolog reads (a fake /proc/driver/nvidia) comes from the first NGPUS
 # GPUs of this fake NVML scenario, so the exporter started with the same scenario sees the same UUIDs.
 SCENARIO_FILE=${SCENARIO_FILE:-$SCENARIOS/dgx_h100.json}
-EXPORTER_PORT=19740
+# An ephemeral port the kernel picks (tests run in parallel: never a fixed one).
+EXPORTER_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 # --- exporter hooks ------------------------------------------------------------------------------
 # The exporter runs beside Slurm with the same fake GPUs and reads the directories the prolog writes.
