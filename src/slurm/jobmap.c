@@ -704,8 +704,8 @@ enum jt_err jobmap_dir_lock(struct jobmap_dir *d, double timeout_s)
  * earlier. The file is compacted (expired records dropped, rewritten in place, truncated) when it
  * grows past TOMB_COMPACT_AT. Only holders of the lock read or write it.
  */
-#define TOMB_COMPACT_AT (64 * 1024)
-#define TOMB_FILE_MAX ((size_t)JOBMAP_TOMBSTONES_MAX * 48)
+#define TOMB_COMPACT_AT (64 * 1024) /* > JOBMAP_TOMBSTONES_MAX records of at most 42 bytes */
+#define TOMB_FILE_MAX (1024 * 1024)  /* read at most this much of a lock file someone else grew */
 
 int64_t jobmap_clock_ms(void)
 {
@@ -821,20 +821,22 @@ enum jt_err jobmap_mark_ended(struct jobmap_dir *d, uint64_t jobid)
         return JT_ERR_INTERNAL;
     if (jobid == 0)
         return JT_ERR_USAGE;
+    struct stat st;
+    if (fstat(d->lockfd, &st) != 0)
+        return errno_to_err(errno);
+    char rec[48];
+    int rl = snprintf(rec, sizeof rec, "\n%" PRIu64 " %" PRId64, jobid, jobmap_clock_ms());
+    if ((size_t)st.st_size + (size_t)rl <= TOMB_COMPACT_AT) /* the common case: one append */
+        return pwrite_all(d->lockfd, rec, (size_t)rl, st.st_size);
+
+    /* Compact, once per a thousand or so job ends: the newest live records plus this one. */
     struct tomb *t;
     size_t n, file_len;
     enum jt_err ret = tombs_load(d->lockfd, &t, &n, &file_len);
     if (ret != JT_OK)
         return ret;
-    char rec[48];
-    int rl = snprintf(rec, sizeof rec, "\n%" PRIu64 " %" PRId64, jobid, jobmap_clock_ms());
-    if (file_len + (size_t)rl <= TOMB_COMPACT_AT) {
-        ret = pwrite_all(d->lockfd, rec, (size_t)rl, (off_t)file_len);
-        goto out;
-    }
-    /* Compact: the live records (the newest JOBMAP_TOMBSTONES_MAX - 1) plus this one. */
     struct buf b;
-    buf_init(&b, TOMB_FILE_MAX + sizeof rec);
+    buf_init(&b, TOMB_COMPACT_AT);
     size_t first = n >= JOBMAP_TOMBSTONES_MAX ? n - (JOBMAP_TOMBSTONES_MAX - 1) : 0;
     for (size_t i = first; i < n; i++) {
         if (t[i].jobid != jobid)
@@ -847,7 +849,6 @@ enum jt_err jobmap_mark_ended(struct jobmap_dir *d, uint64_t jobid)
     if (ret == JT_OK && ftruncate(d->lockfd, (off_t)b.len) != 0)
         ret = errno_to_err(errno);
     buf_free(&b);
-out:
     free(t);
     return ret;
 }

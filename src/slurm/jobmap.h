@@ -44,14 +44,16 @@
 #define JOBMAP_NAME_MAX 96           /* bytes incl. NUL of a mapping file name */
 #define JOBMAP_FILE_MAX 65536        /* a larger mapping file is malformed */
 #define JOBMAP_JOBS_PER_FILE_MAX 256 /* jobs sharing one GPU; the writer refuses one more */
-/* Mapping files one read keeps; the rest are counted in stats.dropped_files. A node has at most a few
- * hundred real names (GPUs x (index + UUID) x MIG instances), so only junk ever reaches this. */
-#define JOBMAP_FILES_MAX 65536
+/* Mapping files one read keeps; the rest are counted in stats.dropped_files. A node has about a
+ * thousand real names at most (64 GPUs x (index + UUID) x 8 MIG instances), so only junk reaches this. */
+#define JOBMAP_FILES_MAX 16384
 #define JOBMAP_LOCK_NAME ".jobtel.lock"
 #define JOBMAP_HOOK_ERRORS_PREFIX ".jobtel-hook-errors." /* + "<hook>.<reason>" */
 #define JOBMAP_LOCK_TIMEOUT_MAX_S 300.0 /* longest lock wait a caller may ask for */
 #define JOBMAP_TOMBSTONE_TTL_S 600      /* > JOBMAP_LOCK_TIMEOUT_MAX_S: outlives every waiting prolog */
-#define JOBMAP_TOMBSTONES_MAX 16384     /* ended jobs remembered; the oldest go first */
+/* Ended jobs a compaction keeps, newest first: a prolog waits at most 300 s, and no node ends a
+ * thousand jobs in that time. Between compactions up to ~3,000 accumulate. */
+#define JOBMAP_TOMBSTONES_MAX 1024
 
 /* Which hook failed, and why: the labels of jobtel_slurm_hook_errors_total. Append only. */
 enum jobmap_hook { JOBMAP_HOOK_PROLOG, JOBMAP_HOOK_EPILOG, JOBMAP_HOOK_N };
