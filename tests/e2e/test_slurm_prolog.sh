@@ -138,9 +138,11 @@ release_and_check_gone() {
     local job=$1
     touch "$T/release/$job"
     wait_for 30 sh -c "[ -z \"\$(squeue -h -j $job 2>/dev/null)\" ]" || fail "job $job did not end"
-    # The epilog runs after the job leaves the queue: poll.
-    wait_for 15 sh -c "! grep -rqsw '^$job' '$T/hpc' '$T/gpustat'" ||
-        fail "job $job still mapped after it ended: $(grep -rl "^$job\b" "$T/hpc" "$T/gpustat")"
+    # The epilog runs after the job leaves the queue: poll. The lock file holds the epilog's tombstone
+    # for the job (docs/slurm.md), which is no mapping.
+    wait_for 15 sh -c "! grep -rqsw --exclude=.jobtel.lock '^$job' '$T/hpc' '$T/gpustat'" ||
+        fail "job $job still mapped after it ended: $(grep -rl --exclude=.jobtel.lock "^$job\b" "$T/hpc" "$T/gpustat")"
+    grep -qs "^$job " "$T/hpc/.jobtel.lock" || fail "no tombstone for job $job in hpc/.jobtel.lock"
     hook_exporter_job_gone "$job"
 }
 
