@@ -59,6 +59,23 @@ static void write_stats(struct expo *w, const char *format, const struct jobmap 
     expo_sample(expo_family(w, "jobtel_gpu_job_mapping_malformed_files", METRIC_GAUGE,
                             "Mapping files skipped as malformed in the last collection."),
                 &ls, m->stats.malformed);
+    expo_sample(expo_family(w, "jobtel_gpu_job_mapping_dropped_files", METRIC_GAUGE,
+                            "Mapping files left out of the last collection because the directory held more than 16384."),
+                &ls, m->stats.dropped_files);
+    if (!m->stats.has_hook_errors)
+        return;
+    struct expo_family *f = expo_family(w, "jobtel_slurm_hook_errors_total", METRIC_COUNTER,
+                                        "Slurm prolog/epilog failures counted in the mapping directory, by hook and reason.");
+    for (unsigned h = 0; h < JOBMAP_HOOK_N; h++) {
+        for (unsigned r = 0; r < JOBMAP_REASON_N; r++) {
+            struct labelset hl;
+            labelset_init(&hl);
+            labelset_add(&hl, "format", format);
+            labelset_add(&hl, "hook", jobmap_hook_name((enum jobmap_hook)h));
+            labelset_add(&hl, "reason", jobmap_reason_name((enum jobmap_reason)r));
+            expo_sample_u64(f, &hl, m->stats.hook_errors[h][r]);
+        }
+    }
 }
 
 void gpu_jobs_refresh(struct gpu_jobs *j, struct expo *w)
