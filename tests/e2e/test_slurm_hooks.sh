@@ -188,3 +188,28 @@ SLURM_JOB_ID=7003 SLURM_JOB_GPUS=2 "$JOBTEL" prolog --strict "${full_args[@]}" |
 [ "$(jobs_in "$M/hpc/2")" = 7003 ] || fail "job 7003 not mapped after space was freed"
 umount_full
 pass "full disk: 'no space left on device', exit 0 (1 with --strict), counted as no_space, nothing damaged"
+
+# --- 5. the exporter exports the counts --------------------------------------------------------
+: "${FAKE_NVML_LIB:?FAKE_NVML_LIB must point at the fake NVML}"
+PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+FAKE_NVML_SCENARIO="$SCENARIOS/dgx_h100.json" start_exporter "$PORT" --collector.gpu.nvml-library="$FAKE_NVML_LIB" \
+    --no-collector.cgroup --hpc-job-mapping-dir="$HPC" --slurm.gpustat-dir="$GST"
+curl -sf "http://127.0.0.1:$PORT/metrics" -o "$T/scrape.txt" || fail "no scrape"
+"$PY" "$SRC/tests/e2e/promtext.py" validate "$T/scrape.txt" || fail "invalid exposition"
+n=0
+for f in "$HPC"/.jobtel-hook-errors.* "$GST"/.jobtel-hook-errors.*; do
+    [ -f "$f" ] || continue
+    format=hpc
+    [ "$(dirname "$f")" = "$GST" ] && format=gpustat
+    IFS=. read -r _ _ hook reason <<<"$(basename "$f")"
+    want=$(stat -c %s "$f")
+    got=$("$PY" "$SRC/tests/e2e/promtext.py" value "$T/scrape.txt" \
+        "jobtel_slurm_hook_errors_total{format=\"$format\",hook=\"$hook\",reason=\"$reason\"}" || true)
+    [ "$got" = "$want" ] || fail "jobtel_slurm_hook_errors_total{format=$format,hook=$hook,reason=$reason} '$got', want $want"
+    n=$((n + 1))
+done
+[ "$n" -ge 3 ] || fail "only $n count files to check"
+grep -q '^jobtel_slurm_hook_errors_total{format="hpc",hook="epilog",reason="lock_timeout"} 0$' "$T/scrape.txt" ||
+    fail "no zero series for a reason that never failed"
+grep -q '^jobtel_gpu_job_mapping_dropped_files{format="hpc"} 0$' "$T/scrape.txt" || fail "no dropped-files gauge"
+pass "exporter: jobtel_slurm_hook_errors_total equals the $n count files, zeros included"
