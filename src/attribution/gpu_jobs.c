@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/strparse.h"
+#include "slurm/cgpath.h"
 
 void gpu_jobs_init(struct gpu_jobs *j, const struct exporter_config *cfg)
 {
@@ -71,10 +72,8 @@ void gpu_jobs_refresh(struct gpu_jobs *j, struct expo *w)
         write_stats(w, "gpustat", &j->gpustat, j->gpustat_ok);
 }
 
-static void set_add(struct gpu_job_set *out, uint64_t jobid, bool has_uid, uint32_t uid)
+static void set_add_id(struct gpu_job_set *out, const char *id, bool has_uid, uint32_t uid)
 {
-    char id[24];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)jobid);
     for (size_t i = 0; i < out->n; i++) {
         if (strcmp(out->job[i].jobid, id) == 0) {
             if (has_uid && !out->job[i].uid[0])
@@ -85,10 +84,17 @@ static void set_add(struct gpu_job_set *out, uint64_t jobid, bool has_uid, uint3
     if (out->n == GPU_JOBS_MAX_PER_GPU)
         return;
     struct gpu_job *g = &out->job[out->n++];
-    memcpy(g->jobid, id, sizeof id);
+    snprintf(g->jobid, sizeof g->jobid, "%s", id);
     g->uid[0] = '\0';
     if (has_uid)
         snprintf(g->uid, sizeof g->uid, "%u", uid);
+}
+
+static void set_add(struct gpu_job_set *out, uint64_t jobid, bool has_uid, uint32_t uid)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)jobid);
+    set_add_id(out, id, has_uid, uid);
 }
 
 static void add_key(struct gpu_job_set *out, const struct jobmap *m, const struct jobmap_key *k)
@@ -122,68 +128,18 @@ void gpu_jobs_lookup(const struct gpu_jobs *j, unsigned index, const char *gi, c
         add_key(out, &j->hpc, jobmap_find_index(&j->hpc, index, inst));
 }
 
-/* Finds "job_<digits>" right after `prefix` + optional "uid_<digits>/" in one cgroup path. */
-static bool match_path(const char *p, size_t n, char *jobid, size_t jlen, char *uid, size_t ulen)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != '/')
-            continue;
-        const char *seg = p + i + 1;
-        size_t rest = n - i - 1;
-        size_t sl = 0;
-        while (sl < rest && seg[sl] != '/')
-            sl++;
-        bool slurm_v1 = (sl == 5 && memcmp(seg, "slurm", 5) == 0) || (sl > 6 && memcmp(seg, "slurm_", 6) == 0);
-        bool slurm_v2 = sl == 16 && memcmp(seg, "slurmstepd.scope", 16) == 0;
-        if (!slurm_v1 && !slurm_v2)
-            continue;
-        struct cursor c;
-        cur_init(&c, seg + sl, rest - sl);
-        char u[16] = "";
-        if (!cur_skip_char(&c, '/'))
-            continue;
-        if (slurm_v1) {
-            if ((size_t)(c.end - c.p) < 4 || memcmp(c.p, "uid_", 4) != 0)
-                continue;
-            c.p += 4;
-            uint64_t uv;
-            if (!cur_u64(&c, &uv) || uv > UINT32_MAX || !cur_skip_char(&c, '/'))
-                continue;
-            snprintf(u, sizeof u, "%llu", (unsigned long long)uv);
-        }
-        if ((size_t)(c.end - c.p) < 4 || memcmp(c.p, "job_", 4) != 0)
-            continue;
-        c.p += 4;
-        uint64_t jv;
-        if (!cur_u64(&c, &jv) || jv == 0 || (!cur_eof(&c) && *c.p != '/'))
-            continue;
-        snprintf(jobid, jlen, "%llu", (unsigned long long)jv);
-        snprintf(uid, ulen, "%s", u);
-        return true;
-    }
-    return false;
-}
-
+/* The one Slurm cgroup-path parser (slurm/cgpath.c) decides, as it does for the cgroup collector. */
 bool slurm_job_from_cgroup(const char *text, size_t n, char *jobid, size_t jlen, char *uid, size_t ulen)
 {
-    struct cursor c;
-    cur_init(&c, text, n);
-    const char *line;
-    size_t len;
-    while (cur_line(&c, &line, &len)) {
-        /* "hierarchy-id:controllers:path"; the path is after the second ':' */
-        const char *c1 = memchr(line, ':', len);
-        if (!c1)
-            continue;
-        const char *c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line));
-        if (!c2)
-            continue;
-        const char *path = c2 + 1;
-        size_t pl = len - (size_t)(path - line);
-        if (match_path(path, pl, jobid, jlen, uid, ulen))
-            return true;
-    }
-    return false;
+    struct cgpath_job job;
+    if (!cgpath_from_proc_cgroup(text, n, &job))
+        return false;
+    snprintf(jobid, jlen, "%s", job.jobid);
+    if (job.has_uid)
+        snprintf(uid, ulen, "%u", job.uid);
+    else
+        snprintf(uid, ulen, "%s", "");
+    return true;
 }
 
 void gpu_jobs_add_process(const struct gpu_jobs *j, unsigned pid, struct gpu_job_set *out)
@@ -195,10 +151,9 @@ void gpu_jobs_add_process(const struct gpu_jobs *j, unsigned pid, struct gpu_job
     if (file_read(path, 64 * 1024, &b) == JT_OK) {
         char jobid[24], uid[16];
         if (slurm_job_from_cgroup(buf_str(&b), b.len, jobid, sizeof jobid, uid, sizeof uid)) {
-            uint64_t jv, uv = 0;
+            uint64_t uv = 0;
             bool has_uid = uid[0] && cstr_to_u64(uid, &uv);
-            if (cstr_to_u64(jobid, &jv))
-                set_add(out, jv, has_uid, (uint32_t)uv);
+            set_add_id(out, jobid, has_uid, (uint32_t)uv); /* a decimal job id or a SLUID */
         }
     }
     buf_free(&b);

@@ -55,9 +55,9 @@ void gpu_jobs_lookup(const struct gpu_jobs *j, unsigned index, const char *gi, c
 void gpu_jobs_add_process(const struct gpu_jobs *j, unsigned pid, struct gpu_job_set *out);
 void gpu_jobs_free(struct gpu_jobs *j);
 
-/* Parses a /proc/<pid>/cgroup text for a Slurm job: cgroup v1 ".../slurm/uid_U/job_J/..." and
- * ".../slurm_<node>/uid_U/job_J/...", v2 ".../slurmstepd.scope/job_J/...". Writes the decimal job id
- * (and uid when the path has one, else ""). Returns false if the process is in no Slurm job. */
+/* Parses a /proc/<pid>/cgroup text for a Slurm job, in every layout slurm/cgpath.h knows (v1 slurm[_<node>],
+ * v2 [<node>_]slurmstepd.scope, SLUID directories). Writes the job id (decimal, or the SLUID) and the uid
+ * when the path has one, else "". Returns false if the process is in no Slurm job. */
 bool slurm_job_from_cgroup(const char *text, size_t n, char *jobid, size_t jlen, char *uid, size_t ulen);
 
 #endif
