@@ -253,20 +253,25 @@ static bool fills_dents(int fd)
  * directory.
  *
  * Listing a kernfs directory walks all of its files (30 in a v1 memory cgroup), which made listings a
- * quarter of a collection's cost. Two savings: on v1 the cpuset tree is not listed when the cpuacct or
- * memory tree is open at that level (its children are opened by the names those give; a job with
- * nothing but a cpuset has nothing but a CPU count to export); and on cgroupfs and tmpfs, whose readdir
- * fills the buffer until the next entry does not fit, a buffer left with room for the largest entry
- * means the end was reached, so the call that would return 0 is not made. */
+ * quarter of a collection's cost. Three savings on v1: the cpuset tree is not listed when the cpuacct
+ * or memory tree is open at that level (its children are opened by the names those give; a job with
+ * nothing but a cpuset has nothing but a CPU count to export); below the jobs (LVL_STEP, LVL_TASK)
+ * only the first open tree is listed, since Slurm creates a job's steps and tasks in every tree the job
+ * is in, while a whole job can be in some trees only (jobacct_gather/linux with task/cgroup); and on
+ * cgroupfs and tmpfs, whose readdir fills the buffer until the next entry does not fit, a buffer left
+ * with room for the largest entry means the end was reached, so the call that would return 0 is not
+ * made. */
 static const struct cg_names *list_children(struct cg_state *s, unsigned level, const struct cg_dirset *d,
                                             cg_match_fn match)
 {
     struct cg_names *nl = &s->names[level];
     names_reset(nl);
     bool other_tree = d->fd[V1_CPUACCT] >= 0 || d->fd[V1_MEMORY] >= 0;
+    bool listed_one = false;
     for (unsigned c = 0; c < CG_CTRL_MAX; c++) {
-        if (d->fd[c] < 0 || (c == V1_CPUSET && other_tree))
+        if (d->fd[c] < 0 || (c == V1_CPUSET && other_tree) || (level >= LVL_STEP && listed_one))
             continue;
+        listed_one = true;
         for (;;) {
             ssize_t n = getdents64(d->fd[c], s->dents, sizeof s->dents);
             if (n <= 0) {

@@ -371,6 +371,9 @@ bool cg_parse_keyed(const char *s, size_t n, const char *const *keys, size_t nke
 {
     if (nkeys > 32)
         return false;
+    size_t klens[32];
+    for (size_t i = 0; i < nkeys; i++)
+        klens[i] = strlen(keys[i]);
     struct cursor c;
     cur_init(&c, s, n);
     uint32_t seen = 0;
@@ -389,7 +392,7 @@ bool cg_parse_keyed(const char *s, size_t n, const char *const *keys, size_t nke
         if (!str_to_u64(lc.p, (size_t)(lc.end - lc.p), &v))
             return false;
         for (size_t i = 0; i < nkeys; i++) {
-            if (strlen(keys[i]) == klen && memcmp(keys[i], key, klen) == 0) {
+            if (klens[i] == klen && memcmp(keys[i], key, klen) == 0) {
                 if (seen & (1u << i))
                     return false;
                 seen |= 1u << i;
