@@ -117,6 +117,7 @@ struct cg_labels {
  * sets with the same labels. */
 struct cg_entry {
     size_t key;          /* offset in cg_state.keys of "jobid\0step\0task\0" */
+    size_t keylen;       /* its length, the three NULs included */
     struct cg_stats st;
     bool has_uid;        /* job level only: cgroup_uid */
     uint32_t uid;
@@ -145,6 +146,7 @@ struct cg_state {
     struct expo_family *fam_uid;
     int procfd;
     bool short_eof[CG_CTRL_MAX]; /* the tree's filesystem fills a getdents buffer to the end (see list_children) */
+    bool kernfs[CG_CTRL_MAX];    /* the tree is a real cgroup mount, whose files are all regular (see tree_reads) */
     enum jt_err err;
 };
 
@@ -233,16 +235,21 @@ static void note_open_errno(struct cg_state *s, int e)
 
 typedef bool (*cg_match_fn)(const char *name);
 
-/* cgroupfs and tmpfs fill a getdents buffer until the next entry does not fit (see list_children). */
-static bool fills_dents(int fd)
+/* What the filesystem of tree `c` (open at fd) allows: cgroupfs and tmpfs fill a getdents buffer until
+ * the next entry does not fit (see list_children); on cgroupfs (v1 and v2) the kernel alone makes the
+ * files, all regular, and nobody can mknod a FIFO or a device there. */
+static void tree_fs(struct cg_state *s, unsigned c, int fd)
 {
     struct statfs sf;
-    if (fstatfs(fd, &sf) != 0)
-        return false;
-    unsigned long t = (unsigned long)sf.f_type;
-    return t == (unsigned long)CGROUP2_SUPER_MAGIC || t == (unsigned long)CGROUP_SUPER_MAGIC ||
-           t == (unsigned long)TMPFS_MAGIC;
+    unsigned long t = fd >= 0 && fstatfs(fd, &sf) == 0 ? (unsigned long)sf.f_type : 0;
+    s->kernfs[c] = t == (unsigned long)CGROUP2_SUPER_MAGIC || t == (unsigned long)CGROUP_SUPER_MAGIC;
+    s->short_eof[c] = s->kernfs[c] || t == (unsigned long)TMPFS_MAGIC;
 }
+
+/* Before reading files of tree `c`: on cgroupfs the reader may skip its per-file check that a file is
+ * regular (an fstat, a sixth of a collection's system calls); on any other filesystem (a fixture tree,
+ * a copy) it checks every file. */
+static void tree_reads(struct cg_state *s, unsigned c) { s->rd.kernfs = s->kernfs[c]; }
 
 /* The largest record getdents64 can return: its header and a 255-byte name, 8-byte aligned. */
 #define CG_DIRENT_MAX 280
@@ -369,13 +376,6 @@ static uint32_t key_hash(const char *k, size_t n)
 
 static const char *entry_key(const struct cg_state *s, const struct cg_entry *e) { return s->keys.data + e->key; }
 
-/* The length of a key "jobid\0step\0task\0" at p, terminators included. */
-static size_t key_len(const char *p)
-{
-    size_t a = strlen(p) + 1, b = strlen(p + a) + 1;
-    return a + b + strlen(p + a + b) + 1;
-}
-
 /* True if an entry's key is `k` (n bytes), with *slot its slot; else *slot is the empty slot for it. */
 static bool slot_for(struct cg_state *s, const char *k, size_t n, uint32_t **slot)
 {
@@ -384,8 +384,8 @@ static bool slot_for(struct cg_state *s, const char *k, size_t n, uint32_t **slo
         *slot = &s->slots[i];
         if (s->slots[i] == 0)
             return false;
-        const char *ek = entry_key(s, &s->ent[s->slots[i] - 1]);
-        if (key_len(ek) == n && memcmp(ek, k, n) == 0)
+        const struct cg_entry *e = &s->ent[s->slots[i] - 1];
+        if (e->keylen == n && memcmp(entry_key(s, e), k, n) == 0)
             return true;
     }
 }
@@ -403,9 +403,8 @@ static bool slots_room(struct cg_state *s)
     s->slots = grown;
     s->nslots = n;
     for (size_t i = 0; i < s->nent; i++) {
-        const char *k = entry_key(s, &s->ent[i]);
         uint32_t *slot;
-        slot_for(s, k, key_len(k), &slot);
+        slot_for(s, entry_key(s, &s->ent[i]), s->ent[i].keylen, &slot);
         *slot = (uint32_t)(i + 1);
     }
     return true;
@@ -460,6 +459,7 @@ static size_t record(struct cg_state *s, const struct cg_labels *lab, const stru
     s->ent = grown;
     struct cg_entry *e = &s->ent[s->nent];
     e->key = off;
+    e->keylen = s->keys.len - off;
     e->st = *st;
     e->has_uid = false;
     e->uid = 0;
@@ -510,8 +510,9 @@ static void emit_all(struct cg_state *s)
 static uint32_t dirset_cpus(struct cg_state *s, int version, const struct cg_dirset *d)
 {
     if (version == 2)
-        return d->fd[0] >= 0 ? cg_read_cpus(&s->rd, d->fd[0], "cpuset.cpus.effective") : 0;
-    return d->fd[V1_CPUSET] >= 0 ? cg_read_cpus(&s->rd, d->fd[V1_CPUSET], "cpuset.cpus") : 0;
+        return d->fd[0] >= 0 ? (tree_reads(s, 0), cg_read_cpus(&s->rd, d->fd[0], "cpuset.cpus.effective")) : 0;
+    return d->fd[V1_CPUSET] >= 0 ? (tree_reads(s, V1_CPUSET), cg_read_cpus(&s->rd, d->fd[V1_CPUSET], "cpuset.cpus"))
+                                 : 0;
 }
 
 /* Reads and records one job, step or task cgroup. `up` is what its parent hands down; `*down` is
@@ -524,12 +525,17 @@ static bool visit(struct cg_state *s, int version, const struct cg_dirset *d, co
     memset(&st, 0, sizeof st);
     s->rd.missing = 0;
     if (version == 2) {
+        tree_reads(s, 0);
         cg_v2_read(&s->rd, d->fd[0], &st);
     } else {
-        if (d->fd[V1_CPUACCT] >= 0)
+        if (d->fd[V1_CPUACCT] >= 0) {
+            tree_reads(s, V1_CPUACCT);
             cg_v1_read_cpuacct(&s->rd, d->fd[V1_CPUACCT], &st);
-        if (d->fd[V1_MEMORY] >= 0)
+        }
+        if (d->fd[V1_MEMORY] >= 0) {
+            tree_reads(s, V1_MEMORY);
             cg_v1_read_memory(&s->rd, d->fd[V1_MEMORY], &st);
+        }
     }
     uint32_t cpus = dirset_cpus(s, version, d);
     /* A file that is not there is either one this kernel does not have, or the cgroup going away. */
@@ -560,8 +566,10 @@ static bool visit(struct cg_state *s, int version, const struct cg_dirset *d, co
  * the job's own processes, but the extern step parks a `sleep` there, which we pass over. */
 static bool uid_from_task(struct cg_state *s, int taskfd, uint32_t *uid)
 {
+    tree_reads(s, 0);
     if (s->procfd < 0 || !cg_read_file(&s->rd, taskfd, "cgroup.procs"))
         return false;
+    s->rd.kernfs = false; /* procfs, or a fixture standing in for it */
     uint64_t pids[CG_UID_PIDS];
     size_t npids = 0;
     struct cursor c;
@@ -661,7 +669,7 @@ static void walk_v1(struct cg_state *s, int rootfd)
         /* Follows symlinks here: distributions link cpuacct to a combined "cpu,cpuacct" mount. */
         ctrl.fd[c] = openat(rootfd, v1_controllers[c], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         any |= ctrl.fd[c] >= 0;
-        s->short_eof[c] = ctrl.fd[c] >= 0 && fills_dents(ctrl.fd[c]);
+        tree_fs(s, c, ctrl.fd[c]);
     }
     if (!any)
         return;
@@ -696,6 +704,7 @@ static void effective_limit(struct cg_state *s, const int *chain, size_t n, stru
     for (size_t i = 0; i < n; i++) {
         uint64_t v;
         bool unlimited;
+        tree_reads(s, 0);
         if (chain[i] < 0 || !cg_read_file(&s->rd, chain[i], "memory.max"))
             continue;
         if (!cg_parse_limit(buf_str(&s->rd.scratch), s->rd.scratch.len, &v, &unlimited)) {
@@ -746,7 +755,7 @@ static void walk_v2(struct cg_state *s, int rootfd)
     struct cg_dirset root;
     dirset_init(&root);
     root.fd[0] = rootfd;
-    s->short_eof[0] = fills_dents(rootfd);
+    tree_fs(s, 0, rootfd);
     /* The scope sits at the top (no systemd) or in a slice, usually system.slice. */
     const struct cg_names *top = list_children(s, LVL_TOP, &root, match_any);
     for (size_t i = 0; i < top->n; i++) {
@@ -824,7 +833,8 @@ static enum jt_err cg_collect(void *state, struct expo *w)
     if (s->nslots)
         memset(s->slots, 0, s->nslots * sizeof *s->slots);
     for (unsigned c = 0; c < CG_CTRL_MAX; c++)
-        s->short_eof[c] = false;
+        s->short_eof[c] = s->kernfs[c] = false;
+    s->rd.kernfs = false;
     for (unsigned i = 0; i < CG_NFIELDS; i++)
         s->fam[i] = expo_family(w, cg_metrics[i].name, METRIC_GAUGE, cg_metrics[i].help);
     s->fam_uid = expo_family(w, "cgroup_uid", METRIC_GAUGE, "Uid of the user who owns the job.");

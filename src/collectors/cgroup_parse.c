@@ -55,10 +55,11 @@ static bool scratch_room(struct buf *b, size_t need)
 
 /* Reads a whole regular file relative to `dirfd` into `b`. Never blocks and never follows a symlink: a
  * FIFO, socket or device put where a cgroup file should be is refused (JT_ERR_UNSAFE) before any read,
- * and O_NONBLOCK makes even the open of a FIFO return at once. One open, one fstat, usually one read: a
+ * and O_NONBLOCK makes even the open of a FIFO return at once. With `kernfs` (a real cgroup mount, where
+ * the kernel makes every file and all are regular) the fstat is left out; O_NONBLOCK still holds. One open, one fstat, usually one read: a
  * read from a regular file (cgroupfs, tmpfs, disk) comes back short only at the end of the file, so a
  * short read ends it without the extra read that would return 0. */
-static enum jt_err read_regular_at(int dirfd, const char *name, size_t max, struct buf *b)
+static enum jt_err read_regular_at(int dirfd, const char *name, size_t max, bool kernfs, struct buf *b)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
@@ -77,11 +78,11 @@ static enum jt_err read_regular_at(int dirfd, const char *name, size_t max, stru
     }
     enum jt_err e = JT_OK;
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
+    if (!kernfs && fstat(fd, &sb) != 0) {
         e = JT_ERR_IO;
         goto out;
     }
-    if (!S_ISREG(sb.st_mode)) {
+    if (!kernfs && !S_ISREG(sb.st_mode)) {
         e = JT_ERR_UNSAFE;
         goto out;
     }
@@ -119,7 +120,7 @@ out:
 
 bool cg_read_file(struct cg_reader *r, int dirfd, const char *name)
 {
-    enum jt_err e = read_regular_at(dirfd, name, CG_FILE_MAX, &r->scratch);
+    enum jt_err e = read_regular_at(dirfd, name, CG_FILE_MAX, r->kernfs, &r->scratch);
     switch (e) {
     case JT_OK:
         return true;

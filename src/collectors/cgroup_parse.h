@@ -56,6 +56,7 @@ struct cg_reader {
     struct buf scratch;
     long user_hz;           /* clock ticks per second, for v1 cpuacct.stat */
     unsigned missing;       /* files found absent since the caller last cleared it */
+    bool kernfs;            /* the next files are on cgroupfs, which holds only regular files: no fstat */
     uint64_t parse_errors;  /* files with content we did not expect (cumulative) */
     uint64_t read_errors;   /* files that exist but could not be read (cumulative) */
 };
@@ -65,7 +66,8 @@ void cg_reader_free(struct cg_reader *r);
 
 /* Reads `name` in `dirfd` into r->scratch (NUL-terminated). False if it could not; the reason is
  * counted in r (absent files in r->missing). Never blocks: anything but a regular file (a FIFO, a
- * device, a symlink) is refused and counted as a read error. */
+ * device, a symlink) is refused and counted as a read error; the check that the file is regular is
+ * skipped only where r->kernfs says the filesystem cannot hold anything else. */
 bool cg_read_file(struct cg_reader *r, int dirfd, const char *name);
 
 /* v1: cpuacct.usage_all; on kernels before 4.7 cpuacct.usage and cpuacct.stat (in ticks). */
