@@ -7,10 +7,15 @@
  * mid-walk shows up as ENOENT on its own files and is dropped whole instead of leaving half its series.
  *
  * On v1 a cgroup lives in several controller trees (cpuacct, memory, cpuset) that Slurm creates one
- * after another; the walk lists each level in all of them and merges the names, so a job constrained in
- * memory but not accounted in cpuacct still gets its memory series. Names are sorted, which also makes
- * the output order stable. Levels hand down what a child may need from its ancestors (their CPU counts
- * and memory limit), so no file above a cgroup is read twice.
+ * after another; the walk lists the jobs in the cpuacct and memory trees and merges the names, so a job
+ * constrained in memory but not accounted in cpuacct still gets its memory series (list_children says
+ * which trees each level lists). Names are sorted, which also makes the output order stable. Levels
+ * hand down what a child may need from its ancestors (their CPU counts and memory limit), so no file
+ * above a cgroup is read twice. Which directory names are Slurm's is decided by slurm/cgpath.c, the
+ * parser GPU attribution uses too.
+ *
+ * Series are written after the walk, from a table keyed by (jobid, step, task): a job that several
+ * slurmd on one host each ran a part of appears under two scopes and is summed into one set of series.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -136,7 +141,6 @@ struct cg_state {
     struct buf keys;
     uint32_t *slots;
     size_t nslots;
-    uint64_t merged;      /* cgroups found again under another scope and summed (cumulative) */
     struct ratelimit rl_merge;
     struct ratelimit rl_open;
     struct ratelimit rl_read;
@@ -444,7 +448,6 @@ static size_t record(struct cg_state *s, const struct cg_labels *lab, const stru
         size_t i = *slot - 1;
         s->keys.len = off;
         stats_merge(s, &s->ent[i].st, st);
-        s->merged++;
         uint64_t suppressed;
         if (ratelimit_allow(&s->rl_merge, 60.0, &suppressed))
             log_info("cgroup: job %s is under two Slurm cgroup trees (two slurmd scopes?); its series are summed",
