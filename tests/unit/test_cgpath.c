@@ -230,12 +230,52 @@ static void test_collector_uses_it(void **state)
     }
 }
 
+/* Random paths from Slurm-ish pieces and junk: never a crash or an overrun (run it under ASan), and
+ * whatever is accepted is a well-formed job id. */
+static void test_random_paths(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {"/", "/", "slurm", "slurm_", "n1", "uid_", "1000", "job_", "5", "0",
+                                         "4294967296", "step_", "batch", "task_", "special", "user",
+                                         "slurmstepd.scope", "_", "s5K1KKYAYG5D00", "sABC", "system.slice",
+                                         "x", "\n", ":", "0::", "\"", "-", "99999999999999999999"};
+    unsigned seed = 12345;
+    char path[512];
+    for (int i = 0; i < 200000; i++) {
+        size_t len = 0;
+        int k = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 14;
+        for (int j = 0; j < k; j++) {
+            const char *p = pieces[((seed = seed * 1103515245u + 12345u) >> 16) % (sizeof pieces / sizeof pieces[0])];
+            size_t n = strlen(p);
+            if (len + n >= sizeof path)
+                break;
+            memcpy(path + len, p, n);
+            len += n;
+        }
+        /* an exact-size heap copy, not NUL-terminated: a read past len is an ASan error */
+        char *exact = malloc(len ? len : 1);
+        assert_non_null(exact);
+        memcpy(exact, path, len);
+        struct cgpath_job j;
+        if (cgpath_parse(exact, len, &j)) {
+            size_t n = strlen(j.jobid);
+            assert_true(n > 0 && n < sizeof j.jobid);
+            assert_true(cgpath_is_sluid(j.jobid, n) || (j.jobid[0] >= '1' && j.jobid[0] <= '9'));
+            assert_true(j.version == 1 || j.version == 2);
+        }
+        char jobid[24], uid[16];
+        (void)slurm_job_from_cgroup(exact, len, jobid, sizeof jobid, uid, sizeof uid);
+        free(exact);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_table),
         cmocka_unit_test(test_attribution_uses_it),
         cmocka_unit_test(test_collector_uses_it),
+        cmocka_unit_test(test_random_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
