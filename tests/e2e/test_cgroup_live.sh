@@ -24,6 +24,7 @@ fail() {
     echo "FAIL: $*" >&2
     exit 1
 }
+. "$(dirname "$0")/cgroup_lib.sh"
 
 # Removes our cgroup directories, deepest first; a cgroup whose last process just died may need a moment.
 remove_cgroups() {
@@ -109,7 +110,7 @@ grep -qx "$WORKER" "$CG/memory/$BASE/$JOBDIR/step_0/task_0/cgroup.procs" || fail
 J="jobid=\"$JOB\""
 scrape() { curl -sf "http://127.0.0.1:$PORT/metrics" -o "$1"; }
 for _ in 1 2 3; do
-    PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    PORT=$(free_port)
     "$JOBTEL" exporter --web.listen-address="127.0.0.1:$PORT" --path.cgroupfs="$CG" --no-collector.gpu \
         >"$T/daemon.log" 2>&1 &
     DAEMON=$!
@@ -135,52 +136,20 @@ absent() { ! grep -qF "$2" "$1"; }
 check() {
     awk -v a="$2" -v b="$3" "BEGIN { exit !($1) }" || fail "$4 (a=$2 b=$3)"
 }
-# soft_value FILE SERIES : the value, or nothing.
-soft_value() { awk -v s="$2" 'index($0, s " ") == 1 { print $2 }' "$1"; }
-# The kernel's own CPU counters of the job and of its task, in seconds, read at the same moment: the
-# user and system columns of cpuacct.usage_all, the file the collector reads. (On current kernels those
-# columns come from the tick-based per-CPU statistics and may differ from cpuacct.usage by some ticks.)
 KJOB=$CG/cpuacct/$BASE/$JOBDIR/cpuacct.usage_all
 KTASK=$CG/cpuacct/$BASE/$JOBDIR/step_0/task_0/cpuacct.usage_all
-usage_all_s() { awk 'NR > 1 { s += $2 + $3 } END { printf "%.9f", s / 1e9 }' "$1"; }
+# The kernel's own CPU counters of the job and of its task, in seconds, read at the same moment.
 kernel_cpu() { echo "$(usage_all_s "$KJOB") $(usage_all_s "$KTASK")"; }
-# fresh_scrape FILE : a scrape whose cgroup collection started after this call (its end minus its
-# duration is later than now), however long the collector's cadence and however loaded the machine.
-fresh_scrape() {
-    local t0 end dur
-    t0=$(date +%s.%N)
-    for _ in $(seq 600); do
-        if scrape "$1" 2>/dev/null; then
-            end=$(soft_value "$1" 'jobtel_last_collection_timestamp_seconds{collector="cgroup"}')
-            dur=$(soft_value "$1" 'jobtel_scrape_collector_duration_seconds{collector="cgroup"}')
-            if [ -n "$end" ] && [ -n "$dur" ] && awk -v e="$end" -v d="$dur" -v t="$t0" 'BEGIN { exit !(e - d > t) }'; then
-                return 0
-            fi
-        fi
-        kill -0 "$DAEMON" 2>/dev/null || fail "daemon exited"
-        sleep 0.1
-    done
-    fail "no cgroup collection started within 60 s"
-}
-# wait_kernel_cpu SECONDS : until the kernel has counted that much CPU for the job (the machine may be
-# busy: the job gets what the scheduler gives it, and the assertions below only use what was counted).
-wait_kernel_cpu() {
-    for _ in $(seq 1200); do
-        awk -v have="$(usage_all_s "$KJOB")" -v want="$1" 'BEGIN { exit !(have >= want) }' && return 0
-        kill -0 "$WORKER" 2>/dev/null || fail "worker died"
-        sleep 0.1
-    done
-    fail "the job did not get $1 s of CPU in 120 s"
-}
+fresh() { fresh_scrape "http://127.0.0.1:$PORT/metrics" "$1" "$DAEMON"; }
 
 JL="$J,step=\"\",task=\"\""
 SL="$J,step=\"0\",task=\"\""
 TL="$J,step=\"0\",task=\"0\""
 # CPU, against the kernel's counters read just before and just after a collection: what is exported
 # lies between them, at the job and the task level; it grows; a spinning process is mostly user time.
-wait_kernel_cpu 0.5
+wait_usage_all "$KJOB" 0.5 "$WORKER"
 read -r KJ0 KT0 <<<"$(kernel_cpu)"
-fresh_scrape "$T/m1"
+fresh "$T/m1"
 read -r KJ1 KT1 <<<"$(kernel_cpu)"
 grep -qF "cgroup_cpu_total_seconds{$JL}" "$T/m1" || fail "the job's series never appeared"
 T1=$(value "$T/m1" "cgroup_cpu_total_seconds{$JL}")
@@ -189,9 +158,9 @@ check 'a <= b + 1e-6' "$T1" "$KJ1" "job CPU time no more than the kernel counted
 TT1=$(value "$T/m1" "cgroup_cpu_total_seconds{$TL}")
 check 'a >= b - 1e-6' "$TT1" "$KT0" "task CPU time no less than the kernel counted before the collection"
 check 'a <= b + 1e-6' "$TT1" "$KT1" "task CPU time no more than the kernel counted after it"
-wait_kernel_cpu "$(awk -v k="$KJ1" 'BEGIN { print k + 1.0 }')"
+wait_usage_all "$KJOB" "$(awk -v k="$KJ1" 'BEGIN { print k + 1.0 }')" "$WORKER"
 read -r KJ2 KT2 <<<"$(kernel_cpu)"
-fresh_scrape "$T/m2"
+fresh "$T/m2"
 read -r KJ3 KT3 <<<"$(kernel_cpu)"
 T2=$(value "$T/m2" "cgroup_cpu_total_seconds{$JL}")
 check 'a >= b - 1e-6' "$T2" "$KJ2" "job CPU time no less than the kernel counted before the collection"
@@ -244,7 +213,7 @@ wait "$WORKER" 2>/dev/null || true
 WORKER=
 remove_cgroups
 [ ! -d "$CG/cpuacct/$BASE" ] || fail "could not remove the job's cgroups"
-fresh_scrape "$T/m3"
+fresh "$T/m3"
 absent "$T/m3" "{$J," || fail "series of the removed job are still exported"
 absent "$T/m3" "cgroup_uid{$J}" || fail "uid of the removed job is still exported"
 check 'a == 1' "$(value "$T/m3" 'jobtel_scrape_collector_success{collector="cgroup"}')" 0 "collector success after removal"
