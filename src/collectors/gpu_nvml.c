@@ -168,13 +168,6 @@ static enum jt_err selection_load(const char *path, struct gpu_selection *out, u
         } else {
             const struct dcgm_field_def *def = dcgm_field_lookup(e->field);
             if (def) {
-                bool dup = false;
-                for (size_t j = 0; j < s.nmetrics; j++)
-                    dup |= strcmp(s.metrics[j].name, e->field) == 0;
-                if (dup) {
-                    log_warn("counters file: line %u repeats %s; keeping the first", e->line, e->field);
-                    continue;
-                }
                 s.metrics[s.nmetrics].def = def;
                 s.metrics[s.nmetrics].type = e->type == CT_COUNTER ? CT_COUNTER : CT_GAUGE;
                 s.metrics[s.nmetrics].name = e->field;
@@ -1081,10 +1074,14 @@ static void gpu_reload(void *state)
     uint64_t need = st->cfg->gpu_jobstats_names ? jobstats_need() : 0;
     if (st->cfg->api)
         need |= API_NEED;
-    if (selection_load(st->cfg->counters_file, &fresh, &need) != JT_OK) {
+    /* The DCGM fields count only when their names are rendered (--no-collector.gpu.dcgm-names). */
+    uint64_t dcgm_need = 0;
+    if (selection_load(st->cfg->counters_file, &fresh, &dcgm_need) != JT_OK) {
         log_error("GPU collector: keeping the previous counters after a failed reload");
         return;
     }
+    if (st->cfg->gpu_dcgm_names)
+        need |= dcgm_need;
     selection_free(&st->sel);
     st->sel = fresh;
     st->need = need;
