@@ -19,6 +19,9 @@ struct collector_ops {
     const char *name;       /* used in --[no-]collector.<name> and the `collector` label */
     const char *help;       /* one line for --help */
     bool enabled_by_default;
+    /* Seconds between collections when --collector.<name>.interval is not given; 0 = --collect.interval.
+     * A source of cumulative counters may run less often than the GPU's 1 s. */
+    double default_interval;
     /* Sets *state. A source that is absent here (no GPU, no Slurm) is not an error: init succeeds
      * and collect reports the absence. An error stops the daemon at start-up (bad config). */
     enum jt_err (*init)(const struct exporter_config *cfg, void **state);

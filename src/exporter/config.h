@@ -27,6 +27,9 @@ struct exporter_config {
     double stale_after_s;           /* /health turns 503 when a collector's last result is older */
     /* collectors on/off; indexed like the registration table; -1 = default */
     int collector_enabled[CONFIG_MAX_COLLECTORS];
+    /* --collector.<name>.interval, indexed like the registration table; 0 = the collector's own default
+     * (collector_ops.default_interval), else collect_interval_s. Read through config_interval(). */
+    double collector_interval_s[CONFIG_MAX_COLLECTORS];
     /* gpu collector */
     const char *nvml_library;       /* default "libnvidia-ml.so.1" */
     const char *counters_file;      /* dcgm-exporter counters CSV, NULL = built-in default list */
@@ -61,5 +64,12 @@ void config_defaults(struct exporter_config *cfg);
 enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, bool *exit_now);
 
 void config_usage(FILE *out);
+
+/* How often collector `idx` (of the registration table) runs: its flag, else its own default, else
+ * --collect.interval. */
+double config_interval(const struct exporter_config *cfg, size_t idx);
+/* When collector `idx`'s last result counts as stale: --collect.stale-after, scaled by how much slower
+ * than --collect.interval the collector runs (a 10 s collector is not stale after 3 s). */
+double config_stale_after(const struct exporter_config *cfg, size_t idx);
 
 #endif

@@ -23,10 +23,13 @@ struct collector_run {
     bool thread_started;
     atomic_bool done;             /* thread has returned */
     atomic_bool reload_requested;
+    double interval;              /* seconds between collections (config_interval) */
+    double stale_after;           /* older results are stale (config_stale_after) */
     struct ratelimit rl_fail;     /* collector thread only */
     pthread_mutex_t mu;           /* guards the fields below */
-    char *fragment;               /* last rendered exposition, owned */
+    char *fragment;               /* exposition of the last successful collection, owned */
     size_t fragment_len;
+    double fragment_mono;         /* when that collection ended */
     bool have_result;
     bool last_ok;
     enum jt_err last_err;
@@ -47,6 +50,8 @@ struct scheduler {
     pthread_t assembler;
     bool assembler_started;
     double start_mono;
+    double min_interval;          /* the fastest collector's interval */
+    double max_stale_after;       /* the slowest collector's staleness limit */
 };
 
 static struct timespec abs_deadline(double mono_target)
@@ -97,14 +102,19 @@ static void run_collect_once(struct collector_run *r)
     if (rc != JT_OK && ratelimit_allow(&r->rl_fail, 60, &suppressed))
         log_warn("collector %s: collection failed: %s (%llu similar failures not logged)", r->ops->name,
                  jt_strerror(rc), (unsigned long long)suppressed);
+    /* A failed collection publishes nothing of what it wrote: the previous good fragment stays only
+     * while it is fresh (assemble drops it after stale_after), next to success 0. */
     size_t len = 0;
-    char *frag = text.err == JT_OK ? buf_detach(&text, &len) : NULL;
+    char *frag = rc == JT_OK ? buf_detach(&text, &len) : NULL;
     buf_free(&text);
 
     pthread_mutex_lock(&r->mu);
-    free(r->fragment);
-    r->fragment = frag;
-    r->fragment_len = len;
+    if (rc == JT_OK) {
+        free(r->fragment);
+        r->fragment = frag;
+        r->fragment_len = len;
+        r->fragment_mono = t1;
+    }
     r->have_result = true;
     r->last_ok = rc == JT_OK;
     r->last_err = rc;
@@ -118,7 +128,7 @@ static void *collector_thread(void *arg)
 {
     struct collector_run *r = arg;
     struct scheduler *s = r->sched;
-    double interval = s->cfg->collect_interval_s;
+    double interval = r->interval;
     double next = mono_now();
     for (;;) {
         run_collect_once(r);
@@ -141,7 +151,6 @@ static void *collector_thread(void *arg)
 /* Builds one snapshot from the runs' latest results. */
 static void assemble(struct scheduler *s)
 {
-    const struct exporter_config *cfg = s->cfg;
     double now = mono_now();
     struct buf body, health;
     buf_init(&body, (size_t)s->nruns * (SCHED_FRAGMENT_MAX + (1u << 20)) + (1u << 20));
@@ -157,7 +166,7 @@ static void assemble(struct scheduler *s)
         all_reported &= s->runs[i].have_result;
         pthread_mutex_unlock(&s->runs[i].mu);
     }
-    if (!all_reported && now - s->start_mono < cfg->stale_after_s) {
+    if (!all_reported && now - s->start_mono < s->max_stale_after) {
         buf_free(&body);
         buf_free(&health);
         return;
@@ -178,7 +187,7 @@ static void assemble(struct scheduler *s)
         const char *name = r->ops->name;
         pthread_mutex_lock(&r->mu);
         double age = r->have_result ? now - r->last_end_mono : -1;
-        bool stale = !r->have_result || age > cfg->stale_after_s;
+        bool stale = !r->have_result || age > r->stale_after;
         bool ok = r->have_result && r->last_ok && !stale;
         if (r->have_result) {
             buf_printf(&duration, "jobtel_scrape_collector_duration_seconds{collector=\"%s\"} %.6f\n", name,
@@ -187,7 +196,7 @@ static void assemble(struct scheduler *s)
                        r->last_end_wall);
         }
         buf_printf(&success, "jobtel_scrape_collector_success{collector=\"%s\"} %d\n", name, ok ? 1 : 0);
-        if (!stale && r->fragment)
+        if (!stale && r->fragment && now - r->fragment_mono <= r->stale_after)
             buf_append(&frags, r->fragment, r->fragment_len);
         if (!r->have_result) {
             healthy = false;
@@ -195,7 +204,7 @@ static void assemble(struct scheduler *s)
         } else if (stale) {
             healthy = false;
             buf_printf(&health, "collector %s: stale, last collection finished %.1f s ago (limit %.1f s); "
-                                "its source may be hung\n", name, age, cfg->stale_after_s);
+                                "its source may be hung\n", name, age, r->stale_after);
         } else if (!r->last_ok) {
             buf_printf(&health, "collector %s: last collection failed: %s\n", name, jt_strerror(r->last_err));
         } else {
@@ -239,7 +248,7 @@ static void *assembler_thread(void *arg)
     struct scheduler *s = arg;
     /* Rebuild when a collector finishes, and at least every half interval so staleness shows even
      * when every collector is stuck. */
-    double period = s->cfg->collect_interval_s / 2;
+    double period = s->min_interval / 2;
     if (period > 1.0)
         period = 1.0;
     pthread_mutex_lock(&s->mu);
@@ -299,6 +308,12 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
         struct collector_run *r = &s->runs[s->nruns];
         r->ops = collector_table[i];
         r->sched = s;
+        r->interval = config_interval(cfg, i);
+        r->stale_after = config_stale_after(cfg, i);
+        if (s->nruns == 0 || r->interval < s->min_interval)
+            s->min_interval = r->interval;
+        if (r->stale_after > s->max_stale_after)
+            s->max_stale_after = r->stale_after;
         pthread_mutex_init(&r->mu, NULL);
         rc = r->ops->init(cfg, &r->state);
         if (rc != JT_OK) {
@@ -307,7 +322,7 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
             break;
         }
         s->nruns++;
-        log_info("collector %s enabled", r->ops->name);
+        log_info("collector %s enabled (every %g s)", r->ops->name, r->interval);
     }
     if (rc != JT_OK) {
         scheduler_stop(s, 0);
