@@ -316,6 +316,13 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         fprintf(stderr, "jobtel exporter: --collector.cgroup.version must be 1 or 2\n");
         return JT_ERR_USAGE;
     }
+    /* -k/--kubernetes is the kubernetes attribution stage: either spelling turns on both. */
+    int kube = collector_find("kubernetes");
+    if (kube >= 0 && kube < CONFIG_MAX_COLLECTORS) {
+        if (cfg->kubernetes && cfg->collector_enabled[kube] < 0)
+            cfg->collector_enabled[kube] = 1;
+        cfg->kubernetes = cfg->collector_enabled[kube] == 1;
+    }
     if (cfg->hpc_job_mapping_dir && !*cfg->hpc_job_mapping_dir)
         cfg->hpc_job_mapping_dir = NULL;
     if (cfg->gpustat_dir && !*cfg->gpustat_dir)

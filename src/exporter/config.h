@@ -17,6 +17,7 @@
 #define CONFIG_MAX_COLLECTORS 16
 
 struct api_store;
+struct owners;
 
 struct exporter_config {
     /* web */
@@ -48,6 +49,9 @@ struct exporter_config {
     /* Not a flag: the GPU samples the JSON API serves, created by exporter.c before the collectors
      * start, written by the GPU collector and read by the HTTP thread (exporter/api.h). NULL = none. */
     struct api_store *api;
+    /* Not a flag either: the latest table of each attribution stage (attribution/owners.h), created by
+     * exporter.c, published by the attribution collectors, read by the GPU collector. NULL = none. */
+    struct owners *owners;
     /* filesystem roots */
     const char *path_procfs;        /* default "/proc" */
     const char *path_sysfs;         /* default "/sys" */

@@ -13,6 +13,7 @@
 #include "common/cli.h"
 #include "common/log.h"
 #include "exporter/sdnotify.h"
+#include "attribution/owners.h"
 #include "exporter/api.h"
 #include "exporter/config.h"
 #include "exporter/http.h"
@@ -47,6 +48,10 @@ int cmd_exporter(int argc, char **argv)
         log_error("out of memory");
         return CLI_EXIT_FAILURE;
     }
+    /* The attribution stages' latest tables: published by them, joined by the GPU collector. */
+    struct owners owners;
+    owners_init(&owners);
+    cfg.owners = &owners;
     struct snapshot_slot slot;
     snapshot_slot_init(&slot);
     struct scheduler *sched = NULL;
@@ -95,6 +100,7 @@ out:
     if (scheduler_stop(sched, 2.0)) {
         snapshot_slot_destroy(&slot);
         api_store_free(cfg.api);
+        owners_destroy(&owners);
     } /* else a collector is stuck in a library call and may still write to both: leave them to exit */
     return code;
 }

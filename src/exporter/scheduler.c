@@ -28,6 +28,8 @@ struct collector_run {
     struct ratelimit rl_fail;     /* collector thread only */
     pthread_mutex_t mu;           /* guards the fields below */
     char *fragment;               /* exposition of the last successful collection, owned */
+    char *status;                 /* the collector's status series from its last collection, owned */
+    size_t status_len;
     size_t fragment_len;
     double fragment_mono;         /* when that collection ended */
     bool have_result;
@@ -98,6 +100,19 @@ static void run_collect_once(struct collector_run *r)
     if (rc == JT_OK && text.err != JT_OK)
         rc = text.err;
     expo_free(&w);
+    char *status = NULL;
+    size_t status_len = 0;
+    if (r->ops->status) {
+        struct expo sw;
+        expo_init(&sw, SCHED_FRAGMENT_MAX);
+        r->ops->status(r->state, &sw);
+        struct buf st;
+        buf_init(&st, SCHED_FRAGMENT_MAX + (1u << 20));
+        if (expo_render(&sw, &st) == JT_OK && sw.err == JT_OK)
+            status = buf_detach(&st, &status_len);
+        buf_free(&st);
+        expo_free(&sw);
+    }
     uint64_t suppressed = 0;
     if (rc != JT_OK && ratelimit_allow(&r->rl_fail, 60, &suppressed))
         log_warn("collector %s: collection failed: %s (%llu similar failures not logged)", r->ops->name,
@@ -115,6 +130,9 @@ static void run_collect_once(struct collector_run *r)
         r->fragment_len = len;
         r->fragment_mono = t1;
     }
+    free(r->status);
+    r->status = status;
+    r->status_len = status_len;
     r->have_result = true;
     r->last_ok = rc == JT_OK;
     r->last_err = rc;
@@ -198,6 +216,8 @@ static void assemble(struct scheduler *s)
         buf_printf(&success, "jobtel_scrape_collector_success{collector=\"%s\"} %d\n", name, ok ? 1 : 0);
         if (!stale && r->fragment && now - r->fragment_mono <= r->stale_after)
             buf_append(&frags, r->fragment, r->fragment_len);
+        if (!stale && r->status)
+            buf_append(&frags, r->status, r->status_len);
         if (!r->have_result) {
             healthy = false;
             buf_printf(&health, "collector %s: no collection has finished yet\n", name);
@@ -264,6 +284,22 @@ static void *assembler_thread(void *arg)
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
+}
+
+/* Start-up only: waits (at most the collector's staleness limit) for an attribution stage's first
+ * result, so that the GPU collector's first rendering already has its table. */
+static void await_first_result(struct collector_run *r)
+{
+    double deadline = mono_now() + r->stale_after;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        bool have = r->have_result;
+        pthread_mutex_unlock(&r->mu);
+        if (have || mono_now() >= deadline)
+            return;
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static bool collector_enabled(const struct exporter_config *cfg, size_t idx)
@@ -336,6 +372,8 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
             return JT_ERR_NOMEM;
         }
         r->thread_started = true;
+        if (r->ops->feeds_gpu)
+            await_first_result(r);
     }
     if (pthread_create(&s->assembler, NULL, assembler_thread, s) != 0) {
         scheduler_stop(s, 1);
@@ -389,6 +427,7 @@ bool scheduler_stop(struct scheduler *s, double grace_s)
         struct collector_run *r = &s->runs[i];
         r->ops->shutdown(r->state);
         free(r->fragment);
+        free(r->status);
         pthread_mutex_destroy(&r->mu);
     }
     pthread_cond_destroy(&s->cond);
