@@ -15,6 +15,7 @@
 #include "collectors/gpu_nvml.h"
 #include "collectors/gpu_render.h"
 #include "common/log.h"
+#include "exporter/api.h"
 
 static const struct gpu_readings_consumer *const consumers[] = {
     &render_jobtel, &render_dcgm, &render_jobstats, &render_api,
@@ -124,6 +125,9 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
         gpu_shutdown(st);
         return JT_ERR_NOMEM;
     }
+    int idx = collector_find("gpu");
+    if (cfg->api && idx >= 0)
+        api_store_set_stale_after(cfg->api, config_stale_after(cfg, (size_t)idx));
     if (cfg->owners) {
         /* A first read of the process lists, so the process stage's first table is ready before the
          * first collection renders (the scheduler starts the attribution stages first). */

@@ -225,6 +225,12 @@ static void test_api_only_valid_readings(void **state)
     lacks(body, "77");
     has(body, "\"up\":false");
     free(body);
+    /* Staleness is the GPU collector's own (its interval may be longer than --collect.interval). */
+    assert_int_equal(api_answer(f->cfg.api, 3, false, "/api/v1/gpus", NULL, 105, &body, &len), 503);
+    free(body);
+    api_store_set_stale_after(f->cfg.api, 10);
+    assert_int_equal(api_answer(f->cfg.api, 3, false, "/api/v1/gpus", NULL, 105, &body, &len), 200);
+    free(body);
     api_store_free(f->cfg.api);
     f->cfg.api = NULL;
 }
