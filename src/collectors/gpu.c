@@ -17,6 +17,9 @@
 #include "common/log.h"
 #include "exporter/api.h"
 
+/* Sources of readings, in order: NVML first (it sets the identity every later producer adds to). */
+static const struct gpu_readings_producer producer_nvml = {"nvml", gpu_nvml_read};
+
 static const struct gpu_readings_consumer *const consumers[] = {
     &render_jobtel, &render_dcgm, &render_jobstats, &render_api,
 };
@@ -142,7 +145,7 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
 {
     struct gpu_state *st = state;
     /* produce */
-    gpu_nvml_read(st->nvml, st->need, &st->c);
+    producer_nvml.produce(st->nvml, st->need, &st->c);
     publish_pids(st);
     /* join */
     if (st->c.n > st->owners_cap) {
