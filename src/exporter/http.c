@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -752,6 +753,13 @@ enum jt_err http_start(const struct exporter_config *cfg, struct snapshot_slot *
         return JT_ERR_NOMEM;
     }
     h->thread_started = true;
+    /* Accept a connection only once it has sent something: a client that connects and says nothing
+     * then costs the kernel a request-queue entry, not one of our slots, and a scrape arrives with
+     * its whole request, which keeps it from being taken for an idler (see guard_admit). */
+    const union MHD_DaemonInfo *li = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    int defer = (int)HTTP_HEADER_DEADLINE_S;
+    if (li && setsockopt(li->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer) != 0)
+        log_debug("http: TCP_DEFER_ACCEPT not set: %s", strerror(errno));
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     log_info("listening on %s (port %u), metrics at %s", cfg->listen_address, di ? (unsigned)di->port : 0u,
              cfg->telemetry_path);
