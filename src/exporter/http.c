@@ -662,6 +662,7 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const struct addri
     if (a->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6 | (dual_stack ? MHD_USE_DUAL_STACK : 0);
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, to catch option errors */
                             MHD_OPTION_SOCK_ADDR, a->ai_addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_HARD_LIMIT,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
@@ -670,7 +671,6 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const struct addri
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                             MHD_OPTION_END);
 }
 
