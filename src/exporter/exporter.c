@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/log.h"
@@ -91,9 +92,15 @@ int cmd_exporter(int argc, char **argv)
     code = CLI_EXIT_OK;
 out:
     http_stop(http);
-    if (scheduler_stop(sched, 2.0)) {
-        snapshot_slot_destroy(&slot);
-        api_store_free(cfg.api);
-    } /* else a collector is stuck in a library call and may still write to both: leave them to exit */
+    if (!scheduler_stop(sched, 2.0)) {
+        /* A collector is stuck inside a library call and may still touch the slot, the API store and
+         * the library itself: leave at once, without freeing either and without running exit handlers
+         * or library destructors under its feet. */
+        log_warn("exiting with a collector still stuck in its source");
+        fflush(NULL);
+        _exit(code);
+    }
+    snapshot_slot_destroy(&slot);
+    api_store_free(cfg.api);
     return code;
 }

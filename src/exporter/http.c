@@ -20,8 +20,9 @@
  * HTTP_PER_IP_SOFT or everyone together more than HTTP_TOTAL_SOFT connections, the oldest waiting one
  * (of that address, resp. overall) is shut down to make room. A waiting connection whose complete
  * request is already in the kernel's buffer is not a candidate: it is about to be served (that is
- * what a scrape looks like before we read it). libmicrohttpd's hard limit sits above ours, only as a
- * backstop while evicted sockets are being closed.
+ * what a scrape looks like before we read it; TCP_DEFER_ACCEPT makes sure a scrape is accepted only
+ * with its request in hand). libmicrohttpd's hard limit sits above ours, only as a backstop while
+ * evicted sockets are being closed.
  *
  * Closing = shutdown(2): the descriptor stays libmicrohttpd's, which sees end of file on its next
  * round and releases the connection through its normal path.
