@@ -24,7 +24,7 @@ prometheus-node-exporter --web.listen-address=127.0.0.1:$NP --no-collector.syste
 PIDS+=($!)
 JP=
 for i in $(seq 100); do
-    JP=$(sed -n 's/.*listening on .* (port \([0-9]*\)).*/\1/p' "$T/jobtel.log" | head -n1)
+    JP=$(sed -n 's/.*listening on .* (port \([0-9]*\)).*/\1/p' "$T/jobtel.log" 2>/dev/null | head -n1 || true)
     [ -n "$JP" ] && curl -sf -o /dev/null 127.0.0.1:$JP/metrics && curl -sf -o /dev/null 127.0.0.1:$NP/metrics && break
     sleep 0.1
 done

@@ -13,7 +13,8 @@ start_exporter_ephemeral() {
     PORT=
     local i
     for ((i = 0; i < 100; i++)); do
-        PORT=$(sed -n 's/.*listening on .* (port \([0-9]*\)).*/\1/p' "$T/$name.log" | head -n1)
+        # The log may not exist yet: start_bg's redirection happens in the background.
+        PORT=$(sed -n 's/.*listening on .* (port \([0-9]*\)).*/\1/p' "$T/$name.log" 2>/dev/null | head -n1 || true)
         [ -n "$PORT" ] && return 0
         kill -0 "$EXPORTER_PID" 2>/dev/null || fail "exporter $name exited: $(tail -n 5 "$T/$name.log")"
         sleep 0.1
