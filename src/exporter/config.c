@@ -16,7 +16,7 @@ enum flag_kind { FK_STRING, FK_BOOL, FK_DURATION, FK_MILLIS, FK_INT, FK_LOGLEVEL
 
 struct flag {
     const char *name;  /* long name without the leading "--" */
-    const char *alias; /* short or compatibility spelling with its dashes, or NULL */
+    const char *alias; /* short or compatibility spellings with their dashes, ", "-separated, or NULL */
     enum flag_kind kind;
     size_t offset;     /* into struct exporter_config */
     const char *help;
@@ -25,7 +25,7 @@ struct flag {
 #define OFF(field) offsetof(struct exporter_config, field)
 
 static const struct flag flags[] = {
-    {"web.listen-address", "--address", FK_STRING, OFF(listen_address),
+    {"web.listen-address", "-a, --address", FK_STRING, OFF(listen_address),
      "Address to listen on, [host]:port (default \":9400\"; dcgm-exporter's -a)"},
     {"web.telemetry-path", NULL, FK_STRING, OFF(telemetry_path), "Path under which to expose metrics (default /metrics)"},
     {"collect.interval", NULL, FK_DURATION, OFF(collect_interval_s),
@@ -147,13 +147,24 @@ static const struct flag *flag_lookup(const char *name, size_t n, bool *negated)
     return NULL;
 }
 
-static const struct flag *alias_lookup(const char *arg)
+/* Finds the flag one of whose aliases is the first n bytes of arg. */
+static const struct flag *alias_lookup_n(const char *arg, size_t n)
 {
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-        if (flags[i].alias && strcmp(flags[i].alias, arg) == 0)
-            return &flags[i];
+        for (const char *a = flags[i].alias; a && *a;) {
+            size_t al = strcspn(a, ",");
+            if (al == n && strncmp(a, arg, n) == 0)
+                return &flags[i];
+            a += al;
+            a += strspn(a, ", ");
+        }
     }
     return NULL;
+}
+
+static const struct flag *alias_lookup(const char *arg)
+{
+    return alias_lookup_n(arg, strlen(arg));
 }
 
 static enum jt_err apply_flag(struct exporter_config *cfg, const struct flag *f, const char *val, bool *exit_now)
@@ -272,7 +283,11 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
             if (eq)
                 val = eq + 1;
         } else if (arg[0] == '-') {
-            f = alias_lookup(arg);
+            /* dcgm-exporter's short flags, as "-a :9400" or "-a=:9400" */
+            const char *eq = strchr(arg, '=');
+            f = alias_lookup_n(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+            if (f && eq)
+                val = eq + 1;
         }
         if (!f) {
             fprintf(stderr, "jobtel exporter: unknown option '%s' (see --help)\n", arg);

@@ -54,6 +54,7 @@ struct scheduler {
     double start_mono;
     double min_interval;          /* the fastest collector's interval */
     double max_stale_after;       /* the slowest collector's staleness limit */
+    atomic_uint_least64_t assembler_beat_us; /* mono time of the assembler's last round (liveness) */
 };
 
 static struct timespec abs_deadline(double mono_target)
@@ -276,6 +277,7 @@ static void *assembler_thread(void *arg)
         s->dirty = false;
         pthread_mutex_unlock(&s->mu);
         assemble(s);
+        atomic_store(&s->assembler_beat_us, (uint64_t)(mono_now() * 1e6));
         pthread_mutex_lock(&s->mu);
         if (!s->dirty && !s->stopping) {
             struct timespec ts = abs_deadline(mono_now() + period);
@@ -334,6 +336,7 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
     s->cfg = cfg;
     s->out = out;
     s->start_mono = mono_now();
+    atomic_store(&s->assembler_beat_us, (uint64_t)(s->start_mono * 1e6));
     pthread_mutex_init(&s->mu, NULL);
     cond_init_monotonic(&s->cond);
 
@@ -382,6 +385,14 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
     s->assembler_started = true;
     *sched = s;
     return JT_OK;
+}
+
+bool scheduler_alive(struct scheduler *s, double max_age_s, double *age_s)
+{
+    double age = s ? mono_now() - (double)atomic_load(&s->assembler_beat_us) / 1e6 : 0;
+    if (age_s)
+        *age_s = age;
+    return s && age <= max_age_s;
 }
 
 void scheduler_request_reload(struct scheduler *s)
