@@ -39,7 +39,9 @@ except OSError as e:
 sys.exit(1)' || fail "the shim does not make AF_INET6 sockets fail with EAFNOSUPPORT"
 ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" LD_PRELOAD="$SHIM" start_exporter_ephemeral noipv6 ":0" "${NVML[@]}"
 wait_metrics "$PORT"
-curl -sf "http://127.0.0.1:$PORT/metrics" | grep -q '^jobtel_build_info' || fail "no metrics over IPv4"
+# The body goes to a file first: `curl | grep -q` under pipefail fails when grep stops reading early.
+curl -sf -o "$T/noipv6.prom" "http://127.0.0.1:$PORT/metrics" || fail "no answer over IPv4"
+grep -q '^jobtel_build_info' "$T/noipv6.prom" || fail "no metrics over IPv4"
 grep -q 'IPv6 is not available' "$T/noipv6.log" || fail "the fallback to IPv4 must be logged"
 stop_pid "$EXPORTER_PID" || fail "exporter without IPv6 did not stop cleanly"
 # With IPv6 present, ":port" still serves both families (dual stack).
