@@ -1,26 +1,20 @@
 /* gpu_jobs.c - Slurm job attribution for GPUs (see gpu_jobs.h).
  *
- * The directories are read into sorted tables once per collection; lookups are then binary searches
- * (common/jobmap.c). A malformed mapping file is skipped, reported in a gauge and logged at most once
+ * The directories are read into sorted tables once per collection of the slurm_mapping stage;
+ * lookups are then binary searches (slurm/jobmap.c). Process attribution maps the pids the GPU
+ * collector saw to jobs through one call, proc_slurm_job. A malformed mapping file is skipped, reported in a gauge and logged at most once
  * a minute per directory: it must not take the other GPUs' labels with it.
  */
 #include "attribution/gpu_jobs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/strparse.h"
 #include "slurm/cgpath.h"
-
-void gpu_jobs_init(struct gpu_jobs *j, const struct exporter_config *cfg)
-{
-    memset(j, 0, sizeof *j);
-    j->hpc_dir = cfg->hpc_job_mapping_dir;
-    j->gpustat_dir = cfg->gpustat_dir;
-    j->procfs = cfg->path_procfs;
-}
 
 static void read_one(const char *dir, enum jobmap_format fmt, struct jobmap *m, bool *ok, struct ratelimit *rl,
                      const char *what)
@@ -62,14 +56,32 @@ static void write_stats(struct expo *w, const char *format, const struct jobmap 
                 &ls, m->stats.malformed);
 }
 
-void gpu_jobs_refresh(struct gpu_jobs *j, struct expo *w)
+static void mapping_destroy(struct owner_table *base)
 {
-    read_one(j->hpc_dir, JOBMAP_HPC, &j->hpc, &j->hpc_ok, &j->rl_hpc, "HPC job mapping");
-    read_one(j->gpustat_dir, JOBMAP_GPUSTAT, &j->gpustat, &j->gpustat_ok, &j->rl_gpustat, "gpustat");
-    if (j->hpc_dir)
-        write_stats(w, "hpc", &j->hpc, j->hpc_ok);
-    if (j->gpustat_dir)
-        write_stats(w, "gpustat", &j->gpustat, j->gpustat_ok);
+    struct slurm_mapping_table *t = (struct slurm_mapping_table *)base;
+    jobmap_free(&t->hpc);
+    jobmap_free(&t->gpustat);
+    free(t);
+}
+
+struct slurm_mapping_table *slurm_mapping_read(const char *hpc_dir, const char *gpustat_dir, struct ratelimit *rl_hpc,
+                                               struct ratelimit *rl_gpustat)
+{
+    struct slurm_mapping_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    read_one(hpc_dir, JOBMAP_HPC, &t->hpc, &t->hpc_ok, rl_hpc, "HPC job mapping");
+    read_one(gpustat_dir, JOBMAP_GPUSTAT, &t->gpustat, &t->gpustat_ok, rl_gpustat, "gpustat");
+    owner_table_init(&t->base, mapping_destroy);
+    return t;
+}
+
+void slurm_mapping_write_stats(const struct slurm_mapping_table *t, bool hpc_on, bool gpustat_on, struct expo *w)
+{
+    if (hpc_on)
+        write_stats(w, "hpc", &t->hpc, t->hpc_ok);
+    if (gpustat_on)
+        write_stats(w, "gpustat", &t->gpustat, t->gpustat_ok);
 }
 
 static void set_add_id(struct gpu_job_set *out, const char *id, bool has_uid, uint32_t uid)
@@ -106,10 +118,12 @@ static void add_key(struct gpu_job_set *out, const struct jobmap *m, const struc
         set_add(out, jobs[i].jobid, jobs[i].has_uid, jobs[i].uid);
 }
 
-void gpu_jobs_lookup(const struct gpu_jobs *j, unsigned index, const char *gi, const char *uuid,
+void gpu_jobs_lookup(const struct slurm_mapping_table *j, unsigned index, const char *gi, const char *uuid,
                      struct gpu_job_set *out)
 {
     memset(out, 0, sizeof *out);
+    if (!j)
+        return;
     int32_t inst = -1;
     if (gi) {
         uint64_t v;
@@ -142,25 +156,56 @@ bool slurm_job_from_cgroup(const char *text, size_t n, char *jobid, size_t jlen,
     return true;
 }
 
-void gpu_jobs_add_process(const struct gpu_jobs *j, unsigned pid, struct gpu_job_set *out)
+bool proc_slurm_job(const char *procfs, unsigned pid, char *jobid, size_t jlen, char *uid, size_t ulen)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%u/cgroup", j->procfs, pid);
+    snprintf(path, sizeof path, "%s/%u/cgroup", procfs, pid);
     struct buf b;
     buf_init(&b, 64 * 1024);
-    if (file_read(path, 64 * 1024, &b) == JT_OK) {
-        char jobid[24], uid[16];
-        if (slurm_job_from_cgroup(buf_str(&b), b.len, jobid, sizeof jobid, uid, sizeof uid)) {
-            uint64_t uv = 0;
-            bool has_uid = uid[0] && cstr_to_u64(uid, &uv);
-            set_add_id(out, jobid, has_uid, (uint32_t)uv); /* a decimal job id or a SLUID */
-        }
-    }
+    bool found = file_read(path, 64 * 1024, &b) == JT_OK &&
+                 slurm_job_from_cgroup(buf_str(&b), b.len, jobid, jlen, uid, ulen);
     buf_free(&b);
+    return found;
 }
 
-void gpu_jobs_free(struct gpu_jobs *j)
+static void proc_table_destroy(struct owner_table *t)
 {
-    jobmap_free(&j->hpc);
-    jobmap_free(&j->gpustat);
+    free(t);
+}
+
+struct proc_job_table *proc_job_table_build(const char *procfs, const unsigned *pids, size_t n)
+{
+    struct proc_job_table *t = malloc(sizeof *t + n * sizeof t->e[0]);
+    if (!t)
+        return NULL;
+    t->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct proc_job *e = &t->e[t->n];
+        if (!proc_slurm_job(procfs, pids[i], e->jobid, sizeof e->jobid, e->uid, sizeof e->uid))
+            continue;
+        e->pid = pids[i];
+        t->n++;
+    }
+    owner_table_init(&t->base, proc_table_destroy);
+    return t;
+}
+
+void gpu_jobs_add_process(const struct proc_job_table *t, unsigned pid, struct gpu_job_set *out)
+{
+    if (!t)
+        return;
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->e[mid].pid == pid) {
+            uint64_t uv = 0;
+            bool has_uid = t->e[mid].uid[0] && cstr_to_u64(t->e[mid].uid, &uv) && uv <= UINT32_MAX;
+            set_add_id(out, t->e[mid].jobid, has_uid, (uint32_t)uv); /* a decimal job id or a SLUID */
+            return;
+        }
+        if (t->e[mid].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
 }
