@@ -1,11 +1,16 @@
 #!/bin/bash
-# bench_cgroup.sh - how long one cgroup collection takes over 1000 and 5000 job/step cgroups.
+# bench_cgroup.sh - how long one cgroup collection takes over 1000 and 5000 job/step cgroups, against
+# the floor: a minimal C reader of the same files (bench/cgroup_floor.c), measured in the same run.
 #
 # Usage: bench/bench_cgroup.sh [BUILD_DIR] [COUNTS...]     (default: build, 1000 5000)
 # For each count N it builds N/4 Slurm jobs of four cgroups each (job, step_batch, step_extern,
 # step_0) and times the collector over them, through the driver mode of the unit-test binary
 # (BUILD_DIR/test_cgroup_collect --collect), which prints mean and worst time per collection and the
-# process's peak RSS. Three trees:
+# process's peak RSS. The floor lists one tree and opens, reads once and closes each file the collector
+# exports a value from, parsing nothing. The two alternate in ROUNDS rounds of REPEAT/ROUNDS passes
+# each, so both see the same machine load. The ratio is of CPU time per collection (the process's own,
+# system included: what a node pays), the median of the per-round ratios; wall time is printed too, but
+# on a shared machine it mostly measures the neighbours. Three trees:
 #   v1-fixture  cpuacct/memory/cpuset trees of ordinary files on tmpfs, shaped like the kernel's
 #   v2-fixture  system.slice/slurmstepd.scope/job_J/step_S/{user/task_0} on tmpfs
 #   v1-real     real cgroups on this machine's cgroup v1 mounts (only as root with v1 mounted)
@@ -21,6 +26,9 @@ COUNTS=("$@")
 DRIVER=$BUILD/test_cgroup_collect
 [ -x "$DRIVER" ] || { echo "no $DRIVER: build first (ninja -C $BUILD test_cgroup_collect)" >&2; exit 2; }
 REPEAT=${REPEAT:-20}
+ROUNDS=${ROUNDS:-5}
+FLOOR=$BUILD/cgroup_floor
+cc -O2 -o "$FLOOR" "$SRC/bench/cgroup_floor.c" || { echo "cannot build the floor" >&2; exit 2; }
 
 TMPBASE=/tmp
 [ -w /dev/shm ] && TMPBASE=/dev/shm
@@ -41,69 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-put() { printf '%s\n' "$2" >"$1"; }
-
-# v1 fixture: one cgroup directory in each controller tree.
-v1_cgroup() {
-    local root=$1 rel=$2 n=$3 d
-    d=$root/cpuacct/$rel
-    mkdir -p "$d"
-    put "$d/cgroup.procs" ""
-    put "$d/cpuacct.usage" "$((n * 1000003))"
-    put "$d/cpuacct.usage_user" "$((n * 900001))"
-    put "$d/cpuacct.usage_sys" "$((n * 100002))"
-    put "$d/cpuacct.stat" "$(printf 'user %d\nsystem %d' "$n" "$n")"
-    d=$root/memory/$rel
-    mkdir -p "$d"
-    put "$d/cgroup.procs" ""
-    put "$d/memory.usage_in_bytes" "$((n * 4096))"
-    put "$d/memory.limit_in_bytes" 4294967296
-    put "$d/memory.failcnt" 0
-    put "$d/memory.stat" "$(printf 'cache %d\nrss %d\nshmem 0\nmapped_file 0\ninactive_file 0\nactive_file 0\nhierarchical_memory_limit 4294967296\ntotal_cache %d\ntotal_rss %d\ntotal_shmem 0\ntotal_mapped_file 0\ntotal_inactive_file 0\ntotal_active_file 0\ntotal_unevictable 0' "$n" "$n" "$n" "$n")"
-    d=$root/cpuset/$rel
-    mkdir -p "$d"
-    put "$d/cgroup.procs" ""
-    put "$d/cpuset.cpus" "0-3"
-}
-
-v2_cgroup() {
-    local d=$1 n=$2
-    mkdir -p "$d"
-    put "$d/cgroup.procs" ""
-    put "$d/cpu.stat" "$(printf 'usage_usec %d\nuser_usec %d\nsystem_usec %d\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0' "$n" "$n" 0)"
-    put "$d/memory.current" "$((n * 4096))"
-    put "$d/memory.max" max
-    put "$d/memory.events" "$(printf 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0')"
-    put "$d/memory.stat" "$(printf 'anon %d\nfile %d\nkernel 0\nshmem 0\nswapcached 0\ninactive_file 0\nactive_file 0' "$n" "$n")"
-    put "$d/cpuset.cpus.effective" "0-3"
-}
-
-build_v1_fixture() {
-    local root=$1 jobs=$2 j s
-    for j in $(seq 1 "$jobs"); do
-        v1_cgroup "$root" "slurm/uid_1000/job_$j" "$j"
-        for s in batch extern 0; do
-            v1_cgroup "$root" "slurm/uid_1000/job_$j/step_$s" "$j"
-        done
-    done
-}
-
-build_v2_fixture() {
-    local root=$1 jobs=$2 j s scope
-    mkdir -p "$root"
-    put "$root/cgroup.controllers" "cpuset cpu io memory pids"
-    scope=$root/system.slice/slurmstepd.scope
-    v2_cgroup "$root/system.slice" 1
-    v2_cgroup "$scope" 1
-    for j in $(seq 1 "$jobs"); do
-        v2_cgroup "$scope/job_$j" "$j"
-        for s in batch extern 0; do
-            v2_cgroup "$scope/job_$j/step_$s" "$j"
-        done
-        v2_cgroup "$scope/job_$j/step_0/user" 1
-        v2_cgroup "$scope/job_$j/step_0/user/task_0" "$j"
-    done
-}
+. "$SRC/bench/cgroup_tree.sh"
 
 build_v1_real() {
     local jobs=$1 j s c cpus mems
@@ -114,7 +60,7 @@ build_v1_real() {
         put "$CG/cpuset/$d/cpuset.cpus" "$cpus"
         put "$CG/cpuset/$d/cpuset.mems" "$mems"
     done
-    for j in $(seq 1 "$jobs"); do
+    for j in $(seq $((JOB0 + 1)) $((JOB0 + jobs))); do
         for c in cpuacct memory cpuset; do
             mkdir "$CG/$c/$REAL/uid_1000/job_$j"
             for s in batch extern 0; do mkdir "$CG/$c/$REAL/uid_1000/job_$j/step_$s"; done
@@ -124,16 +70,31 @@ build_v1_real() {
     done
 }
 
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+
 # run NAME ROOT VERSION CGROUPS
 run() {
-    local out stats series
-    out=$("$DRIVER" --collect "$2" /nonexistent "$3" "$REPEAT" 2>"$T/stats") || { cat "$T/stats" >&2; exit 1; }
-    stats=$(cat "$T/stats")
+    local out stats series fl r n ratios=() cms=() fms=() cwall=() fwall=() per=$((REPEAT / ROUNDS))
+    [ "$per" -ge 1 ] || per=1
+    for ((r = 0; r < ROUNDS; r++)); do
+        fl=$("$FLOOR" "$3" "$2" "$per") || { echo "floor failed on $2" >&2; exit 1; }
+        out=$("$DRIVER" --collect "$2" /nonexistent "$3" "$per" 2>"$T/stats") || { cat "$T/stats" >&2; exit 1; }
+        stats=$(cat "$T/stats")
+        cms+=("$(field cpu_ms "$stats")")
+        fms+=("$(field cpu_ms "$fl")")
+        cwall+=("$(field mean_ms "$stats")")
+        fwall+=("$(field mean_ms "$fl")")
+        ratios+=("$(awk -v a="${cms[-1]}" -v b="${fms[-1]}" 'BEGIN { printf "%.2f", a / b }')")
+    done
     series=$(grep -c '^cgroup_cpu_total_seconds{' <<<"$out" || true)
-    printf '%-11s %6d cgroups  %6d cgroups exported  %s\n' "$1" "$4" "$series" "$stats"
+    n=$(field cgroups "$fl")
+    median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+    printf '%-11s %6d cgroups (exported %d, floor %d)  CPU ms: collector %.2f floor %.2f  ratio %s  [rounds %s]  wall ms: %.2f / %.2f  %s\n' \
+        "$1" "$4" "$series" "$n" "$(median "${cms[@]}")" "$(median "${fms[@]}")" "$(median "${ratios[@]}")" \
+        "${ratios[*]}" "$(median "${cwall[@]}")" "$(median "${fwall[@]}")" "$(sed 's/.*max_ms=[0-9.]* //' <<<"$stats")"
 }
 
-echo "jobtel cgroup collector benchmark ($(nproc) CPUs, $(uname -r), $REPEAT collections each)"
+echo "jobtel cgroup collector benchmark ($(nproc) CPUs, $(uname -r), $REPEAT collections each, in $ROUNDS rounds against the floor)"
 for n in "${COUNTS[@]}"; do
     jobs=$((n / 4))
     rm -rf "$T/v1" "$T/v2"

@@ -1,25 +1,20 @@
 /* gpu_jobs.c - Slurm job attribution for GPUs (see gpu_jobs.h).
  *
- * The directories are read into sorted tables once per collection; lookups are then binary searches
- * (common/jobmap.c). A malformed mapping file is skipped, reported in a gauge and logged at most once
+ * The directories are read into sorted tables once per collection of the slurm_mapping stage;
+ * lookups are then binary searches (slurm/jobmap.c). Process attribution maps the pids the GPU
+ * collector saw to jobs through one call, proc_slurm_job. A malformed mapping file is skipped, reported in a gauge and logged at most once
  * a minute per directory: it must not take the other GPUs' labels with it.
  */
 #include "attribution/gpu_jobs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/strparse.h"
-
-void gpu_jobs_init(struct gpu_jobs *j, const struct exporter_config *cfg)
-{
-    memset(j, 0, sizeof *j);
-    j->hpc_dir = cfg->hpc_job_mapping_dir;
-    j->gpustat_dir = cfg->gpustat_dir;
-    j->procfs = cfg->path_procfs;
-}
+#include "slurm/cgpath.h"
 
 static void read_one(const char *dir, enum jobmap_format fmt, struct jobmap *m, bool *ok, struct ratelimit *rl,
                      const char *what)
@@ -78,20 +73,36 @@ static void write_stats(struct expo *w, const char *format, const struct jobmap 
     }
 }
 
-void gpu_jobs_refresh(struct gpu_jobs *j, struct expo *w)
+static void mapping_destroy(struct owner_table *base)
 {
-    read_one(j->hpc_dir, JOBMAP_HPC, &j->hpc, &j->hpc_ok, &j->rl_hpc, "HPC job mapping");
-    read_one(j->gpustat_dir, JOBMAP_GPUSTAT, &j->gpustat, &j->gpustat_ok, &j->rl_gpustat, "gpustat");
-    if (j->hpc_dir)
-        write_stats(w, "hpc", &j->hpc, j->hpc_ok);
-    if (j->gpustat_dir)
-        write_stats(w, "gpustat", &j->gpustat, j->gpustat_ok);
+    struct slurm_mapping_table *t = (struct slurm_mapping_table *)base;
+    jobmap_free(&t->hpc);
+    jobmap_free(&t->gpustat);
+    free(t);
 }
 
-static void set_add(struct gpu_job_set *out, uint64_t jobid, bool has_uid, uint32_t uid)
+struct slurm_mapping_table *slurm_mapping_read(const char *hpc_dir, const char *gpustat_dir, struct ratelimit *rl_hpc,
+                                               struct ratelimit *rl_gpustat)
 {
-    char id[24];
-    snprintf(id, sizeof id, "%llu", (unsigned long long)jobid);
+    struct slurm_mapping_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    read_one(hpc_dir, JOBMAP_HPC, &t->hpc, &t->hpc_ok, rl_hpc, "HPC job mapping");
+    read_one(gpustat_dir, JOBMAP_GPUSTAT, &t->gpustat, &t->gpustat_ok, rl_gpustat, "gpustat");
+    owner_table_init(&t->base, mapping_destroy);
+    return t;
+}
+
+void slurm_mapping_write_stats(const struct slurm_mapping_table *t, bool hpc_on, bool gpustat_on, struct expo *w)
+{
+    if (hpc_on)
+        write_stats(w, "hpc", &t->hpc, t->hpc_ok);
+    if (gpustat_on)
+        write_stats(w, "gpustat", &t->gpustat, t->gpustat_ok);
+}
+
+static void set_add_id(struct gpu_job_set *out, const char *id, bool has_uid, uint32_t uid)
+{
     for (size_t i = 0; i < out->n; i++) {
         if (strcmp(out->job[i].jobid, id) == 0) {
             if (has_uid && !out->job[i].uid[0])
@@ -102,10 +113,17 @@ static void set_add(struct gpu_job_set *out, uint64_t jobid, bool has_uid, uint3
     if (out->n == GPU_JOBS_MAX_PER_GPU)
         return;
     struct gpu_job *g = &out->job[out->n++];
-    memcpy(g->jobid, id, sizeof id);
+    snprintf(g->jobid, sizeof g->jobid, "%s", id);
     g->uid[0] = '\0';
     if (has_uid)
         snprintf(g->uid, sizeof g->uid, "%u", uid);
+}
+
+static void set_add(struct gpu_job_set *out, uint64_t jobid, bool has_uid, uint32_t uid)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)jobid);
+    set_add_id(out, id, has_uid, uid);
 }
 
 static void add_key(struct gpu_job_set *out, const struct jobmap *m, const struct jobmap_key *k)
@@ -117,10 +135,12 @@ static void add_key(struct gpu_job_set *out, const struct jobmap *m, const struc
         set_add(out, jobs[i].jobid, jobs[i].has_uid, jobs[i].uid);
 }
 
-void gpu_jobs_lookup(const struct gpu_jobs *j, unsigned index, const char *gi, const char *uuid,
+void gpu_jobs_lookup(const struct slurm_mapping_table *j, unsigned index, const char *gi, const char *uuid,
                      struct gpu_job_set *out)
 {
     memset(out, 0, sizeof *out);
+    if (!j)
+        return;
     int32_t inst = -1;
     if (gi) {
         uint64_t v;
@@ -139,90 +159,70 @@ void gpu_jobs_lookup(const struct gpu_jobs *j, unsigned index, const char *gi, c
         add_key(out, &j->hpc, jobmap_find_index(&j->hpc, index, inst));
 }
 
-/* Finds "job_<digits>" right after `prefix` + optional "uid_<digits>/" in one cgroup path. */
-static bool match_path(const char *p, size_t n, char *jobid, size_t jlen, char *uid, size_t ulen)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != '/')
-            continue;
-        const char *seg = p + i + 1;
-        size_t rest = n - i - 1;
-        size_t sl = 0;
-        while (sl < rest && seg[sl] != '/')
-            sl++;
-        bool slurm_v1 = (sl == 5 && memcmp(seg, "slurm", 5) == 0) || (sl > 6 && memcmp(seg, "slurm_", 6) == 0);
-        bool slurm_v2 = sl == 16 && memcmp(seg, "slurmstepd.scope", 16) == 0;
-        if (!slurm_v1 && !slurm_v2)
-            continue;
-        struct cursor c;
-        cur_init(&c, seg + sl, rest - sl);
-        char u[16] = "";
-        if (!cur_skip_char(&c, '/'))
-            continue;
-        if (slurm_v1) {
-            if ((size_t)(c.end - c.p) < 4 || memcmp(c.p, "uid_", 4) != 0)
-                continue;
-            c.p += 4;
-            uint64_t uv;
-            if (!cur_u64(&c, &uv) || uv > UINT32_MAX || !cur_skip_char(&c, '/'))
-                continue;
-            snprintf(u, sizeof u, "%llu", (unsigned long long)uv);
-        }
-        if ((size_t)(c.end - c.p) < 4 || memcmp(c.p, "job_", 4) != 0)
-            continue;
-        c.p += 4;
-        uint64_t jv;
-        if (!cur_u64(&c, &jv) || jv == 0 || (!cur_eof(&c) && *c.p != '/'))
-            continue;
-        snprintf(jobid, jlen, "%llu", (unsigned long long)jv);
-        snprintf(uid, ulen, "%s", u);
-        return true;
-    }
-    return false;
-}
-
+/* The one Slurm cgroup-path parser (slurm/cgpath.c) decides, as it does for the cgroup collector. */
 bool slurm_job_from_cgroup(const char *text, size_t n, char *jobid, size_t jlen, char *uid, size_t ulen)
 {
-    struct cursor c;
-    cur_init(&c, text, n);
-    const char *line;
-    size_t len;
-    while (cur_line(&c, &line, &len)) {
-        /* "hierarchy-id:controllers:path"; the path is after the second ':' */
-        const char *c1 = memchr(line, ':', len);
-        if (!c1)
-            continue;
-        const char *c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line));
-        if (!c2)
-            continue;
-        const char *path = c2 + 1;
-        size_t pl = len - (size_t)(path - line);
-        if (match_path(path, pl, jobid, jlen, uid, ulen))
-            return true;
-    }
-    return false;
+    struct cgpath_job job;
+    if (!cgpath_from_proc_cgroup(text, n, &job))
+        return false;
+    snprintf(jobid, jlen, "%s", job.jobid);
+    if (job.has_uid)
+        snprintf(uid, ulen, "%u", job.uid);
+    else
+        snprintf(uid, ulen, "%s", "");
+    return true;
 }
 
-void gpu_jobs_add_process(const struct gpu_jobs *j, unsigned pid, struct gpu_job_set *out)
+bool proc_slurm_job(const char *procfs, unsigned pid, char *jobid, size_t jlen, char *uid, size_t ulen)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%u/cgroup", j->procfs, pid);
+    snprintf(path, sizeof path, "%s/%u/cgroup", procfs, pid);
     struct buf b;
     buf_init(&b, 64 * 1024);
-    if (file_read(path, 64 * 1024, &b) == JT_OK) {
-        char jobid[24], uid[16];
-        if (slurm_job_from_cgroup(buf_str(&b), b.len, jobid, sizeof jobid, uid, sizeof uid)) {
-            uint64_t jv, uv = 0;
-            bool has_uid = uid[0] && cstr_to_u64(uid, &uv);
-            if (cstr_to_u64(jobid, &jv))
-                set_add(out, jv, has_uid, (uint32_t)uv);
-        }
-    }
+    bool found = file_read(path, 64 * 1024, &b) == JT_OK &&
+                 slurm_job_from_cgroup(buf_str(&b), b.len, jobid, jlen, uid, ulen);
     buf_free(&b);
+    return found;
 }
 
-void gpu_jobs_free(struct gpu_jobs *j)
+static void proc_table_destroy(struct owner_table *t)
 {
-    jobmap_free(&j->hpc);
-    jobmap_free(&j->gpustat);
+    free(t);
+}
+
+struct proc_job_table *proc_job_table_build(const char *procfs, const unsigned *pids, size_t n)
+{
+    struct proc_job_table *t = malloc(sizeof *t + n * sizeof t->e[0]);
+    if (!t)
+        return NULL;
+    t->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct proc_job *e = &t->e[t->n];
+        if (!proc_slurm_job(procfs, pids[i], e->jobid, sizeof e->jobid, e->uid, sizeof e->uid))
+            continue;
+        e->pid = pids[i];
+        t->n++;
+    }
+    owner_table_init(&t->base, proc_table_destroy);
+    return t;
+}
+
+void gpu_jobs_add_process(const struct proc_job_table *t, unsigned pid, struct gpu_job_set *out)
+{
+    if (!t)
+        return;
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->e[mid].pid == pid) {
+            uint64_t uv = 0;
+            bool has_uid = t->e[mid].uid[0] && cstr_to_u64(t->e[mid].uid, &uv) && uv <= UINT32_MAX;
+            set_add_id(out, t->e[mid].jobid, has_uid, (uint32_t)uv); /* a decimal job id or a SLUID */
+            return;
+        }
+        if (t->e[mid].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
 }

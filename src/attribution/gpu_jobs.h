@@ -1,6 +1,7 @@
-/* gpu_jobs.h - which Slurm job uses which GPU, for the GPU collector's labels.
+/* gpu_jobs.h - which Slurm job uses which GPU, for the GPU renderers' labels.
  *
- * Sources, read once per collection (never per scrape), in order of authority:
+ * Sources, each read by its own attribution stage (slurm_mapping.c, slurm_process.c) on its own
+ * cadence into an immutable table (attribution/owners.h), never per scrape; in order of authority:
  *  1. Princeton's gpustat directory (--slurm.gpustat-dir): files named by GPU index, index.gi or UUID,
  *     "<jobid> <uid>" per line;
  *  2. dcgm-exporter's HPC mapping directory (--hpc-job-mapping-dir): files "<index>" or
@@ -19,6 +20,7 @@
 #include "common/log.h"
 #include "exporter/config.h"
 #include "exporter/expo.h"
+#include "attribution/owners.h"
 
 #define GPU_JOBS_MAX_PER_GPU 16
 
@@ -34,30 +36,52 @@ struct gpu_job_set {
     bool from_processes; /* found through process cgroups, not a mapping file */
 };
 
-struct gpu_jobs {
-    const char *hpc_dir;     /* NULL = off */
-    const char *gpustat_dir; /* NULL = off */
-    const char *procfs;
-    struct jobmap hpc;       /* this collection's reads */
+/* The mapping directories as one collection of the slurm_mapping stage read them (owners.h). */
+struct slurm_mapping_table {
+    struct owner_table base;
+    struct jobmap hpc;
     struct jobmap gpustat;
-    bool hpc_ok, gpustat_ok;
-    struct ratelimit rl_hpc, rl_gpustat;
+    bool hpc_ok, gpustat_ok;  /* the directory was read */
 };
 
-void gpu_jobs_init(struct gpu_jobs *j, const struct exporter_config *cfg);
-/* Re-reads the directories and writes the attribution self-metrics. */
-void gpu_jobs_refresh(struct gpu_jobs *j, struct expo *w);
-/* Fills *out with the jobs on GPU `index` (MIG: GPU instance id `gi`, else NULL) whose UUID is `uuid`
- * from the mapping directories; out->n == 0 if none. */
-void gpu_jobs_lookup(const struct gpu_jobs *j, unsigned index, const char *gi, const char *uuid,
-                     struct gpu_job_set *out);
-/* Adds the Slurm job of process `pid` (from <procfs>/<pid>/cgroup) to *out, if it has one. */
-void gpu_jobs_add_process(const struct gpu_jobs *j, unsigned pid, struct gpu_job_set *out);
-void gpu_jobs_free(struct gpu_jobs *j);
+/* pid -> Slurm job, for the compute processes the GPU collector last saw (slurm_process stage). */
+struct proc_job {
+    unsigned pid;
+    char jobid[24];
+    char uid[16];             /* "" if the cgroup path has none (v2) */
+};
 
-/* Parses a /proc/<pid>/cgroup text for a Slurm job: cgroup v1 ".../slurm/uid_U/job_J/..." and
- * ".../slurm_<node>/uid_U/job_J/...", v2 ".../slurmstepd.scope/job_J/...". Writes the decimal job id
- * (and uid when the path has one, else ""). Returns false if the process is in no Slurm job. */
+struct proc_job_table {
+    struct owner_table base;
+    size_t n;
+    struct proc_job e[];      /* sorted by pid; only processes in a Slurm job */
+};
+
+/* Reads both directories into a new table (one reference), logging at most once a minute per directory
+ * what it skipped. NULL on allocation failure. */
+struct slurm_mapping_table *slurm_mapping_read(const char *hpc_dir, const char *gpustat_dir, struct ratelimit *rl_hpc,
+                                               struct ratelimit *rl_gpustat);
+/* Writes the jobtel_gpu_job_mapping_* self-metrics of a table. */
+void slurm_mapping_write_stats(const struct slurm_mapping_table *t, bool hpc_on, bool gpustat_on, struct expo *w);
+
+/* Fills *out with the jobs on GPU `index` (MIG: GPU instance id `gi`, else NULL) whose UUID is `uuid`
+ * from the mapping table `t` (NULL: none); out->n == 0 if none. */
+void gpu_jobs_lookup(const struct slurm_mapping_table *t, unsigned index, const char *gi, const char *uuid,
+                     struct gpu_job_set *out);
+/* Adds the Slurm job of process `pid` from the process table `t` (NULL: none) to *out, if it has one. */
+void gpu_jobs_add_process(const struct proc_job_table *t, unsigned pid, struct gpu_job_set *out);
+
+/* The Slurm job of process `pid` from <procfs>/<pid>/cgroup: the one place process attribution parses
+ * a cgroup path. false if the process is in no Slurm job (or is gone). */
+bool proc_slurm_job(const char *procfs, unsigned pid, char *jobid, size_t jlen, char *uid, size_t ulen);
+
+/* Builds the process table for the pids in `pids` (sorted, n of them). One reference; NULL on
+ * allocation failure. */
+struct proc_job_table *proc_job_table_build(const char *procfs, const unsigned *pids, size_t n);
+
+/* Parses a /proc/<pid>/cgroup text for a Slurm job, in every layout slurm/cgpath.h knows (v1 slurm[_<node>],
+ * v2 [<node>_]slurmstepd.scope, SLUID directories). Writes the job id (decimal, or the SLUID) and the uid
+ * when the path has one, else "". Returns false if the process is in no Slurm job. */
 bool slurm_job_from_cgroup(const char *text, size_t n, char *jobid, size_t jlen, char *uid, size_t ulen);
 
 #endif

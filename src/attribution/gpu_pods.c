@@ -6,11 +6,13 @@
 #include "attribution/gpu_pods.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/strparse.h"
 
-/* The call runs on the GPU collector's thread: bounded well below the default stale-after (3 s). */
+/* The call runs on the kubernetes stage's own thread; bounded well below the default stale-after (3 s)
+ * so that a hung kubelet shows as a failed collection (success 0), not as a stale one. */
 #define GPU_PODS_TIMEOUT_S 2.0
 
 static const char *const grpc_code_names[GPU_PODS_GRPC_CODES + 1] = {
@@ -43,7 +45,6 @@ bool gpu_pods_parse_names(struct gpu_pods *p, const char *list)
 void gpu_pods_init(struct gpu_pods *p, const struct exporter_config *cfg)
 {
     memset(p, 0, sizeof *p);
-    podres_list_init(&p->cur);
     podres_list_init(&p->scratch);
     p->enabled = cfg->kubernetes;
     p->socket = cfg->pod_resources_socket;
@@ -55,15 +56,20 @@ void gpu_pods_init(struct gpu_pods *p, const struct exporter_config *cfg)
         log_info("kubernetes: pod attribution from %s", p->socket);
 }
 
-bool gpu_pods_resource_wanted(const struct gpu_pods *p, const char *res)
+static bool resource_wanted(const char (*names)[128], size_t nnames, const char *res)
 {
     if (strcmp(res, "nvidia.com/gpu") == 0 || strncmp(res, "nvidia.com/mig-", 15) == 0)
         return true;
-    for (size_t i = 0; i < p->nnames; i++) {
-        if (strcmp(res, p->names[i]) == 0)
+    for (size_t i = 0; i < nnames; i++) {
+        if (strcmp(res, names[i]) == 0)
             return true;
     }
     return false;
+}
+
+bool gpu_pods_resource_wanted(const struct gpu_pods *p, const char *res)
+{
+    return resource_wanted(p->names, p->nnames, res);
 }
 
 static bool is_digits(const char *s, size_t n)
@@ -147,15 +153,15 @@ bool gpu_pods_match(const char *id, const struct gpu_pod_key *k)
     return false;
 }
 
-void gpu_pods_lookup(const struct gpu_pods *p, const struct gpu_pod_key *k, struct gpu_pod_set *out)
+void gpu_pods_lookup(const struct pod_table *t, const struct gpu_pod_key *k, struct gpu_pod_set *out)
 {
     out->n = 0;
-    if (!p->enabled || !p->have)
+    if (!t)
         return;
-    const struct podres_list *l = &p->cur;
+    const struct podres_list *l = &t->list;
     for (size_t i = 0; i < l->n; i++) {
         const struct podres_device *d = &l->dev[i];
-        if (!gpu_pods_resource_wanted(p, podres_str(l, d->resource)) || !gpu_pods_match(podres_str(l, d->id), k))
+        if (!resource_wanted(t->names, t->nnames, podres_str(l, d->resource)) || !gpu_pods_match(podres_str(l, d->id), k))
             continue;
         struct gpu_pod g = {podres_str(l, d->ns), podres_str(l, d->pod), podres_str(l, d->container)};
         bool dup = false;
@@ -167,7 +173,7 @@ void gpu_pods_lookup(const struct gpu_pods *p, const struct gpu_pod_key *k, stru
     }
 }
 
-static void write_metrics(struct gpu_pods *p, struct expo *w)
+void gpu_pods_write_metrics(const struct gpu_pods *p, struct expo *w)
 {
     expo_sample(expo_family(w, "jobtel_kubernetes_pod_resources_up", METRIC_GAUGE,
                             "Whether the last kubelet pod-resources List call succeeded (1) or not (0)."),
@@ -185,37 +191,55 @@ static void write_metrics(struct gpu_pods *p, struct expo *w)
                                     "Failed kubelet pod-resources List calls since start, by gRPC status code or transport."),
                         &ls, p->errors[i]);
     }
-    if (!p->have)
+    if (!p->cur)
         return;
     size_t gpus = 0;
-    for (size_t i = 0; i < p->cur.n; i++)
-        gpus += gpu_pods_resource_wanted(p, podres_str(&p->cur, p->cur.dev[i].resource));
+    const struct podres_list *l = &p->cur->list;
+    for (size_t i = 0; i < l->n; i++)
+        gpus += gpu_pods_resource_wanted(p, podres_str(l, l->dev[i].resource));
     expo_sample(expo_family(w, "jobtel_kubernetes_pod_resources_gpu_devices", METRIC_GAUGE,
                             "GPU device assignments (container, device id) in the mapping in use."),
                 NULL, (double)gpus);
     expo_sample(expo_family(w, "jobtel_kubernetes_pod_resources_mapping_age_seconds", METRIC_GAUGE,
                             "Age of the pod-to-GPU mapping in use in seconds."),
-                NULL, mono_now() - p->cur_mono);
+                NULL, mono_now() - p->cur->base.built_mono);
 }
 
-void gpu_pods_refresh(struct gpu_pods *p, struct expo *w)
+static void pod_table_destroy(struct owner_table *base)
+{
+    struct pod_table *t = (struct pod_table *)base;
+    podres_list_free(&t->list);
+    free(t);
+}
+
+enum jt_err gpu_pods_refresh(struct gpu_pods *p)
 {
     if (!p->enabled)
-        return;
+        return JT_OK;
     struct podres_result r;
     double t0 = mono_now();
     podres_call_list(p->socket, GPU_PODS_TIMEOUT_S, &p->scratch, &r);
     double now = mono_now();
     p->last_duration_s = now - t0;
+    struct pod_table *fresh = r.err == JT_OK ? calloc(1, sizeof *fresh) : NULL;
+    if (r.err == JT_OK && !fresh)
+        r.err = JT_ERR_NOMEM;
     if (r.err == JT_OK) {
-        podres_list_swap(&p->cur, &p->scratch);
-        p->cur_mono = now;
+        /* The table takes the answer; the next call decodes into a fresh scratch list. */
+        podres_list_init(&fresh->list);
+        podres_list_swap(&fresh->list, &p->scratch);
+        memcpy(fresh->names, p->names, sizeof fresh->names);
+        fresh->nnames = p->nnames;
+        owner_table_init(&fresh->base, pod_table_destroy);
+        fresh->base.built_mono = now;
+        owner_unref(p->cur ? &p->cur->base : NULL);
+        p->cur = fresh;
         bool was_failing = false;
         for (size_t i = 0; i <= GPU_PODS_GRPC_CODES; i++)
             was_failing |= p->errors[i] != 0;
         if (!p->up && was_failing)
-            log_info("kubernetes: pod-resources List works again (%zu pods)", p->cur.pods);
-        p->have = p->up = true;
+            log_info("kubernetes: pod-resources List works again (%zu pods)", fresh->list.pods);
+        p->up = true;
     } else {
         p->up = false;
         size_t slot = r.grpc_status > 0 && r.grpc_status < GPU_PODS_GRPC_CODES ? (size_t)r.grpc_status
@@ -223,19 +247,23 @@ void gpu_pods_refresh(struct gpu_pods *p, struct expo *w)
         p->errors[slot]++;
         /* The kubelet's rate limiter says "later", not "nothing is assigned": keep the last answer
          * while it is fresh enough. Any other failure drops the labels at once. */
-        bool keep = r.grpc_status == GRPC_RESOURCE_EXHAUSTED && p->have && now - p->cur_mono <= p->keep_s;
-        p->have = keep;
+        bool keep = r.grpc_status == GRPC_RESOURCE_EXHAUSTED && p->cur && now - p->cur->base.built_mono <= p->keep_s;
+        if (!keep) {
+            owner_unref(p->cur ? &p->cur->base : NULL);
+            p->cur = NULL;
+        }
         uint64_t suppressed = 0;
         if (ratelimit_allow(&p->rl, 60, &suppressed))
             log_warn("kubernetes: pod-resources List on %s failed: %s; %s%s", p->socket, r.message,
                      keep ? "keeping the previous mapping" : "GPUs are exported without pod labels",
                      suppressed ? " (repeats suppressed)" : "");
     }
-    write_metrics(p, w);
+    return r.err;
 }
 
 void gpu_pods_free(struct gpu_pods *p)
 {
-    podres_list_free(&p->cur);
+    owner_unref(p->cur ? &p->cur->base : NULL);
+    p->cur = NULL;
     podres_list_free(&p->scratch);
 }

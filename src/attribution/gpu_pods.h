@@ -1,7 +1,9 @@
-/* gpu_pods.h - which Kubernetes pod uses which GPU, for the GPU collector's labels (`-k`).
+/* gpu_pods.h - which Kubernetes pod uses which GPU, for the GPU renderers' labels (`-k`).
  *
- * The kubelet's pod-resources List (kube/podresources.c) is called once per collection, never per
- * scrape (the kubelet rate-limits the socket at 100 QPS). Devices are kept when their resource is
+ * The kubelet's pod-resources List (kube/podresources.c) is called once per collection of the
+ * kubernetes attribution stage (attribution/kubernetes.c, its own thread and cadence), never per scrape
+ * (the kubelet rate-limits the socket at 100 QPS), and the answer published as an immutable table
+ * (struct pod_table, attribution/owners.h) that the GPU renderers join. Devices are kept when their resource is
  * nvidia.com/gpu, nvidia.com/mig-*, or one of --kubernetes.resource-names. Device ids come in the
  * device plugin's forms and are matched to GPUs here (gpu_pods_match):
  *   GPU-<uuid>, an NVML index "0", a device name "nvidia<minor>"  → that GPU
@@ -24,13 +26,14 @@
 #include "exporter/config.h"
 #include "exporter/expo.h"
 #include "kube/podresources.h"
+#include "attribution/owners.h"
 
 #define GPU_PODS_MAX_PER_GPU 16
 #define GPU_PODS_MAX_NAMES 16
 #define GPU_PODS_GRPC_CODES 17
 
-/* One pod's container on a device. Strings are borrowed from the gpu_pods table: valid until the
- * next gpu_pods_refresh. */
+/* One pod's container on a device. Strings are borrowed from a pod_table: valid while the caller holds
+ * its reference. */
 struct gpu_pod {
     const char *ns, *pod, *container;
 };
@@ -50,16 +53,23 @@ struct gpu_pod_key {
     int mig_slot;            /* MIG: its nvmlDeviceGetMigDeviceHandleByIndex index, else -1 */
 };
 
+/* One successful List answer, filtered at lookup to the GPU resources. Immutable once published. */
+struct pod_table {
+    struct owner_table base;
+    struct podres_list list;
+    char names[GPU_PODS_MAX_NAMES][128]; /* the extra resource names, copied from the stage */
+    size_t nnames;
+};
+
+/* The kubernetes stage's state. */
 struct gpu_pods {
     bool enabled;
     const char *socket;
     double keep_s;           /* how long a rate-limited refresh keeps the last mapping */
     char names[GPU_PODS_MAX_NAMES][128];
     size_t nnames;
-    struct podres_list cur;  /* the mapping in use, filtered to GPU resources */
+    struct pod_table *cur;   /* the mapping in use (one reference), NULL if none */
     struct podres_list scratch;
-    double cur_mono;         /* when cur was fetched; 0 = never */
-    bool have;               /* cur is usable */
     bool up;                 /* the last call succeeded */
     uint64_t errors[GPU_PODS_GRPC_CODES + 1]; /* by gRPC code; the last slot: transport/decode */
     double last_duration_s;
@@ -68,10 +78,14 @@ struct gpu_pods {
 
 /* Reads the flags; enabled only with --kubernetes. */
 void gpu_pods_init(struct gpu_pods *p, const struct exporter_config *cfg);
-/* Calls the kubelet and writes the jobtel_kubernetes_* self-metrics. */
-void gpu_pods_refresh(struct gpu_pods *p, struct expo *w);
-/* Fills *out with the pods on the GPU or MIG instance `k`; out->n == 0 if none. */
-void gpu_pods_lookup(const struct gpu_pods *p, const struct gpu_pod_key *k, struct gpu_pod_set *out);
+/* Calls the kubelet. Returns JT_OK when the call succeeded. p->cur is then the new mapping; after a failure it is NULL, or the previous mapping while
+ * a rate-limit answer lets it be kept. */
+enum jt_err gpu_pods_refresh(struct gpu_pods *p);
+/* Writes the jobtel_kubernetes_* self-metrics: how the last call went, whatever its outcome. */
+void gpu_pods_write_metrics(const struct gpu_pods *p, struct expo *w);
+/* Fills *out with the pods on the GPU or MIG instance `k` from table `t` (NULL: none); out->n == 0 if
+ * none. */
+void gpu_pods_lookup(const struct pod_table *t, const struct gpu_pod_key *k, struct gpu_pod_set *out);
 void gpu_pods_free(struct gpu_pods *p);
 
 /* True when resource name `res` is one the collector maps (GPU and MIG resources, extra names). */

@@ -7,10 +7,15 @@
  * mid-walk shows up as ENOENT on its own files and is dropped whole instead of leaving half its series.
  *
  * On v1 a cgroup lives in several controller trees (cpuacct, memory, cpuset) that Slurm creates one
- * after another; the walk lists each level in all of them and merges the names, so a job constrained in
- * memory but not accounted in cpuacct still gets its memory series. Names are sorted, which also makes
- * the output order stable. Levels hand down what a child may need from its ancestors (their CPU counts
- * and memory limit), so no file above a cgroup is read twice.
+ * after another; the walk lists the jobs in the cpuacct and memory trees and merges the names, so a job
+ * constrained in memory but not accounted in cpuacct still gets its memory series (list_children says
+ * which trees each level lists). Names are sorted, which also makes the output order stable. Levels
+ * hand down what a child may need from its ancestors (their CPU counts and memory limit), so no file
+ * above a cgroup is read twice. Which directory names are Slurm's is decided by slurm/cgpath.c, the
+ * parser GPU attribution uses too.
+ *
+ * Series are written after the walk, from a table keyed by (jobid, step, task): a job that several
+ * slurmd on one host each ran a part of appears under two scopes and is summed into one set of series.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,9 +30,16 @@
 #include "common/array.h"
 #include "common/log.h"
 #include "common/strparse.h"
+#include "slurm/cgpath.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#ifndef CGROUP_SUPER_MAGIC
+#define CGROUP_SUPER_MAGIC 0x27e0eb
+#endif
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
 #endif
 
 /* v1 controller trees we read, in the order of struct cg_dirset; v2 has one tree, in fd[0]. */
@@ -67,6 +79,9 @@ static const struct cg_metric {
      CG_MEM_TOTAL, false},
     {"cgroup_memory_fail_count", "Times the cgroup hit its memory limit (v1 failcnt, v2 oom events).",
      CG_MEM_FAILCNT, false},
+    {"jobtel_cgroup_memory_peak_bytes",
+     "Highest memory charged to the cgroup since it was created (v1 memory.max_usage_in_bytes, v2 memory.peak), in bytes.",
+     CG_MEM_PEAK, false},
 };
 
 /* One cgroup, open in each controller tree where it exists (-1 elsewhere). */
@@ -102,6 +117,17 @@ struct cg_labels {
     const char *task;
 };
 
+/* One exported cgroup of this collection. Series are written once the walk is over, so that a job found
+ * under two slurmstepd scopes (or two slurm_<node> trees) is one set of series, summed, instead of two
+ * sets with the same labels. */
+struct cg_entry {
+    size_t key;          /* offset in cg_state.keys of "jobid\0step\0task\0" */
+    size_t keylen;       /* its length, the three NULs included */
+    struct cg_stats st;
+    bool has_uid;        /* job level only: cgroup_uid */
+    uint32_t uid;
+};
+
 struct cg_state {
     char *root;          /* --path.cgroupfs */
     char *procfs;        /* --path.procfs */
@@ -109,6 +135,13 @@ struct cg_state {
     struct cg_reader rd; /* its error counts persist across collections */
     struct cg_names names[LVL_MAX];
     _Alignas(struct dirent64) char dents[16384]; /* getdents64 buffer */
+    /* This collection's cgroups, in walk order, and a hash index on their labels (slot = index + 1). */
+    struct cg_entry *ent;
+    size_t nent, capent;
+    struct buf keys;
+    uint32_t *slots;
+    size_t nslots;
+    struct ratelimit rl_merge;
     struct ratelimit rl_open;
     struct ratelimit rl_read;
     uint64_t read_errors_logged;
@@ -116,6 +149,8 @@ struct cg_state {
     struct expo_family *fam[CG_NFIELDS];
     struct expo_family *fam_uid;
     int procfd;
+    bool short_eof[CG_CTRL_MAX]; /* the tree's filesystem fills a getdents buffer to the end (see list_children) */
+    bool kernfs[CG_CTRL_MAX];    /* the tree is a real cgroup mount, whose files are all regular (see tree_reads) */
     enum jt_err err;
 };
 
@@ -204,18 +239,50 @@ static void note_open_errno(struct cg_state *s, int e)
 
 typedef bool (*cg_match_fn)(const char *name);
 
-/* Lists the subdirectories of `d` (in every tree where it is open) that `match` accepts, into the
- * level's list, which stays valid until the same level is listed again. Reads the entries straight off
- * the cgroup's own descriptor: every descriptor is listed at most once, and skipping the opendir()
- * machinery saves four system calls per directory, a quarter of a collection's. */
+/* What the filesystem of tree `c` (open at fd) allows: cgroupfs and tmpfs fill a getdents buffer until
+ * the next entry does not fit (see list_children); on cgroupfs (v1 and v2) the kernel alone makes the
+ * files, all regular, and nobody can mknod a FIFO or a device there. */
+static void tree_fs(struct cg_state *s, unsigned c, int fd)
+{
+    struct statfs sf;
+    unsigned long t = fd >= 0 && fstatfs(fd, &sf) == 0 ? (unsigned long)sf.f_type : 0;
+    s->kernfs[c] = t == (unsigned long)CGROUP2_SUPER_MAGIC || t == (unsigned long)CGROUP_SUPER_MAGIC;
+    s->short_eof[c] = s->kernfs[c] || t == (unsigned long)TMPFS_MAGIC;
+}
+
+/* Before reading files of tree `c`: on cgroupfs the reader may skip its per-file check that a file is
+ * regular (an fstat, a sixth of a collection's system calls); on any other filesystem (a fixture tree,
+ * a copy) it checks every file. */
+static void tree_reads(struct cg_state *s, unsigned c) { s->rd.kernfs = s->kernfs[c]; }
+
+/* The largest record getdents64 can return: its header and a 255-byte name, 8-byte aligned. */
+#define CG_DIRENT_MAX 280
+
+/* Lists the subdirectories of `d` that `match` accepts, into the level's list, which stays valid until
+ * the same level is listed again. Reads the entries straight off the cgroup's own descriptor: every
+ * descriptor is listed at most once, and skipping the opendir() machinery saves four system calls per
+ * directory.
+ *
+ * Listing a kernfs directory walks all of its files (30 in a v1 memory cgroup), which made listings a
+ * quarter of a collection's cost. Three savings on v1: the cpuset tree is not listed when the cpuacct
+ * or memory tree is open at that level (its children are opened by the names those give; a job with
+ * nothing but a cpuset has nothing but a CPU count to export); below the jobs (LVL_STEP, LVL_TASK)
+ * only the first open tree is listed, since Slurm creates a job's steps and tasks in every tree the job
+ * is in, while a whole job can be in some trees only (jobacct_gather/linux with task/cgroup); and on
+ * cgroupfs and tmpfs, whose readdir fills the buffer until the next entry does not fit, a buffer left
+ * with room for the largest entry means the end was reached, so the call that would return 0 is not
+ * made. */
 static const struct cg_names *list_children(struct cg_state *s, unsigned level, const struct cg_dirset *d,
                                             cg_match_fn match)
 {
     struct cg_names *nl = &s->names[level];
     names_reset(nl);
+    bool other_tree = d->fd[V1_CPUACCT] >= 0 || d->fd[V1_MEMORY] >= 0;
+    bool listed_one = false;
     for (unsigned c = 0; c < CG_CTRL_MAX; c++) {
-        if (d->fd[c] < 0)
+        if (d->fd[c] < 0 || (c == V1_CPUSET && other_tree) || (level >= LVL_STEP && listed_one))
             continue;
+        listed_one = true;
         for (;;) {
             ssize_t n = getdents64(d->fd[c], s->dents, sizeof s->dents);
             if (n <= 0) {
@@ -223,6 +290,7 @@ static const struct cg_names *list_children(struct cg_state *s, unsigned level, 
                     note_open_errno(s, errno);
                 break;
             }
+            bool at_end = s->short_eof[c] && sizeof s->dents - (size_t)n >= CG_DIRENT_MAX;
             for (ssize_t off = 0; off < n;) {
                 const struct dirent64 *de = (const struct dirent64 *)(const void *)(s->dents + off);
                 off += de->d_reclen;
@@ -235,6 +303,8 @@ static const struct cg_names *list_children(struct cg_state *s, unsigned level, 
                     goto next_tree;
                 }
             }
+            if (at_end)
+                break;
         }
     next_tree:;
     }
@@ -277,20 +347,7 @@ static bool dirset_vanished(const struct cg_dirset *d)
     return false;
 }
 
-/* --- directory names of Slurm's layouts --- */
-
-static bool has_prefix(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
-
-static bool all_digits(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-    }
-    return true;
-}
+/* --- directory names of Slurm's layouts: slurm/cgpath.c decides, as it does for GPU attribution --- */
 
 static bool match_any(const char *name)
 {
@@ -298,121 +355,190 @@ static bool match_any(const char *name)
     return true;
 }
 
-/* v1: "slurm", or "slurm_<nodename>" when Slurm was built for multiple slurmd per host (Debian). */
-static bool match_v1_base(const char *name)
-{
-    return strcmp(name, "slurm") == 0 || (has_prefix(name, "slurm_") && name[6] != '\0');
-}
-
-static bool match_uid(const char *name)
-{
-    uint64_t v;
-    return has_prefix(name, "uid_") && all_digits(name + 4) && cstr_to_u64(name + 4, &v) && v <= UINT32_MAX;
-}
-
-static bool match_job_v1(const char *name) { return has_prefix(name, "job_") && all_digits(name + 4); }
-
-/* Slurm 26.05 names v2 job directories by SLUID: 's' and 13 characters of [0-9A-Z]. */
-static bool is_sluid(const char *name)
-{
-    if (name[0] != 's' || strlen(name) != 14)
-        return false;
-    for (const char *p = name + 1; *p; p++) {
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z')))
-            return false;
-    }
-    return true;
-}
-
-static bool match_job_v2(const char *name) { return match_job_v1(name) || is_sluid(name); }
+static bool match_v1_base(const char *name) { return cgpath_is_v1_base(name, strlen(name)); }
+static bool match_uid(const char *name) { return cgpath_is_uid(name, strlen(name), NULL); }
+static bool match_job_v1(const char *name) { return cgpath_is_job_v1(name, strlen(name), NULL, NULL); }
+static bool match_job_v2(const char *name) { return cgpath_is_job_v2(name, strlen(name), NULL, NULL); }
+static bool match_step(const char *name) { return cgpath_is_step(name, strlen(name)); }
+static bool match_task(const char *name) { return cgpath_is_task(name, strlen(name)); }
+static bool match_scope(const char *name) { return cgpath_is_scope(name, strlen(name)); }
 
 /* The label value of a job directory: the number after "job_", or the whole SLUID. */
-static const char *job_label(const char *name) { return has_prefix(name, "job_") ? name + 4 : name; }
-
-/* step_<id>: a number, batch, extern, interactive, or whatever a newer Slurm adds; bounded and plain. */
-static bool match_step(const char *name)
-{
-    if (!has_prefix(name, "step_"))
-        return false;
-    const char *id = name + 5;
-    size_t n = strlen(id);
-    if (n == 0 || n > 64)
-        return false;
-    for (const char *p = id; *p; p++) {
-        char ch = *p;
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
-              ch == '.' || ch == '+' || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
-static bool match_task(const char *name)
-{
-    return has_prefix(name, "task_") && (all_digits(name + 5) || strcmp(name + 5, "special") == 0);
-}
-
-/* v2: "slurmstepd.scope", or "<nodename>_slurmstepd.scope" with multiple slurmd per host. */
-static bool match_scope(const char *name)
-{
-    static const char suffix[] = "slurmstepd.scope";
-    size_t n = strlen(name), k = sizeof suffix - 1;
-    if (n < k || strcmp(name + n - k, suffix) != 0)
-        return false;
-    return n == k || name[n - k - 1] == '_';
-}
+static const char *job_label(const char *name) { return strncmp(name, "job_", 4) == 0 ? name + 4 : name; }
 
 /* --- reading and exporting one cgroup --- */
 
-static void emit(struct cg_state *s, const struct cg_labels *lab, const struct cg_stats *st)
+#define CG_NO_ENTRY SIZE_MAX
+
+static uint32_t key_hash(const char *k, size_t n)
 {
-    struct labelset ls;
-    labelset_init(&ls);
-    labelset_add(&ls, "jobid", lab->jobid);
-    labelset_add(&ls, "step", lab->step);
-    labelset_add(&ls, "task", lab->task);
-    for (unsigned i = 0; i < CG_NFIELDS; i++) {
-        const struct cg_metric *m = &cg_metrics[i];
-        if (!cg_has(st, m->field))
-            continue;
-        uint64_t v = st->v[m->field];
-        if (m->ns_to_s)
-            expo_sample(s->fam[i], &ls, (double)v / 1e9);
-        else
-            expo_sample_u64(s->fam[i], &ls, v);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 16777619u;
+    return h;
+}
+
+static const char *entry_key(const struct cg_state *s, const struct cg_entry *e) { return s->keys.data + e->key; }
+
+/* True if an entry's key is `k` (n bytes), with *slot its slot; else *slot is the empty slot for it. */
+static bool slot_for(struct cg_state *s, const char *k, size_t n, uint32_t **slot)
+{
+    size_t mask = s->nslots - 1;
+    for (size_t i = key_hash(k, n) & mask;; i = (i + 1) & mask) {
+        *slot = &s->slots[i];
+        if (s->slots[i] == 0)
+            return false;
+        const struct cg_entry *e = &s->ent[s->slots[i] - 1];
+        if (e->keylen == n && memcmp(entry_key(s, e), k, n) == 0)
+            return true;
     }
 }
 
-static void emit_uid(struct cg_state *s, const char *jobid, uint32_t uid)
+/* Keeps the table at most half full; rebuilt from the entries when it grows. */
+static bool slots_room(struct cg_state *s)
 {
-    struct labelset ls;
-    labelset_init(&ls);
-    labelset_add(&ls, "jobid", jobid);
-    expo_sample_u64(s->fam_uid, &ls, uid);
+    if ((s->nent + 1) * 2 <= s->nslots)
+        return true;
+    size_t n = s->nslots ? s->nslots * 2 : 1024;
+    uint32_t *grown = calloc(n, sizeof *grown);
+    if (!grown)
+        return false;
+    free(s->slots);
+    s->slots = grown;
+    s->nslots = n;
+    for (size_t i = 0; i < s->nent; i++) {
+        uint32_t *slot;
+        slot_for(s, entry_key(s, &s->ent[i]), s->ent[i].keylen, &slot);
+        *slot = (uint32_t)(i + 1);
+    }
+    return true;
+}
+
+/* Adds `b` into `a`: a field stays only where both have it and the sum fits in 64 bits (a job under
+ * two scopes is summed; a half-known sum would be a made-up value). */
+static void stats_merge(struct cg_state *s, struct cg_stats *a, const struct cg_stats *b)
+{
+    for (unsigned f = 0; f < CG_NFIELDS; f++) {
+        if (!cg_has(a, f))
+            continue;
+        if (!cg_has(b, f) || a->v[f] > UINT64_MAX - b->v[f]) {
+            if (cg_has(b, f))
+                s->rd.parse_errors++;
+            a->valid &= ~(1u << f);
+            continue;
+        }
+        a->v[f] += b->v[f];
+    }
+}
+
+/* Records one cgroup's figures under its labels, merging with a cgroup of the same labels already seen
+ * in this collection. Returns the entry's index, or CG_NO_ENTRY (out of memory: the collection fails). */
+static size_t record(struct cg_state *s, const struct cg_labels *lab, const struct cg_stats *st)
+{
+    size_t off = s->keys.len;
+    buf_append(&s->keys, lab->jobid, strlen(lab->jobid) + 1);
+    buf_append(&s->keys, lab->step, strlen(lab->step) + 1);
+    buf_append(&s->keys, lab->task, strlen(lab->task) + 1);
+    if (s->keys.err != JT_OK || !slots_room(s)) {
+        cg_fail(s, JT_ERR_NOMEM);
+        return CG_NO_ENTRY;
+    }
+    uint32_t *slot;
+    if (slot_for(s, s->keys.data + off, s->keys.len - off, &slot)) {
+        size_t i = *slot - 1;
+        s->keys.len = off;
+        stats_merge(s, &s->ent[i].st, st);
+        uint64_t suppressed;
+        if (ratelimit_allow(&s->rl_merge, 60.0, &suppressed))
+            log_info("cgroup: job %s is under two Slurm cgroup trees (two slurmd scopes?); its series are summed",
+                     lab->jobid);
+        return i;
+    }
+    struct cg_entry *grown = array_grow(s->ent, &s->capent, s->nent + 1, sizeof *grown, 256);
+    if (!grown) {
+        cg_fail(s, JT_ERR_NOMEM);
+        return CG_NO_ENTRY;
+    }
+    s->ent = grown;
+    struct cg_entry *e = &s->ent[s->nent];
+    e->key = off;
+    e->keylen = s->keys.len - off;
+    e->st = *st;
+    e->has_uid = false;
+    e->uid = 0;
+    *slot = (uint32_t)(++s->nent);
+    return s->nent - 1;
+}
+
+static void set_uid(struct cg_state *s, size_t entry, uint32_t uid)
+{
+    if (entry != CG_NO_ENTRY && !s->ent[entry].has_uid) {
+        s->ent[entry].has_uid = true;
+        s->ent[entry].uid = uid;
+    }
+}
+
+/* Writes every recorded cgroup's series, in walk order. */
+static void emit_all(struct cg_state *s)
+{
+    for (size_t i = 0; i < s->nent; i++) {
+        const struct cg_entry *e = &s->ent[i];
+        const char *jobid = entry_key(s, e);
+        const char *step = jobid + strlen(jobid) + 1;
+        const char *task = step + strlen(step) + 1;
+        struct labelset ls;
+        labelset_init(&ls);
+        labelset_add(&ls, "jobid", jobid);
+        labelset_add(&ls, "step", step);
+        labelset_add(&ls, "task", task);
+        for (unsigned f = 0; f < CG_NFIELDS; f++) {
+            const struct cg_metric *m = &cg_metrics[f];
+            if (!cg_has(&e->st, m->field))
+                continue;
+            uint64_t v = e->st.v[m->field];
+            if (m->ns_to_s)
+                expo_sample(s->fam[f], &ls, (double)v / 1e9);
+            else
+                expo_sample_u64(s->fam[f], &ls, v);
+        }
+        if (e->has_uid) {
+            struct labelset ul;
+            labelset_init(&ul);
+            labelset_add(&ul, "jobid", jobid);
+            expo_sample_u64(s->fam_uid, &ul, e->uid);
+        }
+    }
 }
 
 static uint32_t dirset_cpus(struct cg_state *s, int version, const struct cg_dirset *d)
 {
     if (version == 2)
-        return d->fd[0] >= 0 ? cg_read_cpus(&s->rd, d->fd[0], "cpuset.cpus.effective") : 0;
-    return d->fd[V1_CPUSET] >= 0 ? cg_read_cpus(&s->rd, d->fd[V1_CPUSET], "cpuset.cpus") : 0;
+        return d->fd[0] >= 0 ? (tree_reads(s, 0), cg_read_cpus(&s->rd, d->fd[0], "cpuset.cpus.effective")) : 0;
+    return d->fd[V1_CPUSET] >= 0 ? (tree_reads(s, V1_CPUSET), cg_read_cpus(&s->rd, d->fd[V1_CPUSET], "cpuset.cpus"))
+                                 : 0;
 }
 
-/* Reads and exports one job, step or task cgroup. `up` is what its parent hands down; `*down` is
- * filled for its children. False if it vanished meanwhile: then nothing was exported for it. */
+/* Reads and records one job, step or task cgroup. `up` is what its parent hands down; `*down` is
+ * filled for its children; *entry (when not NULL) is its record. False if it vanished meanwhile: then
+ * nothing was recorded for it. */
 static bool visit(struct cg_state *s, int version, const struct cg_dirset *d, const struct cg_labels *lab,
-                  const struct cg_ctx *up, struct cg_ctx *down)
+                  const struct cg_ctx *up, struct cg_ctx *down, size_t *entry)
 {
     struct cg_stats st;
     memset(&st, 0, sizeof st);
     s->rd.missing = 0;
     if (version == 2) {
+        tree_reads(s, 0);
         cg_v2_read(&s->rd, d->fd[0], &st);
     } else {
-        if (d->fd[V1_CPUACCT] >= 0)
+        if (d->fd[V1_CPUACCT] >= 0) {
+            tree_reads(s, V1_CPUACCT);
             cg_v1_read_cpuacct(&s->rd, d->fd[V1_CPUACCT], &st);
-        if (d->fd[V1_MEMORY] >= 0)
+        }
+        if (d->fd[V1_MEMORY] >= 0) {
+            tree_reads(s, V1_MEMORY);
             cg_v1_read_memory(&s->rd, d->fd[V1_MEMORY], &st);
+        }
     }
     uint32_t cpus = dirset_cpus(s, version, d);
     /* A file that is not there is either one this kernel does not have, or the cgroup going away. */
@@ -427,7 +553,9 @@ static bool visit(struct cg_state *s, int version, const struct cg_dirset *d, co
     if (!cg_has(&st, CG_MEM_TOTAL) && st.mem_unlimited && up->has_limit)
         cg_set(&st, CG_MEM_TOTAL, up->limit);
 
-    emit(s, lab, &st);
+    size_t e = record(s, lab, &st);
+    if (entry)
+        *entry = e;
     down->cpus = cpus;
     down->parent_cpus = up->cpus;
     down->has_limit = cg_has(&st, CG_MEM_TOTAL) || up->has_limit;
@@ -441,8 +569,10 @@ static bool visit(struct cg_state *s, int version, const struct cg_dirset *d, co
  * the job's own processes, but the extern step parks a `sleep` there, which we pass over. */
 static bool uid_from_task(struct cg_state *s, int taskfd, uint32_t *uid)
 {
+    tree_reads(s, 0);
     if (s->procfd < 0 || !cg_read_file(&s->rd, taskfd, "cgroup.procs"))
         return false;
+    s->rd.kernfs = false; /* procfs, or a fixture standing in for it */
     uint64_t pids[CG_UID_PIDS];
     size_t npids = 0;
     struct cursor c;
@@ -491,7 +621,7 @@ static void walk_steps(struct cg_state *s, int version, const struct cg_dirset *
         struct cg_labels lab = {jobid, step, ""};
         struct cg_ctx sctx;
         const struct cg_dirset *tasks_in = &sd;
-        bool walk_tasks = visit(s, version, &sd, &lab, job, &sctx);
+        bool walk_tasks = visit(s, version, &sd, &lab, job, &sctx, NULL);
         if (walk_tasks && version == 2) {
             walk_tasks = open_child(s, &sd, "user", 0, &ud);
             tasks_in = &ud;
@@ -503,7 +633,7 @@ static void walk_steps(struct cg_state *s, int version, const struct cg_dirset *
                 continue;
             struct cg_labels tlab = {jobid, step, tasks->v[j].name + 5};
             struct cg_ctx tctx;
-            if (visit(s, version, &td, &tlab, &sctx, &tctx) && have_uid && !*have_uid)
+            if (visit(s, version, &td, &tlab, &sctx, &tctx, NULL) && have_uid && !*have_uid)
                 *have_uid = uid_from_task(s, td.fd[0], uid);
             dirset_close(&td);
         }
@@ -524,8 +654,9 @@ static void walk_v1_uid(struct cg_state *s, const struct cg_dirset *ud, uint32_t
         const char *jobid = jobs->v[i].name + 4;
         struct cg_labels lab = {jobid, "", ""};
         struct cg_ctx jctx;
-        if (visit(s, 1, &jd, &lab, uctx, &jctx)) {
-            emit_uid(s, jobid, uid);
+        size_t entry;
+        if (visit(s, 1, &jd, &lab, uctx, &jctx, &entry)) {
+            set_uid(s, entry, uid);
             walk_steps(s, 1, &jd, jobid, &jctx, NULL, NULL);
         }
         dirset_close(&jd);
@@ -541,6 +672,7 @@ static void walk_v1(struct cg_state *s, int rootfd)
         /* Follows symlinks here: distributions link cpuacct to a combined "cpu,cpuacct" mount. */
         ctrl.fd[c] = openat(rootfd, v1_controllers[c], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         any |= ctrl.fd[c] >= 0;
+        tree_fs(s, c, ctrl.fd[c]);
     }
     if (!any)
         return;
@@ -552,13 +684,13 @@ static void walk_v1(struct cg_state *s, int rootfd)
         struct cg_ctx bctx = {.cpus = dirset_cpus(s, 1, &bd)};
         const struct cg_names *uids = list_children(s, LVL_MID, &bd, match_uid);
         for (size_t j = 0; j < uids->n; j++) {
-            uint64_t uid;
+            uint32_t uid;
             struct cg_dirset ud;
-            if (!cstr_to_u64(uids->v[j].name + 4, &uid) ||
+            if (!cgpath_is_uid(uids->v[j].name, strlen(uids->v[j].name), &uid) ||
                 !open_child(s, &bd, uids->v[j].name, uids->v[j].mask, &ud))
                 continue;
             struct cg_ctx uctx = {.cpus = dirset_cpus(s, 1, &ud), .parent_cpus = bctx.cpus};
-            walk_v1_uid(s, &ud, (uint32_t)uid, &uctx);
+            walk_v1_uid(s, &ud, uid, &uctx);
             dirset_close(&ud);
         }
         dirset_close(&bd);
@@ -575,6 +707,7 @@ static void effective_limit(struct cg_state *s, const int *chain, size_t n, stru
     for (size_t i = 0; i < n; i++) {
         uint64_t v;
         bool unlimited;
+        tree_reads(s, 0);
         if (chain[i] < 0 || !cg_read_file(&s->rd, chain[i], "memory.max"))
             continue;
         if (!cg_parse_limit(buf_str(&s->rd.scratch), s->rd.scratch.len, &v, &unlimited)) {
@@ -607,12 +740,13 @@ static void walk_v2_scope(struct cg_state *s, int rootfd, const struct cg_dirset
         const char *jobid = job_label(jobs->v[i].name);
         struct cg_labels lab = {jobid, "", ""};
         struct cg_ctx jctx;
-        if (visit(s, 2, &jd, &lab, &ctx, &jctx)) {
+        size_t entry;
+        if (visit(s, 2, &jd, &lab, &ctx, &jctx, &entry)) {
             bool have_uid = false;
             uint32_t uid = 0;
             walk_steps(s, 2, &jd, jobid, &jctx, &have_uid, &uid);
             if (have_uid)
-                emit_uid(s, jobid, uid);
+                set_uid(s, entry, uid);
         }
         dirset_close(&jd);
     }
@@ -624,6 +758,7 @@ static void walk_v2(struct cg_state *s, int rootfd)
     struct cg_dirset root;
     dirset_init(&root);
     root.fd[0] = rootfd;
+    tree_fs(s, 0, rootfd);
     /* The scope sits at the top (no systemd) or in a slice, usually system.slice. */
     const struct cg_names *top = list_children(s, LVL_TOP, &root, match_any);
     for (size_t i = 0; i < top->n; i++) {
@@ -661,6 +796,9 @@ static void cg_shutdown(void *state)
     for (unsigned i = 0; i < LVL_MAX; i++)
         names_free(&s->names[i]);
     cg_reader_free(&s->rd);
+    free(s->ent);
+    free(s->slots);
+    buf_free(&s->keys);
     free(s->root);
     free(s->procfs);
     free(s);
@@ -676,6 +814,7 @@ static enum jt_err cg_init(const struct exporter_config *cfg, void **state)
     cg_reader_init(&s->rd, hz);
     for (unsigned i = 0; i < LVL_MAX; i++)
         buf_init(&s->names[i].arena, CG_NAMES_MAX_BYTES);
+    buf_init(&s->keys, CG_NAMES_MAX_BYTES);
     s->root = strdup(cfg->path_cgroupfs ? cfg->path_cgroupfs : "/sys/fs/cgroup");
     s->procfs = strdup(cfg->path_procfs ? cfg->path_procfs : "/proc");
     s->forced_version = cfg->cgroup_version;
@@ -692,6 +831,13 @@ static enum jt_err cg_collect(void *state, struct expo *w)
 {
     struct cg_state *s = state;
     s->err = JT_OK;
+    s->nent = 0;
+    buf_reset(&s->keys);
+    if (s->nslots)
+        memset(s->slots, 0, s->nslots * sizeof *s->slots);
+    for (unsigned c = 0; c < CG_CTRL_MAX; c++)
+        s->short_eof[c] = s->kernfs[c] = false;
+    s->rd.kernfs = false;
     for (unsigned i = 0; i < CG_NFIELDS; i++)
         s->fam[i] = expo_family(w, cg_metrics[i].name, METRIC_GAUGE, cg_metrics[i].help);
     s->fam_uid = expo_family(w, "cgroup_uid", METRIC_GAUGE, "Uid of the user who owns the job.");
@@ -709,6 +855,7 @@ static enum jt_err cg_collect(void *state, struct expo *w)
             walk_v1(s, rootfd);
         }
         close(rootfd);
+        emit_all(s);
     } else if (errno != ENOENT && errno != ENOTDIR) {
         /* No cgroup filesystem is "no jobs here"; one we may not read is a failure. */
         uint64_t suppressed;
@@ -737,6 +884,9 @@ const struct collector_ops collector_cgroup = {
     .name = "cgroup",
     .help = "per-job CPU and memory from Slurm cgroups (v1 and v2), as cgroup_exporter names them",
     .enabled_by_default = true,
+    /* CPU seconds and memory are cumulative or carry their own high-water mark (memory.peak,
+     * memory.max_usage_in_bytes), so nothing is lost between collections 10 s apart; see docs/cgroup.md. */
+    .default_interval = 10.0,
     .init = cg_init,
     .collect = cg_collect,
     .reload = NULL,

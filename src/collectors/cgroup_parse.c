@@ -7,10 +7,14 @@
  */
 #include "collectors/cgroup_parse.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "collectors/cpulist.h"
-#include "common/fileio.h"
 #include "common/strparse.h"
 
 /* Every cgroup file we read is a few KiB; a cpuset list of thousands of CPUs is the largest. */
@@ -28,10 +32,95 @@ void cg_reader_init(struct cg_reader *r, long user_hz)
 
 void cg_reader_free(struct cg_reader *r) { buf_free(&r->scratch); }
 
+/* The first read into a fresh buffer: enough for every cgroup file but a cpuset list or per-CPU usage
+ * of a very large machine, which grow it once. */
+#define CG_FILE_FIRST (8u * 1024u)
+
+/* Makes room for `need` bytes and a NUL in the scratch buffer. The buffer is reused for every file of
+ * every collection, so after the first collection this never allocates. */
+static bool scratch_room(struct buf *b, size_t need)
+{
+    if (need + 1 <= b->cap)
+        return true;
+    size_t ncap = b->cap ? b->cap : CG_FILE_FIRST;
+    while (ncap < need + 1)
+        ncap *= 2;
+    char *p = realloc(b->data, ncap);
+    if (!p)
+        return false;
+    b->data = p;
+    b->cap = ncap;
+    return true;
+}
+
+/* Reads a whole regular file relative to `dirfd` into `b`. Never blocks and never follows a symlink: a
+ * FIFO, socket or device put where a cgroup file should be is refused (JT_ERR_UNSAFE) before any read,
+ * and O_NONBLOCK makes even the open of a FIFO return at once. With `kernfs` (a real cgroup mount, where
+ * the kernel makes every file and all are regular) the fstat is left out; O_NONBLOCK still holds. One open, one fstat, usually one read: a
+ * read from a regular file (cgroupfs, tmpfs, disk) comes back short only at the end of the file, so a
+ * short read ends it without the extra read that would return 0. */
+static enum jt_err read_regular_at(int dirfd, const char *name, size_t max, bool kernfs, struct buf *b)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        switch (errno) {
+        case ENOENT:
+        case ENOTDIR:
+            return JT_ERR_NOT_FOUND;
+        case ELOOP:
+            return JT_ERR_UNSAFE;
+        case EACCES:
+        case EPERM:
+            return JT_ERR_PERMISSION;
+        default:
+            return JT_ERR_IO;
+        }
+    }
+    enum jt_err e = JT_OK;
+    struct stat sb;
+    if (!kernfs && fstat(fd, &sb) != 0) {
+        e = JT_ERR_IO;
+        goto out;
+    }
+    if (!kernfs && !S_ISREG(sb.st_mode)) {
+        e = JT_ERR_UNSAFE;
+        goto out;
+    }
+    b->len = 0;
+    for (;;) {
+        if (!scratch_room(b, b->len + CG_FILE_FIRST / 2)) {
+            e = JT_ERR_NOMEM;
+            break;
+        }
+        size_t room = b->cap - 1 - b->len;
+        ssize_t n = read(fd, b->data + b->len, room);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            /* A cgroup removed under us reads as ENODEV; a FIFO that slipped through would say EAGAIN. */
+            e = errno == ENODEV || errno == ENOENT ? JT_ERR_NOT_FOUND : JT_ERR_IO;
+            break;
+        }
+        b->len += (size_t)n;
+        if (b->len > max) {
+            e = JT_ERR_LIMIT;
+            break;
+        }
+        if ((size_t)n < room)
+            break;
+    }
+out:
+    close(fd);
+    if (e != JT_OK)
+        b->len = 0;
+    if (b->data)
+        b->data[b->len] = '\0';
+    return e;
+}
+
 bool cg_read_file(struct cg_reader *r, int dirfd, const char *name)
 {
-    buf_reset(&r->scratch);
-    enum jt_err e = file_read_at(dirfd, name, CG_FILE_MAX, &r->scratch);
+    enum jt_err e = read_regular_at(dirfd, name, CG_FILE_MAX, r->kernfs, &r->scratch);
     switch (e) {
     case JT_OK:
         return true;
@@ -43,9 +132,19 @@ bool cg_read_file(struct cg_reader *r, int dirfd, const char *name)
         r->parse_errors++;
         return false;
     default:
+        /* Unreadable, or not a regular file (a FIFO, a device, a symlink). */
         r->read_errors++;
         return false;
     }
+}
+
+/* For files some kernels lack (v2 memory.peak before 5.19): absence is not a sign the cgroup went away. */
+static bool read_optional(struct cg_reader *r, int dirfd, const char *name)
+{
+    unsigned missing = r->missing;
+    bool ok = cg_read_file(r, dirfd, name);
+    r->missing = missing;
+    return ok;
 }
 
 static const char *scratch(const struct cg_reader *r) { return buf_str(&r->scratch); }
@@ -82,6 +181,27 @@ static bool read_keyed(struct cg_reader *r, int dirfd, const char *name, const c
 
 static bool all_found(uint32_t found, uint32_t want) { return (found & want) == want; }
 
+/* Sets `f` to a * b, or, when that does not fit in 64 bits, leaves it unset and counts the file as not
+ * in the expected format: a wrapped counter would be a made-up value. */
+static void set_product(struct cg_reader *r, struct cg_stats *st, enum cg_field f, uint64_t a, uint64_t b)
+{
+    if (b != 0 && a > UINT64_MAX / b) {
+        r->parse_errors++;
+        return;
+    }
+    cg_set(st, f, a * b);
+}
+
+/* The same for a + b. */
+static void set_sum(struct cg_reader *r, struct cg_stats *st, enum cg_field f, uint64_t a, uint64_t b)
+{
+    if (a > UINT64_MAX - b) {
+        r->parse_errors++;
+        return;
+    }
+    cg_set(st, f, a + b);
+}
+
 void cg_v1_read_cpuacct(struct cg_reader *r, int dirfd, struct cg_stats *st)
 {
     /* One file instead of three where the kernel has it (4.7+): cpuacct.usage is by definition the
@@ -93,6 +213,7 @@ void cg_v1_read_cpuacct(struct cg_reader *r, int dirfd, struct cg_stats *st)
             cg_set(st, CG_CPU_SYSTEM_NS, sys);
             cg_set(st, CG_CPU_TOTAL_NS, user + sys);
         } else {
+            /* Garbled, or sums beyond 64 bits (which the parser refuses too). */
             r->parse_errors++;
         }
         return;
@@ -105,16 +226,24 @@ void cg_v1_read_cpuacct(struct cg_reader *r, int dirfd, struct cg_stats *st)
     if (!read_keyed(r, dirfd, "cpuacct.stat", keys, 2, vals, &found))
         return;
     uint64_t ns_per_tick = NS_PER_S / (uint64_t)r->user_hz;
-    if ((found & 1u) && vals[0] <= UINT64_MAX / ns_per_tick)
-        cg_set(st, CG_CPU_USER_NS, vals[0] * ns_per_tick);
-    if ((found & 2u) && vals[1] <= UINT64_MAX / ns_per_tick)
-        cg_set(st, CG_CPU_SYSTEM_NS, vals[1] * ns_per_tick);
+    if (found & 1u)
+        set_product(r, st, CG_CPU_USER_NS, vals[0], ns_per_tick);
+    if (found & 2u)
+        set_product(r, st, CG_CPU_SYSTEM_NS, vals[1], ns_per_tick);
 }
 
 void cg_v1_read_memory(struct cg_reader *r, int dirfd, struct cg_stats *st)
 {
     read_u64_field(r, dirfd, "memory.usage_in_bytes", st, CG_MEM_USED);
     read_u64_field(r, dirfd, "memory.failcnt", st, CG_MEM_FAILCNT);
+    /* The kernel's own high-water mark, so a peak between two collections is not lost. */
+    if (read_optional(r, dirfd, "memory.max_usage_in_bytes")) {
+        uint64_t v;
+        if (cg_parse_u64(scratch(r), r->scratch.len, &v))
+            cg_set(st, CG_MEM_PEAK, v);
+        else
+            r->parse_errors++;
+    }
 
     uint64_t limit;
     bool have_limit = false;
@@ -140,8 +269,12 @@ void cg_v1_read_memory(struct cg_reader *r, int dirfd, struct cg_stats *st)
          * are sampled separately, so the difference can dip below zero for a moment. */
         uint32_t want = (1u << K_CACHE) | (1u << K_INACTIVE_FILE) | (1u << K_ACTIVE_FILE);
         if (all_found(found, want)) {
-            uint64_t lru = vals[K_INACTIVE_FILE] + vals[K_ACTIVE_FILE];
-            cg_set(st, CG_MEM_SHMEM, vals[K_CACHE] > lru ? vals[K_CACHE] - lru : 0);
+            if (vals[K_INACTIVE_FILE] > UINT64_MAX - vals[K_ACTIVE_FILE]) {
+                r->parse_errors++;
+            } else {
+                uint64_t lru = vals[K_INACTIVE_FILE] + vals[K_ACTIVE_FILE];
+                cg_set(st, CG_MEM_SHMEM, vals[K_CACHE] > lru ? vals[K_CACHE] - lru : 0);
+            }
         }
         /* A cgroup without its own limit (a task, or a job without ConstrainRAMSpace) is bounded by
          * the smallest limit above it, which the kernel reports here. */
@@ -166,13 +299,21 @@ void cg_v2_read(struct cg_reader *r, int dirfd, struct cg_stats *st)
         if (read_keyed(r, dirfd, "cpu.stat", keys, K_N, vals, &found)) {
             static const enum cg_field to[K_N] = {CG_CPU_TOTAL_NS, CG_CPU_USER_NS, CG_CPU_SYSTEM_NS};
             for (unsigned i = 0; i < K_N; i++) {
-                if ((found & (1u << i)) && vals[i] <= UINT64_MAX / NS_PER_US)
-                    cg_set(st, to[i], vals[i] * NS_PER_US);
+                if (found & (1u << i))
+                    set_product(r, st, to[i], vals[i], NS_PER_US);
             }
         }
     }
 
     read_u64_field(r, dirfd, "memory.current", st, CG_MEM_USED);
+    /* memory.peak (5.19+): the high-water mark since the cgroup was created. */
+    if (read_optional(r, dirfd, "memory.peak")) {
+        uint64_t v;
+        if (cg_parse_u64(scratch(r), r->scratch.len, &v))
+            cg_set(st, CG_MEM_PEAK, v);
+        else
+            r->parse_errors++;
+    }
 
     if (cg_read_file(r, dirfd, "memory.max")) {
         uint64_t limit;
@@ -202,7 +343,7 @@ void cg_v2_read(struct cg_reader *r, int dirfd, struct cg_stats *st)
             /* swapcached appeared in 6.x kernels' memory.stat; older ones have none to add. */
             if (found & (1u << K_ANON)) {
                 uint64_t sc = (found & (1u << K_SWAPCACHED)) ? vals[K_SWAPCACHED] : 0;
-                cg_set(st, CG_MEM_RSS, vals[K_ANON] + sc);
+                set_sum(r, st, CG_MEM_RSS, vals[K_ANON], sc);
             }
             if (found & (1u << K_FILE))
                 cg_set(st, CG_MEM_CACHE, vals[K_FILE]);
@@ -231,6 +372,9 @@ bool cg_parse_keyed(const char *s, size_t n, const char *const *keys, size_t nke
 {
     if (nkeys > 32)
         return false;
+    size_t klens[32];
+    for (size_t i = 0; i < nkeys; i++)
+        klens[i] = strlen(keys[i]);
     struct cursor c;
     cur_init(&c, s, n);
     uint32_t seen = 0;
@@ -249,7 +393,7 @@ bool cg_parse_keyed(const char *s, size_t n, const char *const *keys, size_t nke
         if (!str_to_u64(lc.p, (size_t)(lc.end - lc.p), &v))
             return false;
         for (size_t i = 0; i < nkeys; i++) {
-            if (strlen(keys[i]) == klen && memcmp(keys[i], key, klen) == 0) {
+            if (klens[i] == klen && memcmp(keys[i], key, klen) == 0) {
                 if (seen & (1u << i))
                     return false;
                 seen |= 1u << i;

@@ -4,6 +4,8 @@
  * takes an open directory of a single cgroup and fills a typed struct in which a field counts only if
  * its valid bit is set: a file that is absent or unreadable leaves its fields unset rather than zero.
  * The readers never fail as a whole; they count what went wrong in the struct cg_reader they share.
+ * Sums and unit conversions are checked: a value that would not fit in 64 bits is left out and counted
+ * as a parse error rather than wrapped.
  */
 #ifndef JOBTEL_CGROUP_PARSE_H
 #define JOBTEL_CGROUP_PARSE_H
@@ -26,6 +28,7 @@ enum cg_field {
     CG_MEM_USED,
     CG_MEM_TOTAL,
     CG_MEM_FAILCNT,
+    CG_MEM_PEAK, /* the kernel's high-water mark of CG_MEM_USED */
     CG_NFIELDS
 };
 
@@ -53,6 +56,7 @@ struct cg_reader {
     struct buf scratch;
     long user_hz;           /* clock ticks per second, for v1 cpuacct.stat */
     unsigned missing;       /* files found absent since the caller last cleared it */
+    bool kernfs;            /* the next files are on cgroupfs, which holds only regular files: no fstat */
     uint64_t parse_errors;  /* files with content we did not expect (cumulative) */
     uint64_t read_errors;   /* files that exist but could not be read (cumulative) */
 };
@@ -61,14 +65,16 @@ void cg_reader_init(struct cg_reader *r, long user_hz);
 void cg_reader_free(struct cg_reader *r);
 
 /* Reads `name` in `dirfd` into r->scratch (NUL-terminated). False if it could not; the reason is
- * counted in r (absent files in r->missing). */
+ * counted in r (absent files in r->missing). Never blocks: anything but a regular file (a FIFO, a
+ * device, a symlink) is refused and counted as a read error; the check that the file is regular is
+ * skipped only where r->kernfs says the filesystem cannot hold anything else. */
 bool cg_read_file(struct cg_reader *r, int dirfd, const char *name);
 
 /* v1: cpuacct.usage_all; on kernels before 4.7 cpuacct.usage and cpuacct.stat (in ticks). */
 void cg_v1_read_cpuacct(struct cg_reader *r, int dirfd, struct cg_stats *st);
-/* v1: memory.usage_in_bytes, memory.limit_in_bytes, memory.failcnt, memory.stat. */
+/* v1: memory.usage_in_bytes, memory.limit_in_bytes, memory.failcnt, memory.max_usage_in_bytes, memory.stat. */
 void cg_v1_read_memory(struct cg_reader *r, int dirfd, struct cg_stats *st);
-/* v2: cpu.stat, memory.current, memory.max, memory.events, memory.stat. */
+/* v2: cpu.stat, memory.current, memory.peak (where the kernel has it), memory.max, memory.events, memory.stat. */
 void cg_v2_read(struct cg_reader *r, int dirfd, struct cg_stats *st);
 /* The number of CPUs in a cpuset file of `dirfd` (v1 cpuset.cpus, v2 cpuset.cpus.effective); 0 when the
  * file is absent, unreadable or the set is empty. */

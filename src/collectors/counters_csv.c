@@ -149,6 +149,19 @@ enum jt_err counters_parse(const char *name, const char *text, size_t n, struct 
             rc = JT_ERR_PARSE;
             break;
         }
+        /* A field listed twice would give every DCGM series a duplicate label name (a `label` line)
+         * or a duplicate series (a metric line): Prometheus rejects either scrape whole. */
+        for (size_t k = 0; !reason && k < out->n; k++) {
+            if (strcmp(out->e[k].field, fields[0]) == 0) {
+                snprintf(why, whylen, "%s:%u: %s repeats line %u (each field may be listed once)", name, lineno,
+                         fields[0], out->e[k].line);
+                reason = why;
+            }
+        }
+        if (reason) {
+            rc = JT_ERR_PARSE;
+            break;
+        }
         if (out->n == COUNTERS_MAX_ENTRIES) {
             snprintf(why, whylen, "%s:%u: more than %d entries", name, lineno, COUNTERS_MAX_ENTRIES);
             rc = JT_ERR_LIMIT;

@@ -3,7 +3,8 @@
  * Format (compatible with dcgm-exporter): one record per line, `field name, prometheus type, help`;
  * '#' starts a comment line; blank lines are ignored; fields may be double-quoted (CSV quoting, ""
  * for a quote) and are trimmed. Types: gauge, counter, histogram, summary, label. A malformed line
- * is an error naming file:line, because a typo in this file silently dropping a metric is worse.
+ * is an error naming file:line, because a typo in this file silently dropping a metric is worse. So
+ * is a field listed twice (duplicate label names or series would make Prometheus reject the scrape).
  */
 #ifndef JOBTEL_COUNTERS_CSV_H
 #define JOBTEL_COUNTERS_CSV_H

@@ -1,9 +1,12 @@
 /* gpu_fields.h - what the GPU collector reads from NVML and under which names it exports it.
  *
- * Two tables, one per name set, both keyed on `enum gpu_reading`: a reading is one quantity NVML
- * gives us (in NVML's unit), read once per collection however many metrics use it. This is where a
- * newcomer looks up where any GPU metric comes from: reading → NVML call in gpu_nvml.c's reader,
- * reading → name, unit conversion and help in the tables in gpu_fields.c.
+ * A reading is one quantity NVML gives us (in NVML's unit), read once per collection however many
+ * metrics use it. Three tables, all keyed on `enum gpu_reading`, in gpu_fields.c:
+ *   reading_defs      reading -> the NVML call that gives it (gpu_nvml.c's reader loops over it)
+ *   dcgm fields       reading -> DCGM_FI_* name, unit conversion, type, help (render_dcgm.c)
+ *   jobstats_metrics  reading -> nvidia_gpu_* name, conversion, fixed labels (render_jobstats.c)
+ * The name tables are separate because the mapping is many-to-many (one reading, several names; a
+ * Princeton metric split by a label). This is where a newcomer looks up where any GPU metric comes from.
  */
 #ifndef JOBTEL_GPU_FIELDS_H
 #define JOBTEL_GPU_FIELDS_H
@@ -67,6 +70,40 @@ enum gpu_reading {
 };
 
 _Static_assert(R_COUNT <= 64, "readings must fit the 64-bit valid mask");
+
+/* How NVML gives a reading; the reader has one small function per kind. */
+enum nvml_source {
+    SRC_UTIL,            /* nvmlDeviceGetUtilizationRates: gpu, memory */
+    SRC_ENC_UTIL,        /* nvmlDeviceGetEncoderUtilization */
+    SRC_DEC_UTIL,        /* nvmlDeviceGetDecoderUtilization */
+    SRC_CLOCK,           /* nvmlDeviceGetClockInfo(arg = nvmlClockType_t) */
+    SRC_TEMP,            /* nvmlDeviceGetTemperature(GPU) */
+    SRC_POWER,           /* nvmlDeviceGetPowerUsage */
+    SRC_POWER_LIMIT,     /* nvmlDeviceGetEnforcedPowerLimit */
+    SRC_ENERGY,          /* nvmlDeviceGetTotalEnergyConsumption */
+    SRC_MEMORY,          /* nvmlDeviceGetMemoryInfo_v2, else v1 */
+    SRC_FAN,             /* nvmlDeviceGetFanSpeed */
+    SRC_PSTATE,          /* nvmlDeviceGetPerformanceState */
+    SRC_CLOCK_REASONS,   /* nvmlDeviceGetCurrentClocksEventReasons */
+    SRC_PCIE,            /* nvmlDeviceGetPcieThroughput(arg = nvmlPcieUtilCounter_t) */
+    SRC_ECC,             /* nvmlDeviceGetTotalEccErrors(arg = error type, arg2 = counter type) */
+    SRC_RETIRED,         /* nvmlDeviceGetRetiredPages(arg = cause), count only */
+    SRC_RETIRED_PENDING, /* nvmlDeviceGetRetiredPagesPendingStatus */
+    SRC_REMAP,           /* nvmlDeviceGetRemappedRows: correctable, uncorrectable, pending, failed */
+    SRC_FIELD,           /* nvmlDeviceGetFieldValues(arg = NVML_FI_*), all in one batch */
+    SRC_XID,             /* the last XID event our event thread saw */
+};
+
+struct reading_def {
+    enum gpu_reading r;
+    const char *unit;          /* NVML's unit, which the reading keeps */
+    enum nvml_source src;
+    int arg, arg2;
+    uint64_t also;             /* other readings the same call fills (read once for all of them) */
+};
+
+/* One row per reading, indexed by enum gpu_reading, in the order the reader calls NVML. */
+extern const struct reading_def reading_defs[R_COUNT];
 
 #define READING_BIT(r) (UINT64_C(1) << (r))
 

@@ -1,14 +1,16 @@
-/* gpu_nvml.c - the GPU collector: per-GPU metrics read through NVML, in dcgm-exporter's and
- * Princeton's name sets.
+/* gpu_nvml.c - the GPU collector's reader: per-GPU readings through NVML, and nothing else.
  *
- * Shape: init loads NVML (dlopen, path from --collector.gpu.nvml-library), enumerates the GPUs once
- * and caches their identity (the labels); each collection reads only the quantities some selected
- * metric needs (gpu_fields.h) into a struct with a valid bit per value, then writes both name sets
- * from it. A value NVML did not give us is never written. A GPU that answers GPU_IS_LOST is flagged
- * (jobtel_gpu_up 0) and not queried again; the others carry on. XID errors arrive as NVML events on
- * a thread of their own. No NVML at all is not an error: the collector says so once, exports
- * jobtel_gpu_nvml_available 0 and retries the library now and then.
+ * Shape: gpu_nvml_new loads NVML (dlopen, path from --collector.gpu.nvml-library), enumerates the GPUs
+ * once and caches their identity (the labels); each gpu_nvml_read fills a gpu_collection
+ * (gpu_readings.h) with the quantities some consumer needs, looping over the reading table
+ * (gpu_fields.h, reading_defs), each value with a valid bit, plus each GPU's compute processes (pids)
+ * and XID counts. Naming, labels, jobs and pods are the renderers' business (render_*.c), wired in
+ * gpu.c. A GPU that answers GPU_IS_LOST is flagged (up = false) and not queried again; the others carry
+ * on. XID errors arrive as NVML events on a thread of their own. No NVML at all is not an error: the
+ * collection says nvml_available = false and the library is retried now and then.
  */
+#include "collectors/gpu_nvml.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,23 +18,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "collectors/collector.h"
-#include "collectors/counters_csv.h"
-#include "collectors/gpu_fields.h"
-#include "attribution/gpu_jobs.h"
-#include "attribution/gpu_pods.h"
 #include "common/log.h"
 #include "common/strparse.h"
-#include "exporter/api.h"
 #include "nvml/nvml_loader.h"
 #include "nvml/nvml_procs.h"
 
-#define GPU_MAX_DEVICES 64
-#define GPU_MAX_MIG 16
-#define GPU_MAX_XID_KINDS 32
 #define GPU_NVML_RETRY_S 30.0
-/* What the JSON API shows, read even when no selected metric needs it. */
-#define API_NEED (READING_BIT(R_GPU_UTIL) | READING_BIT(R_FB_USED) | READING_BIT(R_FB_TOTAL) | READING_BIT(R_POWER_MW))
 
 struct mig_instance {
     nvmlDevice_t h;
@@ -42,11 +33,6 @@ struct mig_instance {
     char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
     char profile[32];     /* e.g. "1g.10gb", from the MIG device name */
     unsigned slot;        /* index for nvmlDeviceGetMigDeviceHandleByIndex (device plugin "<gpu>:<slot>" ids) */
-};
-
-struct xid_count {
-    unsigned long long xid;
-    unsigned long long count;
 };
 
 struct gpu_device {
@@ -63,38 +49,15 @@ struct gpu_device {
     nvmlReturn_t last_error; /* last non-NOT_SUPPORTED failure, NVML_SUCCESS if none */
     struct mig_instance mig[GPU_MAX_MIG];
     size_t nmig;
-    /* Written by the XID thread, read by collect; guarded by gpu_state.xid_mu. */
+    /* Written by the XID thread, read by the reader; guarded by gpu_nvml.xid_mu. */
     bool xid_registered;
     unsigned long long last_xid;
-    struct xid_count xids[GPU_MAX_XID_KINDS];
+    struct gpu_xid_count xids[GPU_MAX_XID_KINDS];
     size_t nxids;
 };
 
-/* One selected DCGM metric (from the counters CSV). */
-struct dcgm_metric {
-    const struct dcgm_field_def *def;
-    enum counter_type type;
-    const char *name;  /* borrowed from counters */
-    const char *help;  /* borrowed from counters */
-};
-
-struct dcgm_label {
-    const char *name;  /* borrowed from counters */
-    enum dcgm_label_field kind;
-};
-
-struct gpu_selection {
-    struct counter_list counters; /* owns the strings the arrays below borrow */
-    struct dcgm_metric *metrics;
-    size_t nmetrics;
-    struct dcgm_label *labels;    /* sorted by name, as dcgm-exporter orders them */
-    size_t nlabels;
-};
-
-struct gpu_state {
+struct gpu_nvml {
     const struct exporter_config *cfg;
-    struct gpu_selection sel;
-    uint64_t need;                /* readings some metric uses */
     struct nvml_lib lib;
     bool loaded;                  /* lib is open */
     bool inited;                  /* Init succeeded and devices are enumerated */
@@ -104,9 +67,7 @@ struct gpu_state {
     char nvml_version[NVML_SYSTEM_NVML_VERSION_BUFFER_SIZE];
     struct gpu_device devs[GPU_MAX_DEVICES];
     size_t ndev;
-    struct gpu_jobs jobs;         /* Slurm job attribution */
-    struct gpu_pods pods;         /* Kubernetes pod attribution (-k) */
-    size_t api_slot;              /* next exporter/api.h slot in this collection */
+    unsigned pidbuf[NVML_PROCS_MAX]; /* one GPU's pids, before they join the collection */
     /* XID events */
     pthread_mutex_t xid_mu;
     pthread_t xid_thread;
@@ -116,92 +77,6 @@ struct gpu_state {
     nvmlEventSet_t evset;
     bool evset_created;
 };
-
-/* ---- selection: which DCGM fields, from the counters CSV ---------------------------------------- */
-
-static int label_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct dcgm_label *)a)->name, ((const struct dcgm_label *)b)->name);
-}
-
-static void selection_free(struct gpu_selection *s)
-{
-    counters_free(&s->counters);
-    free(s->metrics);
-    free(s->labels);
-    memset(s, 0, sizeof *s);
-}
-
-/* Builds the selection from the CSV (or the built-in default). Fields jobtel cannot serve from NVML
- * are listed once in the log and skipped; a malformed file is an error naming file:line. */
-static enum jt_err selection_load(const char *path, struct gpu_selection *out, uint64_t *need)
-{
-    char why[512];
-    struct gpu_selection s;
-    memset(&s, 0, sizeof s);
-    enum jt_err rc = path ? counters_load(path, &s.counters, why, sizeof why)
-                          : counters_parse("built-in default counters", dcgm_default_counters_csv,
-                                           strlen(dcgm_default_counters_csv), &s.counters, why, sizeof why);
-    if (rc != JT_OK) {
-        log_error("counters file: %s", why);
-        return rc;
-    }
-    s.metrics = calloc(s.counters.n ? s.counters.n : 1, sizeof *s.metrics);
-    s.labels = calloc(s.counters.n ? s.counters.n : 1, sizeof *s.labels);
-    if (!s.metrics || !s.labels) {
-        selection_free(&s);
-        return JT_ERR_NOMEM;
-    }
-    struct buf skipped;
-    buf_init(&skipped, 8192);
-    uint64_t mask = 0;
-    for (size_t i = 0; i < s.counters.n; i++) {
-        const struct counter_entry *e = &s.counters.e[i];
-        if (e->type == CT_LABEL) {
-            enum dcgm_label_field k = dcgm_label_lookup(e->field);
-            if (k != DLF_NONE) {
-                s.labels[s.nlabels].name = e->field;
-                s.labels[s.nlabels].kind = k;
-                s.nlabels++;
-                continue;
-            }
-        } else {
-            const struct dcgm_field_def *def = dcgm_field_lookup(e->field);
-            if (def) {
-                bool dup = false;
-                for (size_t j = 0; j < s.nmetrics; j++)
-                    dup |= strcmp(s.metrics[j].name, e->field) == 0;
-                if (dup) {
-                    log_warn("counters file: line %u repeats %s; keeping the first", e->line, e->field);
-                    continue;
-                }
-                s.metrics[s.nmetrics].def = def;
-                s.metrics[s.nmetrics].type = e->type == CT_COUNTER ? CT_COUNTER : CT_GAUGE;
-                s.metrics[s.nmetrics].name = e->field;
-                s.metrics[s.nmetrics].help = e->help;
-                s.nmetrics++;
-                mask |= READING_BIT(def->reading);
-                continue;
-            }
-        }
-        buf_printf(&skipped, "%s%s", skipped.len ? ", " : "", e->field);
-    }
-    if (skipped.len)
-        log_info("GPU collector: skipped (needs DCGM): %s", buf_str(&skipped));
-    buf_free(&skipped);
-    qsort(s.labels, s.nlabels, sizeof *s.labels, label_cmp);
-    *out = s;
-    *need |= mask;
-    return JT_OK;
-}
-
-static uint64_t jobstats_need(void)
-{
-    uint64_t mask = READING_BIT(R_CLOCK_REASONS);
-    for (size_t i = 0; i < jobstats_metrics_count; i++)
-        mask |= READING_BIT(jobstats_metrics[i].reading);
-    return mask;
-}
 
 /* ---- NVML start-up: load, init, enumerate ------------------------------------------------------- */
 
@@ -228,7 +103,7 @@ static void mig_profile_from_name(const char *name, char *out, size_t n)
     str_copy(out, n, p, strcspn(p, " "));
 }
 
-static void enumerate_mig(struct gpu_state *st, struct gpu_device *d)
+static void enumerate_mig(struct gpu_nvml *st, struct gpu_device *d)
 {
     const struct nvml_lib *L = &st->lib;
     d->nmig = 0;
@@ -261,7 +136,7 @@ static void enumerate_mig(struct gpu_state *st, struct gpu_device *d)
     }
 }
 
-static enum jt_err enumerate(struct gpu_state *st)
+static enum jt_err enumerate(struct gpu_nvml *st)
 {
     const struct nvml_lib *L = &st->lib;
     unsigned count = 0;
@@ -315,7 +190,7 @@ static enum jt_err enumerate(struct gpu_state *st)
 
 static void *xid_thread_main(void *arg);
 
-static void xid_start(struct gpu_state *st)
+static void xid_start(struct gpu_nvml *st)
 {
     const struct nvml_lib *L = &st->lib;
     if (!st->cfg->gpu_xid_events || !L->EventSetCreate || !L->DeviceRegisterEvents || !L->EventSetWait ||
@@ -351,7 +226,7 @@ static void xid_start(struct gpu_state *st)
         st->xid_running = true;
 }
 
-static void nvml_try_start(struct gpu_state *st)
+static void nvml_try_start(struct gpu_nvml *st)
 {
     st->next_retry = mono_now() + GPU_NVML_RETRY_S;
     if (!st->loaded) {
@@ -385,7 +260,7 @@ static void nvml_try_start(struct gpu_state *st)
 
 static void *xid_thread_main(void *arg)
 {
-    struct gpu_state *st = arg;
+    struct gpu_nvml *st = arg;
     const struct nvml_lib *L = &st->lib;
     while (!atomic_load(&st->xid_stop)) {
         nvmlEventData_t ev;
@@ -428,10 +303,11 @@ static void *xid_thread_main(void *arg)
 /* ---- reading -------------------------------------------------------------------------------------- */
 
 struct read_ctx {
-    struct gpu_state *st;
+    struct gpu_nvml *st;
     struct gpu_device *d;
     struct gpu_readings *rd;
     bool lost;
+    bool no_ecc;          /* the first ECC counter said NOT_SUPPORTED: the other three would too */
 };
 
 /* Records a call's outcome; true when the value may be used. */
@@ -452,45 +328,28 @@ static void set(struct gpu_readings *rd, enum gpu_reading r, double v)
     rd->valid |= READING_BIT(r);
 }
 
-static bool want(uint64_t need, uint64_t mask) { return (need & mask) != 0; }
-
-/* Reads a field-values batch into the readings table. */
+/* Reads the needed SRC_FIELD rows of the reading table in one nvmlDeviceGetFieldValues call: NVML
+ * serves ids that share a driver query together. */
 static void read_fields(struct read_ctx *c, nvmlDevice_t h, uint64_t need)
 {
-    static const struct { unsigned id; enum gpu_reading r; } map[] = {
-        {NVML_FI_DEV_MEMORY_TEMP, R_MEM_TEMP},
-        {NVML_FI_DEV_PCIE_REPLAY_COUNTER, R_PCIE_REPLAY},
-        {NVML_FI_DEV_PERF_POLICY_POWER, R_VIOL_POWER},
-        {NVML_FI_DEV_PERF_POLICY_THERMAL, R_VIOL_THERMAL},
-        {NVML_FI_DEV_PERF_POLICY_SYNC_BOOST, R_VIOL_SYNC_BOOST},
-        {NVML_FI_DEV_PERF_POLICY_BOARD_LIMIT, R_VIOL_BOARD},
-        {NVML_FI_DEV_PERF_POLICY_LOW_UTILIZATION, R_VIOL_LOW_UTIL},
-        {NVML_FI_DEV_PERF_POLICY_RELIABILITY, R_VIOL_RELIABILITY},
-        {NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL, R_NVLINK_CRC_FLIT},
-        {NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL, R_NVLINK_CRC_DATA},
-        {NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL, R_NVLINK_REPLAY},
-        {NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL, R_NVLINK_RECOVERY},
-        {NVML_FI_DEV_NVLINK_BANDWIDTH_C0_TOTAL, R_NVLINK_BW_TOTAL},
-    };
-    enum { NMAP = sizeof map / sizeof map[0] };
     const struct nvml_lib *L = &c->st->lib;
     if (!L->DeviceGetFieldValues)
         return;
-    nvmlFieldValue_t fv[NMAP];
-    enum gpu_reading which[NMAP];
+    nvmlFieldValue_t fv[R_COUNT];
+    enum gpu_reading which[R_COUNT];
     int n = 0;
     memset(fv, 0, sizeof fv);
-    for (size_t i = 0; i < NMAP; i++) {
-        if (!(need & READING_BIT(map[i].r)))
+    for (size_t i = 0; i < R_COUNT; i++) {
+        const struct reading_def *def = &reading_defs[i];
+        if (def->src != SRC_FIELD || !(need & READING_BIT(def->r)))
             continue;
-        fv[n].fieldId = map[i].id;
+        fv[n].fieldId = (unsigned)def->arg;
         fv[n].scopeId = 0;
-        which[n] = map[i].r;
+        which[n] = def->r;
         n++;
     }
     if (n == 0)
         return;
-    /* One call for all of them: NVML serves ids that share a driver query together. */
     if (!ok(c, L->DeviceGetFieldValues(h, n, fv)))
         return;
     for (int i = 0; i < n; i++) {
@@ -542,559 +401,250 @@ static void read_memory(struct read_ctx *c, nvmlDevice_t h)
     }
 }
 
-static void read_device(struct read_ctx *c, uint64_t need)
+/* Reads one row of the reading table (and the readings the same call fills). */
+static void read_one(struct read_ctx *c, const struct reading_def *def, nvmlDevice_t h)
 {
     const struct nvml_lib *L = &c->st->lib;
-    struct gpu_device *d = c->d;
-    nvmlDevice_t h = d->h;
     struct gpu_readings *rd = c->rd;
     unsigned u, u2;
     unsigned long long ull;
-
-#define STOP_IF_LOST() do { if (c->lost) return; } while (0)
-    if (want(need, READING_BIT(R_GPU_UTIL) | READING_BIT(R_MEM_UTIL)) && L->DeviceGetUtilizationRates) {
-        nvmlUtilization_t ut;
-        if (ok(c, L->DeviceGetUtilizationRates(h, &ut))) {
-            set(rd, R_GPU_UTIL, ut.gpu);
-            set(rd, R_MEM_UTIL, ut.memory);
+    nvmlReturn_t r;
+    switch (def->src) {
+    case SRC_UTIL:
+        if (L->DeviceGetUtilizationRates) {
+            nvmlUtilization_t ut;
+            if (ok(c, L->DeviceGetUtilizationRates(h, &ut))) {
+                set(rd, R_GPU_UTIL, ut.gpu);
+                set(rd, R_MEM_UTIL, ut.memory);
+            }
         }
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_ENC_UTIL)) && L->DeviceGetEncoderUtilization) {
-        if (ok(c, L->DeviceGetEncoderUtilization(h, &u, &u2)))
-            set(rd, R_ENC_UTIL, u);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_DEC_UTIL)) && L->DeviceGetDecoderUtilization) {
-        if (ok(c, L->DeviceGetDecoderUtilization(h, &u, &u2)))
-            set(rd, R_DEC_UTIL, u);
-        STOP_IF_LOST();
-    }
-    static const struct { nvmlClockType_t t; enum gpu_reading r; } clocks[] = {
-        {NVML_CLOCK_SM, R_SM_CLOCK}, {NVML_CLOCK_MEM, R_MEM_CLOCK},
-        {NVML_CLOCK_GRAPHICS, R_GRAPHICS_CLOCK}, {NVML_CLOCK_VIDEO, R_VIDEO_CLOCK},
-    };
-    for (size_t i = 0; i < sizeof clocks / sizeof clocks[0] && L->DeviceGetClockInfo; i++) {
-        if (!want(need, READING_BIT(clocks[i].r)))
-            continue;
-        if (ok(c, L->DeviceGetClockInfo(h, clocks[i].t, &u)))
-            set(rd, clocks[i].r, u);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_GPU_TEMP)) && L->DeviceGetTemperature) {
-        if (ok(c, L->DeviceGetTemperature(h, NVML_TEMPERATURE_GPU, &u)))
-            set(rd, R_GPU_TEMP, u);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_POWER_MW)) && L->DeviceGetPowerUsage) {
-        if (ok(c, L->DeviceGetPowerUsage(h, &u)))
-            set(rd, R_POWER_MW, u);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_POWER_LIMIT_MW)) && L->DeviceGetEnforcedPowerLimit) {
-        if (ok(c, L->DeviceGetEnforcedPowerLimit(h, &u)))
-            set(rd, R_POWER_LIMIT_MW, u);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_ENERGY_MJ)) && L->DeviceGetTotalEnergyConsumption) {
-        if (ok(c, L->DeviceGetTotalEnergyConsumption(h, &ull)))
-            set(rd, R_ENERGY_MJ, (double)ull);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_FB_TOTAL) | READING_BIT(R_FB_FREE) | READING_BIT(R_FB_USED) |
-                       READING_BIT(R_FB_RESERVED) | READING_BIT(R_FB_USED_V1))) {
+        return;
+    case SRC_ENC_UTIL:
+        if (L->DeviceGetEncoderUtilization && ok(c, L->DeviceGetEncoderUtilization(h, &u, &u2)))
+            set(rd, def->r, u);
+        return;
+    case SRC_DEC_UTIL:
+        if (L->DeviceGetDecoderUtilization && ok(c, L->DeviceGetDecoderUtilization(h, &u, &u2)))
+            set(rd, def->r, u);
+        return;
+    case SRC_CLOCK:
+        if (L->DeviceGetClockInfo && ok(c, L->DeviceGetClockInfo(h, (nvmlClockType_t)def->arg, &u)))
+            set(rd, def->r, u);
+        return;
+    case SRC_TEMP:
+        if (L->DeviceGetTemperature && ok(c, L->DeviceGetTemperature(h, NVML_TEMPERATURE_GPU, &u)))
+            set(rd, def->r, u);
+        return;
+    case SRC_POWER:
+        if (L->DeviceGetPowerUsage && ok(c, L->DeviceGetPowerUsage(h, &u)))
+            set(rd, def->r, u);
+        return;
+    case SRC_POWER_LIMIT:
+        if (L->DeviceGetEnforcedPowerLimit && ok(c, L->DeviceGetEnforcedPowerLimit(h, &u)))
+            set(rd, def->r, u);
+        return;
+    case SRC_ENERGY:
+        if (L->DeviceGetTotalEnergyConsumption && ok(c, L->DeviceGetTotalEnergyConsumption(h, &ull)))
+            set(rd, def->r, (double)ull);
+        return;
+    case SRC_MEMORY:
         read_memory(c, h);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_FAN)) && L->DeviceGetFanSpeed) {
-        if (ok(c, L->DeviceGetFanSpeed(h, &u)))
-            set(rd, R_FAN, u);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_PSTATE)) && L->DeviceGetPerformanceState) {
-        nvmlPstates_t ps;
-        if (ok(c, L->DeviceGetPerformanceState(h, &ps)) && ps != NVML_PSTATE_UNKNOWN)
-            set(rd, R_PSTATE, ps);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_CLOCK_REASONS)) && L->DeviceGetCurrentClocksEventReasons) {
-        if (ok(c, L->DeviceGetCurrentClocksEventReasons(h, &ull)))
-            set(rd, R_CLOCK_REASONS, (double)ull);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_PCIE_TX_KBPS)) && L->DeviceGetPcieThroughput) {
-        if (ok(c, L->DeviceGetPcieThroughput(h, NVML_PCIE_UTIL_TX_BYTES, &u)))
-            set(rd, R_PCIE_TX_KBPS, u);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_PCIE_RX_KBPS)) && L->DeviceGetPcieThroughput) {
-        if (ok(c, L->DeviceGetPcieThroughput(h, NVML_PCIE_UTIL_RX_BYTES, &u)))
-            set(rd, R_PCIE_RX_KBPS, u);
-        STOP_IF_LOST();
-    }
-    static const struct { nvmlMemoryErrorType_t e; nvmlEccCounterType_t k; enum gpu_reading r; } ecc[] = {
-        {NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_VOLATILE_ECC, R_ECC_SBE_VOL},
-        {NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC, R_ECC_DBE_VOL},
-        {NVML_MEMORY_ERROR_TYPE_CORRECTED, NVML_AGGREGATE_ECC, R_ECC_SBE_AGG},
-        {NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_AGGREGATE_ECC, R_ECC_DBE_AGG},
-    };
-    for (size_t i = 0; i < sizeof ecc / sizeof ecc[0] && L->DeviceGetTotalEccErrors; i++) {
-        if (!want(need, READING_BIT(ecc[i].r)))
-            continue;
-        nvmlReturn_t r = L->DeviceGetTotalEccErrors(h, ecc[i].e, ecc[i].k, &ull);
+        return;
+    case SRC_FAN:
+        if (L->DeviceGetFanSpeed && ok(c, L->DeviceGetFanSpeed(h, &u)))
+            set(rd, def->r, u);
+        return;
+    case SRC_PSTATE:
+        if (L->DeviceGetPerformanceState) {
+            nvmlPstates_t ps;
+            if (ok(c, L->DeviceGetPerformanceState(h, &ps)) && ps != NVML_PSTATE_UNKNOWN)
+                set(rd, def->r, ps);
+        }
+        return;
+    case SRC_CLOCK_REASONS:
+        if (L->DeviceGetCurrentClocksEventReasons && ok(c, L->DeviceGetCurrentClocksEventReasons(h, &ull)))
+            set(rd, def->r, (double)ull);
+        return;
+    case SRC_PCIE:
+        if (L->DeviceGetPcieThroughput && ok(c, L->DeviceGetPcieThroughput(h, (nvmlPcieUtilCounter_t)def->arg, &u)))
+            set(rd, def->r, u);
+        return;
+    case SRC_ECC:
+        if (!L->DeviceGetTotalEccErrors || c->no_ecc)
+            return;
+        r = L->DeviceGetTotalEccErrors(h, (nvmlMemoryErrorType_t)def->arg, (nvmlEccCounterType_t)def->arg2, &ull);
         if (ok(c, r))
-            set(rd, ecc[i].r, (double)ull);
-        STOP_IF_LOST();
-        if (r == NVML_ERROR_NOT_SUPPORTED)
-            break; /* no ECC on this board: the other three say the same */
-    }
-    static const struct { nvmlPageRetirementCause_t cause; enum gpu_reading r; } retired[] = {
-        {NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS, R_RETIRED_SBE},
-        {NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR, R_RETIRED_DBE},
-    };
-    for (size_t i = 0; i < 2 && L->DeviceGetRetiredPages; i++) {
-        if (!want(need, READING_BIT(retired[i].r)))
-            continue;
-        unsigned pages = 0; /* 0 asks for the count only */
-        nvmlReturn_t r = L->DeviceGetRetiredPages(h, retired[i].cause, &pages, NULL);
-        if (r == NVML_SUCCESS || r == NVML_ERROR_INSUFFICIENT_SIZE)
-            set(rd, retired[i].r, pages);
-        else
-            ok(c, r);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_RETIRED_PENDING)) && L->DeviceGetRetiredPagesPendingStatus) {
-        nvmlEnableState_t pend;
-        if (ok(c, L->DeviceGetRetiredPagesPendingStatus(h, &pend)))
-            set(rd, R_RETIRED_PENDING, pend == NVML_FEATURE_ENABLED ? 1 : 0);
-        STOP_IF_LOST();
-    }
-    if (want(need, READING_BIT(R_REMAP_COR) | READING_BIT(R_REMAP_UNC) | READING_BIT(R_REMAP_PENDING) |
-                       READING_BIT(R_REMAP_FAILED)) && L->DeviceGetRemappedRows) {
-        unsigned cor, unc, pend, fail;
-        if (ok(c, L->DeviceGetRemappedRows(h, &cor, &unc, &pend, &fail))) {
-            set(rd, R_REMAP_COR, cor);
-            set(rd, R_REMAP_UNC, unc);
-            set(rd, R_REMAP_PENDING, pend);
-            set(rd, R_REMAP_FAILED, fail);
+            set(rd, def->r, (double)ull);
+        c->no_ecc = r == NVML_ERROR_NOT_SUPPORTED; /* no ECC on this board: the others say the same */
+        return;
+    case SRC_RETIRED:
+        if (L->DeviceGetRetiredPages) {
+            unsigned pages = 0; /* 0 asks for the count only */
+            r = L->DeviceGetRetiredPages(h, (nvmlPageRetirementCause_t)def->arg, &pages, NULL);
+            if (r == NVML_SUCCESS || r == NVML_ERROR_INSUFFICIENT_SIZE)
+                set(rd, def->r, pages);
+            else
+                ok(c, r);
         }
-        STOP_IF_LOST();
-    }
-    read_fields(c, h, need);
-    STOP_IF_LOST();
-    if (want(need, READING_BIT(R_XID_LAST))) {
+        return;
+    case SRC_RETIRED_PENDING:
+        if (L->DeviceGetRetiredPagesPendingStatus) {
+            nvmlEnableState_t pend;
+            if (ok(c, L->DeviceGetRetiredPagesPendingStatus(h, &pend)))
+                set(rd, def->r, pend == NVML_FEATURE_ENABLED ? 1 : 0);
+        }
+        return;
+    case SRC_REMAP:
+        if (L->DeviceGetRemappedRows) {
+            unsigned cor, unc, pend, fail;
+            if (ok(c, L->DeviceGetRemappedRows(h, &cor, &unc, &pend, &fail))) {
+                set(rd, R_REMAP_COR, cor);
+                set(rd, R_REMAP_UNC, unc);
+                set(rd, R_REMAP_PENDING, pend);
+                set(rd, R_REMAP_FAILED, fail);
+            }
+        }
+        return;
+    case SRC_FIELD: /* batched: read_fields */
+        return;
+    case SRC_XID:
         pthread_mutex_lock(&c->st->xid_mu);
-        if (d->xid_registered)
-            set(rd, R_XID_LAST, (double)d->last_xid);
+        if (c->d->xid_registered)
+            set(rd, def->r, (double)c->d->last_xid);
         pthread_mutex_unlock(&c->st->xid_mu);
-    }
-#undef STOP_IF_LOST
-}
-
-/* ---- writing -------------------------------------------------------------------------------------- */
-
-/* dcgm-exporter's fixed labels, in its order; `mig` adds GPU_I_PROFILE and GPU_I_ID. */
-/* The GPU's identity as dcgm-exporter labels it, in its order: gpu, UUID, pci_bus_id, device, modelName. */
-static void gpu_identity_labels(const struct gpu_device *d, struct labelset *ls)
-{
-    labelset_init(ls);
-    labelset_add(ls, "gpu", d->index_s);
-    labelset_add(ls, "UUID", d->uuid);
-    labelset_add(ls, "pci_bus_id", d->pci);
-    labelset_add(ls, "device", d->device_s);
-    labelset_add(ls, "modelName", d->model);
-}
-
-static void dcgm_labels(const struct gpu_state *st, const struct gpu_device *d, const struct mig_instance *mig,
-                        struct labelset *ls)
-{
-    gpu_identity_labels(d, ls);
-    if (mig) {
-        labelset_add(ls, "GPU_I_PROFILE", mig->profile);
-        labelset_add(ls, "GPU_I_ID", mig->gi);
-    }
-    if (st->cfg->hostname)
-        labelset_add(ls, "hostname", st->cfg->hostname);
-    for (size_t i = 0; i < st->sel.nlabels; i++) {
-        const char *v = st->sel.labels[i].kind == DLF_DRIVER_VERSION ? st->driver_version : st->nvml_version;
-        labelset_add(ls, st->sel.labels[i].name, v[0] ? v : NULL);
-    }
-}
-
-static double dcgm_value(const struct dcgm_field_def *def, double raw)
-{
-    double v = raw * def->scale;
-    if (def->floor_value)
-        v = (double)(unsigned long long)v;
-    return v;
-}
-
-/* Writes one dcgm metric for one entity, once per job (dcgm-exporter's hpc_job) and once per pod sharing
- * the GPU. The attribute labels follow dcgm-exporter's sorted order: container, hpc_job, namespace, pod. */
-static void write_dcgm_series(struct expo_family *f, const struct labelset *base, const struct gpu_job_set *jobs,
-                              const struct gpu_pod_set *pods, double v)
-{
-    size_t nj = jobs && jobs->n ? jobs->n : 1;
-    size_t np = pods && pods->n ? pods->n : 1;
-    for (size_t j = 0; j < nj; j++) {
-        for (size_t p = 0; p < np; p++) {
-            const struct gpu_job *job = jobs && jobs->n ? &jobs->job[j] : NULL;
-            const struct gpu_pod *pod = pods && pods->n ? &pods->pod[p] : NULL;
-            struct labelset ls;
-            labelset_copy(&ls, base);
-            if (pod)
-                labelset_add(&ls, "container", pod->container);
-            if (job)
-                labelset_add(&ls, "hpc_job", job->jobid);
-            if (pod) {
-                labelset_add(&ls, "namespace", pod->ns);
-                labelset_add(&ls, "pod", pod->pod);
-            }
-            expo_sample(f, &ls, v);
-        }
-    }
-}
-
-static void write_dcgm(struct gpu_state *st, struct expo *w, const struct gpu_device *d, const struct mig_instance *mig,
-                       const struct gpu_readings *rd, const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
-{
-    struct labelset base;
-    dcgm_labels(st, d, mig, &base);
-    for (size_t i = 0; i < st->sel.nmetrics; i++) {
-        const struct dcgm_metric *m = &st->sel.metrics[i];
-        if (mig && !m->def->per_mig_instance)
-            continue;
-        if (!(rd->valid & READING_BIT(m->def->reading)))
-            continue;
-        struct expo_family *f = expo_family(w, m->name, m->type == CT_COUNTER ? METRIC_COUNTER : METRIC_GAUGE,
-                                            m->help);
-        write_dcgm_series(f, &base, jobs, pods, dcgm_value(m->def, rd->v[m->def->reading]));
-    }
-}
-
-/* Princeton's labels, sorted by name as client_golang writes them. */
-static void jobstats_labels(const struct gpu_device *d, const struct mig_instance *mig, const struct gpu_job *job,
-                            struct labelset *ls)
-{
-    labelset_init(ls);
-    if (mig)
-        labelset_add(ls, "GPU_I_ID", mig->gi);
-    labelset_add(ls, "jobid", job ? job->jobid : NULL);
-    labelset_add(ls, "minor_number", d->minor_s[0] ? d->minor_s : NULL);
-    labelset_add(ls, "name", mig ? mig->name : d->name);
-    labelset_add(ls, "ordinal", d->index_s);
-    labelset_add(ls, "userid", job && job->uid[0] ? job->uid : NULL);
-    labelset_add(ls, "uuid", mig ? mig->uuid : d->uuid);
-}
-
-/* Adds extra labels to a Princeton label set, keeping names sorted. */
-static void labels_insert_sorted(struct labelset *ls, const char *name, const char *value)
-{
-    if (ls->n >= LABELSET_MAX) {
-        ls->overflow = 1;
         return;
     }
-    size_t pos = ls->n;
-    while (pos > 0 && strcmp(ls->l[pos - 1].name, name) > 0)
-        pos--;
-    memmove(&ls->l[pos + 1], &ls->l[pos], (ls->n - pos) * sizeof ls->l[0]);
-    ls->l[pos].name = name;
-    ls->l[pos].value = value;
-    ls->n++;
 }
 
-static void write_jobstats(struct expo *w, const struct gpu_device *d, const struct mig_instance *mig,
-                           const struct gpu_readings *rd, const struct gpu_job *job)
+/* One GPU: every needed row of the reading table, in table order, then the field-values batch. A lost
+ * GPU stops the loop at once (every further call would time out the same way). */
+static void read_device(struct read_ctx *c, uint64_t need)
 {
-    struct labelset base;
-    jobstats_labels(d, mig, job, &base);
-    for (size_t i = 0; i < jobstats_metrics_count; i++) {
-        const struct jobstats_metric_def *m = &jobstats_metrics[i];
-        if (mig && !m->per_mig_instance)
+    uint64_t done = 0;
+    for (size_t i = 0; i < R_COUNT; i++) {
+        const struct reading_def *def = &reading_defs[i];
+        uint64_t bits = READING_BIT(def->r) | def->also;
+        if (!(need & READING_BIT(def->r)) || (done & READING_BIT(def->r)))
             continue;
-        if (!(rd->valid & READING_BIT(m->reading)))
-            continue;
-        struct labelset ls;
-        labelset_copy(&ls, &base);
-        if (m->label_name)
-            labels_insert_sorted(&ls, m->label_name, m->label_value);
-        if (m->label2_name)
-            labels_insert_sorted(&ls, m->label2_name, m->label2_value);
-        expo_sample(expo_family(w, m->name, METRIC_GAUGE, m->help), &ls, rd->v[m->reading] * m->scale);
+        done |= bits;
+        read_one(c, def, c->d->h);
+        if (c->lost)
+            return;
     }
-    if (mig)
-        return;
-    if (rd->valid & READING_BIT(R_CLOCK_REASONS)) {
-        char reasons[256];
-        jobstats_clock_reasons((uint64_t)rd->v[R_CLOCK_REASONS], reasons, sizeof reasons);
-        struct labelset ls;
-        labelset_copy(&ls, &base);
-        labels_insert_sorted(&ls, "reason", reasons);
-        expo_sample(expo_family(w, "nvidia_gpu_clock_event_reason", METRIC_GAUGE,
-                                "Clock event reasons of the GPU device as a bitmask, named in the reason label."),
-                    &ls, rd->v[R_CLOCK_REASONS]);
-    }
-    if (job) {
-        uint64_t jid, uid;
-        if (cstr_to_u64(job->jobid, &jid))
-            expo_sample(expo_family(w, "nvidia_gpu_jobId", METRIC_GAUGE, "JobId number of a job currently using this GPU."),
-                        &base, (double)jid);
-        if (job->uid[0] && cstr_to_u64(job->uid, &uid))
-            expo_sample(expo_family(w, "nvidia_gpu_jobUid", METRIC_GAUGE, "Uid number of user running jobs on this GPU."),
-                        &base, (double)uid);
-    }
+    read_fields(c, c->d->h, need);
 }
 
-static void write_status(struct gpu_state *st, struct expo *w, const struct gpu_device *d)
+/* The GPU's compute processes (pids), for process attribution (attribution/slurm_process.c). The
+ * record size differs between driver branches (early R535): nvml_procs reads it right. */
+static void read_processes(struct gpu_nvml *st, nvmlDevice_t h, struct gpu_collection *c, struct gpu_entity *e)
 {
-    struct labelset ls;
-    gpu_identity_labels(d, &ls);
-    expo_sample(expo_family(w, "jobtel_gpu_up", METRIC_GAUGE,
-                            "Whether the GPU answers NVML (1) or was lost, e.g. fell off the bus (0)."),
-                &ls, d->lost ? 0 : 1);
-    if (st->cfg->gpu_jobstats_names && d->last_error != NVML_SUCCESS) {
-        struct labelset pl;
-        jobstats_labels(d, NULL, NULL, &pl);
-        expo_sample(expo_family(w, "nvidia_gpu_last_error", METRIC_GAUGE,
-                                "Last NVML error code returned for the GPU device (0 = none)."),
-                    &pl, d->last_error);
-    }
-    /* XID counts since the exporter started (DCGM_FI_DEV_XID_ERRORS only holds the last one). */
-    pthread_mutex_lock(&st->xid_mu);
-    for (size_t k = 0; k < d->nxids; k++) {
-        char xid[24];
-        snprintf(xid, sizeof xid, "%llu", d->xids[k].xid);
-        struct labelset xl;
-        labelset_copy(&xl, &ls);
-        labelset_add(&xl, "xid", xid);
-        expo_sample_u64(expo_family(w, "jobtel_gpu_xid_errors_total", METRIC_COUNTER,
-                                    "XID errors reported by NVML events since the exporter started, by XID."),
-                        &xl, d->xids[k].count);
-    }
-    pthread_mutex_unlock(&st->xid_mu);
-}
-
-/* Jobs through the GPU's compute processes and their cgroups, for a GPU no mapping file names. */
-static void jobs_from_processes(struct gpu_state *st, struct expo *w, const struct gpu_device *d, nvmlDevice_t h,
-                                struct gpu_job_set *set)
-{
-    /* The record size differs between driver branches (early R535): nvml_procs reads it right. */
-    unsigned pids[NVML_PROCS_MAX];
     size_t n = 0;
-    enum jt_err rc = nvml_procs_pids(&st->lib, h, NVML_PROCS_COMPUTE, pids, NVML_PROCS_MAX, &n);
-    if (rc == JT_OK || rc == JT_ERR_LIMIT) {
-        for (size_t i = 0; i < n; i++) {
-            size_t before = set->n;
-            gpu_jobs_add_process(&st->jobs, pids[i], set);
-            if (set->n > before) {
-                struct labelset ls;
-                labelset_init(&ls);
-                labelset_add(&ls, "gpu", d->index_s);
-                labelset_add(&ls, "UUID", d->uuid);
-                labelset_add(&ls, "jobid", set->job[set->n - 1].jobid);
-                expo_sample(expo_family(w, "jobtel_gpu_process_job_info", METRIC_GAUGE,
-                                        "A Slurm job found running on the GPU through its processes' cgroups (no mapping file names the GPU)."),
-                            &ls, 1);
-            }
-        }
-        set->from_processes = set->n > 0;
-    }
+    enum jt_err rc = nvml_procs_pids(&st->lib, h, NVML_PROCS_COMPUTE, st->pidbuf, NVML_PROCS_MAX, &n);
+    e->pids_valid = (rc == JT_OK || rc == JT_ERR_LIMIT) && gpu_collection_add_pids(c, e, st->pidbuf, n);
 }
 
-/* The Princeton names have a fixed label schema without pods, so pods are joined through this gauge
- * (on UUID, or gpu + GPU_I_ID for MIG) rather than added to nvidia_gpu_* series. */
-static void write_pod_info(struct expo *w, const struct gpu_device *d, const struct mig_instance *mig,
-                           const struct gpu_pod_set *pods)
+/* ---- one collection -------------------------------------------------------------------------------- */
+
+static void identity(const struct gpu_device *d, struct gpu_entity *e)
 {
-    for (size_t i = 0; i < pods->n; i++) {
-        struct labelset ls;
-        labelset_init(&ls);
-        labelset_add(&ls, "gpu", d->index_s);
-        labelset_add(&ls, "UUID", d->uuid);
-        if (mig)
-            labelset_add(&ls, "GPU_I_ID", mig->gi);
-        labelset_add(&ls, "container", pods->pod[i].container);
-        labelset_add(&ls, "namespace", pods->pod[i].ns);
-        labelset_add(&ls, "pod", pods->pod[i].pod);
-        expo_sample(expo_family(w, "jobtel_kubernetes_gpu_pod_info", METRIC_GAUGE,
-                                "A pod container the kubelet assigned this GPU or MIG instance to (always 1)."),
-                    &ls, 1);
-    }
+    memset(e, 0, sizeof *e);
+    e->index = d->index;
+    snprintf(e->index_s, sizeof e->index_s, "%s", d->index_s);
+    snprintf(e->minor_s, sizeof e->minor_s, "%s", d->minor_s);
+    snprintf(e->device_s, sizeof e->device_s, "%s", d->device_s);
+    snprintf(e->uuid, sizeof e->uuid, "%s", d->uuid);
+    snprintf(e->name, sizeof e->name, "%s", d->name);
+    snprintf(e->model, sizeof e->model, "%s", d->model);
+    snprintf(e->pci, sizeof e->pci, "%s", d->pci);
+    e->mig_slot = -1;
 }
 
-static void pods_lookup(struct gpu_state *st, const struct gpu_device *d, const struct mig_instance *mig,
-                        struct gpu_pod_set *out)
+static void read_gpu(struct gpu_nvml *st, struct gpu_device *d, uint64_t need, struct gpu_collection *c)
 {
-    struct gpu_pod_key k = {d->index, d->uuid, d->minor_s, mig ? mig->gi : NULL, mig ? mig->uuid : NULL,
-                            mig ? (int)mig->slot : -1};
-    gpu_pods_lookup(&st->pods, &k, out);
-}
-
-/* Hands one GPU's or MIG instance's readings and owners to the JSON API (exporter/api.h). */
-static void api_push(struct gpu_state *st, const struct gpu_device *d, const struct mig_instance *mig,
-                     const struct gpu_readings *rd, const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
-{
-    if (!st->cfg->api)
-        return;
-    struct api_update u;
-    memset(&u, 0, sizeof u);
-    u.index = d->index;
-    u.uuid = d->uuid;
-    u.model = d->model;
-    if (mig) {
-        u.gi = mig->gi;
-        u.mig_uuid = mig->uuid;
-        u.mig_profile = mig->profile;
-    }
-    u.up = !d->lost;
-    if (rd) {
-        u.has_util = (rd->valid & READING_BIT(R_GPU_UTIL)) != 0;
-        u.util_pct = rd->v[R_GPU_UTIL];
-        u.has_mem_used = (rd->valid & READING_BIT(R_FB_USED)) != 0;
-        u.mem_used_bytes = rd->v[R_FB_USED];
-        u.has_mem_total = (rd->valid & READING_BIT(R_FB_TOTAL)) != 0;
-        u.mem_total_bytes = rd->v[R_FB_TOTAL];
-        u.has_power = (rd->valid & READING_BIT(R_POWER_MW)) != 0;
-        u.power_w = rd->v[R_POWER_MW] / 1000.0;
-    }
-    for (size_t i = 0; jobs && i < jobs->n && u.njobs < API_MAX_OWNERS; i++)
-        u.jobs[u.njobs++] = jobs->job[i].jobid;
-    for (size_t i = 0; pods && i < pods->n && u.npods < API_MAX_OWNERS; i++) {
-        u.pods[u.npods].ns = pods->pod[i].ns;
-        u.pods[u.npods].pod = pods->pod[i].pod;
-        u.pods[u.npods].container = pods->pod[i].container;
-        u.npods++;
-    }
-    api_store_put(st->cfg->api, st->api_slot++, &u, mono_now());
-}
-
-static void collect_device(struct gpu_state *st, struct expo *w, struct gpu_device *d)
-{
-    if (d->lost)
-        api_push(st, d, NULL, NULL, NULL, NULL);
+    struct gpu_entity *e = &c->e[c->n++];
+    identity(d, e);
     if (!d->lost) {
-        struct gpu_readings rd;
-        memset(&rd, 0, sizeof rd);
-        struct read_ctx c = {st, d, &rd, false};
-        read_device(&c, st->need);
-        if (c.lost) {
+        struct read_ctx rc = {st, d, &e->rd, false, false};
+        read_device(&rc, need);
+        if (rc.lost) {
             d->lost = true;
             d->last_error = NVML_ERROR_GPU_IS_LOST;
             log_error("GPU collector: GPU %s (%s, %s) is lost: it fell off the bus or needs a reset; "
                       "no longer querying it", d->index_s, d->uuid, d->pci);
-        } else {
-            struct gpu_job_set jobs;
-            gpu_jobs_lookup(&st->jobs, d->index, NULL, d->uuid, &jobs);
-            if (jobs.n == 0 && d->nmig == 0)
-                jobs_from_processes(st, w, d, d->h, &jobs);
-            struct gpu_pod_set pods;
-            pods_lookup(st, d, NULL, &pods);
-            write_pod_info(w, d, NULL, &pods);
-            api_push(st, d, NULL, &rd, &jobs, &pods);
-            if (st->cfg->gpu_dcgm_names)
-                write_dcgm(st, w, d, NULL, &rd, &jobs, &pods);
-            if (st->cfg->gpu_jobstats_names)
-                write_jobstats(w, d, NULL, &rd, jobs.n ? &jobs.job[0] : NULL);
-            for (size_t i = 0; i < d->nmig; i++) {
-                struct mig_instance *m = &d->mig[i];
-                struct gpu_readings mr;
-                memset(&mr, 0, sizeof mr);
-                struct read_ctx mc = {st, d, &mr, false};
-                read_memory(&mc, m->h);
-                struct gpu_job_set mjobs;
-                gpu_jobs_lookup(&st->jobs, d->index, m->gi, m->uuid, &mjobs);
-                struct gpu_pod_set mpods;
-                pods_lookup(st, d, m, &mpods);
-                write_pod_info(w, d, m, &mpods);
-                api_push(st, d, m, &mr, &mjobs, &mpods);
-                if (st->cfg->gpu_dcgm_names)
-                    write_dcgm(st, w, d, m, &mr, &mjobs, &mpods);
-                if (st->cfg->gpu_jobstats_names)
-                    write_jobstats(w, d, m, &mr, mjobs.n ? &mjobs.job[0] : NULL);
-            }
+        } else if (d->nmig == 0) {
+            read_processes(st, d->h, c, e);
         }
     }
-    write_status(st, w, d);
+    e->up = !d->lost;
+    e->last_error = (int)d->last_error;
+    pthread_mutex_lock(&st->xid_mu);
+    e->nxids = d->nxids;
+    memcpy(e->xids, d->xids, d->nxids * sizeof d->xids[0]);
+    pthread_mutex_unlock(&st->xid_mu);
+    if (d->lost)
+        return; /* a lost GPU's MIG instances are not read (nor exported) */
+    e->nmig = d->nmig;
+    for (size_t i = 0; i < d->nmig; i++) {
+        const struct mig_instance *m = &d->mig[i];
+        struct gpu_entity *me = &c->e[c->n++];
+        identity(d, me);
+        me->is_mig = true;
+        snprintf(me->gi, sizeof me->gi, "%s", m->gi);
+        snprintf(me->ci, sizeof me->ci, "%s", m->ci);
+        snprintf(me->mig_uuid, sizeof me->mig_uuid, "%s", m->uuid);
+        snprintf(me->mig_name, sizeof me->mig_name, "%s", m->name);
+        snprintf(me->profile, sizeof me->profile, "%s", m->profile);
+        me->mig_slot = (int)m->slot;
+        me->up = true;
+        struct read_ctx mc = {st, d, &me->rd, false, false};
+        read_memory(&mc, m->h);
+        e->last_error = (int)d->last_error;
+    }
 }
 
-/* ---- the collector interface ------------------------------------------------------------------- */
-
-static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
+struct gpu_nvml *gpu_nvml_new(const struct exporter_config *cfg)
 {
-    struct gpu_state *st = calloc(1, sizeof *st);
+    struct gpu_nvml *st = calloc(1, sizeof *st);
     if (!st)
-        return JT_ERR_NOMEM;
+        return NULL;
     st->cfg = cfg;
     pthread_mutex_init(&st->xid_mu, NULL);
-    if (cfg->gpu_jobstats_names)
-        st->need |= jobstats_need();
-    enum jt_err rc = selection_load(cfg->counters_file, &st->sel, cfg->gpu_dcgm_names ? &st->need : &(uint64_t){0});
-    if (rc != JT_OK) {
-        pthread_mutex_destroy(&st->xid_mu);
-        free(st);
-        return rc;
-    }
-    if (cfg->api)
-        st->need |= API_NEED;
-    gpu_jobs_init(&st->jobs, cfg);
-    gpu_pods_init(&st->pods, cfg);
     nvml_try_start(st);
     if (!st->inited)
         log_warn("GPU collector: NVML not available, no GPU metrics (%s); retrying every %.0f s", st->why,
                  GPU_NVML_RETRY_S);
-    *state = st;
-    return JT_OK;
+    return st;
 }
 
-static enum jt_err gpu_collect(void *state, struct expo *w)
+void gpu_nvml_read(void *state, uint64_t need, struct gpu_collection *c)
 {
-    struct gpu_state *st = state;
+    struct gpu_nvml *st = state;
     if (!st->inited && mono_now() >= st->next_retry) {
         nvml_try_start(st);
         if (st->inited)
             log_info("GPU collector: NVML is now available");
     }
-    expo_sample(expo_family(w, "jobtel_gpu_nvml_available", METRIC_GAUGE,
-                            "Whether the NVML library was loaded and initialised (1) or not (0)."),
-                NULL, st->inited ? 1 : 0);
+    c->n = 0;
+    c->ngpus = 0;
+    c->nvml_available = st->inited;
     if (!st->inited)
-        return JT_OK; /* no GPU here is not an error */
-    if (st->cfg->gpu_jobstats_names)
-        expo_sample(expo_family(w, "nvidia_gpu_num_devices", METRIC_GAUGE, "Number of GPU devices."), NULL,
-                    (double)st->ndev);
-    gpu_jobs_refresh(&st->jobs, w);
-    gpu_pods_refresh(&st->pods, w);
-    st->api_slot = 0;
-    for (size_t i = 0; i < st->ndev; i++)
-        collect_device(st, w, &st->devs[i]);
-    if (st->cfg->api)
-        api_store_commit(st->cfg->api, st->api_slot, mono_now());
-    return JT_OK;
-}
-
-static void gpu_reload(void *state)
-{
-    struct gpu_state *st = state;
-    if (!st->cfg->counters_file)
         return;
-    struct gpu_selection fresh;
-    uint64_t need = st->cfg->gpu_jobstats_names ? jobstats_need() : 0;
-    if (st->cfg->api)
-        need |= API_NEED;
-    if (selection_load(st->cfg->counters_file, &fresh, &need) != JT_OK) {
-        log_error("GPU collector: keeping the previous counters after a failed reload");
+    snprintf(c->driver_version, sizeof c->driver_version, "%s", st->driver_version);
+    snprintf(c->nvml_version, sizeof c->nvml_version, "%s", st->nvml_version);
+    size_t total = 0;
+    for (size_t i = 0; i < st->ndev; i++)
+        total += 1 + st->devs[i].nmig;
+    if (!gpu_collection_reserve(c, total)) {
+        c->nvml_available = false;
         return;
     }
-    selection_free(&st->sel);
-    st->sel = fresh;
-    st->need = need;
-    log_info("GPU collector: reloaded %s: %zu metrics, %zu labels", st->cfg->counters_file, st->sel.nmetrics,
-             st->sel.nlabels);
+    for (size_t i = 0; i < st->ndev; i++)
+        read_gpu(st, &st->devs[i], need, c);
+    c->ngpus = st->ndev;
 }
 
-static void gpu_shutdown(void *state)
+void gpu_nvml_free(struct gpu_nvml *st)
 {
-    struct gpu_state *st = state;
     if (!st)
         return;
     bool stuck = false;
@@ -1120,19 +670,7 @@ static void gpu_shutdown(void *state)
         st->lib.Shutdown();
     if (st->loaded)
         nvml_lib_close(&st->lib);
-    gpu_jobs_free(&st->jobs);
-    gpu_pods_free(&st->pods);
-    selection_free(&st->sel);
     pthread_mutex_destroy(&st->xid_mu);
     free(st);
 }
 
-const struct collector_ops collector_gpu = {
-    .name = "gpu",
-    .help = "GPU metrics from NVML (dcgm-exporter and Princeton names)",
-    .enabled_by_default = true,
-    .init = gpu_init,
-    .collect = gpu_collect,
-    .reload = gpu_reload,
-    .shutdown = gpu_shutdown,
-};

@@ -46,6 +46,7 @@ struct api_store {
     struct api_entry e[API_MAX_ENTRIES];
     size_t n;
     double committed; /* monotonic time of the last commit; 0 = never */
+    double stale_after; /* the GPU collector's own limit (api_store_set_stale_after); 0 = the caller's */
 };
 
 struct api_store *api_store_new(void)
@@ -55,6 +56,13 @@ struct api_store *api_store_new(void)
         return NULL;
     pthread_mutex_init(&s->mu, NULL);
     return s;
+}
+
+void api_store_set_stale_after(struct api_store *s, double seconds)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stale_after = seconds;
+    pthread_mutex_unlock(&s->mu);
 }
 
 void api_store_free(struct api_store *s)
@@ -321,7 +329,7 @@ unsigned api_answer(struct api_store *s, double stale_after_s, bool kubernetes, 
     double age = now - s->committed;
     if (s->committed == 0) {
         status = error_answer(503, "no GPU data yet (NVML unavailable or no collection finished)", body, len);
-    } else if (age > stale_after_s) {
+    } else if (age > (s->stale_after > 0 ? s->stale_after : stale_after_s)) {
         char msg[128];
         snprintf(msg, sizeof msg, "GPU data is stale: the last collection finished %.1f s ago", age);
         status = error_answer(503, msg, body, len);

@@ -45,6 +45,9 @@ struct api_update {
 /* NULL on allocation failure. */
 struct api_store *api_store_new(void);
 void api_store_free(struct api_store *s);
+/* The staleness limit of the collector that writes the store (its own interval, see config_stale_after);
+ * api_answer then uses it instead of the limit it is given. */
+void api_store_set_stale_after(struct api_store *s, double seconds);
 
 /* Stores entry `slot` (0..API_MAX_ENTRIES-1, stable from one collection to the next) at monotonic
  * time `now`. A utilization reading is also pushed into the slot's ring. A slot whose UUID or GPU

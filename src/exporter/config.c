@@ -16,7 +16,7 @@ enum flag_kind { FK_STRING, FK_BOOL, FK_DURATION, FK_MILLIS, FK_INT, FK_LOGLEVEL
 
 struct flag {
     const char *name;  /* long name without the leading "--" */
-    const char *alias; /* short or compatibility spelling with its dashes, or NULL */
+    const char *alias; /* short or compatibility spellings with their dashes, ", "-separated, or NULL */
     enum flag_kind kind;
     size_t offset;     /* into struct exporter_config */
     const char *help;
@@ -25,14 +25,15 @@ struct flag {
 #define OFF(field) offsetof(struct exporter_config, field)
 
 static const struct flag flags[] = {
-    {"web.listen-address", "--address", FK_STRING, OFF(listen_address),
+    {"web.listen-address", "-a, --address", FK_STRING, OFF(listen_address),
      "Address to listen on, [host]:port (default \":9400\"; dcgm-exporter's -a)"},
     {"web.telemetry-path", NULL, FK_STRING, OFF(telemetry_path), "Path under which to expose metrics (default /metrics)"},
     {"collect.interval", NULL, FK_DURATION, OFF(collect_interval_s),
      "How often collectors read their sources, e.g. 1s, 500ms (default 1s)"},
     {"collect-interval", "-c", FK_MILLIS, OFF(collect_interval_s), "The same in milliseconds (dcgm-exporter's -c)"},
     {"collect.stale-after", NULL, FK_DURATION, OFF(stale_after_s),
-     "A collector whose last result is older is reported stale and /health answers 503 (default 3x interval, at least 3s)"},
+     "A collector whose last result is older is reported stale and /health answers 503 (default 3x interval, at least 3s; "
+     "at least 2x interval; scaled up for a collector with a longer interval)"},
     {"collector.gpu.nvml-library", NULL, FK_STRING, OFF(nvml_library),
      "NVML library to load (default libnvidia-ml.so.1)"},
     {"collectors", "-f", FK_STRING, OFF(counters_file),
@@ -106,10 +107,18 @@ void config_usage(FILE *out)
                  f->alias ? ", " : "", f->alias ? f->alias : "");
         fprintf(out, "  %-34s %s\n", spelled, f->help);
     }
-    fprintf(out, "\nCollectors (--[no-]collector.<name>):\n");
-    for (size_t i = 0; collector_table[i]; i++)
-        fprintf(out, "  %-34s %s (default %s)\n", collector_table[i]->name, collector_table[i]->help,
-                collector_table[i]->enabled_by_default ? "on" : "off");
+    fprintf(out, "  %-34s %s\n", "--collector.<name>.interval=DUR",
+            "How often collector <name> runs, e.g. 10s (default: as listed below)");
+    fprintf(out, "\nCollectors (--[no-]collector.<name>, --collector.<name>.interval):\n");
+    for (size_t i = 0; collector_table[i]; i++) {
+        char every[48];
+        if (collector_table[i]->default_interval > 0)
+            snprintf(every, sizeof every, "every %gs", collector_table[i]->default_interval);
+        else
+            snprintf(every, sizeof every, "every --collect.interval");
+        fprintf(out, "  %-34s %s (default %s, %s)\n", collector_table[i]->name, collector_table[i]->help,
+                collector_table[i]->enabled_by_default ? "on" : "off", every);
+    }
     fprintf(out, "\nSignals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the counters file.\n"
                  "Exit codes: 0 clean stop, 1 runtime failure (e.g. cannot listen), 2 usage error.\n");
 }
@@ -138,13 +147,24 @@ static const struct flag *flag_lookup(const char *name, size_t n, bool *negated)
     return NULL;
 }
 
-static const struct flag *alias_lookup(const char *arg)
+/* Finds the flag one of whose aliases is the first n bytes of arg. */
+static const struct flag *alias_lookup_n(const char *arg, size_t n)
 {
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-        if (flags[i].alias && strcmp(flags[i].alias, arg) == 0)
-            return &flags[i];
+        for (const char *a = flags[i].alias; a && *a;) {
+            size_t al = strcspn(a, ",");
+            if (al == n && strncmp(a, arg, n) == 0)
+                return &flags[i];
+            a += al;
+            a += strspn(a, ", ");
+        }
     }
     return NULL;
+}
+
+static const struct flag *alias_lookup(const char *arg)
+{
+    return alias_lookup_n(arg, strlen(arg));
 }
 
 static enum jt_err apply_flag(struct exporter_config *cfg, const struct flag *f, const char *val, bool *exit_now)
@@ -231,6 +251,27 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
                     }
                 }
             }
+            /* --collector.<name>.interval=DURATION */
+            if (cnl > 19 && !neg && strncmp(cn, "collector.", 10) == 0 &&
+                strncmp(cn + cnl - 9, ".interval", 9) == 0) {
+                char cname[64];
+                int idx = -1;
+                if (str_copy(cname, sizeof cname, cn + 10, cnl - 19))
+                    idx = collector_find(cname);
+                if (idx >= 0 && idx < CONFIG_MAX_COLLECTORS) {
+                    const char *v = eq ? eq + 1 : NULL;
+                    if (!v && i + 1 < argc)
+                        v = argv[++i];
+                    double d;
+                    if (!v || !str_to_duration(v, &d) || d < 0.01 || d > 3600) {
+                        fprintf(stderr, "jobtel exporter: invalid value '%s' for '%s' (a duration from 10ms to 1h)\n",
+                                v ? v : "", arg);
+                        return JT_ERR_USAGE;
+                    }
+                    cfg->collector_interval_s[idx] = d;
+                    continue;
+                }
+            }
             f = flag_lookup(name, n, &negated);
             if (!f)
                 f = alias_lookup(eq ? "" : arg); /* compatibility long spellings like --address */
@@ -242,7 +283,11 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
             if (eq)
                 val = eq + 1;
         } else if (arg[0] == '-') {
-            f = alias_lookup(arg);
+            /* dcgm-exporter's short flags, as "-a :9400" or "-a=:9400" */
+            const char *eq = strchr(arg, '=');
+            f = alias_lookup_n(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+            if (f && eq)
+                val = eq + 1;
         }
         if (!f) {
             fprintf(stderr, "jobtel exporter: unknown option '%s' (see --help)\n", arg);
@@ -275,10 +320,23 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         cfg->stale_after_s = 3 * cfg->collect_interval_s;
         if (cfg->stale_after_s < 3)
             cfg->stale_after_s = 3;
+    } else if (cfg->stale_after_s < 2 * cfg->collect_interval_s) {
+        /* A limit below the interval made every collector stale between two collections: /health
+         * answered 503 for good. */
+        fprintf(stderr, "jobtel exporter: --collect.stale-after (%gs) must be at least twice --collect.interval (%gs)\n",
+                cfg->stale_after_s, cfg->collect_interval_s);
+        return JT_ERR_USAGE;
     }
     if (cfg->cgroup_version != 0 && cfg->cgroup_version != 1 && cfg->cgroup_version != 2) {
         fprintf(stderr, "jobtel exporter: --collector.cgroup.version must be 1 or 2\n");
         return JT_ERR_USAGE;
+    }
+    /* -k/--kubernetes is the kubernetes attribution stage: either spelling turns on both. */
+    int kube = collector_find("kubernetes");
+    if (kube >= 0 && kube < CONFIG_MAX_COLLECTORS) {
+        if (cfg->kubernetes && cfg->collector_enabled[kube] < 0)
+            cfg->collector_enabled[kube] = 1;
+        cfg->kubernetes = cfg->collector_enabled[kube] == 1;
     }
     if (cfg->hpc_job_mapping_dir && !*cfg->hpc_job_mapping_dir)
         cfg->hpc_job_mapping_dir = NULL;
@@ -289,4 +347,19 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         return JT_ERR_USAGE;
     }
     return JT_OK;
+}
+
+double config_interval(const struct exporter_config *cfg, size_t idx)
+{
+    if (idx < CONFIG_MAX_COLLECTORS && cfg->collector_interval_s[idx] > 0)
+        return cfg->collector_interval_s[idx];
+    if (idx < collector_count() && collector_table[idx]->default_interval > 0)
+        return collector_table[idx]->default_interval;
+    return cfg->collect_interval_s;
+}
+
+double config_stale_after(const struct exporter_config *cfg, size_t idx)
+{
+    double ratio = config_interval(cfg, idx) / cfg->collect_interval_s;
+    return cfg->stale_after_s * (ratio > 1 ? ratio : 1);
 }

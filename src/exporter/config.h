@@ -17,6 +17,7 @@
 #define CONFIG_MAX_COLLECTORS 16
 
 struct api_store;
+struct owners;
 
 struct exporter_config {
     /* web */
@@ -27,6 +28,9 @@ struct exporter_config {
     double stale_after_s;           /* /health turns 503 when a collector's last result is older */
     /* collectors on/off; indexed like the registration table; -1 = default */
     int collector_enabled[CONFIG_MAX_COLLECTORS];
+    /* --collector.<name>.interval, indexed like the registration table; 0 = the collector's own default
+     * (collector_ops.default_interval), else collect_interval_s. Read through config_interval(). */
+    double collector_interval_s[CONFIG_MAX_COLLECTORS];
     /* gpu collector */
     const char *nvml_library;       /* default "libnvidia-ml.so.1" */
     const char *counters_file;      /* dcgm-exporter counters CSV, NULL = built-in default list */
@@ -45,6 +49,9 @@ struct exporter_config {
     /* Not a flag: the GPU samples the JSON API serves, created by exporter.c before the collectors
      * start, written by the GPU collector and read by the HTTP thread (exporter/api.h). NULL = none. */
     struct api_store *api;
+    /* Not a flag either: the latest table of each attribution stage (attribution/owners.h), created by
+     * exporter.c, published by the attribution collectors, read by the GPU collector. NULL = none. */
+    struct owners *owners;
     /* filesystem roots */
     const char *path_procfs;        /* default "/proc" */
     const char *path_sysfs;         /* default "/sys" */
@@ -61,5 +68,12 @@ void config_defaults(struct exporter_config *cfg);
 enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, bool *exit_now);
 
 void config_usage(FILE *out);
+
+/* How often collector `idx` (of the registration table) runs: its flag, else its own default, else
+ * --collect.interval. */
+double config_interval(const struct exporter_config *cfg, size_t idx);
+/* When collector `idx`'s last result counts as stale: --collect.stale-after, scaled by how much slower
+ * than --collect.interval the collector runs (a 10 s collector is not stale after 3 s). */
+double config_stale_after(const struct exporter_config *cfg, size_t idx);
 
 #endif

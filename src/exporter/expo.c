@@ -1,6 +1,8 @@
 /* expo.c - Prometheus text exposition writer (see expo.h).
  *
  * Each family keeps its own buffer of sample lines; rendering writes HELP/TYPE and then the lines.
+ * A sample line is written whole or not at all: one that hits the cap or a failed allocation half
+ * way is rolled back to its start (a torn line makes Prometheus reject the whole scrape).
  * Label names are our own constants and are not escaped; label values always are.
  */
 #include "exporter/expo.h"
@@ -161,17 +163,20 @@ static void expo_line(struct expo_family *f, const struct labelset *ls, const ch
     buf_putc(b, ' ');
     buf_puts(b, value);
     buf_putc(b, '\n');
-    if (b->err != JT_OK) {
-        expo_fail(w, b->err);
+    enum jt_err e = b->err;
+    if (e == JT_OK && w->used_bytes + (b->len - before) > w->max_bytes)
+        e = JT_ERR_LIMIT;
+    if (e != JT_OK) {
+        /* All or nothing: a line cut short by the cap or a failed allocation would make Prometheus
+         * reject the whole scrape, so roll back to the line start and let later (shorter) lines try. */
+        b->len = before;
+        if (b->data)
+            b->data[before] = '\0';
+        b->err = JT_OK;
+        expo_fail(w, e);
         return;
     }
     w->used_bytes += b->len - before;
-    if (w->used_bytes > w->max_bytes) {
-        /* Keep the output consistent: drop the line that crossed the cap. */
-        b->len = before;
-        b->data[before] = '\0';
-        expo_fail(w, JT_ERR_LIMIT);
-    }
 }
 
 void expo_sample(struct expo_family *f, const struct labelset *ls, double value)
@@ -200,6 +205,7 @@ static const char *type_name(enum metric_type t)
 
 enum jt_err expo_render(const struct expo *w, struct buf *out)
 {
+    size_t start = out->len;
     for (size_t i = 0; i < w->nfam; i++) {
         const struct expo_family *f = w->fam[i];
         if (f->lines.len == 0)
@@ -219,6 +225,12 @@ enum jt_err expo_render(const struct expo *w, struct buf *out)
         }
         buf_printf(out, "# TYPE %s %s\n", f->name, type_name(f->type));
         buf_append(out, f->lines.data, f->lines.len);
+    }
+    if (out->err != JT_OK) {
+        /* All or nothing here too: the caller gets its buffer back as it was, plus the error. */
+        out->len = start;
+        if (out->data)
+            out->data[start] = '\0';
     }
     return out->err;
 }

@@ -3,16 +3,18 @@
  *
  * Signals are blocked in every thread and taken synchronously by the main thread with sigtimedwait,
  * so handlers never run inside a collector or libmicrohttpd. Under systemd the main thread also
- * sends READY=1 once serving and WATCHDOG=1 while snapshots keep being built (common/sdnotify.c).
+ * sends READY=1 once serving and WATCHDOG=1 while its own threads make progress (sdnotify.c).
  */
 #include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/log.h"
 #include "exporter/sdnotify.h"
+#include "attribution/owners.h"
 #include "exporter/api.h"
 #include "exporter/config.h"
 #include "exporter/http.h"
@@ -47,6 +49,10 @@ int cmd_exporter(int argc, char **argv)
         log_error("out of memory");
         return CLI_EXIT_FAILURE;
     }
+    /* The attribution stages' latest tables: published by them, joined by the GPU collector. */
+    struct owners owners;
+    owners_init(&owners);
+    cfg.owners = &owners;
     struct snapshot_slot slot;
     snapshot_slot_init(&slot);
     struct scheduler *sched = NULL;
@@ -60,7 +66,7 @@ int cmd_exporter(int argc, char **argv)
         code = rc == JT_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
         goto out;
     }
-    if (http_start(&cfg, &slot, &http) != JT_OK)
+    if (http_start(&cfg, &slot, sched, &http) != JT_OK)
         goto out;
     sd_notify_send("READY=1\nSTATUS=serving metrics");
 
@@ -80,21 +86,27 @@ int cmd_exporter(int argc, char **argv)
             log_info("received SIGHUP, re-reading configuration files");
             scheduler_request_reload(sched);
         }
-        if (watchdog) {
-            /* Only pet the watchdog while snapshots are being built: a wedged daemon gets restarted. */
-            struct snapshot *s = snapshot_slot_get(&slot);
-            if (s && mono_now() - s->built_mono < cfg.stale_after_s)
-                sd_notify_send("WATCHDOG=1");
-            snapshot_unref(s);
-        }
+        /* Pet the watchdog while the daemon's own threads (HTTP front, snapshot assembler) make
+         * progress: a wedged daemon gets restarted. A wedged collector does not count; it is
+         * reported (503 on /health, collector_success 0) and a restart would not unwedge the driver. */
+        if (watchdog && http_alive(http, HTTP_LIVENESS_MAX_AGE_S, NULL) &&
+            scheduler_alive(sched, HTTP_LIVENESS_MAX_AGE_S, NULL))
+            sd_notify_send("WATCHDOG=1");
     }
     sd_notify_send("STOPPING=1");
     code = CLI_EXIT_OK;
 out:
     http_stop(http);
-    if (scheduler_stop(sched, 2.0)) {
-        snapshot_slot_destroy(&slot);
-        api_store_free(cfg.api);
-    } /* else a collector is stuck in a library call and may still write to both: leave them to exit */
+    if (!scheduler_stop(sched, 2.0)) {
+        /* A collector is stuck inside a library call and may still touch the slot, the API store and
+         * the library itself: leave at once, without freeing either and without running exit handlers
+         * or library destructors under its feet. */
+        log_warn("exiting with a collector still stuck in its source");
+        fflush(NULL);
+        _exit(code);
+    }
+    snapshot_slot_destroy(&slot);
+    api_store_free(cfg.api);
+    owners_destroy(&owners);
     return code;
 }

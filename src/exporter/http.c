@@ -1,15 +1,45 @@
-/* http.c - /metrics, /health and / over libmicrohttpd (see http.h).
+/* http.c - /metrics, /health, /-/healthy, /-/ready and / over libmicrohttpd (see http.h).
  *
- * One internal polling thread (epoll) serves everything: answers are prebuilt, so there is nothing a
- * second thread would wait on, and one thread keeps the daemon's memory small. Connection count,
- * per-connection memory and idle time are capped so a hostile client cannot pin resources.
+ * One thread of ours runs libmicrohttpd's epoll loop (MHD_run_wait) and, between rounds, a guard
+ * over the open connections. Answers are prebuilt, so a second serving thread would have nothing to
+ * wait on; running the loop ourselves rather than in libmicrohttpd's internal thread gives three
+ * things at no cost: a heartbeat (the liveness the watchdog and /-/healthy report), a place to
+ * enforce deadlines, and no race between our closing a socket and libmicrohttpd's: both happen on
+ * this one thread.
+ *
+ * The guard exists because libmicrohttpd's own limits let any local user stop every scrape: its idle
+ * timeout restarts on each byte, so a client trickling a header line every few seconds holds a slot
+ * indefinitely, and a full server stops accepting, Prometheus included. So we track every connection
+ * (MHD_OPTION_NOTIFY_CONNECTION) in one of two phases:
+ *   - waiting for request headers (just accepted, or idle between keep-alive requests): it must
+ *     complete them within an absolute deadline (HTTP_HEADER_DEADLINE_S after accept, the idle
+ *     timeout after its previous answer), else it is closed; a peer that half-closes while waiting is
+ *     closed at once;
+ *   - being answered: bounded by HTTP_REQUEST_DEADLINE_S in total, so a slow reader cannot pin it.
+ * A connection that waits for headers never blocks a newcomer: when one address holds more than
+ * HTTP_PER_IP_SOFT or everyone together more than HTTP_TOTAL_SOFT connections, the oldest waiting one
+ * (of that address, resp. overall) is shut down to make room. A waiting connection whose complete
+ * request is already in the kernel's buffer is not a candidate: it is about to be served (that is
+ * what a scrape looks like before we read it; TCP_DEFER_ACCEPT makes sure a scrape is accepted only
+ * with its request in hand). libmicrohttpd's hard limit sits above ours, only as a backstop while
+ * evicted sockets are being closed.
+ *
+ * Closing = shutdown(2): the descriptor stays libmicrohttpd's, which sees end of file on its next
+ * round and releases the connection through its normal path.
  */
 #include "exporter/http.h"
 
+#include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -17,14 +47,53 @@
 #include "common/strparse.h"
 #include "exporter/api.h"
 
+#define HTTP_TOTAL_SOFT 128          /* connections before the oldest waiting one is evicted */
+#define HTTP_PER_IP_SOFT 32          /* the same, per client address */
+#define HTTP_HARD_LIMIT 512          /* libmicrohttpd's own limit: a backstop above ours */
+#define HTTP_HEADER_DEADLINE_S 5.0   /* accept to complete request headers, at most */
+#define HTTP_IDLE_S 10.0             /* keep-alive: previous answer to next request's headers */
+#define HTTP_REQUEST_DEADLINE_S 30.0 /* headers to the last byte of the answer */
+#define HTTP_ROUND_MS 200            /* longest wait in one loop round (heartbeat, sweeps) */
+#define HTTP_SWEEP_S 0.1             /* how often deadlines are checked */
+#define HTTP_MAX_ARGS 8              /* query arguments we look at; the rest are ignored */
+#define HTTP_MAX_QUERY 2048          /* a longer query string is ignored whole */
+
+enum conn_phase { PH_WAITING, PH_ANSWERING };
+
+/* One open connection, in accept order on the server's list. HTTP thread only. */
+struct conn {
+    struct conn *prev, *next;
+    struct MHD_Connection *mc;
+    int fd;
+    unsigned char ip[16]; /* client address (IPv4 as mapped IPv6) */
+    bool has_ip;
+    enum conn_phase phase;
+    bool fresh;           /* no request seen yet */
+    bool closing;         /* shut down by us; libmicrohttpd will release it */
+    double since;         /* mono time the current phase began */
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     const struct exporter_config *cfg;
     struct snapshot_slot *slot;
+    struct scheduler *sched;
     struct MHD_Response *landing;
     struct MHD_Response *not_found;
     struct MHD_Response *bad_method;
     struct MHD_Response *unavailable;
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool stop;
+    atomic_uint_least64_t beat_us; /* mono time of the loop's last round, microseconds */
+    /* connection guard; HTTP thread only */
+    struct conn *head, *tail;      /* oldest first */
+    size_t nconn;                  /* not closing */
+    double last_sweep;
+    struct pollfd *pfd;            /* sweep scratch, HTTP_HARD_LIMIT entries */
+    struct conn **pconn;
+    uint64_t evicted, expired, half_closed;
+    struct ratelimit rl_guard;
 };
 
 enum jt_err http_split_address(const char *addr, char *host, size_t hostlen, char *port, size_t portlen)
@@ -46,22 +115,302 @@ enum jt_err http_split_address(const char *addr, char *host, size_t hostlen, cha
             return JT_ERR_USAGE;
     }
     uint64_t p;
-    if (!cstr_to_u64(colon + 1, &p) || p == 0 || p > 65535)
+    /* Port 0 asks the kernel for a free one; the log line says which (tests use it). */
+    if (!cstr_to_u64(colon + 1, &p) || p > 65535)
         return JT_ERR_USAGE;
     if (!str_copy(port, portlen, colon + 1, strlen(colon + 1)))
         return JT_ERR_USAGE;
     return JT_OK;
 }
 
+/* --- Accept-Encoding ---------------------------------------------------------------------------- */
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Parses a qvalue (RFC 9110 12.4.2: 0[.ddd] or 1[.000]) into thousandths; false if malformed. */
+static bool parse_qvalue(const char *p, size_t n, int *q)
+{
+    if (n == 0 || (p[0] != '0' && p[0] != '1'))
+        return false;
+    int v = (p[0] - '0') * 1000;
+    if (n > 1) {
+        if (p[1] != '.' || n > 5)
+            return false;
+        int scale = 100;
+        for (size_t i = 2; i < n; i++, scale /= 10) {
+            if (p[i] < '0' || p[i] > '9')
+                return false;
+            v += (p[i] - '0') * scale;
+        }
+    }
+    if (v > 1000)
+        return false;
+    *q = v;
+    return true;
+}
+
+bool http_accepts_gzip(const char *ae)
+{
+    if (!ae)
+        return false;
+    int q_gzip = -1, q_any = -1; /* -1: not mentioned */
+    const char *p = ae;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        const char *end = p + n;
+        /* coding *( OWS ";" OWS param ) */
+        const char *t = p;
+        while (t < end && is_ows(*t))
+            t++;
+        const char *te = t;
+        while (te < end && *te != ';' && !is_ows(*te))
+            te++;
+        size_t tl = (size_t)(te - t);
+        int q = 1000;
+        bool ok = tl > 0;
+        const char *a = te;
+        while (ok && a < end) {
+            while (a < end && is_ows(*a))
+                a++;
+            if (a == end)
+                break;
+            if (*a != ';') {
+                ok = false;
+                break;
+            }
+            a++;
+            while (a < end && is_ows(*a))
+                a++;
+            const char *pe = a;
+            while (pe < end && *pe != ';')
+                pe++;
+            const char *ve = pe;
+            while (ve > a && is_ows(ve[-1]))
+                ve--;
+            if (ve - a >= 2 && (a[0] == 'q' || a[0] == 'Q') && a[1] == '=')
+                ok = parse_qvalue(a + 2, (size_t)(ve - a - 2), &q);
+            a = pe;
+        }
+        if (ok) { /* a malformed element is ignored, as if absent */
+            if ((tl == 4 && strncasecmp(t, "gzip", 4) == 0) || (tl == 6 && strncasecmp(t, "x-gzip", 6) == 0))
+                q_gzip = q > q_gzip ? q : q_gzip;
+            else if (tl == 1 && *t == '*')
+                q_any = q;
+        }
+        p = *end ? end + 1 : end;
+    }
+    int eff = q_gzip >= 0 ? q_gzip : q_any;
+    return eff > 0;
+}
+
+/* --- connection guard --------------------------------------------------------------------------- */
+
+static bool conn_ip(const struct sockaddr *sa, unsigned char ip[16])
+{
+    if (!sa)
+        return false;
+    if (sa->sa_family == AF_INET6) {
+        memcpy(ip, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        return true;
+    }
+    if (sa->sa_family == AF_INET) {
+        memset(ip, 0, 10);
+        ip[10] = ip[11] = 0xff;
+        memcpy(ip + 12, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        return true;
+    }
+    return false;
+}
+
+static void conn_close(struct http_server *h, struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    h->nconn--;
+    shutdown(c->fd, SHUT_RDWR);
+}
+
+/* True if the kernel already holds this connection's complete request head: it is about to be
+ * served, so it must not be evicted as an idler. */
+static bool conn_request_buffered(const struct conn *c)
+{
+    char b[4096];
+    ssize_t n = recv(c->fd, b, sizeof b - 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n <= 0)
+        return false;
+    b[n] = '\0';
+    return strstr(b, "\r\n\r\n") || strstr(b, "\n\n");
+}
+
+/* The oldest connection waiting for headers (of `ip` if not NULL), excluding `skip`. */
+static struct conn *eviction_victim(struct http_server *h, const unsigned char *ip, const struct conn *skip)
+{
+    for (struct conn *c = h->head; c; c = c->next) {
+        if (c == skip || c->closing || c->phase != PH_WAITING)
+            continue;
+        if (ip && (!c->has_ip || memcmp(c->ip, ip, 16) != 0))
+            continue;
+        if (conn_request_buffered(c))
+            continue;
+        return c;
+    }
+    return NULL;
+}
+
+static void guard_log(struct http_server *h, const char *what)
+{
+    uint64_t suppressed = 0;
+    if (ratelimit_allow(&h->rl_guard, 60, &suppressed))
+        log_warn("http: %s (so far %llu evicted to make room, %llu past their deadline, %llu half-closed; "
+                 "%llu similar lines not logged)", what, (unsigned long long)h->evicted,
+                 (unsigned long long)h->expired, (unsigned long long)h->half_closed,
+                 (unsigned long long)suppressed);
+}
+
+/* A new connection: admit it, making room by evicting idlers if a limit is passed. */
+static void guard_admit(struct http_server *h, struct conn *c)
+{
+    if (c->has_ip) {
+        size_t same = 0;
+        for (struct conn *o = h->head; o; o = o->next)
+            same += !o->closing && o->has_ip && memcmp(o->ip, c->ip, 16) == 0;
+        if (same > HTTP_PER_IP_SOFT) {
+            struct conn *v = eviction_victim(h, c->ip, c);
+            if (v) {
+                h->evicted++;
+                conn_close(h, v);
+            } else if (!conn_request_buffered(c)) {
+                h->evicted++;
+                conn_close(h, c);
+            }
+            guard_log(h, "one client address holds too many connections waiting for a request");
+        }
+    }
+    if (!c->closing && h->nconn > HTTP_TOTAL_SOFT) {
+        struct conn *v = eviction_victim(h, NULL, c);
+        if (v) {
+            h->evicted++;
+            conn_close(h, v);
+        } else if (!conn_request_buffered(c)) {
+            h->evicted++;
+            conn_close(h, c);
+        }
+        guard_log(h, "connection limit reached");
+    }
+}
+
+/* Closes what is past its deadline, and waiting connections whose peer has gone. */
+static void guard_sweep(struct http_server *h, double now)
+{
+    size_t n = 0;
+    for (struct conn *c = h->head; c; c = c->next) {
+        if (c->closing)
+            continue;
+        double limit = c->phase == PH_ANSWERING ? HTTP_REQUEST_DEADLINE_S
+                       : c->fresh              ? HTTP_HEADER_DEADLINE_S
+                                               : HTTP_IDLE_S;
+        if (now - c->since > limit) {
+            h->expired++;
+            conn_close(h, c);
+            guard_log(h, c->phase == PH_ANSWERING ? "an answer took too long to be read, closing"
+                                                  : "a client did not send its request in time, closing");
+            continue;
+        }
+        if (c->phase == PH_WAITING && n < HTTP_HARD_LIMIT) {
+            h->pfd[n] = (struct pollfd){.fd = c->fd, .events = POLLRDHUP};
+            h->pconn[n++] = c;
+        }
+    }
+    /* A peer that shut down its side before finishing a request will never finish it. */
+    if (n && poll(h->pfd, (nfds_t)n, 0) > 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (h->pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+                h->half_closed++;
+                conn_close(h, h->pconn[i]);
+            }
+        }
+    }
+}
+
+static struct conn *conn_of(struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn *c = calloc(1, sizeof *c);
+        const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ai = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (!c || !fdi) {
+            /* Cannot track it: refuse it rather than let it escape the deadlines. */
+            free(c);
+            if (fdi)
+                shutdown(fdi->connect_fd, SHUT_RDWR);
+            *socket_context = NULL;
+            return;
+        }
+        c->mc = mc;
+        c->fd = fdi->connect_fd;
+        c->has_ip = ai && conn_ip(ai->client_addr, c->ip);
+        c->phase = PH_WAITING;
+        c->fresh = true;
+        c->since = mono_now();
+        c->prev = h->tail;
+        if (h->tail)
+            h->tail->next = c;
+        else
+            h->head = c;
+        h->tail = c;
+        h->nconn++;
+        *socket_context = c;
+        guard_admit(h, c);
+        return;
+    }
+    /* MHD_CONNECTION_NOTIFY_CLOSED: sent before libmicrohttpd closes the descriptor. */
+    struct conn *c = *socket_context;
+    if (!c)
+        return;
+    if (!c->closing)
+        h->nconn--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        h->tail = c->prev;
+    free(c);
+    *socket_context = NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)req_cls;
+    (void)toe;
+    struct conn *c = conn_of(mc);
+    if (c) { /* back to waiting: the next request's headers are due within the idle time */
+        c->phase = PH_WAITING;
+        c->fresh = false;
+        c->since = mono_now();
+    }
+}
+
+/* --- answers ------------------------------------------------------------------------------------ */
+
 static void snapshot_free_cb(void *cls)
 {
     snapshot_unref(cls);
-}
-
-static bool accepts_gzip(struct MHD_Connection *c)
-{
-    const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-    return ae && strstr(ae, "gzip") != NULL;
 }
 
 static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connection *c)
@@ -71,7 +420,8 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
         return MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, h->unavailable);
     const char *data = s->body ? s->body : "";
     size_t len = s->len;
-    bool gz = accepts_gzip(c) && snapshot_gzip(s, &data, &len);
+    const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    bool gz = http_accepts_gzip(ae) && snapshot_gzip(s, &data, &len);
     /* The response borrows the snapshot's memory and drops our reference when it is done. */
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(len, (void *)(uintptr_t)data,
                                                                                     snapshot_free_cb, s);
@@ -88,7 +438,23 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
     return ret;
 }
 
-static enum MHD_Result serve_health(struct http_server *h, struct MHD_Connection *c)
+/* A text answer built here; `text` is malloc'd and handed over (freed on failure too). */
+static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, char *text, size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Readiness: every collector fresh (/health, /-/ready). */
+static enum MHD_Result serve_ready(struct http_server *h, struct MHD_Connection *c)
 {
     struct snapshot *s = snapshot_slot_get(h->slot);
     char head[256];
@@ -118,16 +484,25 @@ static enum MHD_Result serve_health(struct http_server *h, struct MHD_Connection
         memcpy(text + hl, s->health, bl);
     text[hl + bl] = '\0';
     snapshot_unref(s);
-    struct MHD_Response *r = MHD_create_response_from_buffer(hl + bl, text, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(text);
+    return queue_text(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text, hl + bl);
+}
+
+/* Liveness: the daemon's own threads. This answer comes from the HTTP thread, so that one is
+ * alive; the snapshot assembler must have run recently. Collectors do not count: a hung driver is
+ * not cured by a restart. */
+static enum MHD_Result serve_healthy(struct http_server *h, struct MHD_Connection *c)
+{
+    double age = 0;
+    bool ok = scheduler_alive(h->sched, HTTP_LIVENESS_MAX_AGE_S, &age);
+    char *text = malloc(160);
+    if (!text)
         return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ret = MHD_queue_response(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, r);
-    MHD_destroy_response(r);
-    return ret;
+    if (ok)
+        snprintf(text, 160, "OK\n");
+    else
+        snprintf(text, 160, "UNHEALTHY: the snapshot assembler last ran %.1f s ago (limit %.0f s)\n", age,
+                 HTTP_LIVENESS_MAX_AGE_S);
+    return queue_text(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text, strlen(text));
 }
 
 /* /api/v1/...: JSON built by exporter/api.c from the GPU collector's latest readings. */
@@ -159,6 +534,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct http_server *h = cls;
     (void)version;
     (void)upload_data;
+    struct conn *cn = conn_of(c);
+    if (cn && cn->phase == PH_WAITING) { /* headers complete: the answer's deadline starts */
+        cn->phase = PH_ANSWERING;
+        cn->since = mono_now();
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         /* Do not read a body we will not use. */
         *upload_size = 0;
@@ -170,14 +550,46 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (strcmp(url, h->cfg->telemetry_path) == 0)
         return serve_metrics(h, c);
-    if (strcmp(url, "/health") == 0)
-        return serve_health(h, c);
+    if (strcmp(url, "/health") == 0 || strcmp(url, "/-/ready") == 0)
+        return serve_ready(h, c);
+    if (strcmp(url, "/-/healthy") == 0)
+        return serve_healthy(h, c);
     if (strcmp(url, "/") == 0)
         return MHD_queue_response(c, MHD_HTTP_OK, h->landing);
     if (strncmp(url, "/api/", 5) == 0)
         return serve_api(h, c, url);
     return MHD_queue_response(c, MHD_HTTP_NOT_FOUND, h->not_found);
 }
+
+/* Called with the request line's URI before libmicrohttpd splits the query into the connection's
+ * memory pool. Each argument takes a record there, so a query of a few hundred arguments exhausts
+ * the pool and libmicrohttpd cannot even build its error answer: the client waits for the idle
+ * timeout. No endpoint here takes more than one argument, so we cut the query short: past
+ * HTTP_MAX_ARGS arguments, or entirely if longer than HTTP_MAX_QUERY bytes, it is ignored. The URI
+ * lies in the connection's own read buffer, writable and not yet parsed; cutting it only shortens
+ * the string libmicrohttpd is about to parse. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    char *q = strchr(uri, '?');
+    if (!q)
+        return NULL;
+    if (strlen(q) > HTTP_MAX_QUERY) {
+        q[1] = '\0';
+        return NULL;
+    }
+    size_t args = 0;
+    for (char *p = q + 1; *p; p++) {
+        if (*p == '&' && ++args >= HTTP_MAX_ARGS) {
+            *p = '\0';
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* --- daemon ------------------------------------------------------------------------------------- */
 
 static struct MHD_Response *static_response(const char *text, const char *ctype)
 {
@@ -188,7 +600,7 @@ static struct MHD_Response *static_response(const char *text, const char *ctype)
     return r;
 }
 
-static void free_responses(struct http_server *h)
+static void free_server(struct http_server *h)
 {
     if (h->landing)
         MHD_destroy_response(h->landing);
@@ -198,6 +610,8 @@ static void free_responses(struct http_server *h)
         MHD_destroy_response(h->bad_method);
     if (h->unavailable)
         MHD_destroy_response(h->unavailable);
+    free(h->pfd);
+    free(h->pconn);
     free(h);
 }
 
@@ -212,7 +626,57 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("http: %s", line);
 }
 
-enum jt_err http_start(const struct exporter_config *cfg, struct snapshot_slot *slot, struct http_server **out)
+static uint64_t mono_us(void)
+{
+    return (uint64_t)(mono_now() * 1e6);
+}
+
+static void *http_thread(void *arg)
+{
+    struct http_server *h = arg;
+    while (!atomic_load(&h->stop)) {
+        MHD_run_wait(h->daemon, HTTP_ROUND_MS);
+        double now = mono_now();
+        atomic_store(&h->beat_us, (uint64_t)(now * 1e6));
+        if (now - h->last_sweep >= HTTP_SWEEP_S) {
+            h->last_sweep = now;
+            guard_sweep(h, now);
+        }
+    }
+    return NULL;
+}
+
+/* Whether this kernel can make IPv6 sockets at all (not so when booted with ipv6.disable=1). */
+static bool ipv6_available(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+static struct MHD_Daemon *start_daemon(struct http_server *h, const struct addrinfo *a, bool dual_stack)
+{
+    unsigned flags = MHD_USE_ERROR_LOG;
+    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    if (a->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6 | (dual_stack ? MHD_USE_DUAL_STACK : 0);
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, to catch option errors */
+                            MHD_OPTION_SOCK_ADDR, a->ai_addr,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_HARD_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+                            MHD_OPTION_END);
+}
+
+enum jt_err http_start(const struct exporter_config *cfg, struct snapshot_slot *slot, struct scheduler *sched,
+                       struct http_server **out)
 {
     *out = NULL;
     char host[256], port[16];
@@ -229,16 +693,24 @@ enum jt_err http_start(const struct exporter_config *cfg, struct snapshot_slot *
         log_error("cannot resolve listen address '%s': %s", cfg->listen_address, gai_strerror(gai));
         return JT_ERR_USAGE;
     }
-    /* With no host, prefer the IPv6 wildcard in dual-stack mode so both families are served. */
-    struct addrinfo *pick = ai;
-    if (!host[0]) {
-        for (struct addrinfo *p = ai; p; p = p->ai_next) {
-            if (p->ai_family == AF_INET6) {
-                pick = p;
-                break;
-            }
+    /* With no host, the IPv6 wildcard in dual-stack mode serves both families; a kernel without
+     * IPv6 (ipv6.disable=1, common on HPC nodes) gets the IPv4 wildcard instead. */
+    bool v6 = ipv6_available();
+    const struct addrinfo *cand[8];
+    size_t ncand = 0;
+    for (int fam = 0; fam < 2; fam++) {
+        int want = host[0] ? AF_UNSPEC : (fam == 0 ? AF_INET6 : AF_INET);
+        for (const struct addrinfo *p = ai; p && ncand < 8; p = p->ai_next) {
+            if ((want != AF_UNSPEC && p->ai_family != want) || (p->ai_family == AF_INET6 && !v6))
+                continue;
+            if (p->ai_family == AF_INET6 || p->ai_family == AF_INET)
+                cand[ncand++] = p;
         }
+        if (host[0])
+            break;
     }
+    if (!host[0] && !v6)
+        log_info("IPv6 is not available on this kernel; listening on IPv4 only");
 
     struct http_server *h = calloc(1, sizeof *h);
     if (!h) {
@@ -247,50 +719,70 @@ enum jt_err http_start(const struct exporter_config *cfg, struct snapshot_slot *
     }
     h->cfg = cfg;
     h->slot = slot;
+    h->sched = sched;
     static const char landing[] =
         "<html><head><title>jobtel exporter</title></head><body><h1>jobtel exporter</h1>"
         "<p>GPU and Slurm job telemetry.</p><ul><li><a href=\"metrics\">metrics</a></li>"
-        "<li><a href=\"health\">health</a></li><li><a href=\"api/v1/gpus\">api/v1/gpus</a></li></ul></body></html>\n";
+        "<li><a href=\"health\">health</a> (ready: <a href=\"-/ready\">-/ready</a>, alive: "
+        "<a href=\"-/healthy\">-/healthy</a>)</li><li><a href=\"api/v1/gpus\">api/v1/gpus</a></li></ul></body></html>\n";
     h->landing = static_response(landing, "text/html; charset=utf-8");
     h->not_found = static_response("404 page not found\n", "text/plain; charset=utf-8");
     h->bad_method = static_response("405 method not allowed: use GET or HEAD\n", "text/plain; charset=utf-8");
     h->unavailable = static_response("503 no collection has finished yet\n", "text/plain; charset=utf-8");
-    if (!h->landing || !h->not_found || !h->bad_method || !h->unavailable) {
+    h->pfd = calloc(HTTP_HARD_LIMIT, sizeof *h->pfd);
+    h->pconn = calloc(HTTP_HARD_LIMIT, sizeof *h->pconn);
+    if (!h->landing || !h->not_found || !h->bad_method || !h->unavailable || !h->pfd || !h->pconn) {
         freeaddrinfo(ai);
-        free_responses(h);
+        free_server(h);
         return JT_ERR_NOMEM;
     }
-    if (h->bad_method)
-        MHD_add_response_header(h->bad_method, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    MHD_add_response_header(h->bad_method, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
-    if (pick->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6 | (host[0] ? 0 : MHD_USE_DUAL_STACK);
-    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-                                 MHD_OPTION_SOCK_ADDR, pick->ai_addr,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)128,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
-                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)128,
-                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                 MHD_OPTION_END);
+    for (size_t i = 0; i < ncand && !h->daemon; i++)
+        h->daemon = start_daemon(h, cand[i], !host[0]);
     freeaddrinfo(ai);
     if (!h->daemon) {
         log_error("cannot listen on %s (address in use or not permitted?)", cfg->listen_address);
-        free_responses(h);
+        free_server(h);
         return JT_ERR_IO;
     }
-    log_info("listening on %s, metrics at %s", cfg->listen_address, cfg->telemetry_path);
+    atomic_store(&h->beat_us, mono_us());
+    if (pthread_create(&h->thread, NULL, http_thread, h) != 0) {
+        log_error("cannot start the HTTP thread");
+        MHD_stop_daemon(h->daemon);
+        free_server(h);
+        return JT_ERR_NOMEM;
+    }
+    h->thread_started = true;
+    /* Accept a connection only once it has sent something: a client that connects and says nothing
+     * then costs the kernel a request-queue entry, not one of our slots, and a scrape arrives with
+     * its whole request, which keeps it from being taken for an idler (see guard_admit). */
+    const union MHD_DaemonInfo *li = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    int defer = (int)HTTP_HEADER_DEADLINE_S;
+    if (li && setsockopt(li->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer) != 0)
+        log_debug("http: TCP_DEFER_ACCEPT not set: %s", strerror(errno));
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    log_info("listening on %s (port %u), metrics at %s", cfg->listen_address, di ? (unsigned)di->port : 0u,
+             cfg->telemetry_path);
     *out = h;
     return JT_OK;
+}
+
+bool http_alive(struct http_server *h, double max_age_s, double *age_s)
+{
+    double age = mono_now() - (double)atomic_load(&h->beat_us) / 1e6;
+    if (age_s)
+        *age_s = age;
+    return age <= max_age_s;
 }
 
 void http_stop(struct http_server *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->daemon);
-    free_responses(h);
+    atomic_store(&h->stop, true);
+    if (h->thread_started)
+        pthread_join(h->thread, NULL);
+    MHD_stop_daemon(h->daemon); /* closes what is left, notifying on_connection for each */
+    free_server(h);
 }

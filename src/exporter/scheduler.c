@@ -23,10 +23,15 @@ struct collector_run {
     bool thread_started;
     atomic_bool done;             /* thread has returned */
     atomic_bool reload_requested;
+    double interval;              /* seconds between collections (config_interval) */
+    double stale_after;           /* older results are stale (config_stale_after) */
     struct ratelimit rl_fail;     /* collector thread only */
     pthread_mutex_t mu;           /* guards the fields below */
-    char *fragment;               /* last rendered exposition, owned */
+    char *fragment;               /* exposition of the last successful collection, owned */
+    char *status;                 /* the collector's status series from its last collection, owned */
+    size_t status_len;
     size_t fragment_len;
+    double fragment_mono;         /* when that collection ended */
     bool have_result;
     bool last_ok;
     enum jt_err last_err;
@@ -47,6 +52,9 @@ struct scheduler {
     pthread_t assembler;
     bool assembler_started;
     double start_mono;
+    double min_interval;          /* the fastest collector's interval */
+    double max_stale_after;       /* the slowest collector's staleness limit */
+    atomic_uint_least64_t assembler_beat_us; /* mono time of the assembler's last round (liveness) */
 };
 
 static struct timespec abs_deadline(double mono_target)
@@ -93,18 +101,39 @@ static void run_collect_once(struct collector_run *r)
     if (rc == JT_OK && text.err != JT_OK)
         rc = text.err;
     expo_free(&w);
+    char *status = NULL;
+    size_t status_len = 0;
+    if (r->ops->status) {
+        struct expo sw;
+        expo_init(&sw, SCHED_FRAGMENT_MAX);
+        r->ops->status(r->state, &sw);
+        struct buf st;
+        buf_init(&st, SCHED_FRAGMENT_MAX + (1u << 20));
+        if (expo_render(&sw, &st) == JT_OK && sw.err == JT_OK)
+            status = buf_detach(&st, &status_len);
+        buf_free(&st);
+        expo_free(&sw);
+    }
     uint64_t suppressed = 0;
     if (rc != JT_OK && ratelimit_allow(&r->rl_fail, 60, &suppressed))
         log_warn("collector %s: collection failed: %s (%llu similar failures not logged)", r->ops->name,
                  jt_strerror(rc), (unsigned long long)suppressed);
+    /* A failed collection publishes nothing of what it wrote: the previous good fragment stays only
+     * while it is fresh (assemble drops it after stale_after), next to success 0. */
     size_t len = 0;
-    char *frag = text.err == JT_OK ? buf_detach(&text, &len) : NULL;
+    char *frag = rc == JT_OK ? buf_detach(&text, &len) : NULL;
     buf_free(&text);
 
     pthread_mutex_lock(&r->mu);
-    free(r->fragment);
-    r->fragment = frag;
-    r->fragment_len = len;
+    if (rc == JT_OK) {
+        free(r->fragment);
+        r->fragment = frag;
+        r->fragment_len = len;
+        r->fragment_mono = t1;
+    }
+    free(r->status);
+    r->status = status;
+    r->status_len = status_len;
     r->have_result = true;
     r->last_ok = rc == JT_OK;
     r->last_err = rc;
@@ -118,7 +147,7 @@ static void *collector_thread(void *arg)
 {
     struct collector_run *r = arg;
     struct scheduler *s = r->sched;
-    double interval = s->cfg->collect_interval_s;
+    double interval = r->interval;
     double next = mono_now();
     for (;;) {
         run_collect_once(r);
@@ -141,7 +170,6 @@ static void *collector_thread(void *arg)
 /* Builds one snapshot from the runs' latest results. */
 static void assemble(struct scheduler *s)
 {
-    const struct exporter_config *cfg = s->cfg;
     double now = mono_now();
     struct buf body, health;
     buf_init(&body, (size_t)s->nruns * (SCHED_FRAGMENT_MAX + (1u << 20)) + (1u << 20));
@@ -157,7 +185,7 @@ static void assemble(struct scheduler *s)
         all_reported &= s->runs[i].have_result;
         pthread_mutex_unlock(&s->runs[i].mu);
     }
-    if (!all_reported && now - s->start_mono < cfg->stale_after_s) {
+    if (!all_reported && now - s->start_mono < s->max_stale_after) {
         buf_free(&body);
         buf_free(&health);
         return;
@@ -178,7 +206,7 @@ static void assemble(struct scheduler *s)
         const char *name = r->ops->name;
         pthread_mutex_lock(&r->mu);
         double age = r->have_result ? now - r->last_end_mono : -1;
-        bool stale = !r->have_result || age > cfg->stale_after_s;
+        bool stale = !r->have_result || age > r->stale_after;
         bool ok = r->have_result && r->last_ok && !stale;
         if (r->have_result) {
             buf_printf(&duration, "jobtel_scrape_collector_duration_seconds{collector=\"%s\"} %.6f\n", name,
@@ -187,15 +215,17 @@ static void assemble(struct scheduler *s)
                        r->last_end_wall);
         }
         buf_printf(&success, "jobtel_scrape_collector_success{collector=\"%s\"} %d\n", name, ok ? 1 : 0);
-        if (!stale && r->fragment)
+        if (!stale && r->fragment && now - r->fragment_mono <= r->stale_after)
             buf_append(&frags, r->fragment, r->fragment_len);
+        if (!stale && r->status)
+            buf_append(&frags, r->status, r->status_len);
         if (!r->have_result) {
             healthy = false;
             buf_printf(&health, "collector %s: no collection has finished yet\n", name);
         } else if (stale) {
             healthy = false;
             buf_printf(&health, "collector %s: stale, last collection finished %.1f s ago (limit %.1f s); "
-                                "its source may be hung\n", name, age, cfg->stale_after_s);
+                                "its source may be hung\n", name, age, r->stale_after);
         } else if (!r->last_ok) {
             buf_printf(&health, "collector %s: last collection failed: %s\n", name, jt_strerror(r->last_err));
         } else {
@@ -239,7 +269,7 @@ static void *assembler_thread(void *arg)
     struct scheduler *s = arg;
     /* Rebuild when a collector finishes, and at least every half interval so staleness shows even
      * when every collector is stuck. */
-    double period = s->cfg->collect_interval_s / 2;
+    double period = s->min_interval / 2;
     if (period > 1.0)
         period = 1.0;
     pthread_mutex_lock(&s->mu);
@@ -247,6 +277,7 @@ static void *assembler_thread(void *arg)
         s->dirty = false;
         pthread_mutex_unlock(&s->mu);
         assemble(s);
+        atomic_store(&s->assembler_beat_us, (uint64_t)(mono_now() * 1e6));
         pthread_mutex_lock(&s->mu);
         if (!s->dirty && !s->stopping) {
             struct timespec ts = abs_deadline(mono_now() + period);
@@ -255,6 +286,22 @@ static void *assembler_thread(void *arg)
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
+}
+
+/* Start-up only: waits (at most the collector's staleness limit) for an attribution stage's first
+ * result, so that the GPU collector's first rendering already has its table. */
+static void await_first_result(struct collector_run *r)
+{
+    double deadline = mono_now() + r->stale_after;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        bool have = r->have_result;
+        pthread_mutex_unlock(&r->mu);
+        if (have || mono_now() >= deadline)
+            return;
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static bool collector_enabled(const struct exporter_config *cfg, size_t idx)
@@ -289,6 +336,7 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
     s->cfg = cfg;
     s->out = out;
     s->start_mono = mono_now();
+    atomic_store(&s->assembler_beat_us, (uint64_t)(s->start_mono * 1e6));
     pthread_mutex_init(&s->mu, NULL);
     cond_init_monotonic(&s->cond);
 
@@ -299,6 +347,12 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
         struct collector_run *r = &s->runs[s->nruns];
         r->ops = collector_table[i];
         r->sched = s;
+        r->interval = config_interval(cfg, i);
+        r->stale_after = config_stale_after(cfg, i);
+        if (s->nruns == 0 || r->interval < s->min_interval)
+            s->min_interval = r->interval;
+        if (r->stale_after > s->max_stale_after)
+            s->max_stale_after = r->stale_after;
         pthread_mutex_init(&r->mu, NULL);
         rc = r->ops->init(cfg, &r->state);
         if (rc != JT_OK) {
@@ -307,7 +361,7 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
             break;
         }
         s->nruns++;
-        log_info("collector %s enabled", r->ops->name);
+        log_info("collector %s enabled (every %g s)", r->ops->name, r->interval);
     }
     if (rc != JT_OK) {
         scheduler_stop(s, 0);
@@ -321,6 +375,8 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
             return JT_ERR_NOMEM;
         }
         r->thread_started = true;
+        if (r->ops->feeds_gpu)
+            await_first_result(r);
     }
     if (pthread_create(&s->assembler, NULL, assembler_thread, s) != 0) {
         scheduler_stop(s, 1);
@@ -329,6 +385,14 @@ enum jt_err scheduler_start(const struct exporter_config *cfg, struct snapshot_s
     s->assembler_started = true;
     *sched = s;
     return JT_OK;
+}
+
+bool scheduler_alive(struct scheduler *s, double max_age_s, double *age_s)
+{
+    double age = s ? mono_now() - (double)atomic_load(&s->assembler_beat_us) / 1e6 : 0;
+    if (age_s)
+        *age_s = age;
+    return s && age <= max_age_s;
 }
 
 void scheduler_request_reload(struct scheduler *s)
@@ -374,6 +438,7 @@ bool scheduler_stop(struct scheduler *s, double grace_s)
         struct collector_run *r = &s->runs[i];
         r->ops->shutdown(r->state);
         free(r->fragment);
+        free(r->status);
         pthread_mutex_destroy(&r->mu);
     }
     pthread_cond_destroy(&s->cond);

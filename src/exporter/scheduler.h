@@ -29,6 +29,11 @@ void scheduler_request_reload(struct scheduler *s);
  * false in that case, so the caller also keeps what the stuck collector may still touch. */
 bool scheduler_stop(struct scheduler *s, double grace_s);
 
+/* Liveness of the daemon's own work, not of the collectors: true if the snapshot assembler finished
+ * a round within max_age_s (it runs at least every second, whatever the collectors do). *age_s, if
+ * not NULL, gets how long ago. Thread-safe. */
+bool scheduler_alive(struct scheduler *s, double max_age_s, double *age_s);
+
 /* Max bytes of exposition one collector may produce per collection. */
 #define SCHED_FRAGMENT_MAX (16u << 20)
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_k8s_manifests.sh - deploy/kubernetes/ parses as YAML (python3-yaml) and has what a GPU-node
 # DaemonSet needs: selectors that match, the pod-resources hostPath, NODE_NAME from the downward API,
-# probes on /health, sized resources, a locked-down security context, a Service with scrape annotations
+# readiness probe on /-/ready and liveness on /-/healthy, sized resources, a locked-down security context, a Service with scrape annotations
 # and a ServiceMonitor that selects it. The container's arguments are checked by the real binary, and
 # the kustomization is rendered by kubectl when it is installed (offline: no cluster needed).
 . "$(dirname "$0")/lib.sh"
@@ -56,8 +56,10 @@ env = {e["name"]: e for e in c.get("env", [])}
 need(env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName", "NODE_NAME from the downward API")
 ports = {p["name"]: p for p in c["ports"]}
 need(ports["metrics"]["containerPort"] == 9400, "metrics port 9400")
-for probe in ("readinessProbe", "livenessProbe"):
-    need(c[probe]["httpGet"]["path"] == "/health" and c[probe]["httpGet"]["port"] == "metrics", f"{probe} on /health")
+# Readiness is "collectors fresh", liveness "the daemon's own threads": a liveness probe on readiness
+# would restart the pod in a loop while a driver call hangs.
+for probe, path in (("readinessProbe", "/-/ready"), ("livenessProbe", "/-/healthy")):
+    need(c[probe]["httpGet"]["path"] == path and c[probe]["httpGet"]["port"] == "metrics", f"{probe} on {path}")
 res = c["resources"]
 need(8 <= mib(res["requests"]["memory"]) <= mib(res["limits"]["memory"]) <= 64, "memory request/limit sized from RSS")
 need("cpu" in res["requests"], "cpu request")

@@ -44,7 +44,7 @@ set_state() {
     local mode=$1 r2=', {"name": "r2", "namespace": "team-b", "containers": [{"name": "c", "devices": [{"resource_name": "nvidia.com/gpu", "device_ids": ["'$U1'::1"]}]}]}'
     [ "${2:-}" = without-r2 ] && r2=
     cat >"$T/state.tmp" <<JSON
-{"mode": "$mode", "pods": [
+{"mode": "$mode", "hang_s": ${HANG_S:-3}, "pods": [
   {"name": "x", "namespace": "default", "containers": [
     {"name": "main", "devices": [{"resource_name": "nvidia.com/gpu", "device_ids": ["$U0"]}]},
     {"name": "sidecar", "devices": []}]},
@@ -229,6 +229,48 @@ curl -sf -o /dev/null "http://127.0.0.1:$P/health" || fail "/health must stay OK
 set_state ok without-r2
 wait_for 10 scrape_has $P 'pod="x"' || fail "labels did not come back after the hang"
 pass "a hung kubelet times out"
+
+# A kubelet that hangs for 10 s (issue 10): attribution is a stage of its own, so the GPU collector keeps
+# its cadence (250 ms here) while every List call times out after 2 s; the stage reports success 0.
+# Measured against the daemon's own records: over the span of the kubernetes stage's (slow) collections,
+# the GPU collector must finish many times more often. Were GPU readings held up by each 2 s call there
+# would be about one GPU collection per kubernetes collection.
+tsv() { # tsv FILE COLLECTOR : that collector's last collection timestamp
+    grep "^jobtel_last_collection_timestamp_seconds{collector=\"$2\"}" "$1" | cut -d' ' -f2
+}
+HANG_S=10 set_state hang without-r2
+wait_for 10 scrape_has $P '^jobtel_scrape_collector_success\{collector="kubernetes"\} 0$' \
+    || fail "the kubernetes stage must report success 0 while the kubelet hangs"
+: >"$T/gpu_ts"; : >"$T/kube_ts"
+for _ in $(seq 300); do
+    scrape $P "$T/h.txt"
+    tsv "$T/h.txt" gpu >>"$T/gpu_ts"
+    tsv "$T/h.txt" kubernetes >>"$T/kube_ts"
+    expect_value "$T/h.txt" 'jobtel_scrape_collector_success{collector="gpu"}' 1
+    [ "$(sort -u "$T/kube_ts" | wc -l)" -ge 4 ] && break
+    sleep 0.1
+done
+expect_value "$T/h.txt" 'jobtel_scrape_collector_success{collector="kubernetes"}' 0
+grep -q 'pod="x"' "$T/h.txt" && fail "pod labels must go while the kubelet hangs"
+curl -sf -o /dev/null "http://127.0.0.1:$P/health" || fail "/health must stay OK while the kubelet hangs"
+"$PY" - "$T/gpu_ts" "$T/kube_ts" <<'EOF2' || fail "GPU collections did not keep their cadence while the kubelet hung"
+import sys
+gpu = sorted(set(float(x) for x in open(sys.argv[1]) if x.strip()))
+kube = sorted(set(float(x) for x in open(sys.argv[2]) if x.strip()))
+span = kube[-1] - kube[0]           # the daemon's record of 3+ hung List calls (>= 2 s each)
+want = span / 0.25                  # GPU collections in that span at the 250 ms interval
+print(f"kubelet hang: {len(kube)} kubernetes collections over {span:.1f} s, {len(gpu)} distinct GPU timestamps "
+      f"(expected ~{want:.0f})")
+assert len(kube) >= 4 and span >= 4, "the window did not cover the hang"
+# Generous: a quarter of the expected count passes on a loaded machine; GPU collections held up by each
+# 2 s call would give about span / 2 + 1, which is below span / 1 for any span >= 4 s.
+assert len(gpu) >= want / 4, f"only {len(gpu)} GPU collections"
+EOF2
+set_state ok without-r2
+wait_for 30 scrape_has $P 'pod="x"' || fail "pod labels did not return with the kubelet"
+wait_for 10 scrape_has $P '^jobtel_scrape_collector_success\{collector="kubernetes"\} 1$' \
+    || fail "the kubernetes stage did not recover"
+pass "a kubelet hanging 10 s: GPU readings keep their cadence, the stage reports success 0, pod labels return"
 stop_pid "$EXPORTER_PID"
 
 # 503: NVML unavailable (no scenario), then data gone stale (a GPU call hangs from t=3 s).

@@ -7,8 +7,9 @@
  * The same binary doubles as a driver for the live test and the benchmark, which need one collection
  * against a real cgroup tree until the daemon serves /metrics:
  *   test_cgroup_collect --collect CGROUPFS [PROCFS [VERSION [REPEAT]]]
- * prints the last collection's exposition to stdout and the mean time per collection to stderr.
- * JOBTEL_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
+ * prints the last collection's exposition to stdout and the mean wall and CPU time per collection to stderr.
+ * JOBTEL_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing, and fails the test so that only a
+ * comparing run can pass.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -130,7 +131,8 @@ static void check_golden(const char *text, const char *golden_name)
         assert_non_null(f);
         fputs(text, f);
         fclose(f);
-        return;
+        /* A rewritten golden file proves nothing: fail, so the run that compares is the one that passes. */
+        fail_msg("%s rewritten: review the diff, then run again without JOBTEL_UPDATE_GOLDEN", golden_name);
     }
     struct buf want;
     buf_init(&want, 16u << 20);
@@ -599,7 +601,8 @@ static void test_churn(void **state)
     c->running = true;
     static const char *const sets[] = {"step=\"\",task=\"\"", "step=\"0\",task=\"\"", "step=\"0\",task=\"0\"",
                                        "step=\"batch\",task=\"0\""};
-    static const size_t per_set[] = {10, 10, 10, 10};
+    /* cgroup_exporter's ten series and jobtel_cgroup_memory_peak_bytes (the template has memory.peak) */
+    static const size_t per_set[] = {11, 11, 11, 11};
     unsigned seen = 0;
     /* At least 1000 collections, and on until the churn has gone round often enough (its pace depends
      * on the machine); bounded in case it stalls. */
@@ -633,6 +636,194 @@ static void test_churn(void **state)
     run_free(&r);
 }
 
+/* --- peaks, FIFOs, overflows, one job under two scopes --- */
+
+static void test_peaks_from_the_kernel(void **state)
+{
+    (void)state;
+    /* The kernel's high-water mark, not a sample: right however rarely we collect. */
+    char root[1024];
+    fixture_path(root, sizeof root, "cgroup_v1");
+    struct run r;
+    run_init(&r, root, "/nonexistent", 0);
+    assert_int_equal(run_collect(&r), JT_OK);
+    assert_has_line(run_text(&r), "jobtel_cgroup_memory_peak_bytes{jobid=\"101\",step=\"\",task=\"\"} 1610616832");
+    run_free(&r);
+
+    run_v2(&r, 0);
+    assert_int_equal(run_collect(&r), JT_OK);
+    const char *t = run_text(&r);
+    assert_has_line(t, "jobtel_cgroup_memory_peak_bytes{jobid=\"301\",step=\"\",task=\"\"} 8053063680");
+    assert_has_line(t, "jobtel_cgroup_memory_peak_bytes{jobid=\"401\",step=\"batch\",task=\"0\"} 1625000");
+    /* a kernel without memory.peak (before 5.19): no series, and not taken for a vanished cgroup */
+    assert_no_substring(t, "jobtel_cgroup_memory_peak_bytes{jobid=\"302\"");
+    assert_has_line(t, "cgroup_memory_used_bytes{jobid=\"302\",step=\"\",task=\"\"} 104857600");
+    run_free(&r);
+}
+
+/* A private copy of a fixture tree, removed by the caller with remove_tree(dir, NULL). */
+static void copy_fixture(const char *name, char *dir, size_t n)
+{
+    fmt(dir, n, "%s/jt_cgcopy_XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    char src[1024], dst[1100];
+    fixture_path(src, sizeof src, name);
+    fmt(dst, sizeof dst, "%s/t", dir);
+    assert_true(copy_tree(src, dst));
+}
+
+/* Replaces dir/rel with a FIFO. */
+static void make_fifo(const char *dir, const char *rel)
+{
+    char p[2048];
+    fmt(p, sizeof p, "%s/t/%s", dir, rel);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(mkfifo(p, 0644), 0);
+}
+
+static void test_fifo_never_blocks(void **state)
+{
+    (void)state;
+    /* Without O_NONBLOCK the open of a FIFO with no writer blocks for good: this alarm turns that hang
+     * into a failure instead of a stuck test run. */
+    alarm(120);
+    char dir[256], root[300];
+    copy_fixture("cgroup_v2", dir, sizeof dir);
+    make_fifo(dir, "system.slice/slurmstepd.scope/job_301/memory.stat");
+    make_fifo(dir, "system.slice/slurmstepd.scope/job_301/step_0/user/task_0/cgroup.procs");
+    make_fifo(dir, "system.slice/node2_slurmstepd.scope/job_401/cpu.stat");
+    fmt(root, sizeof root, "%s/t", dir);
+    char procfs[1024];
+    fixture_path(procfs, sizeof procfs, "cgroup_procfs");
+    struct run r;
+    run_init(&r, root, procfs, 0);
+    for (int i = 1; i <= 2; i++) {
+        assert_int_equal(run_collect(&r), JT_OK);
+        const char *t = run_text(&r);
+        char want[64];
+        fmt(want, sizeof want, "jobtel_cgroup_read_errors_total %d", 3 * i);
+        assert_has_line(t, want);
+        /* the FIFOs' series are missing, the rest of those jobs and every other job are whole */
+        assert_no_substring(t, "cgroup_memory_rss_bytes{jobid=\"301\",step=\"\",task=\"\"}");
+        assert_has_line(t, "cgroup_cpu_total_seconds{jobid=\"301\",step=\"\",task=\"\"} 90.5");
+        assert_has_line(t, "cgroup_memory_used_bytes{jobid=\"301\",step=\"\",task=\"\"} 6442450944");
+        assert_no_substring(t, "cgroup_cpu_total_seconds{jobid=\"401\",step=\"\",task=\"\"}");
+        assert_has_line(t, "cgroup_memory_total_bytes{jobid=\"401\",step=\"batch\",task=\"0\"} 2147483648");
+        assert_has_line(t, "cgroup_memory_rss_bytes{jobid=\"302\",step=\"\",task=\"\"} 83886080");
+        assert_has_line(t, "cgroup_cpu_total_seconds{jobid=\"sABCDEFGHJKLMN\",step=\"\",task=\"\"} 3");
+        assert_has_line(t, "cgroup_uid{jobid=\"301\"} 1001"); /* from task_1, past the FIFO of task_0 */
+    }
+    run_free(&r);
+
+    /* v1, and a FIFO that a writer holds open (its open would not block, its read would) */
+    char dir1[256], root1[300], fifo[2048];
+    copy_fixture("cgroup_v1", dir1, sizeof dir1);
+    make_fifo(dir1, "memory/slurm/uid_1000/job_101/memory.stat");
+    fmt(fifo, sizeof fifo, "%s/t/memory/slurm/uid_1000/job_101/memory.stat", dir1);
+    int wfd = open(fifo, O_RDWR | O_NONBLOCK); /* a reader and writer of its own: never blocks */
+    assert_true(wfd >= 0);
+    fmt(root1, sizeof root1, "%s/t", dir1);
+    run_init(&r, root1, "/nonexistent", 0);
+    assert_int_equal(run_collect(&r), JT_OK);
+    const char *t = run_text(&r);
+    assert_has_line(t, "jobtel_cgroup_read_errors_total 1");
+    assert_no_substring(t, "cgroup_memory_rss_bytes{jobid=\"101\",step=\"\",task=\"\"}");
+    assert_has_line(t, "cgroup_memory_used_bytes{jobid=\"101\",step=\"\",task=\"\"} 1610612736");
+    assert_has_line(t, "cgroup_cpu_total_seconds{jobid=\"102\",step=\"\",task=\"\"} 7.25");
+    run_free(&r);
+    close(wfd);
+    alarm(0);
+    remove_tree(dir, NULL);
+    remove_tree(dir1, NULL);
+}
+
+/* A v2 job directory with the given files. */
+static void put_job(const char *root, const char *scope, const char *job, const char *cpu_stat,
+                    const char *mem_current)
+{
+    char d[512];
+    fmt(d, sizeof d, "%s/system.slice", root);
+    put_file(d, "cgroup.procs", "");
+    fmt(d, sizeof d, "%s/system.slice/%s", root, scope);
+    put_file(d, "cgroup.procs", "");
+    fmt(d, sizeof d, "%s/system.slice/%s/%s", root, scope, job);
+    put_file(d, "cgroup.procs", "");
+    put_file(d, "cpu.stat", cpu_stat);
+    if (mem_current)
+        put_file(d, "memory.current", mem_current);
+    put_file(d, "memory.stat", "anon 1000\nfile 10\nshmem 0\n");
+    fmt(d, sizeof d, "%s/system.slice/%s/%s/step_0", root, scope, job);
+    put_file(d, "cgroup.procs", "");
+    put_file(d, "cpu.stat", cpu_stat);
+}
+
+static void test_job_under_two_scopes_is_summed(void **state)
+{
+    (void)state;
+    char root[64];
+    fmt(root, sizeof root, "/tmp/jt_cgdup_XXXXXX");
+    assert_non_null(mkdtemp(root));
+    put_file(root, "cgroup.controllers", "cpu memory\n");
+    /* Two slurmd on one host each ran a part of job 5 (and of the SLUID job); job 6 is only on one. */
+    put_job(root, "slurmstepd.scope", "job_5", "usage_usec 3000000\nuser_usec 2000000\nsystem_usec 1000000\n",
+            "1000\n");
+    put_job(root, "node2_slurmstepd.scope", "job_5", "usage_usec 500000\nuser_usec 250000\nsystem_usec 250000\n",
+            NULL);
+    put_job(root, "node2_slurmstepd.scope", "job_6", "usage_usec 1\nuser_usec 1\nsystem_usec 0\n", "7\n");
+    put_job(root, "slurmstepd.scope", "s5K1KKYAYG5D00", "usage_usec 1000000\nuser_usec 1000000\nsystem_usec 0\n",
+            "10\n");
+    put_job(root, "node2_slurmstepd.scope", "s5K1KKYAYG5D00",
+            "usage_usec 1000000\nuser_usec 1000000\nsystem_usec 0\n", "20\n");
+    /* sums beyond 64 bits are left out and counted, not wrapped */
+    put_job(root, "slurmstepd.scope", "job_7", "usage_usec 1\nuser_usec 1\nsystem_usec 0\n",
+            "18446744073709551615\n");
+    put_job(root, "node2_slurmstepd.scope", "job_7", "usage_usec 1\nuser_usec 1\nsystem_usec 0\n", "1\n");
+    struct run r;
+    run_init(&r, root, "/nonexistent", 0);
+    assert_int_equal(run_collect(&r), JT_OK);
+    const char *t = run_text(&r);
+    assert_int_equal(count_substring(t, "cgroup_cpu_total_seconds{jobid=\"5\",step=\"\",task=\"\"}"), 1);
+    assert_has_line(t, "cgroup_cpu_total_seconds{jobid=\"5\",step=\"\",task=\"\"} 3.5");
+    assert_has_line(t, "cgroup_cpu_user_seconds{jobid=\"5\",step=\"\",task=\"\"} 2.25");
+    assert_has_line(t, "cgroup_cpu_total_seconds{jobid=\"5\",step=\"0\",task=\"\"} 3.5");
+    assert_has_line(t, "cgroup_memory_rss_bytes{jobid=\"5\",step=\"\",task=\"\"} 2000");
+    /* known under one scope only: a sum would be made up */
+    assert_no_substring(t, "cgroup_memory_used_bytes{jobid=\"5\"");
+    assert_has_line(t, "cgroup_memory_used_bytes{jobid=\"6\",step=\"\",task=\"\"} 7");
+    assert_has_line(t, "cgroup_memory_used_bytes{jobid=\"s5K1KKYAYG5D00\",step=\"\",task=\"\"} 30");
+    assert_int_equal(count_substring(t, "cgroup_cpu_total_seconds{jobid=\"s5K1KKYAYG5D00\",step=\"\""), 1);
+    assert_no_substring(t, "cgroup_memory_used_bytes{jobid=\"7\"");
+    assert_has_line(t, "cgroup_cpu_total_seconds{jobid=\"7\",step=\"\",task=\"\"} 2e-06");
+    assert_has_line(t, "jobtel_cgroup_parse_errors_total 1");
+    run_free(&r);
+    remove_tree(root, NULL);
+
+    /* v1: slurm/ and slurm_<node>/ */
+    fmt(root, sizeof root, "/tmp/jt_cgdup_XXXXXX");
+    assert_non_null(mkdtemp(root));
+    static const char *const bases[] = {"slurm", "slurm_n2"};
+    for (int b = 0; b < 2; b++) {
+        char d[512];
+        fmt(d, sizeof d, "%s/cpuacct", root);
+        mkdir(d, 0755);
+        fmt(d, sizeof d, "%s/cpuacct/%s", root, bases[b]);
+        mkdir(d, 0755);
+        fmt(d, sizeof d, "%s/cpuacct/%s/uid_1000", root, bases[b]);
+        mkdir(d, 0755);
+        fmt(d, sizeof d, "%s/cpuacct/%s/uid_1000/job_9", root, bases[b]);
+        put_file(d, "cgroup.procs", "");
+        put_file(d, "cpuacct.usage_all", "cpu user system\n0 1000000000 0\n");
+    }
+    run_init(&r, root, "/nonexistent", 0);
+    assert_int_equal(run_collect(&r), JT_OK);
+    t = run_text(&r);
+    assert_int_equal(count_substring(t, "cgroup_cpu_total_seconds{jobid=\"9\""), 1);
+    assert_has_line(t, "cgroup_cpu_total_seconds{jobid=\"9\",step=\"\",task=\"\"} 2");
+    assert_int_equal(count_substring(t, "cgroup_uid{jobid=\"9\"}"), 1);
+    run_free(&r);
+    remove_tree(root, NULL);
+}
+
 /* --- driver for the live test and the benchmark --- */
 
 static int drive(int argc, char **argv)
@@ -660,13 +851,17 @@ static int drive(int argc, char **argv)
     struct buf out;
     buf_init(&out, 256u << 20);
     enum jt_err e = JT_OK;
-    double total = 0, worst = 0;
+    double total = 0, worst = 0, cpu = 0;
     for (int64_t i = 0; i < repeat; i++) {
         struct expo w;
         expo_init(&w, 256u << 20);
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         double t0 = mono_now();
         e = collector_cgroup.collect(st, &w);
         double dt = mono_now() - t0;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+        cpu += (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
         total += dt;
         worst = dt > worst ? dt : worst;
         buf_reset(&out);
@@ -678,8 +873,9 @@ static int drive(int argc, char **argv)
     fputs(buf_str(&out), stdout);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    fprintf(stderr, "collections=%lld mean_ms=%.3f max_ms=%.3f maxrss_kb=%ld status=%s\n", (long long)repeat,
-            total / (double)repeat * 1e3, worst * 1e3, ru.ru_maxrss, jt_strerror(e));
+    fprintf(stderr, "collections=%lld mean_ms=%.3f cpu_ms=%.3f max_ms=%.3f maxrss_kb=%ld status=%s\n",
+            (long long)repeat, total / (double)repeat * 1e3, cpu / (double)repeat * 1e3, worst * 1e3, ru.ru_maxrss,
+            jt_strerror(e));
     buf_free(&out);
     collector_cgroup.shutdown(st);
     return e == JT_OK ? 0 : 1;
@@ -700,6 +896,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_error_counter_persists),
         cmocka_unit_test(test_real_host_tree),
         cmocka_unit_test_setup_teardown(test_churn, churn_setup, churn_teardown),
+        cmocka_unit_test(test_peaks_from_the_kernel),
+        cmocka_unit_test(test_fifo_never_blocks),
+        cmocka_unit_test(test_job_under_two_scopes_is_summed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

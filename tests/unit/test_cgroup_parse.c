@@ -316,6 +316,40 @@ static void test_oversized_file_is_a_parse_error(void **state)
     cg_reader_free(&r);
 }
 
+static void test_overflowing_sums_are_left_out(void **state)
+{
+    struct tmpdir *t = *state;
+    /* v2: anon + swapcached and usage_usec * 1000 beyond 64 bits: left out and counted, never wrapped */
+    put(t, "cpu.stat", "usage_usec 18446744073709551\nuser_usec 18446744073709552\nsystem_usec 5\n");
+    put(t, "memory.stat", "anon 18446744073709551615\nfile 1\nshmem 2\nswapcached 1\n");
+    put(t, "memory.current", "18446744073709551615\n");
+    struct cg_reader r;
+    cg_reader_init(&r, 100);
+    struct cg_stats st = {0};
+    cg_v2_read(&r, t->fd, &st);
+    assert_int_equal(st.v[CG_CPU_TOTAL_NS], 18446744073709551000ull); /* still fits */
+    assert_false(cg_has(&st, CG_CPU_USER_NS));
+    assert_int_equal(st.v[CG_CPU_SYSTEM_NS], 5000);
+    assert_false(cg_has(&st, CG_MEM_RSS));
+    assert_int_equal(st.v[CG_MEM_CACHE], 1);
+    assert_int_equal(st.v[CG_MEM_USED], 18446744073709551615ull); /* a single value is no sum */
+    assert_int_equal(r.parse_errors, 2);
+
+    /* v1: total_inactive_file + total_active_file, and clock ticks in ns */
+    put(t, "memory.stat", "total_cache 10\ntotal_rss 1\ntotal_inactive_file 18446744073709551615\n"
+                          "total_active_file 1\n");
+    put(t, "cpuacct.stat", "user 184467440737095517\nsystem 3\n");
+    memset(&st, 0, sizeof st);
+    cg_v1_read_memory(&r, t->fd, &st);
+    cg_v1_read_cpuacct(&r, t->fd, &st);
+    assert_false(cg_has(&st, CG_MEM_SHMEM));
+    assert_int_equal(st.v[CG_MEM_CACHE], 10);
+    assert_false(cg_has(&st, CG_CPU_USER_NS));
+    assert_int_equal(st.v[CG_CPU_SYSTEM_NS], 30000000);
+    assert_int_equal(r.parse_errors, 4);
+    cg_reader_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +364,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_v1_memory_limits, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_v2_reader, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_oversized_file_is_a_parse_error, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_overflowing_sums_are_left_out, tmp_setup, tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

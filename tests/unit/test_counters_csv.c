@@ -69,6 +69,17 @@ static void test_rejects_malformed_lines_naming_file_and_line(void **state)
     expect_error("DCGM_FI_DRIVER_VERSION, label, Driver \"\"Version\"\"\n", "quote inside an unquoted field");
 }
 
+/* issue 9 item 5: a field listed twice (a `label` line gave every DCGM series a duplicate label name). */
+static void test_rejects_repeated_fields_naming_both_lines(void **state)
+{
+    (void)state;
+    expect_error("DCGM_FI_DRIVER_VERSION, label, Driver\nDCGM_FI_DEV_GPU_UTIL, gauge, u\n"
+                 "DCGM_FI_DRIVER_VERSION, label, again\n",
+                 "test.csv:3: DCGM_FI_DRIVER_VERSION repeats line 1");
+    expect_error("DCGM_FI_DEV_GPU_UTIL, gauge, u\n# c\nDCGM_FI_DEV_GPU_UTIL, counter, u\n",
+                 "test.csv:3: DCGM_FI_DEV_GPU_UTIL repeats line 1");
+}
+
 static void test_rejects_absurd_sizes(void **state)
 {
     (void)state;
@@ -117,6 +128,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts_dcgm_format),
         cmocka_unit_test(test_rejects_malformed_lines_naming_file_and_line),
+        cmocka_unit_test(test_rejects_repeated_fields_naming_both_lines),
         cmocka_unit_test(test_rejects_absurd_sizes),
         cmocka_unit_test(test_builtin_default_parses_and_matches_dcgm_default_selection),
         cmocka_unit_test(test_load_missing_file),

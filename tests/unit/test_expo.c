@@ -121,6 +121,104 @@ static void test_too_many_labels_is_an_error_not_a_truncated_series(void **state
     expo_free(&w);
 }
 
+/* Every line of `text` is a whole sample or a comment: `name{...} value\n` with balanced quotes. */
+static void assert_whole_lines(const char *text)
+{
+    size_t n = strlen(text);
+    if (n == 0)
+        return;
+    assert_int_equal(text[n - 1], '\n');
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        if (line[0] != '#') {
+            size_t quotes = 0;
+            for (const char *p = line; p < nl; p++)
+                if (*p == '"' && p[-1] != '\\')
+                    quotes++;
+            assert_int_equal(quotes % 2, 0);
+            const char *sp = nl;
+            while (sp > line && sp[-1] != ' ')
+                sp--;
+            assert_true(sp > line && sp < nl); /* a value after the last blank */
+            assert_true(memchr(line, '{', (size_t)(nl - line)) == NULL || memchr(line, '}', (size_t)(nl - line)) != NULL);
+        }
+        line = nl + 1;
+    }
+}
+
+/* issue 9 item 4: a label value that hits the family's cap half way used to leave `ok_metric{l="`
+ * in the output; the line must be rolled back whole, and later lines that fit still written. */
+static void test_cap_hit_mid_line_leaves_no_torn_line(void **state)
+{
+    (void)state;
+    struct expo w;
+    expo_init(&w, 96);
+    struct expo_family *f = expo_family(&w, "ok_metric", METRIC_GAUGE, "A metric.");
+    struct labelset ls;
+    labelset_init(&ls);
+    labelset_add(&ls, "l", "short");
+    expo_sample(f, &ls, 1);
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    struct labelset huge;
+    labelset_init(&huge);
+    labelset_add(&huge, "l", big);
+    expo_sample(f, &huge, 2);
+    assert_int_equal(w.err, JT_ERR_LIMIT);
+    labelset_init(&ls);
+    labelset_add(&ls, "l", "after");
+    expo_sample(f, &ls, 3);
+    struct buf out;
+    const char *text = render(&w, &out);
+    assert_whole_lines(text);
+    assert_null(strstr(text, "xxx"));
+    assert_string_equal(text, "# HELP ok_metric A metric.\n# TYPE ok_metric gauge\n"
+                              "ok_metric{l=\"short\"} 1\nok_metric{l=\"after\"} 3\n");
+    buf_free(&out);
+    expo_free(&w);
+}
+
+/* The cap is reached in the middle of a second family's first line: that family stays empty (no
+ * HELP/TYPE without samples) and the first family is intact. */
+static void test_cap_hit_in_second_family_keeps_first_whole(void **state)
+{
+    (void)state;
+    struct expo w;
+    expo_init(&w, 40);
+    expo_sample(expo_family(&w, "a_metric", METRIC_GAUGE, NULL), NULL, 1);
+    struct labelset ls;
+    labelset_init(&ls);
+    labelset_add(&ls, "label", "a value long enough to cross the cap");
+    expo_sample(expo_family(&w, "b_metric", METRIC_GAUGE, NULL), &ls, 2);
+    assert_int_equal(w.err, JT_ERR_LIMIT);
+    struct buf out;
+    const char *text = render(&w, &out);
+    assert_whole_lines(text);
+    assert_string_equal(text, "# TYPE a_metric gauge\na_metric 1\n");
+    buf_free(&out);
+    expo_free(&w);
+}
+
+/* Rendering into a buffer too small for the whole exposition gives the buffer back as it was. */
+static void test_render_is_all_or_nothing(void **state)
+{
+    (void)state;
+    struct expo w;
+    expo_init(&w, 1 << 20);
+    for (int i = 0; i < 20; i++)
+        expo_sample(expo_family(&w, "m", METRIC_GAUGE, "Help."), NULL, i);
+    struct buf out;
+    buf_init(&out, 64);
+    buf_puts(&out, "kept\n");
+    assert_int_equal(expo_render(&w, &out), JT_ERR_LIMIT);
+    assert_int_equal(out.len, 5);
+    assert_string_equal(out.data, "kept\n");
+    buf_free(&out);
+    expo_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -129,6 +227,9 @@ int main(void)
         cmocka_unit_test(test_number_formats),
         cmocka_unit_test(test_cap_drops_whole_lines_and_reports),
         cmocka_unit_test(test_too_many_labels_is_an_error_not_a_truncated_series),
+        cmocka_unit_test(test_cap_hit_mid_line_leaves_no_torn_line),
+        cmocka_unit_test(test_cap_hit_in_second_family_keeps_first_whole),
+        cmocka_unit_test(test_render_is_all_or_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

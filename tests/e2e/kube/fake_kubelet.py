@@ -6,7 +6,8 @@ Usage: fake_kubelet.py SOCKET GENDIR STATE.json
 
 GENDIR holds the stubs generated from podresources.proto at test time. STATE.json is re-read on every
 call, so a test changes the answer by rewriting it (atomically: write + rename):
-  {"mode": "ok" | "exhausted" | "unavailable" | "hang",   (hang: answer after 3 s)
+  {"mode": "ok" | "exhausted" | "unavailable" | "hang",   (hang: answer after "hang_s" seconds, default 3)
+   "hang_s": 3,
    "pods": [{"name": "x", "namespace": "default",
              "containers": [{"name": "main", "devices": [{"resource_name": "nvidia.com/gpu",
                                                           "device_ids": ["GPU-..."]}]}]}]}
@@ -36,7 +37,7 @@ class Lister(pbg.PodResourcesListerServicer):
         if mode == "exhausted":
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "rejected by rate limit")
         if mode == "hang":
-            time.sleep(3)
+            time.sleep(float(state.get("hang_s", 3)))
         if mode == "unavailable":
             context.abort(grpc.StatusCode.UNAVAILABLE, "kubelet is shutting down")
         pods = []

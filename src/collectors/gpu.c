@@ -1,0 +1,223 @@
+/* gpu.c - the GPU collector: one collection is produce (NVML readings) -> join (owners from the
+ * attribution stages' latest tables) -> consume (renderers, JSON API), on the collector's own thread.
+ *
+ * This file only wires the pipeline (see gpu_readings.h): reading is gpu_nvml.c, naming is render_*.c,
+ * attribution is src/attribution/. A new source of readings (GPM, DCGM) is one more entry in
+ * `producers`; a new reader of them (per-job accumulators) one more in `consumers`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "attribution/gpu_jobs.h"
+#include "attribution/gpu_pods.h"
+#include "attribution/owners.h"
+#include "collectors/collector.h"
+#include "collectors/gpu_nvml.h"
+#include "collectors/gpu_render.h"
+#include "common/log.h"
+#include "exporter/api.h"
+
+/* Sources of readings, in order: NVML first (it sets the identity every later producer adds to). */
+static const struct gpu_readings_producer producer_nvml = {"nvml", gpu_nvml_read};
+
+static const struct gpu_readings_consumer *const consumers[] = {
+    &render_jobtel, &render_dcgm, &render_jobstats, &render_api,
+};
+
+struct gpu_state {
+    const struct exporter_config *cfg;
+    struct gpu_nvml *nvml;
+    struct dcgm_selection sel;
+    uint64_t need;                   /* readings some consumer uses */
+    struct gpu_collection c;
+    struct gpu_entity_owners *owners; /* c.n entries */
+    size_t owners_cap;
+    struct gpu_pid_table *pids_published; /* the last pid table handed to the process stage (a reference) */
+};
+
+/* ---- the readings every enabled consumer needs -------------------------------------------------- */
+
+static uint64_t base_need(const struct exporter_config *cfg)
+{
+    uint64_t need = cfg->gpu_jobstats_names ? jobstats_need() : 0;
+    if (cfg->api)
+        need |= API_NEED;
+    return need;
+}
+
+/* ---- pids for the process stage ---------------------------------------------------------------- */
+
+static int pid_cmp(const void *a, const void *b)
+{
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Publishes the pids on the GPUs when they changed (attribution/slurm_process.c maps them to jobs). */
+static void publish_pids(struct gpu_state *st)
+{
+    if (!st->cfg->owners)
+        return;
+    size_t n = st->c.npids;
+    struct gpu_pid_table *t = gpu_pid_table_new(n);
+    if (!t)
+        return;
+    if (n)
+        memcpy(t->pid, st->c.pids, n * sizeof t->pid[0]);
+    qsort(t->pid, n, sizeof t->pid[0], pid_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u == 0 || t->pid[u - 1] != t->pid[i])
+            t->pid[u++] = t->pid[i];
+    }
+    t->n = u;
+    struct gpu_pid_table *old = st->pids_published;
+    if (old && old->n == t->n && memcmp(old->pid, t->pid, t->n * sizeof t->pid[0]) == 0) {
+        owner_unref(&t->base); /* unchanged: the process stage keeps mapping the same pids */
+        return;
+    }
+    owner_ref(&t->base);
+    owners_publish(st->cfg->owners, OWN_GPU_PIDS, &t->base);
+    owner_unref(old ? &old->base : NULL);
+    st->pids_published = t;
+}
+
+/* ---- join: each entity's owners from the latest attribution tables ------------------------------ */
+
+static void join_owners(struct gpu_state *st, const struct slurm_mapping_table *map, const struct proc_job_table *procs,
+                        const struct pod_table *pods)
+{
+    for (size_t i = 0; i < st->c.n; i++) {
+        const struct gpu_entity *e = &st->c.e[i];
+        struct gpu_entity_owners *o = &st->owners[i];
+        gpu_jobs_lookup(map, e->index, e->is_mig ? e->gi : NULL, e->uuid, &o->jobs);
+        /* A GPU no mapping file names: its compute processes' jobs (not for MIG parents: a process
+         * there runs on one instance, which the mapping files name). */
+        if (o->jobs.n == 0 && !e->is_mig && e->nmig == 0 && procs) {
+            for (size_t p = 0; p < e->npids; p++)
+                gpu_jobs_add_process(procs, st->c.pids[e->pid_off + p], &o->jobs);
+            o->jobs.from_processes = o->jobs.n > 0;
+        }
+        struct gpu_pod_key k = {e->index, e->uuid, e->minor_s, e->is_mig ? e->gi : NULL,
+                                e->is_mig ? e->mig_uuid : NULL, e->is_mig ? e->mig_slot : -1};
+        gpu_pods_lookup(pods, &k, &o->pods);
+    }
+}
+
+/* ---- the collector interface ------------------------------------------------------------------- */
+
+static void gpu_shutdown(void *state);
+
+static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
+{
+    struct gpu_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return JT_ERR_NOMEM;
+    st->cfg = cfg;
+    st->need = base_need(cfg);
+    uint64_t dcgm_need = 0;
+    enum jt_err rc = dcgm_selection_load(cfg->counters_file, &st->sel, &dcgm_need);
+    if (rc != JT_OK) {
+        free(st);
+        return rc;
+    }
+    if (cfg->gpu_dcgm_names)
+        st->need |= dcgm_need;
+    st->nvml = gpu_nvml_new(cfg);
+    if (!st->nvml) {
+        gpu_shutdown(st);
+        return JT_ERR_NOMEM;
+    }
+    int idx = collector_find("gpu");
+    if (cfg->api && idx >= 0)
+        api_store_set_stale_after(cfg->api, config_stale_after(cfg, (size_t)idx));
+    if (cfg->owners) {
+        /* A first read of the process lists, so the process stage's first table is ready before the
+         * first collection renders (the scheduler starts the attribution stages first). */
+        gpu_nvml_read(st->nvml, 0, &st->c);
+        publish_pids(st);
+    }
+    *state = st;
+    return JT_OK;
+}
+
+static enum jt_err gpu_collect(void *state, struct expo *w)
+{
+    struct gpu_state *st = state;
+    /* produce */
+    producer_nvml.produce(st->nvml, st->need, &st->c);
+    publish_pids(st);
+    /* join */
+    if (st->c.n > st->owners_cap) {
+        struct gpu_entity_owners *o = realloc(st->owners, st->c.n * sizeof *o);
+        if (!o)
+            return JT_ERR_NOMEM;
+        st->owners = o;
+        st->owners_cap = st->c.n;
+    }
+    double now = mono_now();
+    struct owner_table *map = NULL, *procs = NULL, *pods = NULL;
+    if (st->cfg->owners) {
+        map = owners_get(st->cfg->owners, OWN_SLURM_MAPPING, now);
+        procs = owners_get(st->cfg->owners, OWN_SLURM_PROCESS, now);
+        pods = owners_get(st->cfg->owners, OWN_KUBERNETES, now);
+    }
+    join_owners(st, (const struct slurm_mapping_table *)map, (const struct proc_job_table *)procs,
+                (const struct pod_table *)pods);
+    /* consume (the owners' strings are borrowed from the tables held until here) */
+    struct gpu_render_input in = {st->cfg, &st->sel, &st->c, st->owners, now};
+    for (size_t i = 0; i < sizeof consumers / sizeof consumers[0]; i++) {
+        if (consumers[i]->enabled(st->cfg))
+            consumers[i]->consume(&in, w);
+    }
+    owner_unref(map);
+    owner_unref(procs);
+    owner_unref(pods);
+    return JT_OK;
+}
+
+static void gpu_reload(void *state)
+{
+    struct gpu_state *st = state;
+    if (!st->cfg->counters_file)
+        return;
+    struct dcgm_selection fresh;
+    uint64_t need = base_need(st->cfg);
+    /* The DCGM fields count only when their names are rendered (--no-collector.gpu.dcgm-names). */
+    uint64_t dcgm_need = 0;
+    if (dcgm_selection_load(st->cfg->counters_file, &fresh, &dcgm_need) != JT_OK) {
+        log_error("GPU collector: keeping the previous counters after a failed reload");
+        return;
+    }
+    if (st->cfg->gpu_dcgm_names)
+        need |= dcgm_need;
+    dcgm_selection_free(&st->sel);
+    st->sel = fresh;
+    st->need = need;
+    log_info("GPU collector: reloaded %s: %zu metrics, %zu labels", st->cfg->counters_file, st->sel.nmetrics,
+             st->sel.nlabels);
+}
+
+static void gpu_shutdown(void *state)
+{
+    struct gpu_state *st = state;
+    if (!st)
+        return;
+    if (st->nvml)
+        gpu_nvml_free(st->nvml);
+    dcgm_selection_free(&st->sel);
+    gpu_collection_free(&st->c);
+    free(st->owners);
+    owner_unref(st->pids_published ? &st->pids_published->base : NULL);
+    free(st);
+}
+
+const struct collector_ops collector_gpu = {
+    .name = "gpu",
+    .help = "GPU metrics from NVML (dcgm-exporter and Princeton names)",
+    .enabled_by_default = true,
+    .init = gpu_init,
+    .collect = gpu_collect,
+    .reload = gpu_reload,
+    .shutdown = gpu_shutdown,
+};

@@ -1,0 +1,125 @@
+/* gpu_readings.h - one GPU collection as data: typed readings per GPU and per MIG instance, each
+ * value with a valid bit, plus the hooks through which sources produce them and renderers consume them.
+ *
+ * The pipeline of one GPU collection (collectors/gpu.c):
+ *   producers  fill a gpu_collection: NVML today (gpu_nvml.c); GPM or DCGM later add their fields
+ *   join       each entity's owners from the latest attribution tables (attribution/owners.h)
+ *   consumers  read it: the dcgm-exporter names (render_dcgm.c), the Princeton names
+ *              (render_jobstats.c), jobtel's own series (render_jobtel.c), the JSON API (render_api.c);
+ *              later, per-job accumulators.
+ * Everything runs on the GPU collector's thread, one collection at a time. A consumer gets a const
+ * pointer valid for the call only: one that keeps data (the API's rings) copies it.
+ * A value is meaningful only when its valid bit is set; a consumer never writes an invalid one.
+ */
+#ifndef JOBTEL_GPU_READINGS_H
+#define JOBTEL_GPU_READINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attribution/gpu_jobs.h"
+#include "attribution/gpu_pods.h"
+#include "collectors/gpu_fields.h"
+#include "exporter/config.h"
+#include "exporter/expo.h"
+
+struct dcgm_selection;
+
+#define GPU_MAX_DEVICES 64
+#define GPU_MAX_MIG 16
+#define GPU_MAX_XID_KINDS 32
+
+struct gpu_xid_count {
+    unsigned long long xid;
+    unsigned long long count;
+};
+
+/* One whole GPU, or one MIG instance of the GPU before it in gpu_collection.e. */
+struct gpu_entity {
+    /* identity: the labels (a MIG instance repeats its parent GPU's) */
+    unsigned index;           /* NVML index of the (parent) GPU */
+    char index_s[12];
+    char minor_s[12];         /* "" if NVML could not tell */
+    char device_s[24];        /* nvidia<index> */
+    char uuid[96];            /* the GPU's UUID */
+    char name[96];            /* the GPU's product name */
+    char model[96];           /* modelName label (blanks optionally replaced) */
+    char pci[32];
+    bool is_mig;
+    char gi[12], ci[12];      /* MIG: GPU and compute instance ids, decimal */
+    char mig_uuid[96];
+    char mig_name[96];
+    char profile[32];         /* MIG: e.g. "1g.10gb" */
+    int mig_slot;             /* MIG: nvmlDeviceGetMigDeviceHandleByIndex index, else -1 */
+    size_t nmig;              /* whole GPU: how many MIG instances follow it */
+    /* state */
+    bool up;                  /* false: the GPU was lost (fell off the bus) */
+    int last_error;           /* last NVML failure other than NOT_SUPPORTED, 0 if none */
+    struct gpu_readings rd;
+    /* whole GPU only: its compute processes (NVML) and XID events seen since start */
+    bool pids_valid;
+    size_t pid_off, npids;    /* its pids: gpu_collection.pids[pid_off .. pid_off + npids) */
+    struct gpu_xid_count xids[GPU_MAX_XID_KINDS];
+    size_t nxids;
+};
+
+struct gpu_collection {
+    bool nvml_available;
+    char driver_version[96];
+    char nvml_version[96];
+    size_t ngpus;             /* whole GPUs */
+    size_t n;                 /* entities: each GPU followed by its MIG instances */
+    size_t cap;
+    struct gpu_entity *e;     /* owned */
+    unsigned *pids;           /* owned: every GPU's compute processes, each GPU's in one run */
+    size_t npids, pids_cap;
+};
+
+/* The owners the join found for one entity (strings borrowed from the attribution tables the
+ * pipeline holds for the duration of the consumers' calls). */
+struct gpu_entity_owners {
+    struct gpu_job_set jobs;  /* jobs.from_processes: found through process cgroups */
+    struct gpu_pod_set pods;
+};
+
+/* What a consumer reads. */
+struct gpu_render_input {
+    const struct exporter_config *cfg;
+    const struct dcgm_selection *sel;       /* the counters file's selection (render_dcgm.h) */
+    const struct gpu_collection *c;
+    const struct gpu_entity_owners *owners; /* c->n entries, or NULL: no attribution */
+    double mono;                            /* when the collection ended */
+};
+
+/* A source of readings: fills or adds to `c`, reading only what `need` asks for (a mask of readings). */
+struct gpu_readings_producer {
+    const char *name;
+    void (*produce)(void *state, uint64_t need, struct gpu_collection *c);
+};
+
+/* A reader of a collection: renders it into `w`, or hands it elsewhere (the API store). */
+struct gpu_readings_consumer {
+    const char *name;
+    bool (*enabled)(const struct exporter_config *cfg);
+    void (*consume)(const struct gpu_render_input *in, struct expo *w);
+};
+
+/* Makes room for `n` entities (keeping none, and no pids). false on allocation failure. */
+bool gpu_collection_reserve(struct gpu_collection *c, size_t n);
+/* Appends `n` pids for entity `e` (which must be the last one added). false on allocation failure. */
+bool gpu_collection_add_pids(struct gpu_collection *c, struct gpu_entity *e, const unsigned *pids, size_t n);
+void gpu_collection_free(struct gpu_collection *c);
+
+static inline bool reading_valid(const struct gpu_readings *rd, enum gpu_reading r)
+{
+    return (rd->valid & READING_BIT(r)) != 0;
+}
+
+static inline void reading_set(struct gpu_readings *rd, enum gpu_reading r, double v)
+{
+    rd->v[r] = v;
+    rd->valid |= READING_BIT(r);
+}
+
+#endif

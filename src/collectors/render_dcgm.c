@@ -1,0 +1,183 @@
+/* render_dcgm.c - the DCGM_FI_* series, as dcgm-exporter names and labels them, from a GPU collection
+ * (see gpu_render.h), and the counters CSV selection that says which fields.
+ *
+ * Labels follow dcgm-exporter (../shared/reference/dcgm-exporter.md): gpu, UUID, pci_bus_id, device,
+ * modelName, [GPU_I_PROFILE, GPU_I_ID,] hostname, the label fields of the CSV sorted by name, then per
+ * owner container, hpc_job, namespace, pod. One series per job and per pod sharing the GPU.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collectors/gpu_render.h"
+#include "common/buf.h"
+#include "common/log.h"
+
+/* ---- selection: which DCGM fields, from the counters CSV ---------------------------------------- */
+
+static int label_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct dcgm_label *)a)->name, ((const struct dcgm_label *)b)->name);
+}
+
+void dcgm_selection_free(struct dcgm_selection *s)
+{
+    counters_free(&s->counters);
+    free(s->metrics);
+    free(s->labels);
+    memset(s, 0, sizeof *s);
+}
+
+enum jt_err dcgm_selection_load(const char *path, struct dcgm_selection *out, uint64_t *need)
+{
+    char why[512];
+    struct dcgm_selection s;
+    memset(&s, 0, sizeof s);
+    enum jt_err rc = path ? counters_load(path, &s.counters, why, sizeof why)
+                          : counters_parse("built-in default counters", dcgm_default_counters_csv,
+                                           strlen(dcgm_default_counters_csv), &s.counters, why, sizeof why);
+    if (rc != JT_OK) {
+        log_error("counters file: %s", why);
+        return rc;
+    }
+    s.metrics = calloc(s.counters.n ? s.counters.n : 1, sizeof *s.metrics);
+    s.labels = calloc(s.counters.n ? s.counters.n : 1, sizeof *s.labels);
+    if (!s.metrics || !s.labels) {
+        dcgm_selection_free(&s);
+        return JT_ERR_NOMEM;
+    }
+    struct buf skipped;
+    buf_init(&skipped, 8192);
+    uint64_t mask = 0;
+    for (size_t i = 0; i < s.counters.n; i++) {
+        const struct counter_entry *e = &s.counters.e[i];
+        if (e->type == CT_LABEL) {
+            enum dcgm_label_field k = dcgm_label_lookup(e->field);
+            if (k != DLF_NONE) {
+                s.labels[s.nlabels].name = e->field;
+                s.labels[s.nlabels].kind = k;
+                s.nlabels++;
+                continue;
+            }
+        } else {
+            const struct dcgm_field_def *def = dcgm_field_lookup(e->field);
+            if (def) {
+                s.metrics[s.nmetrics].def = def;
+                s.metrics[s.nmetrics].type = e->type == CT_COUNTER ? CT_COUNTER : CT_GAUGE;
+                s.metrics[s.nmetrics].name = e->field;
+                s.metrics[s.nmetrics].help = e->help;
+                s.nmetrics++;
+                mask |= READING_BIT(def->reading);
+                continue;
+            }
+        }
+        buf_printf(&skipped, "%s%s", skipped.len ? ", " : "", e->field);
+    }
+    if (skipped.len)
+        log_info("GPU collector: skipped (needs DCGM): %s", buf_str(&skipped));
+    buf_free(&skipped);
+    qsort(s.labels, s.nlabels, sizeof *s.labels, label_cmp);
+    *out = s;
+    *need |= mask;
+    return JT_OK;
+}
+
+/* ---- rendering -------------------------------------------------------------------------------- */
+
+/* The GPU's identity as dcgm-exporter labels it, in its order: gpu, UUID, pci_bus_id, device, modelName. */
+void gpu_identity_labels(const struct gpu_entity *d, struct labelset *ls)
+{
+    labelset_init(ls);
+    labelset_add(ls, "gpu", d->index_s);
+    labelset_add(ls, "UUID", d->uuid);
+    labelset_add(ls, "pci_bus_id", d->pci);
+    labelset_add(ls, "device", d->device_s);
+    labelset_add(ls, "modelName", d->model);
+}
+
+static void dcgm_labels(const struct gpu_render_input *in, const struct gpu_entity *e, struct labelset *ls)
+{
+    gpu_identity_labels(e, ls);
+    if (e->is_mig) {
+        labelset_add(ls, "GPU_I_PROFILE", e->profile);
+        labelset_add(ls, "GPU_I_ID", e->gi);
+    }
+    if (in->cfg->hostname)
+        labelset_add(ls, "hostname", in->cfg->hostname);
+    for (size_t i = 0; i < in->sel->nlabels; i++) {
+        const char *v = in->sel->labels[i].kind == DLF_DRIVER_VERSION ? in->c->driver_version : in->c->nvml_version;
+        labelset_add(ls, in->sel->labels[i].name, v[0] ? v : NULL);
+    }
+}
+
+static double dcgm_value(const struct dcgm_field_def *def, double raw)
+{
+    double v = raw * def->scale;
+    if (def->floor_value)
+        v = (double)(unsigned long long)v;
+    return v;
+}
+
+/* Writes one dcgm metric for one entity, once per job (dcgm-exporter's hpc_job) and once per pod sharing
+ * the GPU. The attribute labels follow dcgm-exporter's sorted order: container, hpc_job, namespace, pod. */
+static void write_dcgm_series(struct expo_family *f, const struct labelset *base, const struct gpu_job_set *jobs,
+                              const struct gpu_pod_set *pods, double v)
+{
+    size_t nj = jobs && jobs->n ? jobs->n : 1;
+    size_t np = pods && pods->n ? pods->n : 1;
+    for (size_t j = 0; j < nj; j++) {
+        for (size_t p = 0; p < np; p++) {
+            const struct gpu_job *job = jobs && jobs->n ? &jobs->job[j] : NULL;
+            const struct gpu_pod *pod = pods && pods->n ? &pods->pod[p] : NULL;
+            struct labelset ls;
+            labelset_copy(&ls, base);
+            if (pod)
+                labelset_add(&ls, "container", pod->container);
+            if (job)
+                labelset_add(&ls, "hpc_job", job->jobid);
+            if (pod) {
+                labelset_add(&ls, "namespace", pod->ns);
+                labelset_add(&ls, "pod", pod->pod);
+            }
+            expo_sample(f, &ls, v);
+        }
+    }
+}
+
+static void write_dcgm(const struct gpu_render_input *in, struct expo *w, const struct gpu_entity *e,
+                       const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
+{
+    const struct gpu_readings *rd = &e->rd;
+    struct labelset base;
+    dcgm_labels(in, e, &base);
+    for (size_t i = 0; i < in->sel->nmetrics; i++) {
+        const struct dcgm_metric *m = &in->sel->metrics[i];
+        if (e->is_mig && !m->def->per_mig_instance)
+            continue;
+        if (!(rd->valid & READING_BIT(m->def->reading)))
+            continue;
+        struct expo_family *f = expo_family(w, m->name, m->type == CT_COUNTER ? METRIC_COUNTER : METRIC_GAUGE,
+                                            m->help);
+        write_dcgm_series(f, &base, jobs, pods, dcgm_value(m->def, rd->v[m->def->reading]));
+    }
+}
+
+static void consume(const struct gpu_render_input *in, struct expo *w)
+{
+    if (!in->sel)
+        return;
+    for (size_t i = 0; i < in->c->n; i++) {
+        const struct gpu_entity *e = &in->c->e[i];
+        if (!e->up)
+            continue;
+        const struct gpu_entity_owners *o = in->owners ? &in->owners[i] : NULL;
+        write_dcgm(in, w, e, o ? &o->jobs : NULL, o ? &o->pods : NULL);
+    }
+}
+
+static bool enabled(const struct exporter_config *cfg)
+{
+    return cfg->gpu_dcgm_names;
+}
+
+const struct gpu_readings_consumer render_dcgm = {"dcgm", enabled, consume};
