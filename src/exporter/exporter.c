@@ -73,6 +73,7 @@ int cmd_exporter(int argc, char **argv)
     uint64_t wd_usec = 0;
     bool watchdog = sd_watchdog_period(&wd_usec);
     double tick = watchdog ? (double)wd_usec / 2e6 : 1.0;
+    bool warned_wedged = false;
     if (tick > 1.0)
         tick = 1.0;
     for (;;) {
@@ -87,11 +88,26 @@ int cmd_exporter(int argc, char **argv)
             scheduler_request_reload(sched);
         }
         /* Pet the watchdog while the daemon's own threads (HTTP front, snapshot assembler) make
-         * progress: a wedged daemon gets restarted. A wedged collector does not count; it is
-         * reported (503 on /health, collector_success 0) and a restart would not unwedge the driver. */
-        if (watchdog && http_alive(http, HTTP_LIVENESS_MAX_AGE_S, NULL) &&
-            scheduler_alive(sched, HTTP_LIVENESS_MAX_AGE_S, NULL))
-            sd_notify_send("WATCHDOG=1");
+         * progress and no collector is wedged. A slow or briefly hung source only makes its collector
+         * stale (503 on /health and /-/ready, collector_success 0); one stuck in a single call for
+         * over a minute (scheduler_wedged) is not coming back, and a fresh process re-opens the
+         * library: systemd restarts the daemon then. Liveness (/-/healthy) ignores collectors, so
+         * Kubernetes does not restart a pod in a loop for a hung driver. */
+        if (watchdog) {
+            const char *wedged = NULL;
+            double wedged_for = 0;
+            bool own_ok = http_alive(http, HTTP_LIVENESS_MAX_AGE_S, NULL) &&
+                          scheduler_alive(sched, HTTP_LIVENESS_MAX_AGE_S, NULL);
+            bool is_wedged = scheduler_wedged(sched, SCHED_WEDGED_AFTER_S, &wedged, &wedged_for);
+            if (own_ok && !is_wedged) {
+                sd_notify_send("WATCHDOG=1");
+                warned_wedged = false;
+            } else if (is_wedged && !warned_wedged) {
+                log_error("collector %s has been stuck in one call for %.0f s: no longer petting the "
+                          "systemd watchdog, so systemd restarts the daemon", wedged, wedged_for);
+                warned_wedged = true;
+            }
+        }
     }
     sd_notify_send("STOPPING=1");
     code = CLI_EXIT_OK;

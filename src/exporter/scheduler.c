@@ -23,6 +23,7 @@ struct collector_run {
     bool thread_started;
     atomic_bool done;             /* thread has returned */
     atomic_bool reload_requested;
+    atomic_uint_least64_t busy_since_us; /* mono time the running collect call began; 0 between calls */
     double interval;              /* seconds between collections (config_interval) */
     double stale_after;           /* older results are stale (config_stale_after) */
     struct ratelimit rl_fail;     /* collector thread only */
@@ -55,6 +56,7 @@ struct scheduler {
     double min_interval;          /* the fastest collector's interval */
     double max_stale_after;       /* the slowest collector's staleness limit */
     atomic_uint_least64_t assembler_beat_us; /* mono time of the assembler's last round (liveness) */
+    double next_change;           /* assembler only: when staleness next changes what assemble() builds */
 };
 
 static struct timespec abs_deadline(double mono_target)
@@ -91,8 +93,10 @@ static void run_collect_once(struct collector_run *r)
     struct expo w;
     expo_init(&w, SCHED_FRAGMENT_MAX);
     double t0 = mono_now();
+    atomic_store(&r->busy_since_us, (uint64_t)(t0 * 1e6) | 1u); /* | 1: never 0 while busy */
     enum jt_err rc = r->ops->collect(r->state, &w);
     double t1 = mono_now();
+    atomic_store(&r->busy_since_us, 0);
     struct buf text;
     buf_init(&text, SCHED_FRAGMENT_MAX + (1u << 20));
     expo_render(&w, &text);
@@ -168,9 +172,18 @@ static void *collector_thread(void *arg)
 }
 
 /* Builds one snapshot from the runs' latest results. */
+static void note_change(struct scheduler *s, double when, double now)
+{
+    if (when > now && when < s->next_change)
+        s->next_change = when;
+}
+
+/* Builds one snapshot from the runs' latest results, and sets s->next_change to the earliest time a
+ * result turns stale (the snapshot must then be rebuilt even if no collector finishes). */
 static void assemble(struct scheduler *s)
 {
     double now = mono_now();
+    s->next_change = now + 3600;
     struct buf body, health;
     buf_init(&body, (size_t)s->nruns * (SCHED_FRAGMENT_MAX + (1u << 20)) + (1u << 20));
     buf_init(&health, 64u << 10);
@@ -186,6 +199,7 @@ static void assemble(struct scheduler *s)
         pthread_mutex_unlock(&s->runs[i].mu);
     }
     if (!all_reported && now - s->start_mono < s->max_stale_after) {
+        note_change(s, s->start_mono + s->max_stale_after, now);
         buf_free(&body);
         buf_free(&health);
         return;
@@ -207,6 +221,10 @@ static void assemble(struct scheduler *s)
         pthread_mutex_lock(&r->mu);
         double age = r->have_result ? now - r->last_end_mono : -1;
         bool stale = !r->have_result || age > r->stale_after;
+        if (r->have_result) {
+            note_change(s, r->last_end_mono + r->stale_after, now);
+            note_change(s, r->fragment_mono + r->stale_after, now);
+        }
         bool ok = r->have_result && r->last_ok && !stale;
         if (r->have_result) {
             buf_printf(&duration, "jobtel_scrape_collector_duration_seconds{collector=\"%s\"} %.6f\n", name,
@@ -264,25 +282,39 @@ static void assemble(struct scheduler *s)
         snapshot_slot_publish(s->out, snap);
 }
 
+/* Rebuilds the snapshot when a collector has finished, and when a result turns stale (so staleness
+ * shows even when every collector is stuck), and at no other time: with 1,000 job cgroups a snapshot
+ * is over a megabyte, and rebuilding it on a timer was most of the idle daemon's CPU. Collectors that
+ * finish within ASSEMBLE_COALESCE_S of each other (they share a cadence) give one rebuild. The
+ * assembler wakes at least every ASSEMBLE_BEAT_S to show it is alive (scheduler_alive). */
+#define ASSEMBLE_COALESCE_S 0.02
+#define ASSEMBLE_BEAT_S 1.0
 static void *assembler_thread(void *arg)
 {
     struct scheduler *s = arg;
-    /* Rebuild when a collector finishes, and at least every half interval so staleness shows even
-     * when every collector is stuck. */
-    double period = s->min_interval / 2;
-    if (period > 1.0)
-        period = 1.0;
+    bool build = true;
     pthread_mutex_lock(&s->mu);
     while (!s->stopping) {
-        s->dirty = false;
-        pthread_mutex_unlock(&s->mu);
-        assemble(s);
-        atomic_store(&s->assembler_beat_us, (uint64_t)(mono_now() * 1e6));
-        pthread_mutex_lock(&s->mu);
-        if (!s->dirty && !s->stopping) {
-            struct timespec ts = abs_deadline(mono_now() + period);
+        if (build) {
+            if (s->dirty) /* let the other collectors of this tick finish too */
+                wait_until(s, mono_now() + ASSEMBLE_COALESCE_S);
+            s->dirty = false;
+            pthread_mutex_unlock(&s->mu);
+            assemble(s);
+            pthread_mutex_lock(&s->mu);
+        }
+        double now = mono_now();
+        atomic_store(&s->assembler_beat_us, (uint64_t)(now * 1e6));
+        if (s->stopping)
+            break;
+        if (!s->dirty) {
+            double wake = now + ASSEMBLE_BEAT_S;
+            if (s->next_change < wake)
+                wake = s->next_change + 0.001;
+            struct timespec ts = abs_deadline(wake);
             pthread_cond_timedwait(&s->cond, &s->mu, &ts);
         }
+        build = s->dirty || mono_now() >= s->next_change;
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -393,6 +425,28 @@ bool scheduler_alive(struct scheduler *s, double max_age_s, double *age_s)
     if (age_s)
         *age_s = age;
     return s && age <= max_age_s;
+}
+
+bool scheduler_wedged(struct scheduler *s, double limit_s, const char **name, double *age_s)
+{
+    if (!s)
+        return false;
+    double now = mono_now();
+    for (size_t i = 0; i < s->nruns; i++) {
+        struct collector_run *r = &s->runs[i];
+        uint64_t since = atomic_load(&r->busy_since_us);
+        if (!since)
+            continue;
+        double age = now - (double)since / 1e6;
+        if (age > limit_s) {
+            if (name)
+                *name = r->ops->name;
+            if (age_s)
+                *age_s = age;
+            return true;
+        }
+    }
+    return false;
 }
 
 void scheduler_request_reload(struct scheduler *s)

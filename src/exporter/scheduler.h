@@ -34,6 +34,13 @@ bool scheduler_stop(struct scheduler *s, double grace_s);
  * not NULL, gets how long ago. Thread-safe. */
 bool scheduler_alive(struct scheduler *s, double max_age_s, double *age_s);
 
+/* True if a collector has been inside one collect call for longer than limit_s: not slow but wedged
+ * (a driver call that never returns). *name and *age_s (if not NULL) say which and for how long.
+ * Thread-safe. The exporter stops petting the systemd watchdog then (SCHED_WEDGED_AFTER_S), so
+ * systemd restarts the daemon; liveness (/-/healthy) does not look at it. */
+#define SCHED_WEDGED_AFTER_S 60.0
+bool scheduler_wedged(struct scheduler *s, double limit_s, const char **name, double *age_s);
+
 /* Max bytes of exposition one collector may produce per collection. */
 #define SCHED_FRAGMENT_MAX (16u << 20)
 

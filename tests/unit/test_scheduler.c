@@ -25,6 +25,7 @@
 struct fake {
     atomic_int fail;      /* next collections fail after writing a partial fragment */
     atomic_int value;     /* value of fake_metric */
+    atomic_int hang;      /* collections block until cleared (a wedged driver call) */
     atomic_uint collections;
     _Atomic double last_good_end;
 };
@@ -44,6 +45,10 @@ static enum jt_err fake_collect(void *state, struct expo *w)
 {
     struct fake *f = state;
     atomic_fetch_add(&f->collections, 1);
+    while (atomic_load(&f->hang)) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
     const char *name = f == &fakes[0] ? "fast_metric" : "slow_metric";
     if (atomic_load(&f->fail)) {
         /* Half a collection, then the source fails. */
@@ -215,11 +220,67 @@ static void test_failed_collection_publishes_nothing_it_wrote(void **state)
     snapshot_slot_destroy(&slot);
 }
 
+/* Every collector stuck in a call: nothing finishes, yet the snapshot turns to success 0 once their
+ * results pass the staleness limit (the assembler wakes for that deadline, not only when a collector
+ * finishes). A call stuck past the wedge limit is reported by scheduler_wedged (the systemd watchdog
+ * stops then), while the daemon's own liveness stays true. */
+static void test_all_collectors_stuck_then_wedged(void **state)
+{
+    (void)state;
+    memset(fakes, 0, sizeof fakes);
+    struct exporter_config cfg;
+    config_defaults(&cfg);
+    char *argv[] = {"exporter", "--collect.interval=50ms", "--collect.stale-after=500ms",
+                    "--collector.slow.interval=50ms", NULL};
+    bool exit_now;
+    assert_int_equal(config_parse(&cfg, 4, argv, &exit_now), JT_OK);
+    struct snapshot_slot slot;
+    snapshot_slot_init(&slot);
+    struct scheduler *sched = NULL;
+    assert_int_equal(scheduler_start(&cfg, &slot, &sched), JT_OK);
+    free(wait_body(&slot, "jobtel_scrape_collector_success{collector=\"fast\"} 1\n", NULL));
+    free(wait_body(&slot, "jobtel_scrape_collector_success{collector=\"slow\"} 1\n", NULL));
+    assert_false(scheduler_wedged(sched, 60, NULL, NULL));
+
+    atomic_store(&fakes[0].hang, 1);
+    atomic_store(&fakes[1].hang, 1);
+    char *b = wait_body(&slot, "jobtel_scrape_collector_success{collector=\"fast\"} 0\n", NULL);
+    free(b);
+    b = wait_body(&slot, "jobtel_scrape_collector_success{collector=\"slow\"} 0\n", NULL);
+    assert_null(strstr(b, "fast_metric"));
+    assert_null(strstr(b, "slow_metric"));
+    free(b);
+
+    /* Wedged: in one call for longer than the limit given (0.3 s here; the exporter uses 60 s). */
+    const char *name = NULL;
+    double age = 0;
+    double deadline = mono_now() + 20;
+    while (!scheduler_wedged(sched, 0.3, &name, &age) && mono_now() < deadline)
+        sleep_s(0.01);
+    assert_true(scheduler_wedged(sched, 0.3, &name, &age));
+    assert_non_null(name);
+    assert_true(strcmp(name, "fast") == 0 || strcmp(name, "slow") == 0);
+    assert_true(age > 0.3);
+    assert_false(scheduler_wedged(sched, 3600, NULL, NULL));
+    assert_true(scheduler_alive(sched, 5, NULL)); /* the assembler itself keeps its beat */
+
+    atomic_store(&fakes[0].hang, 0);
+    atomic_store(&fakes[1].hang, 0);
+    free(wait_body(&slot, "jobtel_scrape_collector_success{collector=\"fast\"} 1\n", NULL));
+    deadline = mono_now() + 20;
+    while (scheduler_wedged(sched, 0.3, NULL, NULL) && mono_now() < deadline)
+        sleep_s(0.01);
+    assert_false(scheduler_wedged(sched, 0.3, NULL, NULL));
+    assert_true(scheduler_stop(sched, 2));
+    snapshot_slot_destroy(&slot);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_interval_and_staleness_per_collector),
         cmocka_unit_test(test_failed_collection_publishes_nothing_it_wrote),
+        cmocka_unit_test(test_all_collectors_stuck_then_wedged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
