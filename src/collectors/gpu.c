@@ -12,13 +12,16 @@
 #include "attribution/gpu_pods.h"
 #include "attribution/owners.h"
 #include "collectors/collector.h"
+#include "collectors/gpu_gpm.h"
 #include "collectors/gpu_nvml.h"
 #include "collectors/gpu_render.h"
 #include "common/log.h"
 #include "exporter/api.h"
 
-/* Sources of readings, in order: NVML first (it sets the identity every later producer adds to). */
+/* Sources of readings, in order: NVML first (it sets the identity every later producer adds to), then GPM,
+ * which adds the profiling readings through NVML's handles. */
 static const struct gpu_readings_producer producer_nvml = {"nvml", gpu_nvml_read};
+static const struct gpu_readings_producer producer_gpm = {"gpm", gpu_gpm_read};
 
 static const struct gpu_readings_consumer *const consumers[] = {
     &render_jobtel, &render_dcgm, &render_jobstats, &render_api,
@@ -27,6 +30,7 @@ static const struct gpu_readings_consumer *const consumers[] = {
 struct gpu_state {
     const struct exporter_config *cfg;
     struct gpu_nvml *nvml;
+    struct gpu_gpm *gpm;
     struct dcgm_selection sel;
     uint64_t need;                   /* readings some consumer uses */
     struct gpu_collection c;
@@ -124,7 +128,9 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
     if (cfg->gpu_dcgm_names)
         st->need |= dcgm_need;
     st->nvml = gpu_nvml_new(cfg);
-    if (!st->nvml) {
+    if (st->nvml)
+        st->gpm = gpu_gpm_new(st->nvml, (struct gpm_pause_fn){NULL, NULL});
+    if (!st->nvml || !st->gpm) {
         gpu_shutdown(st);
         return JT_ERR_NOMEM;
     }
@@ -146,6 +152,7 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
     struct gpu_state *st = state;
     /* produce */
     producer_nvml.produce(st->nvml, st->need, &st->c);
+    producer_gpm.produce(st->gpm, st->need, &st->c);
     publish_pids(st);
     /* join */
     if (st->c.n > st->owners_cap) {
@@ -203,6 +210,7 @@ static void gpu_shutdown(void *state)
     struct gpu_state *st = state;
     if (!st)
         return;
+    gpu_gpm_free(st->gpm); /* its samples go back before NVML shuts down */
     if (st->nvml)
         gpu_nvml_free(st->nvml);
     dcgm_selection_free(&st->sel);

@@ -12,6 +12,8 @@
 #include "nvml/nvml_types.h"
 
 #define MIB (1.0 / 1048576.0)
+#define PCT 0.01          /* GPM percent -> DCGM's 0-1 ratio */
+#define MIBPS 1048576.0   /* GPM MiB/s -> bytes/s */
 #define RB(r) READING_BIT(r)
 
 const struct reading_def reading_defs[R_COUNT] = {
@@ -62,6 +64,19 @@ const struct reading_def reading_defs[R_COUNT] = {
     [R_NVLINK_RECOVERY] = {R_NVLINK_RECOVERY, "count", SRC_FIELD, NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL, 0, 0},
     [R_NVLINK_BW_TOTAL] = {R_NVLINK_BW_TOTAL, "counter", SRC_FIELD, NVML_FI_DEV_NVLINK_BANDWIDTH_C0_TOTAL, 0, 0},
     [R_XID_LAST] = {R_XID_LAST, "xid", SRC_XID, 0, 0, 0},
+    [R_GPM_GR_ACTIVE] = {R_GPM_GR_ACTIVE, "%", SRC_GPM, NVML_GPM_METRIC_GRAPHICS_UTIL, 0, 0},
+    [R_GPM_SM_ACTIVE] = {R_GPM_SM_ACTIVE, "%", SRC_GPM, NVML_GPM_METRIC_SM_UTIL, 0, 0},
+    [R_GPM_SM_OCCUPANCY] = {R_GPM_SM_OCCUPANCY, "%", SRC_GPM, NVML_GPM_METRIC_SM_OCCUPANCY, 0, 0},
+    [R_GPM_INT_ACTIVE] = {R_GPM_INT_ACTIVE, "%", SRC_GPM, NVML_GPM_METRIC_INTEGER_UTIL, 0, 0},
+    [R_GPM_TENSOR_ACTIVE] = {R_GPM_TENSOR_ACTIVE, "%", SRC_GPM, NVML_GPM_METRIC_ANY_TENSOR_UTIL, 0, 0},
+    [R_GPM_DRAM_ACTIVE] = {R_GPM_DRAM_ACTIVE, "%", SRC_GPM, NVML_GPM_METRIC_DRAM_BW_UTIL, 0, 0},
+    [R_GPM_FP64_ACTIVE] = {R_GPM_FP64_ACTIVE, "%", SRC_GPM, NVML_GPM_METRIC_FP64_UTIL, 0, 0},
+    [R_GPM_FP32_ACTIVE] = {R_GPM_FP32_ACTIVE, "%", SRC_GPM, NVML_GPM_METRIC_FP32_UTIL, 0, 0},
+    [R_GPM_FP16_ACTIVE] = {R_GPM_FP16_ACTIVE, "%", SRC_GPM, NVML_GPM_METRIC_FP16_UTIL, 0, 0},
+    [R_GPM_PCIE_TX] = {R_GPM_PCIE_TX, "MiB/s", SRC_GPM, NVML_GPM_METRIC_PCIE_TX_PER_SEC, 0, 0},
+    [R_GPM_PCIE_RX] = {R_GPM_PCIE_RX, "MiB/s", SRC_GPM, NVML_GPM_METRIC_PCIE_RX_PER_SEC, 0, 0},
+    [R_GPM_NVLINK_TX] = {R_GPM_NVLINK_TX, "MiB/s", SRC_GPM, NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC, 0, 0},
+    [R_GPM_NVLINK_RX] = {R_GPM_NVLINK_RX, "MiB/s", SRC_GPM, NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC, 0, 0},
 };
 
 static const struct dcgm_field_def dcgm_fields[] = {
@@ -112,6 +127,21 @@ static const struct dcgm_field_def dcgm_fields[] = {
     {"DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL", R_NVLINK_REPLAY, 1, false, CT_COUNTER, "Total number of NVLink retries.", false},
     {"DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL", R_NVLINK_RECOVERY, 1, false, CT_COUNTER, "Total number of NVLink recovery errors.", false},
     {"DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", R_NVLINK_BW_TOTAL, 1, false, CT_COUNTER, "Total NVLink bandwidth counter for all lanes.", false},
+    /* Profiling fields from NVML GPM, converted as DCGM converts them (gpu-apis.md A.7): ratios = % / 100,
+     * bytes/s = MiB/s x 1048576 stored as an integer. Served per MIG instance too. */
+    {"DCGM_FI_PROF_GR_ENGINE_ACTIVE", R_GPM_GR_ACTIVE, PCT, false, CT_GAUGE, "Ratio of time the graphics engine is active.", true},
+    {"DCGM_FI_PROF_SM_ACTIVE", R_GPM_SM_ACTIVE, PCT, false, CT_GAUGE, "Ratio of cycles an SM has at least one warp assigned.", true},
+    {"DCGM_FI_PROF_SM_OCCUPANCY", R_GPM_SM_OCCUPANCY, PCT, false, CT_GAUGE, "Ratio of warps resident on an SM to the maximum.", true},
+    {"DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", R_GPM_TENSOR_ACTIVE, PCT, false, CT_GAUGE, "Ratio of cycles the tensor (HMMA) pipe is active.", true},
+    {"DCGM_FI_PROF_DRAM_ACTIVE", R_GPM_DRAM_ACTIVE, PCT, false, CT_GAUGE, "Ratio of cycles the device memory interface is active sending or receiving data.", true},
+    {"DCGM_FI_PROF_PIPE_FP64_ACTIVE", R_GPM_FP64_ACTIVE, PCT, false, CT_GAUGE, "Ratio of cycles the fp64 pipe is active.", true},
+    {"DCGM_FI_PROF_PIPE_FP32_ACTIVE", R_GPM_FP32_ACTIVE, PCT, false, CT_GAUGE, "Ratio of cycles the fp32 pipe is active.", true},
+    {"DCGM_FI_PROF_PIPE_FP16_ACTIVE", R_GPM_FP16_ACTIVE, PCT, false, CT_GAUGE, "Ratio of cycles the fp16 pipe is active.", true},
+    {"DCGM_FI_PROF_PIPE_INT_ACTIVE", R_GPM_INT_ACTIVE, PCT, false, CT_GAUGE, "Ratio of cycles the integer pipe is active.", true},
+    {"DCGM_FI_PROF_PCIE_TX_BYTES", R_GPM_PCIE_TX, MIBPS, true, CT_GAUGE, "The rate of data transmitted over the PCIe bus, in bytes per second.", true},
+    {"DCGM_FI_PROF_PCIE_RX_BYTES", R_GPM_PCIE_RX, MIBPS, true, CT_GAUGE, "The rate of data received over the PCIe bus, in bytes per second.", true},
+    {"DCGM_FI_PROF_NVLINK_TX_BYTES", R_GPM_NVLINK_TX, MIBPS, true, CT_GAUGE, "The rate of data transmitted over NVLink, in bytes per second.", true},
+    {"DCGM_FI_PROF_NVLINK_RX_BYTES", R_GPM_NVLINK_RX, MIBPS, true, CT_GAUGE, "The rate of data received over NVLink, in bytes per second.", true},
 };
 
 const struct dcgm_field_def *dcgm_field_lookup(const char *name)
@@ -179,6 +209,20 @@ const struct jobstats_metric_def jobstats_metrics[] = {
     {"nvidia_gpu_ecc_errors", R_ECC_DBE_VOL, 1, NULL, "counter", "volatile", "error", "uncorrected", false},
     {"nvidia_gpu_ecc_errors", R_ECC_SBE_AGG, 1, NULL, "counter", "aggregate", "error", "corrected", false},
     {"nvidia_gpu_ecc_errors", R_ECC_DBE_AGG, 1, NULL, "counter", "aggregate", "error", "uncorrected", false},
+    /* GPM (Hopper+), as plazonic's exporter names them: 0-1 despite "_percent", bytes/s (jobstats.md §5). */
+    {"nvidia_gpu_graphics_util_percent", R_GPM_GR_ACTIVE, PCT, "Ratio (0-1) of time the graphics engine was active (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_sm_util_percent", R_GPM_SM_ACTIVE, PCT, "Ratio (0-1) of SM cycles with a warp assigned (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_sm_occupancy_percent", R_GPM_SM_OCCUPANCY, PCT, "Ratio (0-1) of resident warps to the SM maximum (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_integer_util", R_GPM_INT_ACTIVE, PCT, "Ratio (0-1) of cycles the integer pipe was active (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_any_tensor_util_percent", R_GPM_TENSOR_ACTIVE, PCT, "Ratio (0-1) of cycles any tensor pipe was active (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_dram_bw_util_percent", R_GPM_DRAM_ACTIVE, PCT, "Ratio (0-1) of DRAM bandwidth used to the maximum (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_fp64_util_percent", R_GPM_FP64_ACTIVE, PCT, "Ratio (0-1) of cycles the fp64 pipe was active (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_fp32_util_percent", R_GPM_FP32_ACTIVE, PCT, "Ratio (0-1) of cycles the fp32 pipe was active (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_fp16_util_percent", R_GPM_FP16_ACTIVE, PCT, "Ratio (0-1) of cycles the fp16 pipe was active (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_pcie_tx_per_sec", R_GPM_PCIE_TX, MIBPS, "PCIe transmit rate in bytes per second (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_pcie_rx_per_sec", R_GPM_PCIE_RX, MIBPS, "PCIe receive rate in bytes per second (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_nvlink_total_rx_per_sec", R_GPM_NVLINK_RX, MIBPS, "NVLink receive rate in bytes per second (NVML GPM).", NULL, NULL, NULL, NULL, true},
+    {"nvidia_gpu_nvlink_total_tx_per_sec", R_GPM_NVLINK_TX, MIBPS, "NVLink transmit rate in bytes per second (NVML GPM).", NULL, NULL, NULL, NULL, true},
 };
 
 const size_t jobstats_metrics_count = sizeof jobstats_metrics / sizeof jobstats_metrics[0];

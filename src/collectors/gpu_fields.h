@@ -66,6 +66,20 @@ enum gpu_reading {
     R_NVLINK_RECOVERY,
     R_NVLINK_BW_TOTAL, /* counter  field NVML_FI_DEV_NVLINK_BANDWIDTH_C0_TOTAL */
     R_XID_LAST,        /* xid      last XID event seen by our event thread (0 = none since start) */
+    /* GPM (Hopper+), averaged over the two samples' window by nvmlGpmMetricsGet (collectors/gpu_gpm.c) */
+    R_GPM_GR_ACTIVE,   /* %        NVML_GPM_METRIC_GRAPHICS_UTIL */
+    R_GPM_SM_ACTIVE,   /* %        SM_UTIL */
+    R_GPM_SM_OCCUPANCY,/* %        SM_OCCUPANCY */
+    R_GPM_INT_ACTIVE,  /* %        INTEGER_UTIL */
+    R_GPM_TENSOR_ACTIVE, /* %      ANY_TENSOR_UTIL */
+    R_GPM_DRAM_ACTIVE, /* %        DRAM_BW_UTIL */
+    R_GPM_FP64_ACTIVE, /* %        FP64_UTIL */
+    R_GPM_FP32_ACTIVE, /* %        FP32_UTIL */
+    R_GPM_FP16_ACTIVE, /* %        FP16_UTIL */
+    R_GPM_PCIE_TX,     /* MiB/s    PCIE_TX_PER_SEC */
+    R_GPM_PCIE_RX,     /* MiB/s    PCIE_RX_PER_SEC */
+    R_GPM_NVLINK_TX,   /* MiB/s    NVLINK_TOTAL_TX_PER_SEC (61) */
+    R_GPM_NVLINK_RX,   /* MiB/s    NVLINK_TOTAL_RX_PER_SEC (60) */
     R_COUNT
 };
 
@@ -92,6 +106,7 @@ enum nvml_source {
     SRC_REMAP,           /* nvmlDeviceGetRemappedRows: correctable, uncorrectable, pending, failed */
     SRC_FIELD,           /* nvmlDeviceGetFieldValues(arg = NVML_FI_*), all in one batch */
     SRC_XID,             /* the last XID event our event thread saw */
+    SRC_GPM,             /* nvmlGpmMetricsGet(arg = nvmlGpmMetricId_t): produced by gpu_gpm.c, not gpu_nvml.c */
 };
 
 struct reading_def {
@@ -107,11 +122,21 @@ extern const struct reading_def reading_defs[R_COUNT];
 
 #define READING_BIT(r) (UINT64_C(1) << (r))
 
+/* Every GPM reading (R_GPM_GR_ACTIVE .. R_GPM_NVLINK_RX). */
+#define READINGS_GPM (((UINT64_C(1) << (R_GPM_NVLINK_RX + 1)) - 1) & ~((UINT64_C(1) << R_GPM_GR_ACTIVE) - 1))
+
 /* One collection's readings for one GPU; a value is meaningful only if its valid bit is set. */
 struct gpu_readings {
     uint64_t valid;
     double v[R_COUNT];
 };
+
+/* raw * scale, as the peers compute it: a scale below 1 (W from mW, a ratio from %) divides by its inverse, so
+ * 35 % reads 0.35 as DCGM prints it, not 0.35000000000000003. */
+static inline double reading_scaled(double raw, double scale)
+{
+    return scale < 1 ? raw / (1.0 / scale) : raw * scale;
+}
 
 /* A DCGM field jobtel can serve from NVML. */
 struct dcgm_field_def {

@@ -507,6 +507,8 @@ static void read_one(struct read_ctx *c, const struct reading_def *def, nvmlDevi
         return;
     case SRC_FIELD: /* batched: read_fields */
         return;
+    case SRC_GPM: /* gpu_gpm.c, after this producer */
+        return;
     case SRC_XID:
         pthread_mutex_lock(&c->st->xid_mu);
         if (c->d->xid_registered)
@@ -674,3 +676,31 @@ void gpu_nvml_free(struct gpu_nvml *st)
     free(st);
 }
 
+
+const struct nvml_lib *gpu_nvml_lib(const struct gpu_nvml *st)
+{
+    return st && st->inited ? &st->lib : NULL;
+}
+
+bool gpu_nvml_entity_handle(const struct gpu_nvml *st, const struct gpu_entity *e, nvmlDevice_t *h)
+{
+    if (!st || !st->inited)
+        return false;
+    for (size_t i = 0; i < st->ndev; i++) {
+        const struct gpu_device *d = &st->devs[i];
+        if (d->index != e->index || d->lost)
+            continue;
+        if (!e->is_mig) {
+            *h = d->h;
+            return true;
+        }
+        for (size_t k = 0; k < d->nmig; k++) {
+            if ((int)d->mig[k].slot == e->mig_slot) {
+                *h = d->mig[k].h;
+                return true;
+            }
+        }
+        return false;
+    }
+    return false;
+}

@@ -6,6 +6,7 @@
 
 #include "collectors/gpu_readings.h"
 #include "exporter/config.h"
+#include "nvml/nvml_loader.h"
 
 struct gpu_nvml;
 
@@ -16,5 +17,11 @@ struct gpu_nvml *gpu_nvml_new(const struct exporter_config *cfg);
  * MIG instance (a gpu_readings_producer). */
 void gpu_nvml_read(void *state, uint64_t need, struct gpu_collection *c);
 void gpu_nvml_free(struct gpu_nvml *g);
+
+/* For the producers that run after this one on the same thread (GPM): the loaded library, NULL while NVML is
+ * unavailable; and the NVML handle of an entity of the last collection (a whole GPU, or a MIG instance by
+ * its slot). Both stay valid until the next gpu_nvml_read or gpu_nvml_free. */
+const struct nvml_lib *gpu_nvml_lib(const struct gpu_nvml *g);
+bool gpu_nvml_entity_handle(const struct gpu_nvml *g, const struct gpu_entity *e, nvmlDevice_t *h);
 
 #endif

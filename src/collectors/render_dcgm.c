@@ -112,7 +112,7 @@ static void dcgm_labels(const struct gpu_render_input *in, const struct gpu_enti
 
 static double dcgm_value(const struct dcgm_field_def *def, double raw)
 {
-    double v = raw * def->scale;
+    double v = reading_scaled(raw, def->scale);
     if (def->floor_value)
         v = (double)(unsigned long long)v;
     return v;

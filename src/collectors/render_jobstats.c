@@ -66,7 +66,7 @@ static void write_jobstats(struct expo *w, const struct gpu_entity *e, const str
             labels_insert_sorted(&ls, m->label_name, m->label_value);
         if (m->label2_name)
             labels_insert_sorted(&ls, m->label2_name, m->label2_value);
-        expo_sample(expo_family(w, m->name, METRIC_GAUGE, m->help), &ls, rd->v[m->reading] * m->scale);
+        expo_sample(expo_family(w, m->name, METRIC_GAUGE, m->help), &ls, reading_scaled(rd->v[m->reading], m->scale));
     }
     if (mig)
         return;

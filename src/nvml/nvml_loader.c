@@ -97,6 +97,13 @@ static const struct nvml_sym nvml_syms[] = {
     SYM(DeviceGetDeviceHandleFromMigDeviceHandle, OPT, "nvmlDeviceGetDeviceHandleFromMigDeviceHandle"),
     SYM(DeviceGetGpuInstanceId, OPT, "nvmlDeviceGetGpuInstanceId"),
     SYM(DeviceGetComputeInstanceId, OPT, "nvmlDeviceGetComputeInstanceId"),
+
+    SYM(GpmQueryDeviceSupport, OPT, "nvmlGpmQueryDeviceSupport"),
+    SYM(GpmSampleAlloc, OPT, "nvmlGpmSampleAlloc"),
+    SYM(GpmSampleFree, OPT, "nvmlGpmSampleFree"),
+    SYM(GpmSampleGet, OPT, "nvmlGpmSampleGet"),
+    SYM(GpmMigSampleGet, OPT, "nvmlGpmMigSampleGet"),
+    SYM(GpmMetricsGet, OPT, "nvmlGpmMetricsGet"),
 };
 
 #undef SYM
@@ -106,9 +113,8 @@ static const struct nvml_sym nvml_syms[] = {
 #define NVML_NSYMS (sizeof nvml_syms / sizeof nvml_syms[0])
 #define NVML_FIRST_FN offsetof(struct nvml_lib, Init)
 
-_Static_assert(offsetof(struct nvml_lib, DeviceGetComputeInstanceId) + sizeof(nvml_any_fn) ==
-                   sizeof(struct nvml_lib),
-               "DeviceGetComputeInstanceId must stay the last member of struct nvml_lib");
+_Static_assert(offsetof(struct nvml_lib, GpmMetricsGet) + sizeof(nvml_any_fn) == sizeof(struct nvml_lib),
+               "GpmMetricsGet must stay the last member of struct nvml_lib");
 _Static_assert(sizeof(struct nvml_lib) - NVML_FIRST_FN == NVML_NSYMS * sizeof(nvml_any_fn),
                "every function pointer in struct nvml_lib needs exactly one line in nvml_syms");
 

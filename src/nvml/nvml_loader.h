@@ -34,7 +34,7 @@ struct nvml_lib {
     unsigned int compute_procs_version;
     unsigned int graphics_procs_version;
 
-    /* Function pointers from here to DeviceGetComputeInstanceId, contiguous (the loader asserts it).
+    /* Function pointers from here to GpmMetricsGet, contiguous (the loader asserts it).
      * A new one goes at the end, with a line in nvml_loader.c's symbol table. */
 
     /* Library and system. */
@@ -123,7 +123,23 @@ struct nvml_lib {
     nvmlReturn_t (*DeviceGetDeviceHandleFromMigDeviceHandle)(nvmlDevice_t mig, nvmlDevice_t *parent);
     nvmlReturn_t (*DeviceGetGpuInstanceId)(nvmlDevice_t mig, unsigned int *id);
     nvmlReturn_t (*DeviceGetComputeInstanceId)(nvmlDevice_t mig, unsigned int *id);
+
+    /* GPM (NVML 11.8+, Hopper and newer; unversioned names). One all-or-nothing group: use GPM only when
+     * nvml_lib_has_gpm() (MigSampleGet is 12.0+ and optional within it). Never the streaming setter. */
+    nvmlReturn_t (*GpmQueryDeviceSupport)(nvmlDevice_t dev, nvmlGpmSupport_t *support);
+    nvmlReturn_t (*GpmSampleAlloc)(nvmlGpmSample_t *sample);
+    nvmlReturn_t (*GpmSampleFree)(nvmlGpmSample_t sample);
+    nvmlReturn_t (*GpmSampleGet)(nvmlDevice_t dev, nvmlGpmSample_t sample); /* a GPU or MIG handle */
+    nvmlReturn_t (*GpmMigSampleGet)(nvmlDevice_t parent, unsigned int gpu_instance_id, nvmlGpmSample_t sample);
+    nvmlReturn_t (*GpmMetricsGet)(nvmlGpmMetricsGet_t *get);
 };
+
+/* True when the GPM group every GPM user needs is bound (all of it but MigSampleGet). */
+static inline int nvml_lib_has_gpm(const struct nvml_lib *lib)
+{
+    return lib->GpmQueryDeviceSupport && lib->GpmSampleAlloc && lib->GpmSampleFree && lib->GpmSampleGet &&
+           lib->GpmMetricsGet;
+}
 
 /* Loads the library at `path` (a file path or a bare soname searched the usual way; NULL or "" means
  * NVML_LIB_DEFAULT_SONAME) and binds every entry point above. On success *lib owns the handle until

@@ -362,6 +362,59 @@ typedef struct nvmlEventData_st {
     unsigned int computeInstanceId;
 } nvmlEventData_t;
 
+/* ---- GPM (gpu-apis.md addendum A.1-A.3): Hopper+ profiling metrics from two samples ------------
+ * Both version constants are the plain integer 1 (not NVML_STRUCT_VERSION-encoded). NVML_GPM_METRIC_MAX grew
+ * 98 -> 210 -> 333 while the version stayed 1, so the library cannot know our array's length and reads only
+ * metrics[0 .. numMetrics): we allocate the newest size and keep numMetrics <= 98, which every driver takes. */
+#define NVML_GPM_SUPPORT_VERSION 1u
+#define NVML_GPM_METRICS_GET_VERSION 1u
+#define NVML_GPM_METRIC_MAX 333u        /* 13.2.1 headers */
+#define NVML_GPM_METRIC_MAX_OLDEST 98u  /* 11.8-12.8 headers: the most any driver accepts */
+
+typedef enum nvmlGpmMetricId_enum {
+    NVML_GPM_METRIC_GRAPHICS_UTIL = 1,   /* percent 0-100 */
+    NVML_GPM_METRIC_SM_UTIL = 2,
+    NVML_GPM_METRIC_SM_OCCUPANCY = 3,
+    NVML_GPM_METRIC_INTEGER_UTIL = 4,
+    NVML_GPM_METRIC_ANY_TENSOR_UTIL = 5,
+    NVML_GPM_METRIC_DRAM_BW_UTIL = 10,
+    NVML_GPM_METRIC_FP64_UTIL = 11,
+    NVML_GPM_METRIC_FP32_UTIL = 12,
+    NVML_GPM_METRIC_FP16_UTIL = 13,
+    NVML_GPM_METRIC_PCIE_TX_PER_SEC = 20, /* MiB/s */
+    NVML_GPM_METRIC_PCIE_RX_PER_SEC = 21,
+    NVML_GPM_METRIC_NVLINK_TOTAL_RX_PER_SEC = 60, /* RX before TX, unlike DCGM */
+    NVML_GPM_METRIC_NVLINK_TOTAL_TX_PER_SEC = 61,
+} nvmlGpmMetricId_t;
+
+typedef struct nvmlGpmSample_st *nvmlGpmSample_t; /* opaque; from nvmlGpmSampleAlloc */
+
+typedef struct {
+    unsigned int version;           /* in: NVML_GPM_SUPPORT_VERSION */
+    unsigned int isSupportedDevice; /* out */
+} nvmlGpmSupport_t;
+
+typedef struct {
+    char *shortName;  /* the library's; may be NULL; never freed */
+    char *longName;
+    char *unit;
+} nvmlGpmMetricMetricInfo_t;
+
+typedef struct {
+    unsigned int metricId;          /* in: nvmlGpmMetricId_t */
+    nvmlReturn_t nvmlReturn;        /* out, per metric */
+    double value;                   /* out, valid only when nvmlReturn == SUCCESS (and may be NaN) */
+    nvmlGpmMetricMetricInfo_t metricInfo;
+} nvmlGpmMetric_t;
+
+typedef struct {
+    unsigned int version;           /* NVML_GPM_METRICS_GET_VERSION */
+    unsigned int numMetrics;
+    nvmlGpmSample_t sample1;        /* the older */
+    nvmlGpmSample_t sample2;        /* the newer */
+    nvmlGpmMetric_t metrics[NVML_GPM_METRIC_MAX];
+} nvmlGpmMetricsGet_t;
+
 /* ---- ABI checks: if one of these fires, the declaration above is wrong, not the assert -------- */
 
 _Static_assert(sizeof(nvmlReturn_t) == 4, "nvmlReturn_t is a 4-byte enum");
@@ -434,5 +487,19 @@ _Static_assert(offsetof(nvmlEventData_t, eventType) == 8, "nvmlEventData_t.event
 _Static_assert(offsetof(nvmlEventData_t, eventData) == 16, "nvmlEventData_t.eventData");
 _Static_assert(offsetof(nvmlEventData_t, gpuInstanceId) == 24, "nvmlEventData_t.gpuInstanceId");
 _Static_assert(offsetof(nvmlEventData_t, computeInstanceId) == 28, "nvmlEventData_t.computeInstanceId");
+
+_Static_assert(sizeof(nvmlGpmSample_t) == 8, "nvmlGpmSample_t is one pointer");
+_Static_assert(sizeof(nvmlGpmSupport_t) == 8, "nvmlGpmSupport_t is 8 bytes");
+_Static_assert(offsetof(nvmlGpmSupport_t, isSupportedDevice) == 4, "nvmlGpmSupport_t.isSupportedDevice");
+_Static_assert(sizeof(nvmlGpmMetricMetricInfo_t) == 24, "nvmlGpmMetricMetricInfo_t is 24 bytes");
+_Static_assert(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t is 40 bytes");
+_Static_assert(offsetof(nvmlGpmMetric_t, nvmlReturn) == 4, "nvmlGpmMetric_t.nvmlReturn");
+_Static_assert(offsetof(nvmlGpmMetric_t, value) == 8, "nvmlGpmMetric_t.value");
+_Static_assert(offsetof(nvmlGpmMetric_t, metricInfo) == 16, "nvmlGpmMetric_t.metricInfo");
+_Static_assert(offsetof(nvmlGpmMetricsGet_t, numMetrics) == 4, "nvmlGpmMetricsGet_t.numMetrics");
+_Static_assert(offsetof(nvmlGpmMetricsGet_t, sample1) == 8, "nvmlGpmMetricsGet_t.sample1");
+_Static_assert(offsetof(nvmlGpmMetricsGet_t, sample2) == 16, "nvmlGpmMetricsGet_t.sample2");
+_Static_assert(offsetof(nvmlGpmMetricsGet_t, metrics) == 24, "nvmlGpmMetricsGet_t.metrics");
+_Static_assert(sizeof(nvmlGpmMetricsGet_t) == 13344, "nvmlGpmMetricsGet_t (13.2.1 headers) is 13344 bytes");
 
 #endif

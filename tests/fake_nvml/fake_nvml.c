@@ -57,6 +57,19 @@ struct nvmlEventSet_st {
 static struct nvmlDevice_st g_devs[SCENARIO_MAX_GPUS][1 + SCENARIO_MAX_MIG];
 static struct nvmlEventSet_st g_sets[EVENT_SETS];
 
+#define GPM_SAMPLES 1024
+
+/* A GPM sample: what SampleGet recorded (which device, when). Guarded by g.lock. */
+struct nvmlGpmSample_st {
+    bool in_use;
+    bool filled;
+    unsigned int gpu;
+    unsigned int slot; /* 0: the whole GPU; k + 1: MIG slot k (a MIG handle, or MigSampleGet's GPU instance) */
+    double t;
+};
+
+static struct nvmlGpmSample_st g_samples[GPM_SAMPLES];
+
 /* The fault rules of the last scenario dropped by a full shutdown, so that a "once" fault on nvmlInit fires
  * once per process, not once per init cycle. Guarded by g.lock. */
 static struct scenario_fault g_fault_memory[SCENARIO_MAX_FAULTS];
@@ -168,7 +181,10 @@ static void faults_carry(struct scenario *to, const struct scenario_fault *from,
 {
     for (size_t i = 0; i < to->nfaults && i < n; i++)
         if (scenario_fault_same(&to->faults[i], &from[i]))
+        {
             to->faults[i].remaining = from[i].remaining;
+            to->faults[i].skip = from[i].skip;
+        }
 }
 
 static void scn_unref_locked(struct scenario *scn)
@@ -344,6 +360,10 @@ static int faults_fire_locked(struct scenario *scn, const char *name, bool has_g
             continue;
         if (f->ret && ret)
             continue;
+        if (f->skip > 0) {
+            f->skip--;
+            continue;
+        }
         if (f->remaining > 0)
             f->remaining--;
         hang += f->hang_ms;
@@ -1619,4 +1639,203 @@ nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id)
 nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned int *id)
 {
     return instance_id(__func__, device, id, true);
+}
+
+/* ---- GPM ---- */
+
+static struct nvmlGpmSample_st *sample_lookup_locked(nvmlGpmSample_t s)
+{
+    uintptr_t p = (uintptr_t)s, base = (uintptr_t)&g_samples[0];
+    if (p < base || p - base >= sizeof(g_samples) || (p - base) % sizeof(g_samples[0]) != 0)
+        return NULL;
+    struct nvmlGpmSample_st *gs = &g_samples[(p - base) / sizeof(g_samples[0])];
+    return gs->in_use ? gs : NULL;
+}
+
+/* The GPM values of the device a call names: a MIG instance's own, else the GPU's. */
+static const struct scenario_value *gpm_values(const struct scenario_gpu *gpu, unsigned int slot)
+{
+    return slot ? gpu->mig[slot - 1].values : gpu->values;
+}
+
+/* FAKE_NVML_GPM_LOG: one line "<gpu> <slot> <t> <return>" per sample call, so a test can count the sampling the
+ * exporter did per GPU (a profiling pause must stop it). */
+static void gpm_log(unsigned int gpu, unsigned int slot, double t, nvmlReturn_t r)
+{
+    const char *path = getenv("FAKE_NVML_GPM_LOG");
+    if (!path || !*path)
+        return;
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return;
+    fprintf(f, "%u %u %.6f %d\n", gpu, slot, t, (int)r);
+    fclose(f);
+}
+
+nvmlReturn_t nvmlGpmQueryDeviceSupport(nvmlDevice_t device, nvmlGpmSupport_t *gpmSupport)
+{
+    struct call c;
+    nvmlReturn_t r = call_begin_dev(&c, __func__, device, CALL_MIG_OK);
+    if (r == NVML_SUCCESS && !branch_has(c.scn, SE_R525))
+        r = NVML_ERROR_FUNCTION_NOT_FOUND;
+    if (r == NVML_SUCCESS && !gpmSupport)
+        r = NVML_ERROR_INVALID_ARGUMENT;
+    if (r == NVML_SUCCESS && gpmSupport->version != NVML_GPM_SUPPORT_VERSION)
+        r = NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    if (r == NVML_SUCCESS)
+        gpmSupport->isSupportedDevice = scenario_gpm_supported(gpm_values(c.gpu, c.mig_slot));
+    call_end(&c);
+    return r;
+}
+
+nvmlReturn_t nvmlGpmSampleAlloc(nvmlGpmSample_t *gpmSample)
+{
+    struct call c;
+    nvmlReturn_t r = call_begin(&c, __func__);
+    if (r == NVML_SUCCESS && !branch_has(c.scn, SE_R525))
+        r = NVML_ERROR_FUNCTION_NOT_FOUND;
+    if (r == NVML_SUCCESS && !gpmSample)
+        r = NVML_ERROR_INVALID_ARGUMENT;
+    if (r == NVML_SUCCESS) {
+        r = NVML_ERROR_MEMORY;
+        pthread_mutex_lock(&g.lock);
+        for (size_t i = 0; i < GPM_SAMPLES; i++) {
+            if (g_samples[i].in_use)
+                continue;
+            memset(&g_samples[i], 0, sizeof(g_samples[i]));
+            g_samples[i].in_use = true;
+            *gpmSample = &g_samples[i];
+            r = NVML_SUCCESS;
+            break;
+        }
+        pthread_mutex_unlock(&g.lock);
+    }
+    call_end(&c);
+    return r;
+}
+
+nvmlReturn_t nvmlGpmSampleFree(nvmlGpmSample_t gpmSample)
+{
+    struct call c;
+    nvmlReturn_t r = call_begin(&c, __func__);
+    if (r == NVML_SUCCESS) {
+        pthread_mutex_lock(&g.lock);
+        struct nvmlGpmSample_st *gs = sample_lookup_locked(gpmSample);
+        if (gs)
+            gs->in_use = false;
+        else
+            r = NVML_ERROR_INVALID_ARGUMENT;
+        pthread_mutex_unlock(&g.lock);
+    }
+    call_end(&c);
+    return r;
+}
+
+/* Records a sample of (gpu, slot) at the call's time. */
+static nvmlReturn_t sample_fill(const struct call *c, unsigned int slot, nvmlGpmSample_t gpmSample)
+{
+    if (!scenario_gpm_supported(gpm_values(c->gpu, slot)))
+        return NVML_ERROR_NOT_SUPPORTED;
+    nvmlReturn_t r = NVML_ERROR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&g.lock);
+    struct nvmlGpmSample_st *gs = sample_lookup_locked(gpmSample);
+    if (gs) {
+        gs->filled = true;
+        gs->gpu = c->gpu_index;
+        gs->slot = slot;
+        gs->t = c->t;
+        r = NVML_SUCCESS;
+    }
+    pthread_mutex_unlock(&g.lock);
+    return r;
+}
+
+nvmlReturn_t nvmlGpmSampleGet(nvmlDevice_t device, nvmlGpmSample_t gpmSample)
+{
+    struct call c;
+    nvmlReturn_t r = call_begin_dev(&c, __func__, device, CALL_MIG_OK);
+    if (r == NVML_SUCCESS && !branch_has(c.scn, SE_R525))
+        r = NVML_ERROR_FUNCTION_NOT_FOUND;
+    if (r == NVML_SUCCESS)
+        r = sample_fill(&c, c.mig_slot, gpmSample);
+    if (c.gpu)
+        gpm_log(c.gpu_index, c.mig_slot, c.t, r);
+    call_end(&c);
+    return r;
+}
+
+nvmlReturn_t nvmlGpmMigSampleGet(nvmlDevice_t device, unsigned int gpuInstanceId, nvmlGpmSample_t gpmSample)
+{
+    struct call c;
+    nvmlReturn_t r = call_begin_dev(&c, __func__, device, 0);
+    unsigned int slot = 0;
+    if (r == NVML_SUCCESS && !branch_has(c.scn, SE_R525))
+        r = NVML_ERROR_FUNCTION_NOT_FOUND;
+    if (r == NVML_SUCCESS && !mig_visible(c.gpu))
+        r = NVML_ERROR_NOT_SUPPORTED;
+    if (r == NVML_SUCCESS) {
+        r = NVML_ERROR_NOT_FOUND;
+        for (unsigned int k = 0; k < SCENARIO_MAX_MIG; k++)
+            if (c.gpu->mig[k].used && c.gpu->mig[k].gi == gpuInstanceId) {
+                slot = k + 1;
+                r = NVML_SUCCESS;
+                break;
+            }
+    }
+    if (r == NVML_SUCCESS)
+        r = sample_fill(&c, slot, gpmSample);
+    if (c.gpu)
+        gpm_log(c.gpu_index, slot, c.t, r);
+    call_end(&c);
+    return r;
+}
+
+nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *metricsGet)
+{
+    struct call c;
+    nvmlReturn_t r = call_begin(&c, __func__);
+    struct nvmlGpmSample_st s1 = {0}, s2 = {0};
+    if (r == NVML_SUCCESS && !branch_has(c.scn, SE_R525))
+        r = NVML_ERROR_FUNCTION_NOT_FOUND;
+    if (r == NVML_SUCCESS && !metricsGet)
+        r = NVML_ERROR_INVALID_ARGUMENT;
+    if (r == NVML_SUCCESS && metricsGet->version != NVML_GPM_METRICS_GET_VERSION)
+        r = NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+    /* The driver's own array is gpm_metric_max long: it refuses more (an older driver and a newer header). */
+    if (r == NVML_SUCCESS && (metricsGet->numMetrics == 0 || metricsGet->numMetrics > c.scn->gpm_metric_max))
+        r = NVML_ERROR_INVALID_ARGUMENT;
+    if (r == NVML_SUCCESS) {
+        pthread_mutex_lock(&g.lock);
+        struct nvmlGpmSample_st *a = sample_lookup_locked(metricsGet->sample1);
+        struct nvmlGpmSample_st *b = sample_lookup_locked(metricsGet->sample2);
+        if (a && b) {
+            s1 = *a;
+            s2 = *b;
+        }
+        pthread_mutex_unlock(&g.lock);
+        if (!s1.filled || !s2.filled || s1.gpu != s2.gpu || s1.slot != s2.slot || !(s2.t > s1.t) ||
+            s1.gpu >= c.scn->ngpus)
+            r = NVML_ERROR_INVALID_ARGUMENT;
+    }
+    if (r == NVML_SUCCESS) {
+        const struct scenario_gpu *gpu = &c.scn->gpus[s1.gpu];
+        const struct scenario_value *vals = gpm_values(gpu, s1.slot);
+        for (unsigned int i = 0; i < metricsGet->numMetrics; i++) {
+            nvmlGpmMetric_t *m = &metricsGet->metrics[i];
+            enum scenario_field f = scenario_gpm_field(m->metricId);
+            double v;
+            m->value = 0;
+            memset(&m->metricInfo, 0, sizeof(m->metricInfo));
+            if (m->metricId == 0 || m->metricId >= c.scn->gpm_metric_max)
+                m->nvmlReturn = NVML_ERROR_INVALID_ARGUMENT;
+            else if (f == SF_COUNT || !scenario_value_mean(&vals[f], s1.t, s2.t, &v))
+                m->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+            else {
+                m->nvmlReturn = NVML_SUCCESS;
+                m->value = v;
+            }
+        }
+    }
+    call_end(&c);
+    return r;
 }

@@ -103,7 +103,55 @@ static const struct field_key field_keys[] = {
     {"nvlink_data_rx_kib", SF_NVLINK_DATA_RX, 1},
     {"nvlink_raw_tx_kib", SF_NVLINK_RAW_TX, 1},
     {"nvlink_raw_rx_kib", SF_NVLINK_RAW_RX, 1},
+    {"gpm_graphics_util", SF_GPM_GRAPHICS_UTIL, 1},
+    {"gpm_sm_util", SF_GPM_SM_UTIL, 1},
+    {"gpm_sm_occupancy", SF_GPM_SM_OCCUPANCY, 1},
+    {"gpm_integer_util", SF_GPM_INTEGER_UTIL, 1},
+    {"gpm_any_tensor_util", SF_GPM_ANY_TENSOR_UTIL, 1},
+    {"gpm_dram_bw_util", SF_GPM_DRAM_BW_UTIL, 1},
+    {"gpm_fp64_util", SF_GPM_FP64_UTIL, 1},
+    {"gpm_fp32_util", SF_GPM_FP32_UTIL, 1},
+    {"gpm_fp16_util", SF_GPM_FP16_UTIL, 1},
+    {"gpm_pcie_tx_mibps", SF_GPM_PCIE_TX, 1},
+    {"gpm_pcie_rx_mibps", SF_GPM_PCIE_RX, 1},
+    {"gpm_nvlink_total_rx_mibps", SF_GPM_NVLINK_RX, 1},
+    {"gpm_nvlink_total_tx_mibps", SF_GPM_NVLINK_TX, 1},
 };
+
+/* nvmlGpmMetricId_t of each GPM field (gpu-apis.md A.3; NVLink puts RX before TX). */
+static const struct {
+    enum scenario_field field;
+    unsigned int id;
+} gpm_ids[] = {
+    {SF_GPM_GRAPHICS_UTIL, 1}, {SF_GPM_SM_UTIL, 2},    {SF_GPM_SM_OCCUPANCY, 3}, {SF_GPM_INTEGER_UTIL, 4},
+    {SF_GPM_ANY_TENSOR_UTIL, 5}, {SF_GPM_DRAM_BW_UTIL, 10}, {SF_GPM_FP64_UTIL, 11}, {SF_GPM_FP32_UTIL, 12},
+    {SF_GPM_FP16_UTIL, 13},    {SF_GPM_PCIE_TX, 20},   {SF_GPM_PCIE_RX, 21},     {SF_GPM_NVLINK_RX, 60},
+    {SF_GPM_NVLINK_TX, 61},
+};
+
+unsigned int scenario_gpm_metric_id(enum scenario_field f)
+{
+    for (size_t i = 0; i < sizeof(gpm_ids) / sizeof(gpm_ids[0]); i++)
+        if (gpm_ids[i].field == f)
+            return gpm_ids[i].id;
+    return 0;
+}
+
+enum scenario_field scenario_gpm_field(unsigned int id)
+{
+    for (size_t i = 0; i < sizeof(gpm_ids) / sizeof(gpm_ids[0]); i++)
+        if (gpm_ids[i].id == id)
+            return gpm_ids[i].field;
+    return SF_COUNT;
+}
+
+bool scenario_gpm_supported(const struct scenario_value *values)
+{
+    for (size_t i = 0; i < sizeof(gpm_ids) / sizeof(gpm_ids[0]); i++)
+        if (values[gpm_ids[i].field].kind == SV_CURVE)
+            return true;
+    return false;
+}
 
 /* The calls a fault may name; a typo in "call" is then a load error instead of a fault that never fires. */
 static const char *const known_calls[] = {
@@ -125,7 +173,8 @@ static const char *const known_calls[] = {
     "nvmlEventSetFree", "nvmlDeviceRegisterEvents", "nvmlDeviceGetSupportedEventTypes", "nvmlEventSetWait_v2",
     "nvmlDeviceGetMigMode", "nvmlDeviceGetMaxMigDeviceCount", "nvmlDeviceGetMigDeviceHandleByIndex",
     "nvmlDeviceIsMigDeviceHandle", "nvmlDeviceGetDeviceHandleFromMigDeviceHandle", "nvmlDeviceGetGpuInstanceId",
-    "nvmlDeviceGetComputeInstanceId",
+    "nvmlDeviceGetComputeInstanceId", "nvmlGpmQueryDeviceSupport", "nvmlGpmSampleAlloc", "nvmlGpmSampleFree",
+    "nvmlGpmSampleGet", "nvmlGpmMigSampleGet", "nvmlGpmMetricsGet",
 };
 
 /* What each driver branch looks like to a caller of the library. Versions and first appearances are from
@@ -419,7 +468,8 @@ bool scenario_fault_same(const struct scenario_fault *a, const struct scenario_f
 {
     return strcmp(a->call, b->call) == 0 && a->prefix == b->prefix && a->any_gpu == b->any_gpu &&
            a->gpu == b->gpu && a->has_field == b->has_field && a->field_id == b->field_id && a->ret == b->ret &&
-           a->hang_ms == b->hang_ms && a->from == b->from && a->until == b->until && a->times == b->times;
+           a->hang_ms == b->hang_ms && a->from == b->from && a->until == b->until && a->times == b->times &&
+           a->skip_given == b->skip_given;
 }
 
 /* ---- values ---- */
@@ -733,6 +783,29 @@ bool scenario_value_at(const struct scenario_value *v, double t, double *out)
     return false;
 }
 
+bool scenario_value_mean(const struct scenario_value *v, double t1, double t2, double *out)
+{
+    if (v->kind != SV_CURVE || !(t2 > t1))
+        return false;
+    const struct scenario_curve *c = &v->curve;
+    double x;
+    /* A window that touches "no value" has no mean: the real driver reports the metric as unavailable. */
+    if (!curve_at(c, t1, &x) || !curve_at(c, t2, &x))
+        return false;
+    for (size_t i = 0; i < c->n && c->period == 0; i++)
+        if (!c->pts[i].has && c->pts[i].t > t1 && c->pts[i].t < t2)
+            return false;
+    double area;
+    if (c->n == 0)
+        area = c->c * (t2 - t1);
+    else if (t1 >= 0)
+        area = curve_integral(c, t2) - curve_integral(c, t1);
+    else
+        area = curve_integral_span(c, t1, t2);
+    *out = area / (t2 - t1) * v->scale;
+    return isfinite(*out);
+}
+
 /* ---- structure ---- */
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
@@ -872,7 +945,12 @@ static bool parse_mig(struct scenario *scn, const json_t *o, struct scenario_gpu
                                         "memory_used_bytes",
                                         "memory_reserved_mib",
                                         "memory_reserved_bytes",
+                                        "values",
                                         NULL};
+    static const enum scenario_field gpm_only[] = {
+        SF_GPM_GRAPHICS_UTIL, SF_GPM_SM_UTIL,   SF_GPM_SM_OCCUPANCY, SF_GPM_INTEGER_UTIL, SF_GPM_ANY_TENSOR_UTIL,
+        SF_GPM_DRAM_BW_UTIL,  SF_GPM_FP64_UTIL, SF_GPM_FP32_UTIL,    SF_GPM_FP16_UTIL,    SF_GPM_PCIE_TX,
+        SF_GPM_PCIE_RX,       SF_GPM_NVLINK_RX, SF_GPM_NVLINK_TX};
     char p[PATH_LEN], q[PATH_LEN];
     if (!get_object(o, e, path) || !check_keys(o, keys, e, path))
         return false;
@@ -944,6 +1022,10 @@ static bool parse_mig(struct scenario *scn, const json_t *o, struct scenario_gpu
         if (!parse_memory_total(io, &m->mem_total, e, ip) ||
             !parse_unit_value(scn, io, "memory_used", &m->mem_used, e, ip) ||
             !parse_unit_value(scn, io, "memory_reserved", &m->mem_reserved, e, ip))
+            return false;
+        path_key(q, ip, "values");
+        if ((j = json_object_get(io, "values")) &&
+            !parse_values(scn, j, m->values, gpm_only, sizeof(gpm_only) / sizeof(gpm_only[0]), false, e, q))
             return false;
     }
     return true;
@@ -1051,7 +1133,7 @@ static bool call_pattern_known(const char *pat, bool prefix)
 static bool parse_faults(const json_t *arr, struct scenario *scn, struct perr *e, const char *path)
 {
     static const char *const keys[] = {"call", "gpu",  "return", "hang_ms", "from",
-                                       "until", "once", "times", "field_id", NULL};
+                                       "until", "once", "times", "field_id", "skip", NULL};
     if (!get_array(arr, SCENARIO_MAX_FAULTS, e, path))
         return false;
     scn->nfaults = json_array_size(arr);
@@ -1130,6 +1212,14 @@ static bool parse_faults(const json_t *arr, struct scenario *scn, struct perr *e
             f->remaining = times;
         }
         f->times = f->remaining;
+        path_key(q, p, "skip");
+        if ((j = json_object_get(o, "skip"))) {
+            unsigned int skip;
+            if (!get_u32(j, 0x7fffffffu, &skip, e, q))
+                return false;
+            f->skip = skip;
+        }
+        f->skip_given = f->skip;
         path_key(q, p, "field_id");
         if ((j = json_object_get(o, "field_id"))) {
             if (f->prefix || strcmp(f->call, "nvmlDeviceGetFieldValues") != 0)
@@ -1292,7 +1382,7 @@ static bool parse_scenario(struct scenario *scn, const json_t *root, struct perr
 {
     static const char *const keys[] = {"schema",     "driver_branch", "driver_version", "nvml_version",
                                        "cuda_driver_version", "values", "gpus",       "faults",
-                                       "xid_events", NULL};
+                                       "xid_events", "gpm_metric_max", NULL};
     const json_t *j;
     if (!get_object(root, e, "(top level)") || !check_keys(root, keys, e, "(top level)"))
         return false;
@@ -1324,6 +1414,14 @@ static bool parse_scenario(struct scenario *scn, const json_t *root, struct perr
         if (!get_u32(j, 0x7fffffffu, &v, e, "cuda_driver_version"))
             return false;
         scn->cuda_version = (int)v;
+    }
+
+    scn->gpm_metric_max = 333;
+    if ((j = json_object_get(root, "gpm_metric_max"))) {
+        if (!get_u32(j, 333, &scn->gpm_metric_max, e, "gpm_metric_max"))
+            return false;
+        if (scn->gpm_metric_max != 98 && scn->gpm_metric_max != 210 && scn->gpm_metric_max != 333)
+            return fail(e, "gpm_metric_max", "NVML_GPM_METRIC_MAX was 98, 210 or 333");
     }
 
     struct scenario_value defaults[SF_COUNT];

@@ -78,6 +78,21 @@ enum scenario_field {
     SF_NVLINK_DATA_RX,
     SF_NVLINK_RAW_TX,
     SF_NVLINK_RAW_RX,
+    /* GPM metrics (nvmlGpmMetricsGet averages them over the two samples' window); a GPU or MIG instance with
+     * any of them set supports GPM. Percent 0-100, or MiB/s, as NVML reports them. */
+    SF_GPM_GRAPHICS_UTIL,
+    SF_GPM_SM_UTIL,
+    SF_GPM_SM_OCCUPANCY,
+    SF_GPM_INTEGER_UTIL,
+    SF_GPM_ANY_TENSOR_UTIL,
+    SF_GPM_DRAM_BW_UTIL,
+    SF_GPM_FP64_UTIL,
+    SF_GPM_FP32_UTIL,
+    SF_GPM_FP16_UTIL,
+    SF_GPM_PCIE_TX,
+    SF_GPM_PCIE_RX,
+    SF_GPM_NVLINK_RX,
+    SF_GPM_NVLINK_TX,
     SF_COUNT
 };
 
@@ -127,6 +142,7 @@ struct scenario_mig {
     char name[SCENARIO_STR];
     unsigned long long mem_total; /* bytes */
     struct scenario_value mem_used, mem_reserved;
+    struct scenario_value values[SF_COUNT]; /* only the SF_GPM_* ones are ever set */
 };
 
 struct scenario_gpu {
@@ -151,6 +167,13 @@ struct scenario_gpu {
     struct scenario_mig mig[SCENARIO_MAX_MIG]; /* indexed by MIG device slot */
 };
 
+/* The GPM metric id (nvmlGpmMetricId_t) a field answers, 0 for fields that are not GPM metrics. */
+unsigned int scenario_gpm_metric_id(enum scenario_field f);
+/* The field that answers GPM metric `id`, or SF_COUNT for an id the fake does not model. */
+enum scenario_field scenario_gpm_field(unsigned int id);
+/* True when any GPM value is set in values[] (the device supports GPM). */
+bool scenario_gpm_supported(const struct scenario_value *values);
+
 struct scenario_fault {
     char call[SCENARIO_CALL_NAME]; /* exact name, or a prefix when prefix is set ("nvmlDeviceGet*", "*") */
     bool prefix;
@@ -161,6 +184,8 @@ struct scenario_fault {
     int ret;               /* nvmlReturn_t to return; 0 = none (hang only) */
     unsigned int hang_ms;
     double from, until;
+    long skip;      /* matching calls to let through before the rule fires; mutated under the lock */
+    long skip_given;
     long times;     /* firings allowed, -1 = unlimited */
     long remaining; /* firings left, -1 = unlimited; mutated only under fake_nvml.c's lock */
 };
@@ -226,6 +251,7 @@ struct scenario {
     size_t nfaults;
     struct scenario_xid *xids; /* sorted by at, stable */
     size_t nxids;
+    unsigned int gpm_metric_max; /* NVML_GPM_METRIC_MAX of the driver: 98, 210 or 333 */
     struct scenario_alloc *allocs;
 };
 
@@ -256,6 +282,10 @@ bool scenario_sig_equal(const struct scenario_sig *a, const struct scenario_sig 
 
 /* The value of v at scenario time t (seconds since start), scale applied. False when there is no value. */
 bool scenario_value_at(const struct scenario_value *v, double t, double *out);
+
+/* The mean of v over [t1, t2] (t1 < t2), scale applied: what a GPM metric over two samples reads. False when v
+ * has no value at some point of the window (a step timeline with a null) or is not a constant or timeline. */
+bool scenario_value_mean(const struct scenario_value *v, double t1, double t2, double *out);
 
 /* True when a and b are the same rule (firing counts aside), so a reload can carry a "once" across. */
 bool scenario_fault_same(const struct scenario_fault *a, const struct scenario_fault *b);
