@@ -15,6 +15,7 @@
 #include "collectors/gpu_gpm.h"
 #include "collectors/gpu_nvml.h"
 #include "collectors/gpu_render.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "exporter/api.h"
 
@@ -37,6 +38,7 @@ struct gpu_state {
     struct gpu_entity_owners *owners; /* c.n entries */
     size_t owners_cap;
     struct gpu_pid_table *pids_published; /* the last pid table handed to the process stage (a reference) */
+    bool prof_checked;               /* the profiling fields no source serves were listed */
 };
 
 /* ---- the readings every enabled consumer needs -------------------------------------------------- */
@@ -47,6 +49,26 @@ static uint64_t base_need(const struct exporter_config *cfg)
     if (cfg->api)
         need |= API_NEED;
     return need;
+}
+
+/* Lists once, after the first collection, the selected profiling fields that neither GPM nor DCGM serves here
+ * (they stay in the selection: GPM may appear after a MIG reconfiguration, and then they are served). */
+static void note_unserved_profiling(struct gpu_state *st)
+{
+    if (st->prof_checked || !st->c.nvml_available)
+        return;
+    st->prof_checked = true;
+    if (gpu_gpm_any_supported(st->gpm) || !st->cfg->gpu_dcgm_names)
+        return;
+    struct buf names;
+    buf_init(&names, 4096);
+    for (size_t i = 0; i < st->sel.nmetrics; i++)
+        if (READING_BIT(st->sel.metrics[i].def->reading) & READINGS_GPM)
+            buf_printf(&names, "%s%s", names.len ? ", " : "", st->sel.metrics[i].name);
+    if (names.len)
+        log_info("GPU collector: skipped (needs DCGM): %s (no GPU here has NVML GPM, and DCGM is not in use)",
+                 buf_str(&names));
+    buf_free(&names);
 }
 
 /* ---- pids for the process stage ---------------------------------------------------------------- */
@@ -153,6 +175,7 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
     /* produce */
     producer_nvml.produce(st->nvml, st->need, &st->c);
     producer_gpm.produce(st->gpm, st->need, &st->c);
+    note_unserved_profiling(st);
     publish_pids(st);
     /* join */
     if (st->c.n > st->owners_cap) {

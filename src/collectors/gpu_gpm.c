@@ -284,3 +284,11 @@ unsigned long long gpu_gpm_errors(const struct gpu_gpm *g)
         n += g->ent[i].errors;
     return n;
 }
+
+bool gpu_gpm_any_supported(const struct gpu_gpm *g)
+{
+    for (size_t i = 0; g && i < g->nent; i++)
+        if (g->ent[i].used && g->ent[i].support == GPM_YES)
+            return true;
+    return false;
+}

@@ -24,6 +24,8 @@ struct gpu_gpm *gpu_gpm_new(struct gpu_nvml *nvml, struct gpm_pause_fn pause);
 void gpu_gpm_read(void *state, uint64_t need, struct gpu_collection *c);
 /* Failed sample or metric calls since start, all entities. */
 unsigned long long gpu_gpm_errors(const struct gpu_gpm *g);
+/* True when some GPU or MIG instance of the last collection supports GPM. */
+bool gpu_gpm_any_supported(const struct gpu_gpm *g);
 /* Frees the samples (call before NVML shuts down). */
 void gpu_gpm_free(struct gpu_gpm *g);
 
