@@ -111,6 +111,7 @@ validate() {
     bad=$(echo "$out" | grep -v '^$' | grep -v -E "^DCGM_FI_[A-Z0-9_]+ (counter metrics should have \"_total\" suffix|metric name should not include type 'counter'|label names should be written in 'snake_case' not 'camelCase')$" \
         | grep -v -E "^(jobtel_gpu_up|jobtel_gpu_xid_errors_total|nvidia_gpu_[a-z_]+) label names should be written in 'snake_case' not 'camelCase'$" \
         | grep -v -E "^nvidia_gpu_job(Id|Uid) (metric|label) names should be written in 'snake_case' not 'camelCase'$" \
+        | grep -v -E "^nvidia_gpu_(pcie|nvlink_total)_(tx|rx)_per_sec metric names should not contain abbreviated units$" \
         | grep -v -E "^cgroup_memory_fail_count (non-histogram and non-summary metrics should not have \"_count\" suffix)$" || true)
     if [ -n "$bad" ]; then
         echo "$bad" >&2
