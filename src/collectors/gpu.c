@@ -71,6 +71,26 @@ static void note_unserved_profiling(struct gpu_state *st)
     buf_free(&names);
 }
 
+/* -d g:0,1 (dcgm-exporter's device selection): only those GPUs, with their MIG instances, go on. */
+static void select_devices(struct gpu_state *st)
+{
+    unsigned long long mask = st->cfg->device_mask;
+    if (mask == ~0ULL || mask == 0)
+        return;
+    size_t j = 0, gpus = 0;
+    for (size_t i = 0; i < st->c.n; i++) {
+        const struct gpu_entity *e = &st->c.e[i];
+        if (e->index >= 64 || !(mask & (1ULL << e->index)))
+            continue;
+        if (j != i)
+            st->c.e[j] = *e;
+        gpus += !e->is_mig;
+        j++;
+    }
+    st->c.n = j;
+    st->c.ngpus = gpus;
+}
+
 /* ---- pids for the process stage ---------------------------------------------------------------- */
 
 static int pid_cmp(const void *a, const void *b)
@@ -156,6 +176,9 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
         gpu_shutdown(st);
         return JT_ERR_NOMEM;
     }
+    if (cfg->remote_hostengine)
+        log_warn("GPU collector: -r %s: this build has no DCGM backend; NVML and NVML GPM serve the fields",
+                 cfg->remote_hostengine);
     int idx = collector_find("gpu");
     if (cfg->api && idx >= 0)
         api_store_set_stale_after(cfg->api, config_stale_after(cfg, (size_t)idx));
@@ -174,6 +197,7 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
     struct gpu_state *st = state;
     /* produce */
     producer_nvml.produce(st->nvml, st->need, &st->c);
+    select_devices(st);
     producer_gpm.produce(st->gpm, st->need, &st->c);
     note_unserved_profiling(st);
     publish_pids(st);

@@ -14,6 +14,28 @@
 
 enum flag_kind { FK_STRING, FK_BOOL, FK_DURATION, FK_MILLIS, FK_INT, FK_LOGLEVEL, FK_HELP, FK_VERSION, FK_NOHOST };
 
+/* dcgm-exporter's environment variables (dcgm-exporter.md §1), read in drop-in mode before the command line,
+ * which wins. Each names the flag it stands for. */
+static const struct {
+    const char *env;
+    const char *flag;
+} dcgm_env[] = {
+    {"DCGM_EXPORTER_COLLECTORS", "collectors"},
+    {"DCGM_EXPORTER_LISTEN", "web.listen-address"},
+    {"DCGM_EXPORTER_INTERVAL", "collect-interval"},
+    {"DCGM_EXPORTER_KUBERNETES", "kubernetes"},
+    {"DCGM_EXPORTER_KUBERNETES_GPU_ID_TYPE", "kubernetes-gpu-id-type"},
+    {"DCGM_HPC_JOB_MAPPING_DIR", "hpc-job-mapping-dir"},
+    {"DCGM_REMOTE_HOSTENGINE_INFO", "remote-hostengine-info"},
+    {"DCGM_EXPORTER_DEVICES_STR", "devices"},
+    {"DCGM_EXPORTER_NO_HOSTNAME", "no-hostname"},
+    {"DCGM_EXPORTER_WEB_CONFIG_FILE", "web-config-file"},
+    {"DCGM_EXPORTER_REPLACE_BLANKS_IN_MODEL_NAME", "replace-blanks-in-model-name"},
+    {"DCGM_POD_RESOURCES_KUBELET_SOCKET", "kubernetes.pod-resources-socket"},
+};
+
+#define DCGM_EXPORTER_DEFAULT_COUNTERS "/etc/dcgm-exporter/default-counters.csv"
+
 struct flag {
     const char *name;  /* long name without the leading "--" */
     const char *alias; /* short or compatibility spellings with their dashes, ", "-separated, or NULL */
@@ -61,6 +83,18 @@ static const struct flag flags[] = {
     {"path.cgroupfs", NULL, FK_STRING, OFF(path_cgroupfs), "cgroup filesystem root (default /sys/fs/cgroup)"},
     {"collector.cgroup.version", NULL, FK_INT, OFF(cgroup_version), "Force cgroup version 1 or 2 (default: detect)"},
     {"log.level", NULL, FK_LOGLEVEL, OFF(log_level), "One of error, warn, info, debug (default info)"},
+    {"dcgm-exporter-compat", NULL, FK_BOOL, OFF(dcgm_compat),
+     "Behave as dcgm-exporter (also when started as `dcgm-exporter`): its DCGM_EXPORTER_* variables, its "
+     "default counters file, no Princeton names unless asked for"},
+    {"remote-hostengine-info", "-r", FK_STRING, OFF(remote_hostengine),
+     "DCGM hostengine host:port (dcgm-exporter's -r); without a DCGM backend, NVML and GPM serve the fields"},
+    {"devices", "-d", FK_STRING, OFF(devices),
+     "GPUs to export, dcgm-exporter's syntax: f (all), g[:0,1,2-4] or i[:...] (default f)"},
+    {"web-config-file", NULL, FK_STRING, OFF(web_config_file),
+     "exporter-toolkit web config (dcgm-exporter's); TLS and basic auth are not served, so one that asks for "
+     "them is refused at start-up"},
+    {"kubernetes-gpu-id-type", NULL, FK_STRING, OFF(kubernetes_gpu_id_type),
+     "uid or device-name (dcgm-exporter's; jobtel matches the kubelet's device ids in either form)"},
     {"help", "-h", FK_HELP, 0, "Show this help"},
     {"version", NULL, FK_VERSION, 0, "Show the version"},
 };
@@ -85,6 +119,7 @@ void config_defaults(struct exporter_config *cfg)
     cfg->path_sysfs = "/sys";
     cfg->path_cgroupfs = "/sys/fs/cgroup";
     cfg->log_level = LOG_LVL_INFO;
+    cfg->device_mask = ~0ULL;
     static char host[256];
     const char *node = getenv("NODE_NAME");
     if (node && *node) {
@@ -95,6 +130,79 @@ void config_defaults(struct exporter_config *cfg)
     }
 }
 
+
+bool config_is_dcgm_exporter_name(const char *argv0)
+{
+    if (!argv0)
+        return false;
+    const char *base = strrchr(argv0, '/');
+    base = base ? base + 1 : argv0;
+    return strcmp(base, "dcgm-exporter") == 0;
+}
+
+/* -d: "f", "g" or "i", optionally ":" and a comma list of indices and ranges. Fills *mask. */
+static bool parse_devices(const char *s, unsigned long long *mask)
+{
+    if ((s[0] != 'f' && s[0] != 'g' && s[0] != 'i') || (s[1] != '\0' && s[1] != ':'))
+        return false;
+    *mask = ~0ULL;
+    if (s[1] == '\0')
+        return true;
+    if (s[0] == 'f')
+        return false; /* flex takes no list */
+    unsigned long long m = 0;
+    const char *p = s + 2;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        char tok[32];
+        if (n == 0 || !str_copy(tok, sizeof tok, p, n))
+            return false;
+        char *dash = strchr(tok, '-');
+        uint64_t lo, hi;
+        if (dash) {
+            *dash = '\0';
+            if (!cstr_to_u64(tok, &lo) || !cstr_to_u64(dash + 1, &hi))
+                return false;
+        } else if (!cstr_to_u64(tok, &lo)) {
+            return false;
+        } else {
+            hi = lo;
+        }
+        if (lo > hi || hi >= 64)
+            return false;
+        for (uint64_t i = lo; i <= hi; i++)
+            m |= 1ULL << i;
+        p += n;
+        if (*p == ',' && *++p == '\0')
+            return false;
+    }
+    *mask = m;
+    return true;
+}
+
+/* The exporter-toolkit web config: jobtel serves neither TLS nor basic auth, so a file that asks for either is
+ * refused rather than served in the clear (a file with only comments, or empty, is fine). */
+static bool web_config_servable(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "jobtel exporter: --web-config-file %s: cannot open it\n", path);
+        return false;
+    }
+    char line[1024];
+    bool ok = true;
+    while (fgets(line, sizeof line, f)) {
+        const char *p = line + strspn(line, " \t");
+        if (*p == '#' || *p == '\n' || *p == '\0' || strncmp(p, "---", 3) == 0)
+            continue;
+        fprintf(stderr, "jobtel exporter: --web-config-file %s: jobtel does not serve TLS or basic auth (%.*s); "
+                        "put a TLS proxy in front, or give an empty file\n", path, (int)strcspn(p, "\n"), p);
+        ok = false;
+        break;
+    }
+    fclose(f);
+    return ok;
+}
 
 void config_usage(FILE *out)
 {
@@ -225,9 +333,53 @@ static bool takes_value(const struct flag *f)
     return f->kind != FK_BOOL && f->kind != FK_HELP && f->kind != FK_VERSION && f->kind != FK_NOHOST;
 }
 
+static enum jt_err apply_flag(struct exporter_config *cfg, const struct flag *f, const char *val, bool *exit_now);
+static bool takes_value(const struct flag *f);
+
+/* Drop-in mode: dcgm-exporter's variables, then its defaults where jobtel's differ. */
+static enum jt_err apply_dcgm_env(struct exporter_config *cfg)
+{
+    for (size_t i = 0; i < sizeof dcgm_env / sizeof dcgm_env[0]; i++) {
+        const char *v = getenv(dcgm_env[i].env);
+        if (!v || !*v)
+            continue;
+        bool negated, exit_now = false;
+        const struct flag *f = flag_lookup(dcgm_env[i].flag, strlen(dcgm_env[i].flag), &negated);
+        if (!f)
+            return JT_ERR_INTERNAL;
+        if (f->kind == FK_NOHOST) {
+            if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+                cfg->hostname = NULL;
+            continue;
+        }
+        if (f->kind == FK_BOOL && strcmp(v, "1") == 0)
+            v = "true";
+        if (f->kind == FK_BOOL && strcmp(v, "0") == 0)
+            v = "false";
+        if (apply_flag(cfg, f, v, &exit_now) != JT_OK) {
+            fprintf(stderr, "jobtel exporter: invalid value '%s' in %s\n", v, dcgm_env[i].env);
+            return JT_ERR_USAGE;
+        }
+    }
+    return JT_OK;
+}
+
 enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, bool *exit_now)
 {
     *exit_now = false;
+    /* Drop-in mode is decided before anything else: its variables are overridden by the command line. */
+    bool compat = argc > 0 && config_is_dcgm_exporter_name(argv[0]);
+    for (int i = 1; i < argc && !compat; i++)
+        compat = strcmp(argv[i], "--dcgm-exporter-compat") == 0 || strcmp(argv[i], "--dcgm-exporter-compat=true") == 0;
+    if (compat) {
+        cfg->dcgm_compat = true;
+        cfg->gpu_jobstats_names = false;
+        if (access(DCGM_EXPORTER_DEFAULT_COUNTERS, R_OK) == 0)
+            cfg->counters_file = DCGM_EXPORTER_DEFAULT_COUNTERS;
+        enum jt_err rc = apply_dcgm_env(cfg);
+        if (rc != JT_OK)
+            return rc;
+    }
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const struct flag *f = NULL;
@@ -342,6 +494,18 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         cfg->hpc_job_mapping_dir = NULL;
     if (cfg->gpustat_dir && !*cfg->gpustat_dir)
         cfg->gpustat_dir = NULL;
+    if (cfg->devices && !parse_devices(cfg->devices, &cfg->device_mask)) {
+        fprintf(stderr, "jobtel exporter: -d/--devices '%s': expected f, g[:list] or i[:list] (list: 0,1,2-4)\n",
+                cfg->devices);
+        return JT_ERR_USAGE;
+    }
+    if (cfg->kubernetes_gpu_id_type && strcmp(cfg->kubernetes_gpu_id_type, "uid") != 0 &&
+        strcmp(cfg->kubernetes_gpu_id_type, "device-name") != 0) {
+        fprintf(stderr, "jobtel exporter: --kubernetes-gpu-id-type must be uid or device-name\n");
+        return JT_ERR_USAGE;
+    }
+    if (cfg->web_config_file && *cfg->web_config_file && !web_config_servable(cfg->web_config_file))
+        return JT_ERR_USAGE;
     if (cfg->telemetry_path[0] != '/') {
         fprintf(stderr, "jobtel exporter: --web.telemetry-path must start with '/'\n");
         return JT_ERR_USAGE;

@@ -59,9 +59,19 @@ struct exporter_config {
     int cgroup_version;             /* 0 = detect, 1 or 2 = forced */
     /* logging */
     enum log_level log_level;
+    /* dcgm-exporter drop-in (started as `dcgm-exporter`, or --dcgm-exporter-compat) */
+    bool dcgm_compat;                /* DCGM_EXPORTER_* variables count; dcgm-exporter's defaults */
+    const char *remote_hostengine;   /* -r host:port: a DCGM hostengine; NULL = embedded */
+    const char *devices;             /* -d: "f", "g[:list]" or "i[:list]" */
+    unsigned long long device_mask;  /* GPUs -d selects (bit = NVML index); all ones = every GPU */
+    const char *web_config_file;     /* exporter-toolkit web config; only an empty one can be served */
+    const char *kubernetes_gpu_id_type; /* "uid" or "device-name" */
 };
 
 void config_defaults(struct exporter_config *cfg);
+
+/* True when argv[0] names dcgm-exporter (a symlink in its place): drop-in mode. */
+bool config_is_dcgm_exporter_name(const char *argv0);
 
 /* Parses argv (after the subcommand). Returns JT_OK, JT_ERR_USAGE after printing the reason, or
  * sets *exit_now (for --help/--version, already printed). */

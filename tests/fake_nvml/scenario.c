@@ -103,6 +103,7 @@ static const struct field_key field_keys[] = {
     {"nvlink_data_rx_kib", SF_NVLINK_DATA_RX, 1},
     {"nvlink_raw_tx_kib", SF_NVLINK_RAW_TX, 1},
     {"nvlink_raw_rx_kib", SF_NVLINK_RAW_RX, 1},
+    {"nvlink_bandwidth_c0_total", SF_NVLINK_BW_C0, 1},
     {"gpm_graphics_util", SF_GPM_GRAPHICS_UTIL, 1},
     {"gpm_sm_util", SF_GPM_SM_UTIL, 1},
     {"gpm_sm_occupancy", SF_GPM_SM_OCCUPANCY, 1},

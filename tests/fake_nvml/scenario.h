@@ -78,6 +78,7 @@ enum scenario_field {
     SF_NVLINK_DATA_RX,
     SF_NVLINK_RAW_TX,
     SF_NVLINK_RAW_RX,
+    SF_NVLINK_BW_C0,
     /* GPM metrics (nvmlGpmMetricsGet averages them over the two samples' window); a GPU or MIG instance with
      * any of them set supports GPM. Percent 0-100, or MiB/s, as NVML reports them. */
     SF_GPM_GRAPHICS_UTIL,
