@@ -15,6 +15,7 @@
 #include "collectors/gpu_gpm.h"
 #include "collectors/gpu_nvml.h"
 #include "collectors/gpu_render.h"
+#include "collectors/profiling_pause.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "exporter/api.h"
@@ -39,7 +40,14 @@ struct gpu_state {
     size_t owners_cap;
     struct gpu_pid_table *pids_published; /* the last pid table handed to the process stage (a reference) */
     bool prof_checked;               /* the profiling fields no source serves were listed */
+    struct profiling_pause pause;    /* GPUs a job profiles itself: no GPM sampling there */
 };
+
+static bool gpu_paused(void *arg, const struct gpu_entity *e)
+{
+    const struct gpu_state *st = arg;
+    return profiling_pause_covers(&st->pause, e);
+}
 
 /* ---- the readings every enabled consumer needs -------------------------------------------------- */
 
@@ -171,7 +179,8 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
         st->need |= dcgm_need;
     st->nvml = gpu_nvml_new(cfg);
     if (st->nvml)
-        st->gpm = gpu_gpm_new(st->nvml, (struct gpm_pause_fn){NULL, NULL});
+        st->gpm = gpu_gpm_new(st->nvml, (struct gpm_pause_fn){gpu_paused, st});
+    st->pause.dir = cfg->profiling_pause_dir;
     if (!st->nvml || !st->gpm) {
         gpu_shutdown(st);
         return JT_ERR_NOMEM;
@@ -198,6 +207,7 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
     /* produce */
     producer_nvml.produce(st->nvml, st->need, &st->c);
     select_devices(st);
+    profiling_pause_load(&st->pause);
     producer_gpm.produce(st->gpm, st->need, &st->c);
     note_unserved_profiling(st);
     publish_pids(st);

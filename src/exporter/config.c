@@ -64,6 +64,9 @@ static const struct flag flags[] = {
     {"collector.gpu.jobstats-names", NULL, FK_BOOL, OFF(gpu_jobstats_names),
      "Export Princeton nvidia_gpu_* metric names (default on)"},
     {"collector.gpu.xid-events", NULL, FK_BOOL, OFF(gpu_xid_events), "Watch NVML XID events (default on)"},
+    {"collector.gpu.profiling-pause-dir", NULL, FK_STRING, OFF(profiling_pause_dir),
+     "A file here named after a GPU (index or UUID) pauses GPM profiling sampling on it, for a job running "
+     "Nsight/CUPTI (default /run/jobtel/profiling-pause; empty disables)"},
     {"hostname", NULL, FK_STRING, OFF(hostname), "Value of the hostname label (default $NODE_NAME, else the host name)"},
     {"no-hostname", "-n", FK_NOHOST, 0, "Omit the hostname label"},
     {"replace-blanks-in-model-name", "-rbmn", FK_BOOL, OFF(replace_blanks_in_model_name),
@@ -114,6 +117,7 @@ void config_defaults(struct exporter_config *cfg)
     cfg->gpu_xid_events = true;
     cfg->hpc_job_mapping_dir = "/run/dcgm-job-map";
     cfg->gpustat_dir = "/run/gpustat";
+    cfg->profiling_pause_dir = "/run/jobtel/profiling-pause";
     cfg->pod_resources_socket = "/var/lib/kubelet/pod-resources/kubelet.sock";
     cfg->path_procfs = "/proc";
     cfg->path_sysfs = "/sys";
@@ -494,6 +498,8 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         cfg->hpc_job_mapping_dir = NULL;
     if (cfg->gpustat_dir && !*cfg->gpustat_dir)
         cfg->gpustat_dir = NULL;
+    if (cfg->profiling_pause_dir && !*cfg->profiling_pause_dir)
+        cfg->profiling_pause_dir = NULL;
     if (cfg->devices && !parse_devices(cfg->devices, &cfg->device_mask)) {
         fprintf(stderr, "jobtel exporter: -d/--devices '%s': expected f, g[:list] or i[:list] (list: 0,1,2-4)\n",
                 cfg->devices);

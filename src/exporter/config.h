@@ -37,6 +37,7 @@ struct exporter_config {
     bool gpu_dcgm_names;
     bool gpu_jobstats_names;
     bool gpu_xid_events;
+    const char *profiling_pause_dir; /* GPUs named here get no GPM/DCGM profiling sampling; NULL = off */
     const char *hostname;           /* value of the `hostname` label; NULL = no label */
     bool replace_blanks_in_model_name;
     /* Slurm attribution */
