@@ -12,6 +12,7 @@
 #include "attribution/gpu_pods.h"
 #include "attribution/owners.h"
 #include "collectors/collector.h"
+#include "collectors/gpu_dcgm.h"
 #include "collectors/gpu_gpm.h"
 #include "collectors/gpu_nvml.h"
 #include "collectors/gpu_render.h"
@@ -24,6 +25,7 @@
  * which adds the profiling readings through NVML's handles. */
 static const struct gpu_readings_producer producer_nvml = {"nvml", gpu_nvml_read};
 static const struct gpu_readings_producer producer_gpm = {"gpm", gpu_gpm_read};
+static const struct gpu_readings_producer producer_dcgm = {"dcgm", gpu_dcgm_read};
 
 static const struct gpu_readings_consumer *const consumers[] = {
     &render_jobtel, &render_dcgm, &render_jobstats, &render_api,
@@ -33,6 +35,7 @@ struct gpu_state {
     const struct exporter_config *cfg;
     struct gpu_nvml *nvml;
     struct gpu_gpm *gpm;
+    struct gpu_dcgm *dcgm;            /* --collector.gpu.dcgm: the profiling readings come from DCGM, not GPM */
     struct dcgm_selection sel;
     uint64_t need;                   /* readings some consumer uses */
     struct gpu_collection c;
@@ -66,7 +69,7 @@ static void note_unserved_profiling(struct gpu_state *st)
     if (st->prof_checked || !st->c.nvml_available)
         return;
     st->prof_checked = true;
-    if (gpu_gpm_any_supported(st->gpm) || !st->cfg->gpu_dcgm_names)
+    if (st->dcgm || gpu_gpm_any_supported(st->gpm) || !st->cfg->gpu_dcgm_names)
         return;
     struct buf names;
     buf_init(&names, 4096);
@@ -180,14 +183,15 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
     st->nvml = gpu_nvml_new(cfg);
     if (st->nvml)
         st->gpm = gpu_gpm_new(st->nvml, (struct gpm_pause_fn){gpu_paused, st});
+    if (cfg->gpu_dcgm && !(st->dcgm = gpu_dcgm_new(cfg, (struct gpm_pause_fn){gpu_paused, st}))) {
+        gpu_shutdown(st);
+        return JT_ERR_NOMEM;
+    }
     st->pause.dir = cfg->profiling_pause_dir;
     if (!st->nvml || !st->gpm) {
         gpu_shutdown(st);
         return JT_ERR_NOMEM;
     }
-    if (cfg->remote_hostengine)
-        log_warn("GPU collector: -r %s: this build has no DCGM backend; NVML and NVML GPM serve the fields",
-                 cfg->remote_hostengine);
     int idx = collector_find("gpu");
     if (cfg->api && idx >= 0)
         api_store_set_stale_after(cfg->api, config_stale_after(cfg, (size_t)idx));
@@ -208,7 +212,12 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
     producer_nvml.produce(st->nvml, st->need, &st->c);
     select_devices(st);
     profiling_pause_load(&st->pause);
-    producer_gpm.produce(st->gpm, st->need, &st->c);
+    /* One profiling source at a time: DCGM's engine samples GPM itself on Hopper, and two owners of the
+     * profiling counters would disturb each other. */
+    if (st->dcgm)
+        producer_dcgm.produce(st->dcgm, st->need, &st->c);
+    else
+        producer_gpm.produce(st->gpm, st->need, &st->c);
     note_unserved_profiling(st);
     publish_pids(st);
     /* join */
@@ -267,6 +276,7 @@ static void gpu_shutdown(void *state)
     struct gpu_state *st = state;
     if (!st)
         return;
+    gpu_dcgm_free(st->dcgm);
     gpu_gpm_free(st->gpm); /* its samples go back before NVML shuts down */
     if (st->nvml)
         gpu_nvml_free(st->nvml);

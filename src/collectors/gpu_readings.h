@@ -74,6 +74,10 @@ struct gpu_collection {
     struct gpu_entity *e;     /* owned */
     unsigned *pids;           /* owned: every GPU's compute processes, each GPU's in one run */
     size_t npids, pids_cap;
+    /* the DCGM producer's state (gpu_dcgm.c), when it is on */
+    bool dcgm_enabled;
+    bool dcgm_connected;
+    unsigned long long dcgm_reconnects;
 };
 
 /* The owners the join found for one entity (strings borrowed from the attribution tables the

@@ -66,6 +66,14 @@ static void consume(const struct gpu_render_input *in, struct expo *w)
     expo_sample(expo_family(w, "jobtel_gpu_nvml_available", METRIC_GAUGE,
                             "Whether the NVML library was loaded and initialised (1) or not (0)."),
                 NULL, in->c->nvml_available ? 1 : 0);
+    if (in->c->dcgm_enabled) {
+        expo_sample(expo_family(w, "jobtel_dcgm_connected", METRIC_GAUGE,
+                                "Whether the DCGM engine (embedded or host engine) answers (1) or not (0)."),
+                    NULL, in->c->dcgm_connected ? 1 : 0);
+        expo_sample(expo_family(w, "jobtel_dcgm_reconnects_total", METRIC_COUNTER,
+                                "Reconnections to the DCGM engine after it was lost."),
+                    NULL, (double)in->c->dcgm_reconnects);
+    }
     for (size_t i = 0; i < in->c->n; i++) {
         const struct gpu_entity *e = &in->c->e[i];
         const struct gpu_entity_owners *o = in->owners ? &in->owners[i] : NULL;

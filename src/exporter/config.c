@@ -64,6 +64,11 @@ static const struct flag flags[] = {
     {"collector.gpu.jobstats-names", NULL, FK_BOOL, OFF(gpu_jobstats_names),
      "Export Princeton nvidia_gpu_* metric names (default on)"},
     {"collector.gpu.xid-events", NULL, FK_BOOL, OFF(gpu_xid_events), "Watch NVML XID events (default on)"},
+    {"collector.gpu.dcgm", NULL, FK_BOOL, OFF(gpu_dcgm),
+     "Profiling fields from DCGM (embedded engine; -r for a host engine) instead of NVML GPM (default off; -r turns "
+     "it on)"},
+    {"collector.gpu.dcgm-library", NULL, FK_STRING, OFF(dcgm_library),
+     "DCGM library to load (default libdcgm.so.4, then libdcgm.so.3)"},
     {"collector.gpu.profiling-pause-dir", NULL, FK_STRING, OFF(profiling_pause_dir),
      "A file here named after a GPU (index or UUID) pauses GPM profiling sampling on it, for a job running "
      "Nsight/CUPTI (default /run/jobtel/profiling-pause; empty disables)"},
@@ -90,7 +95,7 @@ static const struct flag flags[] = {
      "Behave as dcgm-exporter (also when started as `dcgm-exporter`): its DCGM_EXPORTER_* variables, its "
      "default counters file, no Princeton names unless asked for"},
     {"remote-hostengine-info", "-r", FK_STRING, OFF(remote_hostengine),
-     "DCGM hostengine host:port (dcgm-exporter's -r); without a DCGM backend, NVML and GPM serve the fields"},
+     "DCGM host engine host:port or unix socket path (dcgm-exporter's -r); turns --collector.gpu.dcgm on"},
     {"devices", "-d", FK_STRING, OFF(devices),
      "GPUs to export, dcgm-exporter's syntax: f (all), g[:0,1,2-4] or i[:...] (default f)"},
     {"web-config-file", NULL, FK_STRING, OFF(web_config_file),
@@ -500,6 +505,10 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         cfg->gpustat_dir = NULL;
     if (cfg->profiling_pause_dir && !*cfg->profiling_pause_dir)
         cfg->profiling_pause_dir = NULL;
+    if (cfg->remote_hostengine && !*cfg->remote_hostengine)
+        cfg->remote_hostengine = NULL;
+    if (cfg->remote_hostengine)
+        cfg->gpu_dcgm = true; /* as in dcgm-exporter: -r means a host engine */
     if (cfg->devices && !parse_devices(cfg->devices, &cfg->device_mask)) {
         fprintf(stderr, "jobtel exporter: -d/--devices '%s': expected f, g[:list] or i[:list] (list: 0,1,2-4)\n",
                 cfg->devices);

@@ -37,6 +37,8 @@ struct exporter_config {
     bool gpu_dcgm_names;
     bool gpu_jobstats_names;
     bool gpu_xid_events;
+    bool gpu_dcgm;                  /* profiling fields from DCGM (embedded, or -r remote) instead of GPM */
+    const char *dcgm_library;       /* NULL: libdcgm.so.4, then libdcgm.so.3 */
     const char *profiling_pause_dir; /* GPUs named here get no GPM/DCGM profiling sampling; NULL = off */
     const char *hostname;           /* value of the `hostname` label; NULL = no label */
     bool replace_blanks_in_model_name;

@@ -1,0 +1,266 @@
+/* gpu_dcgm.c - the GPU collector's optional DCGM producer: the profiling readings (DCGM_FI_PROF_*) from a
+ * DCGM host engine, embedded in this process (default) or remote (-r host:port, or a unix socket path).
+ *
+ * Why it is shaped so: dcgm-exporter exits when the host engine goes away, so a restart of nvidia-dcgm takes
+ * every metric down. Here the engine is just one more producer run after NVML: when its connection drops,
+ * the NVML readings keep being served, jobtel_dcgm_connected says 0, and the connection is retried with
+ * back-off (1 s doubling to 30 s); a reconnection is counted (jobtel_dcgm_reconnects_total). The fields
+ * watched are the profiling readings some consumer needs (the counters CSV), converted back to the readings'
+ * units (% and MiB/s, as GPM gives them) so the renderers convert both sources alike. Only whole GPUs: DCGM's
+ * gpuId is taken as the NVML index, which DCGM assigns in NVML order.
+ */
+#include "collectors/gpu_dcgm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "dcgm/dcgm_loader.h"
+
+#define DCGM_BACKOFF_MAX_S 30.0
+#define DCGM_LIB_RETRY_S 30.0
+
+/* reading -> DCGM field id, and the factor from DCGM's unit to the reading's. */
+static const struct {
+    enum gpu_reading r;
+    unsigned short field;
+    double to_reading;
+} dcgm_prof[] = {
+    {R_GPM_GR_ACTIVE, DCGM_FI_PROF_GR_ENGINE_ACTIVE, 100},
+    {R_GPM_SM_ACTIVE, DCGM_FI_PROF_SM_ACTIVE, 100},
+    {R_GPM_SM_OCCUPANCY, DCGM_FI_PROF_SM_OCCUPANCY, 100},
+    {R_GPM_TENSOR_ACTIVE, DCGM_FI_PROF_PIPE_TENSOR_ACTIVE, 100},
+    {R_GPM_DRAM_ACTIVE, DCGM_FI_PROF_DRAM_ACTIVE, 100},
+    {R_GPM_FP64_ACTIVE, DCGM_FI_PROF_PIPE_FP64_ACTIVE, 100},
+    {R_GPM_FP32_ACTIVE, DCGM_FI_PROF_PIPE_FP32_ACTIVE, 100},
+    {R_GPM_FP16_ACTIVE, DCGM_FI_PROF_PIPE_FP16_ACTIVE, 100},
+    {R_GPM_INT_ACTIVE, DCGM_FI_PROF_PIPE_INT_ACTIVE, 100},
+    {R_GPM_PCIE_TX, DCGM_FI_PROF_PCIE_TX_BYTES, 1.0 / 1048576.0},
+    {R_GPM_PCIE_RX, DCGM_FI_PROF_PCIE_RX_BYTES, 1.0 / 1048576.0},
+    {R_GPM_NVLINK_TX, DCGM_FI_PROF_NVLINK_TX_BYTES, 1.0 / 1048576.0},
+    {R_GPM_NVLINK_RX, DCGM_FI_PROF_NVLINK_RX_BYTES, 1.0 / 1048576.0},
+};
+#define NPROF (sizeof dcgm_prof / sizeof dcgm_prof[0])
+
+struct gpu_dcgm {
+    const struct exporter_config *cfg;
+    struct dcgm_lib lib;
+    bool loaded, inited;
+    double next_lib_try;
+    bool connected;
+    bool ever_connected;
+    dcgmHandle_t h;
+    dcgmFieldGrp_t fg;
+    bool fg_made;
+    uint64_t watched;           /* readings the field group watches */
+    double next_try;
+    double backoff;
+    unsigned long long reconnects;
+    struct ratelimit rl;
+    struct gpm_pause_fn pause;
+};
+
+struct gpu_dcgm *gpu_dcgm_new(const struct exporter_config *cfg, struct gpm_pause_fn pause)
+{
+    struct gpu_dcgm *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->cfg = cfg;
+    d->backoff = 1.0;
+    d->pause = pause;
+    return d;
+}
+
+static void drop_connection(struct gpu_dcgm *d)
+{
+    if (d->fg_made)
+        d->lib.FieldGroupDestroy(d->h, d->fg); /* fails on a dead connection: nothing to keep anyway */
+    d->fg_made = false;
+    if (d->cfg->remote_hostengine)
+        d->lib.Disconnect(d->h);
+    else
+        d->lib.StopEmbedded(d->h);
+    d->connected = false;
+}
+
+static bool is_unix_path(const char *addr)
+{
+    return addr[0] == '/' || strncmp(addr, "unix://", 7) == 0;
+}
+
+/* Connects (or starts the embedded engine) and watches the fields in `need`. */
+static bool try_connect(struct gpu_dcgm *d, uint64_t need)
+{
+    char why[512];
+    double now = mono_now();
+    if (!d->loaded) {
+        if (now < d->next_lib_try)
+            return false;
+        d->next_lib_try = now + DCGM_LIB_RETRY_S;
+        if (dcgm_lib_open(&d->lib, d->cfg->dcgm_library, why, sizeof why) != JT_OK) {
+            uint64_t s;
+            if (ratelimit_allow(&d->rl, 300.0, &s))
+                log_warn("GPU collector: DCGM not available (%s); serving NVML readings only", why);
+            return false;
+        }
+        d->loaded = true;
+    }
+    dcgmReturn_t r;
+    if (!d->inited) {
+        r = d->lib.Init();
+        if (r != DCGM_ST_OK) {
+            log_warn("GPU collector: dcgmInit: %s", dcgm_lib_strerror(&d->lib, r));
+            return false;
+        }
+        d->inited = true;
+    }
+    const char *remote = d->cfg->remote_hostengine;
+    if (remote) {
+        dcgmConnectV2Params_v2 p = {DCGM_CONNECT_V2_PARAMS_VERSION2, 0, 5000, is_unix_path(remote)};
+        const char *addr = strncmp(remote, "unix://", 7) == 0 ? remote + 7 : remote;
+        r = d->lib.Connect_v2(addr, &p, &d->h);
+    } else {
+        r = d->lib.StartEmbedded(DCGM_OPERATION_MODE_AUTO, &d->h);
+    }
+    if (r != DCGM_ST_OK) {
+        uint64_t s;
+        if (ratelimit_allow(&d->rl, 60.0, &s))
+            log_warn("GPU collector: DCGM %s%s: %s; retrying in %.0f s", remote ? "host engine " : "embedded engine",
+                     remote ? remote : "", dcgm_lib_strerror(&d->lib, r), d->backoff);
+        return false;
+    }
+    unsigned short ids[NPROF];
+    int n = 0;
+    uint64_t watched = 0;
+    for (size_t i = 0; i < NPROF; i++) {
+        if (need & READING_BIT(dcgm_prof[i].r)) {
+            ids[n++] = dcgm_prof[i].field;
+            watched |= READING_BIT(dcgm_prof[i].r);
+        }
+    }
+    char name[64];
+    /* Field-group names are unique per host engine: ours carries the pid (gpu-apis.md §3.3). */
+    snprintf(name, sizeof name, "jobtel-%ld", (long)getpid());
+    r = n ? d->lib.FieldGroupCreate(d->h, n, ids, name, &d->fg) : DCGM_ST_OK;
+    if (r == DCGM_ST_OK && n) {
+        d->fg_made = true;
+        long long every_us = (long long)(d->cfg->collect_interval_s * 1e6);
+        r = d->lib.WatchFields(d->h, DCGM_GROUP_ALL_GPUS, d->fg, every_us, 3 * d->cfg->collect_interval_s + 1, 0);
+        if (r == DCGM_ST_OK)
+            r = d->lib.UpdateAllFields(d->h, 1); /* a new watch has a value only after one update */
+    }
+    if (r != DCGM_ST_OK) {
+        log_warn("GPU collector: DCGM watch of %d profiling fields: %s", n, dcgm_lib_strerror(&d->lib, r));
+        d->connected = true;
+        drop_connection(d);
+        return false;
+    }
+    d->connected = true;
+    d->watched = watched;
+    if (d->ever_connected) {
+        d->reconnects++;
+        log_info("GPU collector: DCGM %s%s: reconnected (%llu reconnections)", remote ? "host engine " : "engine",
+                 remote ? remote : "", d->reconnects);
+    } else {
+        log_info("GPU collector: DCGM %s%s from %s: watching %d profiling fields",
+                 remote ? "host engine " : "embedded engine", remote ? remote : "", d->lib.path, n);
+    }
+    d->ever_connected = true;
+    d->backoff = 1.0;
+    return true;
+}
+
+struct fill_ctx {
+    struct gpu_dcgm *d;
+    struct gpu_collection *c;
+    uint64_t need;
+};
+
+static int on_entity(unsigned int group, unsigned int id, dcgmFieldValue_v1 *v, int n, void *user)
+{
+    struct fill_ctx *x = user;
+    if (group != DCGM_FE_GPU)
+        return 0;
+    struct gpu_entity *e = NULL;
+    for (size_t i = 0; i < x->c->n && !e; i++)
+        if (!x->c->e[i].is_mig && x->c->e[i].index == id && x->c->e[i].up)
+            e = &x->c->e[i];
+    if (!e || (x->d->pause.fn && x->d->pause.fn(x->d->pause.arg, e)))
+        return 0;
+    for (int k = 0; k < n; k++) {
+        const dcgmFieldValue_v1 *fv = &v[k];
+        if (fv->status != DCGM_ST_OK)
+            continue;
+        double val;
+        if (fv->fieldType == 'd') {
+            if (!isfinite(fv->value.dbl) || fv->value.dbl >= DCGM_FP64_BLANK || fv->value.dbl < 0)
+                continue;
+            val = fv->value.dbl;
+        } else if (fv->fieldType == 'i') {
+            if (fv->value.i64 >= DCGM_INT64_BLANK || fv->value.i64 < 0)
+                continue;
+            val = (double)fv->value.i64;
+        } else {
+            continue;
+        }
+        for (size_t i = 0; i < NPROF; i++) {
+            if (dcgm_prof[i].field == fv->fieldId && (x->need & READING_BIT(dcgm_prof[i].r))) {
+                reading_set(&e->rd, dcgm_prof[i].r, val * dcgm_prof[i].to_reading);
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
+{
+    struct gpu_dcgm *d = state;
+    need &= READINGS_GPM;
+    c->dcgm_enabled = true;
+    double now = mono_now();
+    if (!d->connected && now >= d->next_try) {
+        if (!try_connect(d, need)) {
+            d->next_try = now + d->backoff;
+            d->backoff = d->backoff * 2 > DCGM_BACKOFF_MAX_S ? DCGM_BACKOFF_MAX_S : d->backoff * 2;
+        }
+    }
+    c->dcgm_connected = d->connected;
+    c->dcgm_reconnects = d->reconnects;
+    if (!d->connected || !need || !c->nvml_available)
+        return;
+    struct fill_ctx x = {d, c, need & d->watched};
+    dcgmReturn_t r = d->lib.GetLatestValues_v2(d->h, DCGM_GROUP_ALL_GPUS, d->fg, on_entity, &x);
+    if (r == DCGM_ST_CONNECTION_NOT_VALID) {
+        log_warn("GPU collector: lost the DCGM %s%s; serving NVML readings, reconnecting",
+                 d->cfg->remote_hostengine ? "host engine " : "engine",
+                 d->cfg->remote_hostengine ? d->cfg->remote_hostengine : "");
+        drop_connection(d);
+        d->backoff = 1.0;
+        d->next_try = now + d->backoff;
+        c->dcgm_connected = false;
+        /* Values the callback may have set before the error are from the engine that answered: keep them. */
+        return;
+    }
+    if (r != DCGM_ST_OK) {
+        uint64_t s;
+        if (ratelimit_allow(&d->rl, 300.0, &s))
+            log_warn("GPU collector: dcgmGetLatestValues_v2: %s", dcgm_lib_strerror(&d->lib, r));
+    }
+}
+
+void gpu_dcgm_free(struct gpu_dcgm *d)
+{
+    if (!d)
+        return;
+    if (d->connected)
+        drop_connection(d);
+    if (d->inited)
+        d->lib.Shutdown();
+    if (d->loaded)
+        dcgm_lib_close(&d->lib);
+    free(d);
+}

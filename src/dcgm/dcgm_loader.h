@@ -1,0 +1,42 @@
+/* dcgm_loader.h - loads libdcgm through dlopen (libdcgm.so.4, then libdcgm.so.3) and binds the entry points
+ * jobtel uses. Like nvml_loader.h: never linked, one struct (no globals), each call site checks nothing
+ * because every pointer here is required (a libdcgm without one of them is refused at open).
+ */
+#ifndef JOBTEL_DCGM_LOADER_H
+#define JOBTEL_DCGM_LOADER_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "common/error.h"
+#include "dcgm/dcgm_types.h"
+
+struct dcgm_lib {
+    void *handle;
+    char path[PATH_MAX];
+    /* Function pointers from here to GetLatestValues_v2, contiguous (dcgm_loader.c asserts it). */
+    dcgmReturn_t (*Init)(void);
+    dcgmReturn_t (*Shutdown)(void);
+    const char *(*ErrorString)(dcgmReturn_t r);
+    dcgmReturn_t (*StartEmbedded)(int opMode, dcgmHandle_t *h);
+    dcgmReturn_t (*StopEmbedded)(dcgmHandle_t h);
+    dcgmReturn_t (*Connect_v2)(const char *addr, dcgmConnectV2Params_v2 *params, dcgmHandle_t *h);
+    dcgmReturn_t (*Disconnect)(dcgmHandle_t h);
+    dcgmReturn_t (*FieldGroupCreate)(dcgmHandle_t h, int n, const unsigned short *fieldIds, const char *name,
+                                     dcgmFieldGrp_t *fg);
+    dcgmReturn_t (*FieldGroupDestroy)(dcgmHandle_t h, dcgmFieldGrp_t fg);
+    dcgmReturn_t (*WatchFields)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, long long updateFreqUsec,
+                                double maxKeepAgeSec, int maxKeepSamples);
+    dcgmReturn_t (*UpdateAllFields)(dcgmHandle_t h, int waitForUpdate);
+    dcgmReturn_t (*GetLatestValues_v2)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg,
+                                       dcgmFieldValueEntityEnumeration_f cb, void *user);
+};
+
+/* Loads `path` (NULL or "": libdcgm.so.4, then libdcgm.so.3) and binds every entry point. JT_ERR_LIBRARY with
+ * the reason in why[] when it cannot. Does not call Init. */
+enum jt_err dcgm_lib_open(struct dcgm_lib *lib, const char *path, char *why, size_t whylen);
+void dcgm_lib_close(struct dcgm_lib *lib);
+/* The library's message for r, or a generic one. Never NULL. */
+const char *dcgm_lib_strerror(const struct dcgm_lib *lib, dcgmReturn_t r);
+
+#endif

@@ -1,0 +1,383 @@
+/* fake_dcgm.c - a test double for libdcgm.so.4 (and .so.3): the DCGM entry points jobtel binds, answered from
+ * a JSON scenario, with a host engine a test can take away and bring back.
+ *
+ * No DCGM exists where the tests run. The declarations here are our own second reading of gpu-apis.md §3,
+ * independent of src/dcgm/, so a mistake in one is unlikely to be repeated in the other.
+ *
+ * Environment:
+ *   FAKE_DCGM_SCENARIO  JSON: {"gpus": N, "fields": {"<field id>": [value of GPU 0, GPU 1, ...], ...}}; a null
+ *                       (or a missing GPU) reads as DCGM's blank. Ids 1009-1012 (bytes/s) are int64, the rest
+ *                       double. Read at dcgmInit.
+ *   FAKE_DCGM_HOSTENGINE  control file for the remote host engine: "up [EPOCH]" or "down"; missing = "up 0".
+ *                       While down, dcgmConnect_v2 and every call on a remote handle give CONNECTION_NOT_VALID;
+ *                       a handle made under another EPOCH (the engine restarted) stays invalid afterwards, as a
+ *                       real connection does. The embedded engine ignores it.
+ *   FAKE_DCGM_PROF_LOCK  a path: while that file exists someone else holds the profiling lock (Nsight, `dcgmi
+ *                       profile --pause`), and every DCGM_FI_PROF_* value reads blank.
+ *   FAKE_DCGM_LOG       appends one line per event: "embedded", "connect ADDR unix=U", "watch N FREQ_US",
+ *                       "update", "get", "refused" (calls on a dead connection).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef int dcgmReturn_t;
+enum {
+    ST_OK = 0,
+    ST_BADPARAM = -1,
+    ST_UNINITIALIZED = -10,
+    ST_NO_DATA = -14,
+    ST_CONNECTION_NOT_VALID = -21,
+    ST_MAX_LIMIT = -24,
+};
+typedef uintptr_t dcgmHandle_t;
+typedef uintptr_t dcgmGpuGrp_t;
+typedef uintptr_t dcgmFieldGrp_t;
+
+typedef struct {
+    unsigned int version;
+    unsigned int persistAfterDisconnect;
+    unsigned int timeoutMs;
+    unsigned int addressIsUnixSocket;
+} connect_params_v2;
+
+typedef struct {
+    unsigned int version;
+    unsigned short fieldId;
+    unsigned short fieldType;
+    int status;
+    int64_t ts;
+    union {
+        int64_t i64;
+        double dbl;
+        char str[256];
+        char blob[4096];
+    } value;
+} field_value_v1;
+_Static_assert(sizeof(field_value_v1) == 4120, "dcgmFieldValue_v1 is 4120 bytes");
+
+typedef int (*entity_cb)(unsigned int group, unsigned int id, field_value_v1 *v, int n, void *user);
+
+/* The exported ABI (prototypes, so every definition below is checked against one). */
+EXPORT dcgmReturn_t dcgmInit(void);
+EXPORT dcgmReturn_t dcgmShutdown(void);
+EXPORT const char *errorString(dcgmReturn_t r);
+EXPORT dcgmReturn_t dcgmStartEmbedded(int mode, dcgmHandle_t *h);
+EXPORT dcgmReturn_t dcgmStopEmbedded(dcgmHandle_t h);
+EXPORT dcgmReturn_t dcgmConnect_v2(const char *addr, connect_params_v2 *p, dcgmHandle_t *h);
+EXPORT dcgmReturn_t dcgmDisconnect(dcgmHandle_t h);
+EXPORT dcgmReturn_t dcgmFieldGroupCreate(dcgmHandle_t h, int n, const unsigned short *ids, const char *name,
+                                         dcgmFieldGrp_t *fg);
+EXPORT dcgmReturn_t dcgmFieldGroupDestroy(dcgmHandle_t h, dcgmFieldGrp_t fg);
+EXPORT dcgmReturn_t dcgmWatchFields(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, long long freq_us,
+                                    double keep_s, int keep_n);
+EXPORT dcgmReturn_t dcgmUpdateAllFields(dcgmHandle_t h, int wait);
+EXPORT dcgmReturn_t dcgmGetLatestValues_v2(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, entity_cb cb,
+                                           void *user);
+
+#define MAX_GPUS 32
+#define MAX_FIELDS 64
+#define MAX_WATCH 128
+#define BLANK_I64 0x7ffffffffffffff0LL
+#define BLANK_F64 140737488355328.0
+#define HANDLE_EMBEDDED ((dcgmHandle_t)0xE0000000u)
+#define HANDLE_REMOTE_BASE ((dcgmHandle_t)0xC0000000u)
+
+static struct {
+    pthread_mutex_t mu;
+    int inits;
+    unsigned ngpus;
+    size_t nfields;
+    unsigned short field_id[MAX_FIELDS];
+    bool has[MAX_FIELDS][MAX_GPUS];
+    double val[MAX_FIELDS][MAX_GPUS];
+    /* one field group and one watch (jobtel makes one) */
+    unsigned short watch[MAX_WATCH];
+    int nwatch;
+    bool watching;
+    bool updated;
+    bool embedded_running;
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void logline(const char *fmt, ...)
+{
+    const char *p = getenv("FAKE_DCGM_LOG");
+    if (!p || !*p)
+        return;
+    FILE *f = fopen(p, "a");
+    if (!f)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    fclose(f);
+}
+
+/* The host engine as the control file describes it: up (with its epoch) or down. */
+static bool engine_up(unsigned long *epoch)
+{
+    *epoch = 0;
+    const char *p = getenv("FAKE_DCGM_HOSTENGINE");
+    FILE *f = p && *p ? fopen(p, "r") : NULL;
+    if (!f)
+        return true;
+    char word[16] = "";
+    unsigned long e = 0;
+    int n = fscanf(f, "%15s %lu", word, &e);
+    fclose(f);
+    if (n >= 1 && strcmp(word, "down") == 0)
+        return false;
+    *epoch = n == 2 ? e : 0;
+    return true;
+}
+
+/* A call on handle h: is the connection behind it alive? */
+static dcgmReturn_t handle_ok(dcgmHandle_t h)
+{
+    if (h == HANDLE_EMBEDDED)
+        return S.embedded_running ? ST_OK : ST_BADPARAM;
+    if (h < HANDLE_REMOTE_BASE || h >= HANDLE_REMOTE_BASE + 0x10000000u)
+        return ST_BADPARAM;
+    unsigned long epoch;
+    if (!engine_up(&epoch) || (h - HANDLE_REMOTE_BASE) != epoch) {
+        logline("refused");
+        return ST_CONNECTION_NOT_VALID;
+    }
+    return ST_OK;
+}
+
+static bool is_int_field(unsigned short id)
+{
+    return id >= 1009 && id <= 1012;
+}
+
+static bool prof_locked(void)
+{
+    const char *p = getenv("FAKE_DCGM_PROF_LOCK");
+    return p && *p && access(p, F_OK) == 0;
+}
+
+static dcgmReturn_t load_scenario(void)
+{
+    S.ngpus = 0;
+    S.nfields = 0;
+    const char *p = getenv("FAKE_DCGM_SCENARIO");
+    if (!p || !*p)
+        return ST_OK; /* no GPUs */
+    json_error_t err;
+    json_t *root = json_load_file(p, 0, &err);
+    if (!root) {
+        fprintf(stderr, "fake_dcgm: %s: %s\n", p, err.text);
+        return ST_BADPARAM;
+    }
+    json_t *g = json_object_get(root, "gpus");
+    json_t *fields = json_object_get(root, "fields");
+    if (!json_is_integer(g) || json_integer_value(g) < 0 || json_integer_value(g) > MAX_GPUS ||
+        (fields && !json_is_object(fields))) {
+        fprintf(stderr, "fake_dcgm: %s: needs \"gpus\" (0-%d) and an object \"fields\"\n", p, MAX_GPUS);
+        json_decref(root);
+        return ST_BADPARAM;
+    }
+    S.ngpus = (unsigned)json_integer_value(g);
+    const char *key;
+    json_t *arr;
+    json_object_foreach(fields, key, arr) {
+        char *end;
+        long id = strtol(key, &end, 10);
+        if (*end || id <= 0 || id > 65535 || !json_is_array(arr) || S.nfields == MAX_FIELDS) {
+            fprintf(stderr, "fake_dcgm: %s: bad field \"%s\"\n", p, key);
+            json_decref(root);
+            return ST_BADPARAM;
+        }
+        size_t f = S.nfields++;
+        S.field_id[f] = (unsigned short)id;
+        for (size_t i = 0; i < json_array_size(arr) && i < MAX_GPUS; i++) {
+            json_t *v = json_array_get(arr, i);
+            S.has[f][i] = json_is_number(v);
+            S.val[f][i] = json_is_number(v) ? json_number_value(v) : 0;
+        }
+    }
+    json_decref(root);
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmInit(void)
+{
+    pthread_mutex_lock(&S.mu);
+    dcgmReturn_t r = S.inits == 0 ? load_scenario() : ST_OK;
+    if (r == ST_OK)
+        S.inits++;
+    pthread_mutex_unlock(&S.mu);
+    return r;
+}
+
+EXPORT dcgmReturn_t dcgmShutdown(void)
+{
+    pthread_mutex_lock(&S.mu);
+    dcgmReturn_t r = S.inits > 0 ? ST_OK : ST_UNINITIALIZED;
+    if (S.inits > 0)
+        S.inits--;
+    pthread_mutex_unlock(&S.mu);
+    return r;
+}
+
+EXPORT const char *errorString(dcgmReturn_t r)
+{
+    switch (r) {
+    case ST_OK: return "Success";
+    case ST_BADPARAM: return "Bad parameter passed to function";
+    case ST_UNINITIALIZED: return "Not initialized";
+    case ST_NO_DATA: return "No data is available";
+    case ST_CONNECTION_NOT_VALID: return "The connection to the host engine is not valid any longer";
+    case ST_MAX_LIMIT: return "Max limit reached for the object";
+    default: return "Unknown error";
+    }
+}
+
+EXPORT dcgmReturn_t dcgmStartEmbedded(int mode, dcgmHandle_t *h)
+{
+    if (!h || (mode != 1 && mode != 2))
+        return ST_BADPARAM;
+    if (S.inits == 0)
+        return ST_UNINITIALIZED;
+    S.embedded_running = true;
+    *h = HANDLE_EMBEDDED;
+    logline("embedded");
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmStopEmbedded(dcgmHandle_t h)
+{
+    if (h != HANDLE_EMBEDDED)
+        return ST_BADPARAM;
+    S.embedded_running = false;
+    S.watching = S.updated = false;
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmConnect_v2(const char *addr, connect_params_v2 *p, dcgmHandle_t *h)
+{
+    if (!addr || !p || !h || p->version != (16u | (2u << 24)))
+        return ST_BADPARAM;
+    if (S.inits == 0)
+        return ST_UNINITIALIZED;
+    unsigned long epoch;
+    logline("connect %s unix=%u", addr, p->addressIsUnixSocket);
+    if (!engine_up(&epoch))
+        return ST_CONNECTION_NOT_VALID;
+    S.watching = S.updated = false; /* a fresh engine (or connection) watches nothing */
+    *h = HANDLE_REMOTE_BASE + epoch;
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmDisconnect(dcgmHandle_t h)
+{
+    (void)h;
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmFieldGroupCreate(dcgmHandle_t h, int n, const unsigned short *ids, const char *name,
+                                         dcgmFieldGrp_t *fg)
+{
+    dcgmReturn_t r = handle_ok(h);
+    if (r != ST_OK)
+        return r;
+    if (n <= 0 || n > MAX_WATCH || !ids || !name || !fg)
+        return ST_BADPARAM;
+    memcpy(S.watch, ids, (size_t)n * sizeof ids[0]);
+    S.nwatch = n;
+    *fg = 7;
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmFieldGroupDestroy(dcgmHandle_t h, dcgmFieldGrp_t fg)
+{
+    (void)fg;
+    return handle_ok(h);
+}
+
+EXPORT dcgmReturn_t dcgmWatchFields(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, long long freq_us,
+                                    double keep_s, int keep_n)
+{
+    (void)keep_s;
+    (void)keep_n;
+    dcgmReturn_t r = handle_ok(h);
+    if (r != ST_OK)
+        return r;
+    if (g != 0x7fffffff || fg != 7 || freq_us <= 0)
+        return ST_BADPARAM;
+    S.watching = true;
+    S.updated = false;
+    logline("watch %d %lld", S.nwatch, freq_us);
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmUpdateAllFields(dcgmHandle_t h, int wait)
+{
+    (void)wait;
+    dcgmReturn_t r = handle_ok(h);
+    if (r != ST_OK)
+        return r;
+    S.updated = S.watching;
+    logline("update");
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmGetLatestValues_v2(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, entity_cb cb, void *user)
+{
+    dcgmReturn_t r = handle_ok(h);
+    if (r != ST_OK)
+        return r;
+    if (g != 0x7fffffff || fg != 7 || !cb)
+        return ST_BADPARAM;
+    if (!S.watching)
+        return ST_NO_DATA;
+    logline("get");
+    bool locked = prof_locked();
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    static field_value_v1 v[MAX_WATCH];
+    for (unsigned gpu = 0; gpu < S.ngpus; gpu++) {
+        for (int k = 0; k < S.nwatch; k++) {
+            unsigned short id = S.watch[k];
+            field_value_v1 *fv = &v[k];
+            memset(fv, 0, 32);
+            fv->version = 4120u | (1u << 24);
+            fv->fieldId = id;
+            fv->fieldType = is_int_field(id) ? 'i' : 'd';
+            fv->status = ST_OK;
+            fv->ts = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+            bool have = false;
+            double x = 0;
+            for (size_t f = 0; f < S.nfields; f++)
+                if (S.field_id[f] == id && S.has[f][gpu]) {
+                    have = true;
+                    x = S.val[f][gpu];
+                }
+            /* A new watch has values only after an update; the profiling lock blanks PROF fields. */
+            if (!S.updated || (locked && id >= 1001 && id <= 1099))
+                have = false;
+            if (fv->fieldType == 'i')
+                fv->value.i64 = have ? (int64_t)x : BLANK_I64;
+            else
+                fv->value.dbl = have ? x : BLANK_F64;
+        }
+        if (cb(1, gpu, v, S.nwatch, user) < 0)
+            break;
+    }
+    return ST_OK;
+}
