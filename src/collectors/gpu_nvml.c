@@ -24,6 +24,7 @@
 #include "nvml/nvml_procs.h"
 
 #define GPU_NVML_RETRY_S 30.0
+#define GPU_XID_RING 128 /* events remembered per GPU for DCGM_EXP_XID_ERRORS_COUNT */
 
 struct mig_instance {
     nvmlDevice_t h;
@@ -54,6 +55,9 @@ struct gpu_device {
     unsigned long long last_xid;
     struct gpu_xid_count xids[GPU_MAX_XID_KINDS];
     size_t nxids;
+    /* The latest XID events with their time, for windowed counts (a ring; older ones fall off). */
+    struct { double at; unsigned long long xid; } xid_ring[GPU_XID_RING];
+    size_t xid_ring_n, xid_ring_next;
 };
 
 struct gpu_nvml {
@@ -282,6 +286,11 @@ static void *xid_thread_main(void *arg)
             if (!nvml_device_same(d->h, ev.device))
                 continue;
             d->last_xid = ev.eventData;
+            d->xid_ring[d->xid_ring_next].at = mono_now();
+            d->xid_ring[d->xid_ring_next].xid = ev.eventData;
+            d->xid_ring_next = (d->xid_ring_next + 1) % GPU_XID_RING;
+            if (d->xid_ring_n < GPU_XID_RING)
+                d->xid_ring_n++;
             size_t k = 0;
             while (k < d->nxids && d->xids[k].xid != ev.eventData)
                 k++;
@@ -582,6 +591,23 @@ static void read_gpu(struct gpu_nvml *st, struct gpu_device *d, uint64_t need, s
     pthread_mutex_lock(&st->xid_mu);
     e->nxids = d->nxids;
     memcpy(e->xids, d->xids, d->nxids * sizeof d->xids[0]);
+    e->xid_recent_valid = d->xid_registered;
+    double since = mono_now() - st->cfg->xid_count_window_s;
+    for (size_t k = 0; k < d->xid_ring_n; k++) {
+        if (d->xid_ring[k].at < since)
+            continue;
+        size_t j = 0;
+        while (j < e->nxid_recent && e->xid_recent[j].xid != d->xid_ring[k].xid)
+            j++;
+        if (j == e->nxid_recent) {
+            if (j == GPU_MAX_XID_KINDS)
+                continue;
+            e->xid_recent[j].xid = d->xid_ring[k].xid;
+            e->xid_recent[j].count = 0;
+            e->nxid_recent++;
+        }
+        e->xid_recent[j].count++;
+    }
     pthread_mutex_unlock(&st->xid_mu);
     if (d->lost)
         return; /* a lost GPU's MIG instances are not read (nor exported) */

@@ -62,6 +62,11 @@ struct gpu_entity {
     size_t pid_off, npids;    /* its pids: gpu_collection.pids[pid_off .. pid_off + npids) */
     struct gpu_xid_count xids[GPU_MAX_XID_KINDS];
     size_t nxids;
+    /* XIDs seen within the last --xid-count-window-size (DCGM_EXP_XID_ERRORS_COUNT); valid when the event
+     * thread watches this GPU */
+    bool xid_recent_valid;
+    struct gpu_xid_count xid_recent[GPU_MAX_XID_KINDS];
+    size_t nxid_recent;
 };
 
 struct gpu_collection {

@@ -37,6 +37,9 @@ struct dcgm_selection {
     size_t nmetrics;
     struct dcgm_label *labels;    /* sorted by name, as dcgm-exporter orders them */
     size_t nlabels;
+    /* DCGM_EXP_XID_ERRORS_COUNT (dcgm-exporter's synthesised XID count in a window), if selected */
+    const char *exp_xid_help;     /* borrowed from counters; NULL: not selected */
+    enum counter_type exp_xid_type;
 };
 
 /* Builds the selection from the CSV at `path` (NULL: dcgm-exporter's default list). Fields jobtel cannot

@@ -59,6 +59,10 @@ enum jt_err dcgm_selection_load(const char *path, struct dcgm_selection *out, ui
                 s.nlabels++;
                 continue;
             }
+        } else if (strcmp(e->field, "DCGM_EXP_XID_ERRORS_COUNT") == 0) {
+            s.exp_xid_help = e->help;
+            s.exp_xid_type = e->type == CT_COUNTER ? CT_COUNTER : CT_GAUGE;
+            continue;
         } else {
             const struct dcgm_field_def *def = dcgm_field_lookup(e->field);
             if (def) {
@@ -162,6 +166,31 @@ static void write_dcgm(const struct gpu_render_input *in, struct expo *w, const 
     }
 }
 
+/* DCGM_EXP_XID_ERRORS_COUNT: per GPU and XID, the events of the last window, with dcgm-exporter's extra labels
+ * window_size_in_ms and xid. A GPU whose XID events are not watched has none (not a zero). */
+static void write_exp_xid(const struct gpu_render_input *in, struct expo *w, const struct gpu_entity *e,
+                          const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
+{
+    if (!in->sel->exp_xid_help || e->is_mig || !e->xid_recent_valid || e->nxid_recent == 0)
+        return;
+    struct labelset base;
+    dcgm_labels(in, e, &base);
+    char window[24];
+    snprintf(window, sizeof window, "%.0f", in->cfg->xid_count_window_s * 1000);
+    struct expo_family *f = expo_family(w, "DCGM_EXP_XID_ERRORS_COUNT",
+                                        in->sel->exp_xid_type == CT_COUNTER ? METRIC_COUNTER : METRIC_GAUGE,
+                                        in->sel->exp_xid_help);
+    for (size_t k = 0; k < e->nxid_recent; k++) {
+        char xid[24];
+        snprintf(xid, sizeof xid, "%llu", e->xid_recent[k].xid);
+        struct labelset ls;
+        labelset_copy(&ls, &base);
+        labelset_add(&ls, "window_size_in_ms", window);
+        labelset_add(&ls, "xid", xid);
+        write_dcgm_series(f, &ls, jobs, pods, (double)e->xid_recent[k].count);
+    }
+}
+
 static void consume(const struct gpu_render_input *in, struct expo *w)
 {
     if (!in->sel)
@@ -172,6 +201,7 @@ static void consume(const struct gpu_render_input *in, struct expo *w)
             continue;
         const struct gpu_entity_owners *o = in->owners ? &in->owners[i] : NULL;
         write_dcgm(in, w, e, o ? &o->jobs : NULL, o ? &o->pods : NULL);
+        write_exp_xid(in, w, e, o ? &o->jobs : NULL, o ? &o->pods : NULL);
     }
 }
 

@@ -29,6 +29,7 @@ static const struct {
     {"DCGM_REMOTE_HOSTENGINE_INFO", "remote-hostengine-info"},
     {"DCGM_EXPORTER_DEVICES_STR", "devices"},
     {"DCGM_EXPORTER_NO_HOSTNAME", "no-hostname"},
+    {"DCGM_EXPORTER_XID_COUNT_WINDOW_SIZE", "xid-count-window-size"},
     {"DCGM_EXPORTER_WEB_CONFIG_FILE", "web-config-file"},
     {"DCGM_EXPORTER_REPLACE_BLANKS_IN_MODEL_NAME", "replace-blanks-in-model-name"},
     {"DCGM_POD_RESOURCES_KUBELET_SOCKET", "kubernetes.pod-resources-socket"},
@@ -64,6 +65,8 @@ static const struct flag flags[] = {
     {"collector.gpu.jobstats-names", NULL, FK_BOOL, OFF(gpu_jobstats_names),
      "Export Princeton nvidia_gpu_* metric names (default on)"},
     {"collector.gpu.xid-events", NULL, FK_BOOL, OFF(gpu_xid_events), "Watch NVML XID events (default on)"},
+    {"xid-count-window-size", "-x", FK_MILLIS, OFF(xid_count_window_s),
+     "Window of DCGM_EXP_XID_ERRORS_COUNT, in milliseconds (dcgm-exporter's -x; default 300000)"},
     {"collector.gpu.dcgm", NULL, FK_BOOL, OFF(gpu_dcgm),
      "Profiling fields from DCGM (embedded engine; -r for a host engine) instead of NVML GPM (default off; -r turns "
      "it on)"},
@@ -120,6 +123,7 @@ void config_defaults(struct exporter_config *cfg)
     cfg->gpu_dcgm_names = true;
     cfg->gpu_jobstats_names = true;
     cfg->gpu_xid_events = true;
+    cfg->xid_count_window_s = 300.0;
     cfg->hpc_job_mapping_dir = "/run/dcgm-job-map";
     cfg->gpustat_dir = "/run/gpustat";
     cfg->profiling_pause_dir = "/run/jobtel/profiling-pause";

@@ -108,7 +108,7 @@ validate() {
         fail "promtool check metrics rejected $f (rc $rc)"
     fi
     local bad
-    bad=$(echo "$out" | grep -v '^$' | grep -v -E "^DCGM_FI_[A-Z0-9_]+ (counter metrics should have \"_total\" suffix|metric name should not include type 'counter'|label names should be written in 'snake_case' not 'camelCase')$" \
+    bad=$(echo "$out" | grep -v '^$' | grep -v -E "^DCGM_(FI|EXP)_[A-Z0-9_]+ (counter metrics should have \"_total\" suffix|metric name should not include type 'counter'|label names should be written in 'snake_case' not 'camelCase')$" \
         | grep -v -E "^(jobtel_gpu_up|jobtel_gpu_xid_errors_total|nvidia_gpu_[a-z_]+) label names should be written in 'snake_case' not 'camelCase'$" \
         | grep -v -E "^nvidia_gpu_job(Id|Uid) (metric|label) names should be written in 'snake_case' not 'camelCase'$" \
         | grep -v -E "^nvidia_gpu_(pcie|nvlink_total)_(tx|rx)_per_sec metric names should not contain abbreviated units$" \

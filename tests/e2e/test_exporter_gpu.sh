@@ -142,8 +142,10 @@ pass "no NVML"
 # --- usage errors -------------------------------------------------------------------------------------
 rc=0; "$JOBTEL" exporter --bogus >/dev/null 2>&1 || rc=$?; [ "$rc" = 2 ] || fail "unknown flag: exit $rc"
 rc=0; "$JOBTEL" exporter --collect.interval=abc >/dev/null 2>&1 || rc=$?; [ "$rc" = 2 ] || fail "bad interval: exit $rc"
-"$JOBTEL" exporter --help | grep -q -- '--collector.gpu.nvml-library' || fail "--help"
-"$JOBTEL" exporter --help | grep -q -- 'cgroup' || fail "--help lists collectors"
+# Into a file: `--help | grep -q` fails under pipefail once the text outgrows one stdio buffer (SIGPIPE).
+"$JOBTEL" exporter --help >"$T/help.txt" || fail "--help exit status"
+grep -q -- '--collector.gpu.nvml-library' "$T/help.txt" || fail "--help"
+grep -q -- 'cgroup' "$T/help.txt" || fail "--help lists collectors"
 "$JOBTEL" exporter --version | grep -q 'jobtel exporter version' || fail "--version"
 rc=0; "$JOBTEL" exporter --web.listen-address=256.1.1.1:1 >/dev/null 2>&1 || rc=$?; [ "$rc" != 0 ] || fail "bad address accepted"
 pass "usage"

@@ -85,7 +85,13 @@
     X(nvmlDeviceIsMigDeviceHandle)                                                                                    \
     X(nvmlDeviceGetDeviceHandleFromMigDeviceHandle)                                                                   \
     X(nvmlDeviceGetGpuInstanceId)                                                                                     \
-    X(nvmlDeviceGetComputeInstanceId)
+    X(nvmlDeviceGetComputeInstanceId)                                                                                 \
+    X(nvmlGpmQueryDeviceSupport)                                                                                      \
+    X(nvmlGpmSampleAlloc)                                                                                             \
+    X(nvmlGpmSampleFree)                                                                                              \
+    X(nvmlGpmSampleGet)                                                                                               \
+    X(nvmlGpmMigSampleGet)                                                                                            \
+    X(nvmlGpmMetricsGet)
 
 /* Every entry point, typed from our own prototypes, resolved with dlsym. */
 static struct {
@@ -583,6 +589,95 @@ static void test_timelines(void **state)
     unsigned int period;
     assert_int_equal(nv.nvmlDeviceGetDecoderUtilization(g1, &u, &period), NVML_ERROR_NOT_SUPPORTED);
     assert_int_equal(nv.nvmlDeviceGetMemoryInfo_v2(g1, &m2), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
+/* ---- GPM ---- */
+
+static const char gpm_json[] =
+    "{\"gpm_metric_max\": 98, \"gpus\": [" GPU_JSON(0, ", \"values\": {\"gpm_sm_util\": {\"timeline\": [[0, 20], [10, 80]]}, "
+                                                     "\"gpm_pcie_rx_mibps\": 2500, \"gpm_nvlink_total_rx_mibps\": 7, "
+                                                     "\"gpm_nvlink_total_tx_mibps\": 9}") ", " GPU_JSON(1, "") "]}";
+
+/* GPM: support per device, samples, and MetricsGet averaging each timeline over the two samples' window. */
+static void test_gpm(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    use_path(temp_scenario(path, sizeof(path), "gpm.json", gpm_json));
+    start_at(9.5);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t g0 = handle(0), g1 = handle(1);
+    nvmlGpmSupport_t sup = {.version = 2};
+    assert_int_equal(nv.nvmlGpmQueryDeviceSupport(g0, &sup), NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
+    sup.version = NVML_GPM_SUPPORT_VERSION;
+    assert_int_equal(nv.nvmlGpmQueryDeviceSupport(g0, &sup), NVML_SUCCESS);
+    assert_int_equal(sup.isSupportedDevice, 1);
+    assert_int_equal(nv.nvmlGpmQueryDeviceSupport(g1, &sup), NVML_SUCCESS);
+    assert_int_equal(sup.isSupportedDevice, 0);
+    nvmlGpmSample_t a, b, c;
+    assert_int_equal(nv.nvmlGpmSampleAlloc(&a), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlGpmSampleAlloc(&b), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlGpmSampleAlloc(&c), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlGpmSampleGet(g1, c), NVML_ERROR_NOT_SUPPORTED);
+    char logpath[PATH_MAX];
+    snprintf(logpath, sizeof(logpath), "%s/gpm.log", g_tmpdir);
+    unlink(logpath);
+    setenv("FAKE_NVML_GPM_LOG", logpath, 1);
+    assert_int_equal(nv.nvmlGpmSampleGet(g0, a), NVML_SUCCESS);
+    sleep_ms(1000); /* a window across the step at t = 10 */
+    assert_int_equal(nv.nvmlGpmSampleGet(g0, b), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_GPM_LOG");
+    /* The log has the scenario times of both samples (and the refused one on GPU 1, which came before). */
+    double ts[3] = {0};
+    unsigned int lg, ls;
+    int lr, n = 0;
+    FILE *lf = fopen(logpath, "r");
+    assert_non_null(lf);
+    while (n < 3 && fscanf(lf, "%u %u %lf %d", &lg, &ls, &ts[n], &lr) == 4)
+        if (lg == 0 && lr == 0)
+            n++;
+    fclose(lf);
+    assert_int_equal(n, 2);
+    double t1 = ts[0], t2 = ts[1];
+    double want = (20 * (fmin(t2, 10) - fmin(t1, 10)) + 80 * (fmax(t2, 10) - fmax(t1, 10))) / (t2 - t1);
+    /* The caller's array may be the oldest one (98 entries): the fake touches metrics[0 .. numMetrics) only. */
+    size_t old_size = offsetof(nvmlGpmMetricsGet_t, metrics) + 98 * sizeof(nvmlGpmMetric_t);
+    nvmlGpmMetricsGet_t *mg = calloc(1, sizeof *mg);
+    assert_non_null(mg);
+    memset((char *)mg + old_size, 0xAB, sizeof *mg - old_size);
+    mg->version = NVML_GPM_METRICS_GET_VERSION;
+    mg->sample1 = a;
+    mg->sample2 = b;
+    unsigned int ids[] = {2, 21, 60, 61, 1, 98};
+    mg->numMetrics = 6;
+    for (unsigned int i = 0; i < 6; i++)
+        mg->metrics[i].metricId = ids[i];
+    assert_int_equal(nv.nvmlGpmMetricsGet(mg), NVML_SUCCESS);
+    assert_int_equal(mg->metrics[0].nvmlReturn, NVML_SUCCESS);
+    /* The step timeline's mean over [t1, t2] (the log keeps microseconds). */
+    assert_true(fabs(mg->metrics[0].value - want) < 0.01);
+    assert_int_equal(mg->metrics[1].nvmlReturn, NVML_SUCCESS);
+    assert_true(mg->metrics[1].value == 2500);
+    assert_true(mg->metrics[2].value == 7 && mg->metrics[3].value == 9); /* 60 is RX, 61 TX */
+    assert_int_equal(mg->metrics[4].nvmlReturn, NVML_ERROR_NOT_SUPPORTED); /* not in the scenario */
+    assert_int_equal(mg->metrics[5].nvmlReturn, NVML_ERROR_INVALID_ARGUMENT); /* beyond this driver's max */
+    for (size_t i = old_size; i < sizeof *mg; i++)
+        assert_int_equal(((unsigned char *)mg)[i], 0xAB);
+    mg->numMetrics = 99; /* more than the driver's array */
+    assert_int_equal(nv.nvmlGpmMetricsGet(mg), NVML_ERROR_INVALID_ARGUMENT);
+    mg->numMetrics = 1;
+    mg->sample1 = b; /* newer first */
+    mg->sample2 = a;
+    assert_int_equal(nv.nvmlGpmMetricsGet(mg), NVML_ERROR_INVALID_ARGUMENT);
+    mg->version = 2;
+    assert_int_equal(nv.nvmlGpmMetricsGet(mg), NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
+    free(mg);
+    assert_int_equal(nv.nvmlGpmSampleFree(a), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlGpmSampleFree(a), NVML_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(nv.nvmlGpmSampleFree(b), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlGpmSampleFree(c), NVML_SUCCESS);
     assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
     unsetenv("FAKE_NVML_START_EPOCH");
 }
@@ -1378,6 +1473,9 @@ static void test_driver_branches(void **state)
             void *lib = own ? open_branch_library(bc->name) : open_branch_library("r550");
             if (own) {
                 assert_int_equal(dlsym(lib, "nvmlDeviceGetComputeRunningProcesses_v3") != NULL, bc->v3);
+                /* GPM came with NVML 11.8/12.0 (R520/R525): R470 has none of it. */
+                assert_int_equal(dlsym(lib, "nvmlGpmSampleGet") != NULL, strcmp(bc->name, "r470") != 0);
+                assert_int_equal(dlsym(lib, "nvmlGpmMetricsGet") != NULL, strcmp(bc->name, "r470") != 0);
                 assert_int_equal(dlsym(lib, "nvmlDeviceGetGraphicsRunningProcesses_v3") != NULL, bc->v3);
                 assert_int_equal(dlsym(lib, "nvmlDeviceGetMemoryInfo_v2") != NULL, bc->memory_v2);
                 assert_int_equal(dlsym(lib, "nvmlDeviceGetCurrentClocksEventReasons") != NULL,
@@ -1576,6 +1674,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_dgx_readings, teardown),
         cmocka_unit_test_teardown(test_field_values, teardown),
         cmocka_unit_test_teardown(test_timelines, teardown),
+        cmocka_unit_test_teardown(test_gpm, teardown),
         cmocka_unit_test_teardown(test_faults, teardown),
         cmocka_unit_test_teardown(test_fault_lifecycle, teardown),
         cmocka_unit_test_teardown(test_gpu_lost, teardown),
