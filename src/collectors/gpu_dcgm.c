@@ -61,6 +61,7 @@ struct gpu_dcgm {
     unsigned long long reconnects;
     struct ratelimit rl;
     struct gpm_pause_fn pause;
+    bool prof_paused;           /* we paused DCGM's profiling for a job that profiles itself */
 };
 
 struct gpu_dcgm *gpu_dcgm_new(const struct exporter_config *cfg, struct gpm_pause_fn pause)
@@ -76,6 +77,8 @@ struct gpu_dcgm *gpu_dcgm_new(const struct exporter_config *cfg, struct gpm_paus
 
 static void drop_connection(struct gpu_dcgm *d)
 {
+    if (d->prof_paused)
+        d->lib.ProfResume(d->h); /* never leave a host engine paused behind us (fails harmlessly if it is gone) */
     if (d->fg_made)
         d->lib.FieldGroupDestroy(d->h, d->fg); /* fails on a dead connection: nothing to keep anyway */
     d->fg_made = false;
@@ -84,6 +87,7 @@ static void drop_connection(struct gpu_dcgm *d)
     else
         d->lib.StopEmbedded(d->h);
     d->connected = false;
+    d->prof_paused = false; /* a new connection (or a restarted engine) starts unpaused */
 }
 
 static bool is_unix_path(const char *addr)
@@ -231,6 +235,26 @@ void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
     c->dcgm_connected = d->connected;
     c->dcgm_reconnects = d->reconnects;
     if (!d->connected || !need || !c->nvml_available)
+        return;
+    /* A job profiling its GPUs itself: DCGM pauses profiling engine-wide (there is no per-GPU pause), so
+     * while any GPU is paused no profiling field is sampled on any GPU. */
+    bool any_paused = false;
+    for (size_t i = 0; i < c->n && d->pause.fn && !any_paused; i++)
+        any_paused = c->e[i].up && d->pause.fn(d->pause.arg, &c->e[i]);
+    if (any_paused != d->prof_paused) {
+        dcgmReturn_t pr = any_paused ? d->lib.ProfPause(d->h) : d->lib.ProfResume(d->h);
+        if (pr == DCGM_ST_OK) {
+            d->prof_paused = any_paused;
+            log_info("GPU collector: DCGM profiling %s (a job profiles its GPUs itself)",
+                     any_paused ? "paused" : "resumed");
+        } else {
+            uint64_t s;
+            if (ratelimit_allow(&d->rl, 300.0, &s))
+                log_warn("GPU collector: dcgmProf%s: %s", any_paused ? "Pause" : "Resume",
+                         dcgm_lib_strerror(&d->lib, pr));
+        }
+    }
+    if (d->prof_paused)
         return;
     struct fill_ctx x = {d, c, need & d->watched};
     dcgmReturn_t r = d->lib.GetLatestValues_v2(d->h, DCGM_GROUP_ALL_GPUS, d->fg, on_entity, &x);

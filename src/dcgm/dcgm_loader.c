@@ -30,11 +30,13 @@ static const struct {
     {"dcgmWatchFields", offsetof(struct dcgm_lib, WatchFields)},
     {"dcgmUpdateAllFields", offsetof(struct dcgm_lib, UpdateAllFields)},
     {"dcgmGetLatestValues_v2", offsetof(struct dcgm_lib, GetLatestValues_v2)},
+    {"dcgmProfPause", offsetof(struct dcgm_lib, ProfPause)},
+    {"dcgmProfResume", offsetof(struct dcgm_lib, ProfResume)},
 };
 
 #define NSYMS (sizeof syms / sizeof syms[0])
-_Static_assert(offsetof(struct dcgm_lib, GetLatestValues_v2) + sizeof(dcgm_any_fn) == sizeof(struct dcgm_lib),
-               "GetLatestValues_v2 must stay the last member of struct dcgm_lib");
+_Static_assert(offsetof(struct dcgm_lib, ProfResume) + sizeof(dcgm_any_fn) == sizeof(struct dcgm_lib),
+               "ProfResume must stay the last member of struct dcgm_lib");
 _Static_assert(sizeof(struct dcgm_lib) - offsetof(struct dcgm_lib, Init) == NSYMS * sizeof(dcgm_any_fn),
                "every function pointer in struct dcgm_lib needs one line in syms");
 

@@ -14,7 +14,7 @@
 struct dcgm_lib {
     void *handle;
     char path[PATH_MAX];
-    /* Function pointers from here to GetLatestValues_v2, contiguous (dcgm_loader.c asserts it). */
+    /* Function pointers from here to ProfResume, contiguous (dcgm_loader.c asserts it). */
     dcgmReturn_t (*Init)(void);
     dcgmReturn_t (*Shutdown)(void);
     const char *(*ErrorString)(dcgmReturn_t r);
@@ -30,6 +30,10 @@ struct dcgm_lib {
     dcgmReturn_t (*UpdateAllFields)(dcgmHandle_t h, int waitForUpdate);
     dcgmReturn_t (*GetLatestValues_v2)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg,
                                        dcgmFieldValueEntityEnumeration_f cb, void *user);
+    /* Pause / resume profiling metric collection on every GPU of the engine (what `dcgmi profile --pause`
+     * does), so a user's Nsight or CUPTI session can take the counters. */
+    dcgmReturn_t (*ProfPause)(dcgmHandle_t h);
+    dcgmReturn_t (*ProfResume)(dcgmHandle_t h);
 };
 
 /* Loads `path` (NULL or "": libdcgm.so.4, then libdcgm.so.3) and binds every entry point. JT_ERR_LIBRARY with

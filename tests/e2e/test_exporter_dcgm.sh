@@ -97,6 +97,30 @@ wait_for 10 no_prof || fail "profiling series served while the lock is held else
 grep -q '^jobtel_dcgm_connected 1$' "$T/l.txt" || fail "the lock is not a lost connection"
 rm "$T/prof.lock"
 wait_for 10 scrape_has "$PORT" '^DCGM_FI_PROF_GR_ENGINE_ACTIVE\{gpu="0"' || fail "profiling series not back after the lock"
+
+# 3b. A job profiling GPU 0 itself (the profiling pause directory): DCGM pauses profiling engine-wide, so no
+# profiling sampling happens at all while the file exists, and it resumes after.
+mkdir -p "$T/pause"
+stop_pid "$EXPORTER_PID" || fail "unclean exit"
+: >"$T/dcgm.log"
+start_exporter_ephemeral paused 127.0.0.1:0 "${COMMON[@]}" -r 127.0.0.1:5555 --collector.gpu.dcgm-library="$FAKE_DCGM_LIB" \
+    --collector.gpu.profiling-pause-dir="$T/pause"
+wait_metrics "$PORT"
+wait_for 10 scrape_has "$PORT" '^DCGM_FI_PROF_GR_ENGINE_ACTIVE\{gpu="0"' || fail "pause: no profiling series"
+echo 5151 >"$T/pause/0"
+wait_for 10 grep -q '^prof-pause$' "$T/dcgm.log" || fail "DCGM profiling not paused for the job"
+wait_for 10 no_prof || fail "profiling series served while paused"
+gets=$(grep -c '^get' "$T/dcgm.log")
+wait_for 10 scrape_has "$PORT" '^jobtel_dcgm_connected 1$' || fail "paused is not disconnected"
+# Two more GPU collections (as the daemon records them): none of them may read a profiling field.
+coll_ts() { curl -sf "http://127.0.0.1:$PORT/metrics" | sed -n 's/^jobtel_last_collection_timestamp_seconds{collector="gpu"} //p' | head -n1; }
+ts0=$(coll_ts)
+later() { "$PY" -c "import sys; sys.exit(0 if float('$(coll_ts)') >= float('$ts0') + 2 else 1)"; }
+wait_for 15 later || fail "the GPU collector stopped"
+[ "$(grep -c '^get' "$T/dcgm.log")" = "$gets" ] || fail "profiling fields read while paused"
+rm "$T/pause/0"
+wait_for 10 grep -q '^prof-resume$' "$T/dcgm.log" || fail "DCGM profiling not resumed"
+wait_for 10 scrape_has "$PORT" '^DCGM_FI_PROF_GR_ENGINE_ACTIVE\{gpu="1"' || fail "profiling series not back after the pause"
 stop_pid "$EXPORTER_PID" || fail "unclean exit"
 
 # 4. DCGM 3: only libdcgm.so.3 on the search path.

@@ -15,7 +15,8 @@
  *   FAKE_DCGM_PROF_LOCK  a path: while that file exists someone else holds the profiling lock (Nsight, `dcgmi
  *                       profile --pause`), and every DCGM_FI_PROF_* value reads blank.
  *   FAKE_DCGM_LOG       appends one line per event: "embedded", "connect ADDR unix=U", "watch N FREQ_US",
- *                       "update", "get", "refused" (calls on a dead connection).
+ *                       "update", "get" ("get paused" while profiling is paused: no PROF sampling), "refused"
+ *                       (calls on a dead connection), "prof-pause", "prof-resume".
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -86,6 +87,8 @@ EXPORT dcgmReturn_t dcgmWatchFields(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp
 EXPORT dcgmReturn_t dcgmUpdateAllFields(dcgmHandle_t h, int wait);
 EXPORT dcgmReturn_t dcgmGetLatestValues_v2(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, entity_cb cb,
                                            void *user);
+EXPORT dcgmReturn_t dcgmProfPause(dcgmHandle_t h);
+EXPORT dcgmReturn_t dcgmProfResume(dcgmHandle_t h);
 
 #define MAX_GPUS 32
 #define MAX_FIELDS 64
@@ -109,6 +112,7 @@ static struct {
     bool watching;
     bool updated;
     bool embedded_running;
+    bool paused; /* dcgmProfPause: no profiling sampling on any GPU */
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void logline(const char *fmt, ...)
@@ -280,6 +284,7 @@ EXPORT dcgmReturn_t dcgmConnect_v2(const char *addr, connect_params_v2 *p, dcgmH
     if (!engine_up(&epoch))
         return ST_CONNECTION_NOT_VALID;
     S.watching = S.updated = false; /* a fresh engine (or connection) watches nothing */
+    S.paused = false;
     *h = HANDLE_REMOTE_BASE + epoch;
     return ST_OK;
 }
@@ -346,7 +351,7 @@ EXPORT dcgmReturn_t dcgmGetLatestValues_v2(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmF
         return ST_BADPARAM;
     if (!S.watching)
         return ST_NO_DATA;
-    logline("get");
+    logline(S.paused ? "get paused" : "get");
     bool locked = prof_locked();
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -369,7 +374,7 @@ EXPORT dcgmReturn_t dcgmGetLatestValues_v2(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmF
                     x = S.val[f][gpu];
                 }
             /* A new watch has values only after an update; the profiling lock blanks PROF fields. */
-            if (!S.updated || (locked && id >= 1001 && id <= 1099))
+            if (!S.updated || ((locked || S.paused) && id >= 1001 && id <= 1099))
                 have = false;
             if (fv->fieldType == 'i')
                 fv->value.i64 = have ? (int64_t)x : BLANK_I64;
@@ -379,5 +384,25 @@ EXPORT dcgmReturn_t dcgmGetLatestValues_v2(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmF
         if (cb(1, gpu, v, S.nwatch, user) < 0)
             break;
     }
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmProfPause(dcgmHandle_t h)
+{
+    dcgmReturn_t r = handle_ok(h);
+    if (r != ST_OK)
+        return r;
+    S.paused = true;
+    logline("prof-pause");
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmProfResume(dcgmHandle_t h)
+{
+    dcgmReturn_t r = handle_ok(h);
+    if (r != ST_OK)
+        return r;
+    S.paused = false;
+    logline("prof-resume");
     return ST_OK;
 }
