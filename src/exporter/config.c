@@ -161,8 +161,8 @@ static bool parse_devices(const char *s, unsigned long long *mask)
     *mask = ~0ULL;
     if (s[1] == '\0')
         return true;
-    if (s[0] == 'f')
-        return false; /* flex takes no list */
+    if (s[0] == 'f' || s[2] == '\0')
+        return false; /* flex takes no list; "g:" names no GPU */
     unsigned long long m = 0;
     const char *p = s + 2;
     while (*p) {

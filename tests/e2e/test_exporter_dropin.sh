@@ -114,7 +114,7 @@ grep -q 'starting (interval 1.000 s)' "$T/plain.log" || fail "DCGM_EXPORTER_* re
 stop_pid "$PID" || true
 
 # 5. Bad drop-in input is refused with a reason, not served half-right.
-for bad in "-d x" "-d g:3-1" "--kubernetes-gpu-id-type serial"; do
+for bad in "-d x" "-d g:3-1" "-d g:" "-d g:1," "-d f:0" "--kubernetes-gpu-id-type serial"; do
     # shellcheck disable=SC2086
     rc=0; "$T/bin/dcgm-exporter" -a 127.0.0.1:0 $bad >"$T/bad.log" 2>&1 || rc=$?
     [ "$rc" = 2 ] || fail "'$bad' exited $rc, want 2 (usage)"
