@@ -17,7 +17,7 @@ cat >"$T/nvml.json" <<'JSON'
 }
 JSON
 cat >"$T/dcgm.json" <<'JSON'
-{"gpus": 2, "fields": {"1001": [0.75, 0.5], "1002": [0.625, null], "1006": [0.125, 0.25], "1009": [1048576000, 3145728],
+{"gpus": 2, "fields": {"1001": [0.75, [[0, 0.5]]], "1002": [0.625, [[0, null]]], "1005": [[[0, 0.1], [4, 0.9]], null], "1006": [0.125, 0.25], "1009": [1048576000, 3145728],
                        "1012": [524288, 0]}}
 JSON
 cat >"$T/prof.csv" <<'CSV'
@@ -26,11 +26,14 @@ DCGM_FI_DEV_GPU_UTIL, gauge, GPU utilization (in %).
 DCGM_FI_PROF_GR_ENGINE_ACTIVE, gauge, Ratio of time the graphics engine is active.
 DCGM_FI_PROF_SM_ACTIVE, gauge, The ratio of cycles an SM has at least 1 warp assigned.
 DCGM_FI_PROF_PIPE_FP64_ACTIVE, gauge, Ratio of cycles the fp64 pipes are active.
+DCGM_FI_PROF_DRAM_ACTIVE, gauge, Ratio of cycles the device memory interface is active.
 DCGM_FI_PROF_PCIE_TX_BYTES, gauge, PCIe TX bytes per second.
 DCGM_FI_PROF_NVLINK_RX_BYTES, gauge, NVLink RX bytes per second.
 CSV
 export FAKE_NVML_SCENARIO="$T/nvml.json" FAKE_DCGM_SCENARIO="$T/dcgm.json" FAKE_DCGM_LOG="$T/dcgm.log"
 export FAKE_DCGM_HOSTENGINE="$T/hostengine" FAKE_DCGM_PROF_LOCK="$T/prof.lock"
+FAKE_DCGM_START_EPOCH=$(date +%s.%N)
+export FAKE_DCGM_START_EPOCH
 COMMON=(--collector.gpu.nvml-library="$FAKE_NVML_LIB" --no-collector.cgroup -n -f "$T/prof.csv" --no-collector.gpu.jobstats-names)
 G0='gpu="0",UUID="GPU-0b000000-0000-4000-8000-000000000000",pci_bus_id="00000000:18:00.0",device="nvidia0",modelName="NVIDIA A100-SXM4-80GB"'
 G1='gpu="1",UUID="GPU-1b000000-0000-4000-8000-000000000000",pci_bus_id="00000000:2A:00.0",device="nvidia1",modelName="NVIDIA A100-SXM4-80GB"'
@@ -59,7 +62,9 @@ scrape "$PORT" "$T/e.txt"
 check_values "$T/e.txt"
 grep -q '^embedded$' "$T/dcgm.log" || fail "the embedded engine was not started"
 grep -q '^connect' "$T/dcgm.log" && fail "embedded mode connected to a host engine"
-grep -q '^watch 5 1000000$' "$T/dcgm.log" || fail "the five profiling fields of the CSV are not watched at the interval"
+grep -q '^watch 6 1000000$' "$T/dcgm.log" || fail "the six profiling fields of the CSV are not watched at the interval"
+# A timeline: DRAM activity steps from 0.1 to 0.9 four seconds after the scenario's start.
+wait_for 20 scrape_has "$PORT" "^DCGM_FI_PROF_DRAM_ACTIVE\\{gpu=\"0\".*\\} 0.9\$" || fail "the DRAM timeline never reached 0.9"
 stop_pid "$EXPORTER_PID"
 
 # 2. Remote host engine (-r), then a restart of it.

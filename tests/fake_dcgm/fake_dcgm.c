@@ -5,9 +5,11 @@
  * independent of src/dcgm/, so a mistake in one is unlikely to be repeated in the other.
  *
  * Environment:
- *   FAKE_DCGM_SCENARIO  JSON: {"gpus": N, "fields": {"<field id>": [value of GPU 0, GPU 1, ...], ...}}; a null
- *                       (or a missing GPU) reads as DCGM's blank. Ids 1009-1012 (bytes/s) are int64, the rest
- *                       double. Read at dcgmInit.
+ *   FAKE_DCGM_SCENARIO  JSON: {"gpus": N, "fields": {"<field id>": [value of GPU 0, GPU 1, ...], ...}}; a value
+ *                       is a number, null (DCGM's blank, as is a missing GPU), or a step timeline
+ *                       [[t, v], ...] (seconds since dcgmInit, or since FAKE_DCGM_START_EPOCH when set; v may
+ *                       be null; blank before the first point). Ids 1009-1012 (bytes/s) are int64, the rest
+ *                       double. Read at the first dcgmInit.
  *   FAKE_DCGM_HOSTENGINE  control file for the remote host engine: "up [EPOCH]" or "down"; missing = "up 0".
  *                       While down, dcgmConnect_v2 and every call on a remote handle give CONNECTION_NOT_VALID;
  *                       a handle made under another EPOCH (the engine restarted) stays invalid afterwards, as a
@@ -92,6 +94,7 @@ EXPORT dcgmReturn_t dcgmProfResume(dcgmHandle_t h);
 
 #define MAX_GPUS 32
 #define MAX_FIELDS 64
+#define MAX_POINTS 64
 #define MAX_WATCH 128
 #define BLANK_I64 0x7ffffffffffffff0LL
 #define BLANK_F64 140737488355328.0
@@ -106,6 +109,12 @@ static struct {
     unsigned short field_id[MAX_FIELDS];
     bool has[MAX_FIELDS][MAX_GPUS];
     double val[MAX_FIELDS][MAX_GPUS];
+    /* a step timeline instead of a constant: npts > 0 */
+    unsigned char npts[MAX_FIELDS][MAX_GPUS];
+    double pt_t[MAX_FIELDS][MAX_GPUS][MAX_POINTS];
+    double pt_v[MAX_FIELDS][MAX_GPUS][MAX_POINTS];
+    bool pt_has[MAX_FIELDS][MAX_GPUS][MAX_POINTS];
+    double start;
     /* one field group and one watch (jobtel makes one) */
     unsigned short watch[MAX_WATCH];
     int nwatch;
@@ -213,15 +222,68 @@ static dcgmReturn_t load_scenario(void)
             json_t *v = json_array_get(arr, i);
             S.has[f][i] = json_is_number(v);
             S.val[f][i] = json_is_number(v) ? json_number_value(v) : 0;
+            S.npts[f][i] = 0;
+            if (!json_is_array(v))
+                continue;
+            if (json_array_size(v) == 0 || json_array_size(v) > MAX_POINTS) {
+                fprintf(stderr, "fake_dcgm: %s: field %s GPU %zu: 1 to %d points\n", p, key, i, MAX_POINTS);
+                json_decref(root);
+                return ST_BADPARAM;
+            }
+            for (size_t k = 0; k < json_array_size(v); k++) {
+                json_t *pt = json_array_get(v, k);
+                json_t *pv = json_array_get(pt, 1);
+                if (!json_is_array(pt) || json_array_size(pt) != 2 || !json_is_number(json_array_get(pt, 0)) ||
+                    !(json_is_number(pv) || json_is_null(pv))) {
+                    fprintf(stderr, "fake_dcgm: %s: field %s GPU %zu: points are [t, value or null]\n", p, key, i);
+                    json_decref(root);
+                    return ST_BADPARAM;
+                }
+                S.pt_t[f][i][k] = json_number_value(json_array_get(pt, 0));
+                S.pt_has[f][i][k] = json_is_number(pv);
+                S.pt_v[f][i][k] = json_is_number(pv) ? json_number_value(pv) : 0;
+            }
+            S.npts[f][i] = (unsigned char)json_array_size(v);
+            S.has[f][i] = true;
         }
     }
     json_decref(root);
     return ST_OK;
 }
 
+static double now_s(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* The value of field slot f for gpu at scenario time t; false: blank. */
+static bool value_at(size_t f, unsigned gpu, double t, double *out)
+{
+    if (!S.has[f][gpu])
+        return false;
+    if (S.npts[f][gpu] == 0) {
+        *out = S.val[f][gpu];
+        return true;
+    }
+    int last = -1;
+    for (int k = 0; k < S.npts[f][gpu]; k++)
+        if (S.pt_t[f][gpu][k] <= t)
+            last = k;
+    if (last < 0 || !S.pt_has[f][gpu][last])
+        return false;
+    *out = S.pt_v[f][gpu][last];
+    return true;
+}
+
 EXPORT dcgmReturn_t dcgmInit(void)
 {
     pthread_mutex_lock(&S.mu);
+    if (S.inits == 0) {
+        const char *e = getenv("FAKE_DCGM_START_EPOCH");
+        S.start = e && *e ? strtod(e, NULL) : now_s();
+    }
     dcgmReturn_t r = S.inits == 0 ? load_scenario() : ST_OK;
     if (r == ST_OK)
         S.inits++;
@@ -369,10 +431,8 @@ EXPORT dcgmReturn_t dcgmGetLatestValues_v2(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmF
             bool have = false;
             double x = 0;
             for (size_t f = 0; f < S.nfields; f++)
-                if (S.field_id[f] == id && S.has[f][gpu]) {
-                    have = true;
-                    x = S.val[f][gpu];
-                }
+                if (S.field_id[f] == id)
+                    have = value_at(f, gpu, now_s() - S.start, &x);
             /* A new watch has values only after an update; the profiling lock blanks PROF fields. */
             if (!S.updated || ((locked || S.paused) && id >= 1001 && id <= 1099))
                 have = false;
