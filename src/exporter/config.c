@@ -12,7 +12,7 @@
 #include "collectors/collector.h"
 #include "common/strparse.h"
 
-enum flag_kind { FK_STRING, FK_BOOL, FK_DURATION, FK_MILLIS, FK_INT, FK_LOGLEVEL, FK_HELP, FK_VERSION, FK_NOHOST };
+enum flag_kind { FK_STRING, FK_BOOL, FK_DURATION, FK_MILLIS, FK_INT, FK_LOGLEVEL, FK_HELP, FK_VERSION, FK_NOHOST, FK_NOOP };
 
 struct flag {
     const char *name;  /* long name without the leading "--" */
@@ -57,7 +57,8 @@ static const struct flag flags[] = {
     {"kubernetes.resource-names", NULL, FK_STRING, OFF(kubernetes_resource_names),
      "Comma list of extra GPU resource names, besides nvidia.com/gpu and nvidia.com/mig-*"},
     {"path.procfs", NULL, FK_STRING, OFF(path_procfs), "procfs mount point (default /proc)"},
-    {"path.sysfs", NULL, FK_STRING, OFF(path_sysfs), "sysfs mount point (default /sys)"},
+    {"path.sysfs", NULL, FK_NOOP, 0,
+     "Deprecated, no effect: nothing is read from sysfs but the cgroup tree (--path.cgroupfs)"},
     {"path.cgroupfs", NULL, FK_STRING, OFF(path_cgroupfs), "cgroup filesystem root (default /sys/fs/cgroup)"},
     {"collector.cgroup.version", NULL, FK_INT, OFF(cgroup_version), "Force cgroup version 1 or 2 (default: detect)"},
     {"log.level", NULL, FK_LOGLEVEL, OFF(log_level), "One of error, warn, info, debug (default info)"},
@@ -82,7 +83,6 @@ void config_defaults(struct exporter_config *cfg)
     cfg->gpustat_dir = "/run/gpustat";
     cfg->pod_resources_socket = "/var/lib/kubelet/pod-resources/kubelet.sock";
     cfg->path_procfs = "/proc";
-    cfg->path_sysfs = "/sys";
     cfg->path_cgroupfs = "/sys/fs/cgroup";
     cfg->log_level = LOG_LVL_INFO;
     static char host[256];
@@ -215,6 +215,10 @@ static enum jt_err apply_flag(struct exporter_config *cfg, const struct flag *f,
         return JT_OK;
     case FK_NOHOST:
         cfg->hostname = NULL;
+        return JT_OK;
+    case FK_NOOP:
+        /* Kept so existing unit files and manifests still start; said once so the admin can drop it. */
+        fprintf(stderr, "jobtel exporter: warning: --%s is deprecated and has no effect\n", f->name);
         return JT_OK;
     }
     return JT_ERR_INTERNAL;
