@@ -280,36 +280,38 @@ void args_print_error(const struct args_spec *spec, const struct args_error *err
 
 /* --- help ------------------------------------------------------------------------------------------ */
 
-/* Writes `text` from column `col` (the cursor is there already), wrapped at HELP_WIDTH; continuation
- * lines start at `indent`. Words longer than a line are not broken. */
+/* Writes `text` from column `col` (the cursor is there already), wrapped at HELP_WIDTH: a word that
+ * would pass it starts a new line at column `indent`. Spaces and line breaks in the text are kept, so
+ * a caller's own layout (an indented list) survives when it fits. A word longer than a line is not
+ * broken. */
 static void put_wrapped(FILE *out, const char *text, int col, int indent)
 {
     const char *p = text;
-    bool first = true;
+    bool line_start = true;
     while (*p) {
-        if (*p == '\n') { /* an explicit line break in the text */
-            fprintf(out, "\n%*s", indent, "");
-            col = indent;
-            first = true;
+        if (*p == '\n') {
+            fprintf(out, "\n");
+            col = 0;
+            line_start = true;
             p++;
+            if (*p && *p != '\n') {
+                fprintf(out, "%*s", indent, "");
+                col = indent;
+            }
             continue;
         }
-        size_t w = strcspn(p, " \n");
-        if (!first && col + 1 + (int)w > HELP_WIDTH) {
+        size_t sp = strspn(p, " ");
+        size_t w = strcspn(p + sp, " \n");
+        if (!line_start && w > 0 && col + (int)(sp + w) > HELP_WIDTH) {
             fprintf(out, "\n%*s", indent, "");
             col = indent;
-            first = true;
+            sp = 0;
+            p += strspn(p, " ");
         }
-        if (!first) {
-            fputc(' ', out);
-            col++;
-        }
-        fwrite(p, 1, w, out);
-        col += (int)w;
-        first = false;
-        p += w;
-        while (*p == ' ')
-            p++;
+        fwrite(p, 1, sp + w, out);
+        col += (int)(sp + w);
+        p += sp + w;
+        line_start = false;
     }
     fputc('\n', out);
 }
@@ -383,7 +385,8 @@ void args_help(const struct args_spec *spec, FILE *out)
         fputc('\n', out);
         put_wrapped(out, spec->description, 0, 0);
     }
-    fprintf(out, "\nOptions:\n");
+    if ((spec->opts && spec->opts->kind != ARGS_END) || (spec->more_opts && spec->more_opts->kind != ARGS_END))
+        fprintf(out, "\nOptions:\n");
     help_table(spec->opts, out);
     help_table(spec->more_opts, out);
     if (spec->epilogue) {

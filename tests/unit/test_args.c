@@ -389,6 +389,25 @@ static void test_help_wraps_long_help_under_its_column(void **state)
     free(text);
 }
 
+/* A caller's own layout (an indented, aligned list) is kept where it fits. */
+static void test_help_keeps_the_callers_layout(void **state)
+{
+    (void)state;
+    static const struct args_opt none[] = {{.kind = ARGS_END}};
+    struct args_spec s = {.prog = "p", .usage = "p <command>", .opts = none,
+                          .description = "Commands:\n  exporter   serve\n  prolog     record GPUs",
+                          .epilogue = "Exit codes: 0 success.\nSecond line."};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    args_help(&s, f);
+    fclose(f);
+    assert_string_equal(text, "Usage: p <command>\n\nCommands:\n  exporter   serve\n  prolog     record GPUs\n"
+                              "\nExit codes: 0 success.\nSecond line.\n");
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_deprecated_warns_and_takes_its_value),
         cmocka_unit_test(test_help_text),
         cmocka_unit_test(test_help_wraps_long_help_under_its_column),
+        cmocka_unit_test(test_help_keeps_the_callers_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
