@@ -43,6 +43,9 @@ bool log_parse_level(const char *s, enum log_level *out)
     return false;
 }
 
+const char *const log_level_words[] = {"error", "warn", "warning", "info", "debug", NULL};
+const int log_level_values[] = {LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG};
+
 bool log_enabled(enum log_level level) { return level <= g_level; }
 
 size_t log_escape(char *dst, size_t dstsz, const char *src, size_t n)

@@ -15,6 +15,9 @@ enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN = 1, LOG_LVL_INFO = 2, LOG_LVL_
 /* Process-wide settings, set once at start-up before any thread exists. */
 void log_setup(enum log_level level, const char *ident, bool use_syslog);
 bool log_parse_level(const char *s, enum log_level *out);
+/* The words log_parse_level accepts and their levels, for a --log.level option (common/args.h). */
+extern const char *const log_level_words[]; /* NULL-terminated */
+extern const int log_level_values[];
 bool log_enabled(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
