@@ -54,7 +54,9 @@ done
 # --- jobstats / jobtel stats ---
 rc 0 "$BIN/jobstats" --help; has 'Usage: jobstats'; has '--batch-script'; narrow
 rc 0 "$BIN/jobstats" -h
-rc 0 "$JOBTEL" stats --help; has '--prometheus'
+rc 0 "$JOBTEL" stats --help; has '--prometheus'; has 'Usage: jobtel stats [options] JOBID...'
+rc 2 "$JOBTEL" stats --nosuch; has "jobtel stats: unknown option '--nosuch'"
+rc 2 "$JOBTEL" stats --config="$T/none.conf" 1; has 'jobtel stats: config:'
 rc 2 "$BIN/jobstats"; has 'Usage:'
 rc 2 "$BIN/jobstats" --nosuch 1; has "'--nosuch'"
 rc 2 "$BIN/jobstats" -c; has "-c"
