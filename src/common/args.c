@@ -187,7 +187,7 @@ static bool store(const struct args_opt *o, char *base, const char *val, bool ne
                 return true;
             }
         }
-        *why = "not one of the accepted words (see --help)";
+        *why = NULL; /* args_parse lists the words */
         return false;
     case ARGS_CALL:
         return o->call(base, val, why);
@@ -253,9 +253,17 @@ enum args_result args_parse(const struct args_spec *spec, void *base, int argc, 
             val = argv[++i];
         }
         const char *why;
-        if (!store(o, base, val, negated, &why))
+        if (!store(o, base, val, negated, &why)) {
+            char words[96] = "";
+            if (o->kind == ARGS_CHOICE) {
+                size_t len = (size_t)snprintf(words, sizeof words, "want one of");
+                for (size_t k = 0; o->choices && o->choices[k] && len < sizeof words; k++)
+                    len += (size_t)snprintf(words + len, sizeof words - len, "%s %s", k ? "," : "", o->choices[k]);
+                why = words;
+            }
             return fail(err, arg, "invalid value '%s' for '%s'%s%s", val ? val : "", arg, why ? ": " : "",
                         why ? why : "");
+        }
         switch (o->kind) {
         case ARGS_HELP:
             args_help(spec, stdout);

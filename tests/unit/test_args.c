@@ -248,7 +248,7 @@ static void test_errors_name_the_option(void **state)
     ERR("invalid value '-1' for '-c': out of range", "-c", "-1");
     ERR("invalid value '86400001' for '-c': out of range", "-c", "86400001");
     ERR("invalid value '99999999999999999999' for '-c'", "-c", "99999999999999999999");
-    ERR("invalid value 'blue' for '--colour=blue'", "--colour=blue");
+    ERR("invalid value 'blue' for '--colour=blue': want one of red, green, warning", "--colour=blue");
     ERR("invalid value 'bad' for '--call': bad is bad", "--call", "bad");
 }
 
