@@ -1,8 +1,8 @@
 /* args.c - the table-driven command-line parser and --help generator (see args.h).
  *
  * Lookup order for "--x[=v]": the long name x, then an alias spelled "--x", then "no-" + the name of
- * a boolean or switch. Single-dash aliases match the whole argument only ("-f", "-rbmn"), so "-fx"
- * and "-f=x" are errors rather than guesses. The value of an option that takes one is the text after
+ * a boolean or switch. Single-dash aliases are whole words ("-f", "-rbmn", "-f=x"), never clusters,
+ * so "-fx" is an error rather than a guess. The value of an option that takes one is the text after
  * '=' or else the next argument, whatever it looks like (as getopt does), so "--hostname -n" sets
  * the hostname to "-n": predictable beats clever on a slurmd command line.
  */
@@ -240,8 +240,16 @@ enum args_result args_parse(const struct args_spec *spec, void *base, int argc, 
             if (eq)
                 val = eq + 1;
         } else {
+            /* "-f FILE" or, as Go's flag package (dcgm-exporter) also takes, "-f=FILE". */
             struct word whole = {arg, strlen(arg)};
             o = each_opt(spec, &whole, match_alias);
+            const char *eq = strchr(arg, '=');
+            if (!o && eq) {
+                struct word before = {arg, (size_t)(eq - arg)};
+                o = each_opt(spec, &before, match_alias);
+                if (o)
+                    val = eq + 1;
+            }
         }
         if (!o)
             return fail(err, arg, "unknown option '%s'", arg);

@@ -5,7 +5,8 @@
  * value placeholder. The parser and the --help text both come from that table, so they cannot drift
  * apart, and every program spells things the same way:
  *   --name=value and --name value; boolean options also --no-name and --name=true|false;
- *   aliases are whole words (dcgm-exporter's -f, -c, -rbmn; --address), never clustered (-jb);
+ *   aliases are whole words (dcgm-exporter's -f, -c, -rbmn; --address), never clustered (-jb), and
+ *   take their value as "-f FILE" or "-f=FILE" (Go's flag package, which dcgm-exporter uses, does);
  *   `--` ends the options where positional arguments are allowed.
  * Arguments are handled in order and --help/--version stop the parse where they stand, as before.
  * Errors name the argument and the reason and are handed back (struct args_error) rather than
