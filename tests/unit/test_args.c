@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "capture.h"
 #include "common/args.h"
 
 struct o {
@@ -90,28 +91,10 @@ static enum args_result run(const struct args_spec *sp, struct o *o, const char 
     argv[argc] = NULL;
     memset(o, 0, sizeof *o);
     o->sw = -1;
-    char path[] = "/tmp/jt_args_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    unlink(path);
-    fflush(stdout);
-    fflush(stderr);
-    int so = dup(1), se = dup(2);
-    dup2(fd, 1);
-    dup2(fd, 2);
+    struct capture c;
+    capture_begin(&c);
     enum args_result r = args_parse(sp, o, argc, argv, pos, npos, err);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(so, 1);
-    dup2(se, 2);
-    close(so);
-    close(se);
-    off_t len = lseek(fd, 0, SEEK_END);
-    *out = calloc(1, (size_t)len + 1);
-    assert_non_null(*out);
-    if (len > 0)
-        assert_int_equal(pread(fd, *out, (size_t)len, 0), len);
-    close(fd);
+    *out = capture_end(&c);
     return r;
 }
 

@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "capture.h"
 #include "collectors/collector.h"
 #include "exporter/config.h"
 
@@ -26,29 +27,11 @@ static enum jt_err parse(struct exporter_config *cfg, bool *exit_now, char **out
     for (; args[argc - 1]; argc++)
         argv[argc] = (char *)args[argc - 1];
     argv[argc] = NULL;
-    char path[] = "/tmp/jt_cfg_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    unlink(path);
-    fflush(stdout);
-    fflush(stderr);
-    int so = dup(STDOUT_FILENO), se = dup(STDERR_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
+    struct capture c;
+    capture_begin(&c);
     config_defaults(cfg);
     enum jt_err e = config_parse(cfg, argc, argv, exit_now);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(so, STDOUT_FILENO);
-    dup2(se, STDERR_FILENO);
-    close(so);
-    close(se);
-    off_t len = lseek(fd, 0, SEEK_END);
-    *out = calloc(1, (size_t)len + 1);
-    assert_non_null(*out);
-    if (len > 0)
-        assert_int_equal(pread(fd, *out, (size_t)len, 0), len);
-    close(fd);
+    *out = capture_end(&c);
     return e;
 }
 

@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "capture.h"
 #include "common/log.h"
 
 static void test_escape_table(void **state)
@@ -58,24 +59,11 @@ static void test_escape_truncates_on_an_escape_boundary(void **state)
 /* Runs log_error(fmt, arg) with stderr captured; returns the malloc'd output. */
 static char *capture(const char *arg)
 {
-    char path[] = "/tmp/jt_log_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    unlink(path);
-    int saved = dup(STDERR_FILENO);
-    assert_true(saved >= 0);
-    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    struct capture c;
+    capture_begin(&c);
     log_setup(LOG_LVL_INFO, "test", false);
     log_error("peer said %s", arg);
-    assert_true(dup2(saved, STDERR_FILENO) >= 0);
-    close(saved);
-    off_t len = lseek(fd, 0, SEEK_END);
-    assert_true(len > 0);
-    char *text = calloc(1, (size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(pread(fd, text, (size_t)len, 0), len);
-    close(fd);
-    return text;
+    return capture_end(&c);
 }
 
 static void test_hostile_message_stays_one_line(void **state)
