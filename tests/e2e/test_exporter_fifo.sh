@@ -76,7 +76,9 @@ pass "-f FIFO at start-up: exit 2 at once, clear error"
 # --- SIGHUP with the counters file replaced by a FIFO: old counters kept, GPU collector goes on ---------
 printf 'DCGM_FI_DEV_GPU_UTIL, gauge, u\nDCGM_FI_DEV_GPU_TEMP, gauge, t\n' >"$T/c.csv"
 P=$(free_port)
-start_exporter "$P" "${NVML[@]}" --no-collector.cgroup --no-collector.gpu.jobstats-names -n -f "$T/c.csv"
+mkdir -p "$T/noproc" # no job labels from this host's mapping dirs or processes
+start_exporter "$P" "${NVML[@]}" --no-collector.cgroup --no-collector.gpu.jobstats-names -n -f "$T/c.csv" \
+    --hpc-job-mapping-dir= --slurm.gpustat-dir= --path.procfs="$T/noproc"
 LOG="$T/exporter-$P.log"
 rm "$T/c.csv"
 mkfifo "$T/c.csv"
@@ -108,6 +110,7 @@ J302="$T/cg/system.slice/slurmstepd.scope/job_302"
 [ -f "$J302/memory.stat" ] || fail "fixture changed: no job_302/memory.stat"
 rm "$J302/memory.stat"
 mkfifo "$J302/memory.stat"
+mkfifo "$T/cg/system.slice/slurmstepd.scope/job_999" # where a job's directory would be
 P=$(free_port)
 start_exporter "$P" "${NVML[@]}" -n --hpc-job-mapping-dir="$T/hpc" --slurm.gpustat-dir="$T/gpustat" \
     --path.procfs="$T/proc" --path.cgroupfs="$T/cg" --collector.cgroup.version=2
