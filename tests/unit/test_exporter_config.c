@@ -103,6 +103,10 @@ static void test_values_both_spellings_and_aliases(void **state)
     assert_string_equal(c.counters_file, "b.csv");
     PARSE_OK(&c, "--address=h:3");
     assert_string_equal(c.listen_address, "h:3");
+    PARSE_OK(&c, "-a", "h:4");
+    assert_string_equal(c.listen_address, "h:4");
+    PARSE_OK(&c, "-a=:9500");
+    assert_string_equal(c.listen_address, ":9500");
     PARSE_OK(&c, "-c", "500");
     assert_true(c.collect_interval_s == 0.5);
     assert_true(c.stale_after_s == 3.0);
