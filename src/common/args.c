@@ -110,6 +110,20 @@ static enum args_result fail(struct args_error *err, const char *arg, const char
     return ARGS_USAGE;
 }
 
+/* snprintf at out + *len, keeping *len within [0, n - 1] whatever the text's length. */
+static void append(char *out, size_t n, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void append(char *out, size_t n, size_t *len, const char *fmt, ...)
+{
+    if (*len + 1 >= n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(out + *len, n - *len, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *len = *len + (size_t)w < n ? *len + (size_t)w : n - 1;
+}
+
 static bool in_range(const struct args_opt *o, double v)
 {
     return (o->min == 0 && o->max == 0) || (v >= o->min && v <= o->max);
@@ -264,9 +278,10 @@ enum args_result args_parse(const struct args_spec *spec, void *base, int argc, 
         if (!store(o, base, val, negated, &why)) {
             char words[96] = "";
             if (o->kind == ARGS_CHOICE) {
-                size_t len = (size_t)snprintf(words, sizeof words, "want one of");
-                for (size_t k = 0; o->choices && o->choices[k] && len < sizeof words; k++)
-                    len += (size_t)snprintf(words + len, sizeof words - len, "%s %s", k ? "," : "", o->choices[k]);
+                size_t len = 0;
+                append(words, sizeof words, &len, "want one of");
+                for (size_t k = 0; o->choices && o->choices[k]; k++)
+                    append(words, sizeof words, &len, "%s %s", k ? "," : "", o->choices[k]);
                 why = words;
             }
             return fail(err, arg, "invalid value '%s' for '%s'%s%s", val ? val : "", arg, why ? ": " : "",
@@ -334,15 +349,15 @@ static void put_wrapped(FILE *out, const char *text, int col, int indent)
 
 static void spell_value(const struct args_opt *o, char *out, size_t n)
 {
+    size_t len = 0;
+    out[0] = '\0';
     if (o->placeholder) {
-        snprintf(out, n, "=%s", o->placeholder);
+        append(out, n, &len, "=%s", o->placeholder);
     } else if (o->kind == ARGS_CHOICE && o->choices) {
-        size_t len = 0;
-        out[0] = '\0';
-        for (size_t i = 0; o->choices[i] && len + 1 < n; i++)
-            len += (size_t)snprintf(out + len, n - len, "%s%s", i ? "|" : "=", o->choices[i]);
+        for (size_t i = 0; o->choices[i]; i++)
+            append(out, n, &len, "%s%s", i ? "|" : "=", o->choices[i]);
     } else {
-        snprintf(out, n, "=VALUE");
+        append(out, n, &len, "=VALUE");
     }
 }
 
@@ -356,22 +371,19 @@ static void spell(const struct args_opt *o, char *out, size_t n)
     out[0] = '\0';
     for (int pass = 0; pass < 3; pass++) {
         if (pass == 1) {
-            len += (size_t)snprintf(out + len, len < n ? n - len : 0, "%s--%s%s%s", len ? ", " : "",
-                                    negatable(o) ? "[no-]" : "", o->name, value);
+            append(out, n, &len, "%s--%s%s%s", len ? ", " : "", negatable(o) ? "[no-]" : "", o->name, value);
             continue;
         }
         for (const char *p = o->aliases; p && *p;) {
             size_t w = strcspn(p, " ");
             bool is_long = w > 2 && p[1] == '-';
-            if ((pass == 0) != is_long && len < n)
-                len += (size_t)snprintf(out + len, n - len, "%s%.*s", len ? ", " : "", (int)w, p);
+            if ((pass == 0) != is_long)
+                append(out, n, &len, "%s%.*s", len ? ", " : "", (int)w, p);
             p += w;
             while (*p == ' ')
                 p++;
         }
     }
-    if (len >= n && n > 4)
-        memcpy(out + n - 4, "...", 4);
 }
 
 static void help_table(const struct args_opt *opts, FILE *out)
