@@ -72,6 +72,9 @@ rc 2 "$JOBTEL" summary --store; has '--store'
 rc 2 "$JOBTEL" summary --retry-spool --encoding=b64; has '--encoding'
 rc 2 "$JOBTEL" summary --retry-spool --encoding b64; has '--encoding'
 rc 2 "$JOBTEL" summary --retry-spool --config "$T/none.conf"; has 'none.conf'
+rc 2 "$JOBTEL" summary --retry-spool --spool-max-age=0; has '--spool-max-age'
+rc 2 "$JOBTEL" summary --retry-spool --spool-max-age 12x; has '--spool-max-age'
+rc 2 "$JOBTEL" summary --retry-spool --spool-max-age 12h --config "$T/none.conf"; has 'none.conf'
 rc 2 "$JOBTEL" summary --store 1 -d --debug --encoding js1 --spool-dir "$T/s" --prometheus http://h --config "$T/none.conf"
 has 'none.conf'
 pass "command lines of jobtel, prolog/epilog, exporter, jobstats and summary"
