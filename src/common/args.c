@@ -8,8 +8,11 @@
  */
 #include "common/args.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/strparse.h"
@@ -406,7 +409,7 @@ static void help_table(const struct args_opt *opts, FILE *out)
     }
 }
 
-void args_help(const struct args_spec *spec, FILE *out)
+static void help_text(const struct args_spec *spec, FILE *out)
 {
     fprintf(out, "Usage: %s\n", spec->usage);
     if (spec->description) {
@@ -421,4 +424,33 @@ void args_help(const struct args_spec *spec, FILE *out)
         fputc('\n', out);
         put_wrapped(out, spec->epilogue, 0, 0);
     }
+}
+
+void args_help(const struct args_spec *spec, FILE *out)
+{
+    /* Composed first and written with one write(2) where `out` is a descriptor: `... --help | grep -q`
+     * then never gets the program killed by SIGPIPE half way (a pipe holds far more than any help). */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) {
+        help_text(spec, out);
+        return;
+    }
+    help_text(spec, mem);
+    int fd = fclose(mem) == 0 ? fileno(out) : -1;
+    if (fd >= 0 && fflush(out) == 0) {
+        size_t off = 0;
+        while (off < len) {
+            ssize_t w = write(fd, text + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+    } else if (text) {
+        fwrite(text, 1, len, out);
+    }
+    free(text);
 }
