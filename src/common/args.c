@@ -355,37 +355,33 @@ static void spell_value(const struct args_opt *o, char *out, size_t n)
     size_t len = 0;
     out[0] = '\0';
     if (o->placeholder) {
-        append(out, n, &len, "=%s", o->placeholder);
+        append(out, n, &len, "%s", o->placeholder);
     } else if (o->kind == ARGS_CHOICE && o->choices) {
         for (size_t i = 0; o->choices[i]; i++)
-            append(out, n, &len, "%s%s", i ? "|" : "=", o->choices[i]);
+            append(out, n, &len, "%s%s", i ? "|" : "", o->choices[i]);
     } else {
-        append(out, n, &len, "=VALUE");
+        append(out, n, &len, "VALUE");
     }
 }
 
-/* "-f, --collectors=FILE, --other": single-dash aliases first, then the name, then long aliases. */
+/* "--collectors, -f FILE": the name, its aliases as the table lists them, then the value's placeholder
+ * (node_exporter's and the old exporter help's order, which scripts grep for). */
 static void spell(const struct args_opt *o, char *out, size_t n)
 {
-    char value[96] = "";
-    if (takes_value(o))
-        spell_value(o, value, sizeof value);
     size_t len = 0;
     out[0] = '\0';
-    for (int pass = 0; pass < 3; pass++) {
-        if (pass == 1) {
-            append(out, n, &len, "%s--%s%s%s", len ? ", " : "", negatable(o) ? "[no-]" : "", o->name, value);
-            continue;
-        }
-        for (const char *p = o->aliases; p && *p;) {
-            size_t w = strcspn(p, " ");
-            bool is_long = w > 2 && p[1] == '-';
-            if ((pass == 0) != is_long)
-                append(out, n, &len, "%s%.*s", len ? ", " : "", (int)w, p);
-            p += w;
-            while (*p == ' ')
-                p++;
-        }
+    append(out, n, &len, "--%s%s", negatable(o) ? "[no-]" : "", o->name);
+    for (const char *p = o->aliases; p && *p;) {
+        size_t w = strcspn(p, " ");
+        append(out, n, &len, ", %.*s", (int)w, p);
+        p += w;
+        while (*p == ' ')
+            p++;
+    }
+    if (takes_value(o)) {
+        char value[96];
+        spell_value(o, value, sizeof value);
+        append(out, n, &len, " %s", value);
     }
 }
 

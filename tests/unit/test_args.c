@@ -325,13 +325,13 @@ static void test_help_text(void **state)
     assert_int_equal(run(&spec, &o, pos, &n, &e, &out, h), ARGS_EXIT);
     static const char *const want[] = {
         "Usage: prog sub [options] ARG...\n\nDoes things.",
-        "\nOptions:\n  -F, --flag                      A flag.\n",
-        "  -b, -bb, --[no-]bool            A boolean.\n",
-        "  -s, --string=TEXT, --old-string\n                                  A string.\n", /* too wide */
-        "  --other=VALUE                   Another.\n",
-        "\nNumbers:\n  --dur=DURATION                  A duration.\n",
-        "  --colour=red|green|warning      A colour.\n",
-        "  -n, --no-thing                  Calls without a value.\n",
+        "\nOptions:\n  --flag, -F                      A flag.\n",
+        "  --[no-]bool, -b, -bb            A boolean.\n",
+        "  --string, -s, --old-string TEXT\n                                  A string.\n", /* too wide */
+        "  --other VALUE                   Another.\n",
+        "\nNumbers:\n  --dur DURATION                  A duration.\n",
+        "  --colour red|green|warning      A colour.\n",
+        "  --no-thing, -n                  Calls without a value.\n",
         "\nSwitches (--[no-]thing.<name>):\n  --[no-]thing.a                  Switch a.\n",
         "\nExit codes: 0 fine, 2 usage.\n",
     };
@@ -363,7 +363,7 @@ static void test_help_wraps_long_help_under_its_column(void **state)
     assert_non_null(f);
     args_help(&s, f);
     fclose(f);
-    assert_non_null(strstr(text, "  --a-very-long-option-name-indeed=SOMETHING\n" "                                  One two"));
+    assert_non_null(strstr(text, "  --a-very-long-option-name-indeed SOMETHING\n" "                                  One two"));
     const char *nl = strstr(text, "One two");
     nl = strchr(nl, '\n');
     assert_non_null(nl);
