@@ -34,9 +34,11 @@ for c in prolog epilog; do
     rc 2 env -u SLURM_JOB_ID "$JOBTEL" $c --strict --hpc-dir; has "--hpc-dir"
     rc 2 env -u SLURM_JOB_ID "$JOBTEL" $c --strict --hpc-dir="$T/x" --gpustat-dir="$T/x"; has 'must differ'
     rc 2 env -u SLURM_JOB_ID "$JOBTEL" $c --strict --log.level=loud
+    rc 2 env -u SLURM_JOB_ID "$JOBTEL" $c --strict --lock-timeout=0; has '--lock-timeout'
+    rc 2 env -u SLURM_JOB_ID "$JOBTEL" $c --strict --lock-timeout 301; has '--lock-timeout'
     # Accepted spellings; without a job id the run itself fails (1 with --strict, 0 without).
     rc 1 env -u SLURM_JOB_ID "$JOBTEL" $c --strict --hpc-dir "$T/h" --slurm.gpustat-dir="$T/g" --no-syslog \
-        --gpu-numbering minor --log.level=error --path.procfs=/proc --gpus=0
+        --gpu-numbering minor --log.level=error --path.procfs=/proc --gpus=0 --lock-timeout 0.5
     rc 0 env -u SLURM_JOB_ID "$JOBTEL" $c --hpc-job-mapping-dir="$T/h" --gpustat-dir "$T/g" --syslog --no-syslog
 done
 
