@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/args.h"
 #include "common/cli.h"
 
 struct subcommand {
@@ -39,35 +40,59 @@ static const struct subcommand subcommands[] = {
     {"summary", "store a job's summary at job end (EpilogSlurmctld), retry the spool", cmd_summary_exec},
 };
 
-static void usage(FILE *out)
+/* The front's own options: only --help and --version, before the command word. */
+static const struct args_opt front_opts[] = {
+    {.name = "help", .aliases = "-h", .kind = ARGS_HELP, .help = "Show this help (also `jobtel help`)"},
+    {.name = "version", .kind = ARGS_VERSION, .help = "Show the version (also `jobtel version`)"},
+    {.kind = ARGS_END},
+};
+
+/* The commands list, from the table above, for the generated help. */
+static char front_commands[1024];
+
+static const struct args_spec front_spec = {
+    .prog = "jobtel",
+    .usage = "jobtel <command> [options]",
+    .description = front_commands,
+    .opts = front_opts,
+    .epilogue = "'jobtel <command> --help' describes each command.\n"
+                "Exit codes: 0 success, 1 runtime failure, 2 usage error.",
+};
+
+static void build_commands(void)
 {
-    fprintf(out, "Usage: jobtel <command> [options]\n\nCommands:\n");
-    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
-        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
-    fprintf(out, "\n'jobtel <command> --help' describes each command.\n"
-                 "Exit codes: 0 success, 1 runtime failure, 2 usage error.\n");
+    size_t off = (size_t)snprintf(front_commands, sizeof front_commands, "Commands:");
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0] && off < sizeof front_commands; i++)
+        off += (size_t)snprintf(front_commands + off, sizeof front_commands - off, "\n  %-10s %s",
+                                subcommands[i].name, subcommands[i].summary);
 }
 
 int main(int argc, char **argv)
 {
+    build_commands();
     if (argc < 2) {
-        usage(stderr);
+        args_help(&front_spec, stderr);
         return CLI_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        cli_print_version("jobtel");
-        return CLI_EXIT_OK;
+    if (strcmp(cmd, "help") == 0)
+        cmd = "--help";
+    else if (strcmp(cmd, "version") == 0)
+        cmd = "--version";
+    if (cmd[0] == '-') {
+        /* Only the first argument is the front's: what follows --help is not looked at. */
+        char *front_argv[] = {argv[0], (char *)cmd, NULL};
+        struct args_error err;
+        if (args_parse(&front_spec, NULL, 2, front_argv, NULL, NULL, &err) == ARGS_EXIT)
+            return CLI_EXIT_OK;
+        args_print_error(&front_spec, &err);
+        return CLI_EXIT_USAGE;
     }
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
         if (strcmp(cmd, subcommands[i].name) == 0)
             return subcommands[i].run(argc - 1, argv + 1);
     }
     fprintf(stderr, "jobtel: unknown command '%s'\n\n", cmd);
-    usage(stderr);
+    args_help(&front_spec, stderr);
     return CLI_EXIT_USAGE;
 }

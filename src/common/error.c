@@ -24,6 +24,7 @@ const char *jt_strerror(enum jt_err err)
     case JT_ERR_UNSAFE: return "unsafe filesystem state";
     case JT_ERR_INTERNAL: return "internal error";
     case JT_ERR_NOSPACE: return "no space left on device";
+    case JT_ERR_NOT_REGULAR: return "not a regular file (FIFO, device, socket or directory)";
     }
     return "unknown error";
 }

@@ -23,6 +23,7 @@ enum jt_err {
     JT_ERR_UNSAFE = 13,     /* refused: a symlink, wrong owner or other unsafe filesystem state */
     JT_ERR_INTERNAL = 14,   /* a bug: an invariant did not hold */
     JT_ERR_NOSPACE = 15,    /* the filesystem is full or the quota is used up (ENOSPC, EDQUOT) */
+    JT_ERR_NOT_REGULAR = 16, /* refused: a FIFO, device, socket or directory where a regular file belongs */
 };
 
 /* Returns a static, human-readable message for `err`. */

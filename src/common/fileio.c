@@ -1,12 +1,27 @@
-/* fileio.c - bounded file reading (see fileio.h). */
+/* fileio.c - bounded, non-blocking reading of regular files (see fileio.h).
+ *
+ * O_NONBLOCK makes open() of a FIFO with no writer return at once instead of waiting for one; the
+ * fstat() that follows refuses it (and devices, sockets, directories) before any read. On a regular
+ * file O_NONBLOCK changes nothing. O_NOCTTY keeps a terminal device from becoming ours if one is
+ * named. st_size is not used as a bound: procfs and cgroup files say 0 and sysfs says 4096 whatever
+ * they hold, so the cap is enforced on what read() returns.
+ */
 #include "common/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#define FILEIO_OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 
 static enum jt_err read_fd(int fd, size_t max, struct buf *out)
 {
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return JT_ERR_IO;
+    if (!S_ISREG(st.st_mode))
+        return JT_ERR_NOT_REGULAR;
     char chunk[4096];
     size_t total = 0;
     for (;;) {
@@ -38,6 +53,10 @@ static enum jt_err open_err(int e)
         return JT_ERR_PERMISSION;
     case ELOOP:
         return JT_ERR_UNSAFE;
+    case ENXIO: /* a socket, or a device with no driver: not a file we can read */
+        return JT_ERR_NOT_REGULAR;
+    case ENOMEM:
+        return JT_ERR_NOMEM;
     default:
         return JT_ERR_IO;
     }
@@ -45,7 +64,7 @@ static enum jt_err open_err(int e)
 
 enum jt_err file_read(const char *path, size_t max, struct buf *out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, FILEIO_OPEN_FLAGS);
     if (fd < 0)
         return open_err(errno);
     enum jt_err e = read_fd(fd, max, out);
@@ -55,7 +74,7 @@ enum jt_err file_read(const char *path, size_t max, struct buf *out)
 
 enum jt_err file_read_at(int dirfd, const char *name, size_t max, struct buf *out)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = openat(dirfd, name, FILEIO_OPEN_FLAGS | O_NOFOLLOW);
     if (fd < 0)
         return open_err(errno);
     enum jt_err e = read_fd(fd, max, out);

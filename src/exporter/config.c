@@ -1,114 +1,186 @@
 /* config.c - command-line parsing for `jobtel exporter`.
  *
- * A table of flags, each with a kind and the field it sets, so --help and the parser cannot drift
- * apart. Both `--flag=value` and `--flag value` are accepted; booleans also take `--no-flag`.
+ * A table of flags (common/args.h), each with a kind and the field it sets, so --help and the parser
+ * cannot drift apart; the collector switches are added from the registration table at run time.
+ * Checks that span several flags (the interval's range, stale-after) follow the parse.
  */
 #include "exporter/config.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "collectors/collector.h"
+#include "common/args.h"
 #include "common/strparse.h"
-
-enum flag_kind { FK_STRING, FK_BOOL, FK_DURATION, FK_MILLIS, FK_INT, FK_LOGLEVEL, FK_HELP, FK_VERSION, FK_NOHOST };
-
-/* dcgm-exporter's environment variables (dcgm-exporter.md §1), read in drop-in mode before the command line,
- * which wins. Each names the flag it stands for. */
-static const struct {
-    const char *env;
-    const char *flag;
-} dcgm_env[] = {
-    {"DCGM_EXPORTER_COLLECTORS", "collectors"},
-    {"DCGM_EXPORTER_LISTEN", "web.listen-address"},
-    {"DCGM_EXPORTER_INTERVAL", "collect-interval"},
-    {"DCGM_EXPORTER_KUBERNETES", "kubernetes"},
-    {"DCGM_EXPORTER_KUBERNETES_GPU_ID_TYPE", "kubernetes-gpu-id-type"},
-    {"DCGM_HPC_JOB_MAPPING_DIR", "hpc-job-mapping-dir"},
-    {"DCGM_REMOTE_HOSTENGINE_INFO", "remote-hostengine-info"},
-    {"DCGM_EXPORTER_DEVICES_STR", "devices"},
-    {"DCGM_EXPORTER_NO_HOSTNAME", "no-hostname"},
-    {"DCGM_EXPORTER_XID_COUNT_WINDOW_SIZE", "xid-count-window-size"},
-    {"DCGM_EXPORTER_WEB_CONFIG_FILE", "web-config-file"},
-    {"DCGM_EXPORTER_REPLACE_BLANKS_IN_MODEL_NAME", "replace-blanks-in-model-name"},
-    {"DCGM_POD_RESOURCES_KUBELET_SOCKET", "kubernetes.pod-resources-socket"},
-};
-
-#define DCGM_EXPORTER_DEFAULT_COUNTERS "/etc/dcgm-exporter/default-counters.csv"
-
-struct flag {
-    const char *name;  /* long name without the leading "--" */
-    const char *alias; /* short or compatibility spellings with their dashes, ", "-separated, or NULL */
-    enum flag_kind kind;
-    size_t offset;     /* into struct exporter_config */
-    const char *help;
-};
 
 #define OFF(field) offsetof(struct exporter_config, field)
 
-static const struct flag flags[] = {
-    {"web.listen-address", "-a, --address", FK_STRING, OFF(listen_address),
-     "Address to listen on, [host]:port (default \":9400\"; dcgm-exporter's -a)"},
-    {"web.telemetry-path", NULL, FK_STRING, OFF(telemetry_path), "Path under which to expose metrics (default /metrics)"},
-    {"collect.interval", NULL, FK_DURATION, OFF(collect_interval_s),
-     "How often collectors read their sources, e.g. 1s, 500ms (default 1s)"},
-    {"collect-interval", "-c", FK_MILLIS, OFF(collect_interval_s), "The same in milliseconds (dcgm-exporter's -c)"},
-    {"collect.stale-after", NULL, FK_DURATION, OFF(stale_after_s),
-     "A collector whose last result is older is reported stale and /health answers 503 (default 3x interval, at least 3s; "
-     "at least 2x interval; scaled up for a collector with a longer interval)"},
-    {"collector.gpu.nvml-library", NULL, FK_STRING, OFF(nvml_library),
-     "NVML library to load (default libnvidia-ml.so.1)"},
-    {"collectors", "-f", FK_STRING, OFF(counters_file),
-     "dcgm-exporter counters CSV selecting the DCGM_FI_* fields (default: built-in default counters)"},
-    {"collector.gpu.dcgm-names", NULL, FK_BOOL, OFF(gpu_dcgm_names), "Export dcgm-exporter metric names (default on)"},
-    {"collector.gpu.jobstats-names", NULL, FK_BOOL, OFF(gpu_jobstats_names),
-     "Export Princeton nvidia_gpu_* metric names (default on)"},
-    {"collector.gpu.xid-events", NULL, FK_BOOL, OFF(gpu_xid_events), "Watch NVML XID events (default on)"},
-    {"xid-count-window-size", "-x", FK_MILLIS, OFF(xid_count_window_s),
-     "Window of DCGM_EXP_XID_ERRORS_COUNT, in milliseconds (dcgm-exporter's -x; default 300000)"},
-    {"collector.gpu.dcgm", NULL, FK_BOOL, OFF(gpu_dcgm),
-     "Profiling fields from DCGM (embedded engine; -r for a host engine) instead of NVML GPM (default off; -r turns "
-     "it on)"},
-    {"collector.gpu.dcgm-library", NULL, FK_STRING, OFF(dcgm_library),
-     "DCGM library to load (default libdcgm.so.4, then libdcgm.so.3)"},
-    {"collector.gpu.profiling-pause-dir", NULL, FK_STRING, OFF(profiling_pause_dir),
-     "A file here named after a GPU (index or UUID) pauses GPM profiling sampling on it, for a job running "
-     "Nsight/CUPTI (default /run/jobtel/profiling-pause; empty disables)"},
-    {"hostname", NULL, FK_STRING, OFF(hostname), "Value of the hostname label (default $NODE_NAME, else the host name)"},
-    {"no-hostname", "-n", FK_NOHOST, 0, "Omit the hostname label"},
-    {"replace-blanks-in-model-name", "-rbmn", FK_BOOL, OFF(replace_blanks_in_model_name),
-     "Replace spaces in the modelName label with dashes"},
-    {"hpc-job-mapping-dir", NULL, FK_STRING, OFF(hpc_job_mapping_dir),
-     "dcgm-exporter HPC job mapping directory (default /run/dcgm-job-map; empty disables)"},
-    {"slurm.gpustat-dir", NULL, FK_STRING, OFF(gpustat_dir),
-     "Princeton GPU ownership directory (default /run/gpustat; empty disables)"},
-    {"kubernetes", "-k", FK_BOOL, OFF(kubernetes),
-     "Label GPUs with the pod, namespace and container using them, from the kubelet (dcgm-exporter's -k)"},
-    {"kubernetes.pod-resources-socket", NULL, FK_STRING, OFF(pod_resources_socket),
-     "kubelet pod-resources socket (default /var/lib/kubelet/pod-resources/kubelet.sock)"},
-    {"kubernetes.resource-names", NULL, FK_STRING, OFF(kubernetes_resource_names),
-     "Comma list of extra GPU resource names, besides nvidia.com/gpu and nvidia.com/mig-*"},
-    {"path.procfs", NULL, FK_STRING, OFF(path_procfs), "procfs mount point (default /proc)"},
-    {"path.sysfs", NULL, FK_STRING, OFF(path_sysfs), "sysfs mount point (default /sys)"},
-    {"path.cgroupfs", NULL, FK_STRING, OFF(path_cgroupfs), "cgroup filesystem root (default /sys/fs/cgroup)"},
-    {"collector.cgroup.version", NULL, FK_INT, OFF(cgroup_version), "Force cgroup version 1 or 2 (default: detect)"},
-    {"log.level", NULL, FK_LOGLEVEL, OFF(log_level), "One of error, warn, info, debug (default info)"},
-    {"dcgm-exporter-compat", NULL, FK_BOOL, OFF(dcgm_compat),
-     "Behave as dcgm-exporter (also when started as `dcgm-exporter`): its DCGM_EXPORTER_* variables, its "
-     "default counters file, no Princeton names unless asked for"},
-    {"remote-hostengine-info", "-r", FK_STRING, OFF(remote_hostengine),
-     "DCGM host engine host:port or unix socket path (dcgm-exporter's -r); turns --collector.gpu.dcgm on"},
-    {"devices", "-d", FK_STRING, OFF(devices),
-     "GPUs to export, dcgm-exporter's syntax: f (all), g[:0,1,2-4] or i[:...] (default f)"},
-    {"web-config-file", NULL, FK_STRING, OFF(web_config_file),
-     "exporter-toolkit web config (dcgm-exporter's); TLS and basic auth are not served, so one that asks for "
-     "them is refused at start-up"},
-    {"kubernetes-gpu-id-type", NULL, FK_STRING, OFF(kubernetes_gpu_id_type),
-     "uid or device-name (dcgm-exporter's; jobtel matches the kubelet's device ids in either form)"},
-    {"help", "-h", FK_HELP, 0, "Show this help"},
-    {"version", NULL, FK_VERSION, 0, "Show the version"},
+#define DCGM_EXPORTER_DEFAULT_COUNTERS "/etc/dcgm-exporter/default-counters.csv"
+
+/* dcgm-exporter's environment variables (dcgm-exporter.md §1), read in drop-in mode before the command line,
+ * which wins. Each names the option it stands for. */
+static const struct {
+    const char *env;
+    const char *opt;
+} dcgm_env[] = {
+    {"DCGM_EXPORTER_COLLECTORS", "--collectors"},
+    {"DCGM_EXPORTER_LISTEN", "--web.listen-address"},
+    {"DCGM_EXPORTER_INTERVAL", "--collect-interval"},
+    {"DCGM_EXPORTER_KUBERNETES", "--kubernetes"},
+    {"DCGM_EXPORTER_KUBERNETES_GPU_ID_TYPE", "--kubernetes-gpu-id-type"},
+    {"DCGM_HPC_JOB_MAPPING_DIR", "--hpc-job-mapping-dir"},
+    {"DCGM_REMOTE_HOSTENGINE_INFO", "--remote-hostengine-info"},
+    {"DCGM_EXPORTER_DEVICES_STR", "--devices"},
+    {"DCGM_EXPORTER_NO_HOSTNAME", "--no-hostname"},
+    {"DCGM_EXPORTER_XID_COUNT_WINDOW_SIZE", "--xid-count-window-size"},
+    {"DCGM_EXPORTER_WEB_CONFIG_FILE", "--web-config-file"},
+    {"DCGM_EXPORTER_REPLACE_BLANKS_IN_MODEL_NAME", "--replace-blanks-in-model-name"},
+    {"DCGM_POD_RESOURCES_KUBELET_SOCKET", "--kubernetes.pod-resources-socket"},
 };
+#define DCGM_ENV_N (sizeof dcgm_env / sizeof dcgm_env[0])
+
+static bool opt_no_hostname(void *base, const char *unused, const char **why)
+{
+    (void)unused;
+    (void)why;
+    ((struct exporter_config *)base)->hostname = NULL;
+    return true;
+}
+
+_Static_assert(sizeof(enum log_level) == sizeof(int), "ARGS_CHOICE stores an int");
+
+static const struct args_opt flags[] = {
+    {.name = "web.listen-address", .aliases = "-a --address", .kind = ARGS_STRING, .offset = OFF(listen_address),
+     .placeholder = "ADDR", .help = "Address to listen on, [host]:port (default \":9400\"; -a as in dcgm-exporter)"},
+    {.name = "web.telemetry-path", .kind = ARGS_STRING, .offset = OFF(telemetry_path), .placeholder = "PATH",
+     .help = "Path under which to expose metrics (default /metrics)"},
+    {.name = "collect.interval", .kind = ARGS_DURATION, .offset = OFF(collect_interval_s), .placeholder = "DURATION",
+     .help = "How often collectors read their sources, e.g. 1s, 500ms (default 1s)"},
+    {.name = "collect-interval", .aliases = "-c", .kind = ARGS_MILLIS, .offset = OFF(collect_interval_s),
+     .placeholder = "MS", .min = 0, .max = 86400000, .help = "The same in milliseconds (dcgm-exporter's -c)"},
+    {.name = "collect.stale-after", .kind = ARGS_DURATION, .offset = OFF(stale_after_s), .placeholder = "DURATION",
+     .help = "A collector whose last result is older is reported stale and /health answers 503 (default 3x "
+             "interval, at least 3s; at least 2x interval; scaled up for a collector with a longer interval)"},
+    {.name = "collector.gpu.nvml-library", .kind = ARGS_STRING, .offset = OFF(nvml_library), .placeholder = "PATH",
+     .help = "NVML library to load (default libnvidia-ml.so.1)"},
+    {.name = "collectors", .aliases = "-f", .kind = ARGS_STRING, .offset = OFF(counters_file), .placeholder = "FILE",
+     .help = "dcgm-exporter counters CSV selecting the DCGM_FI_* fields (default: built-in default counters)"},
+    {.name = "collector.gpu.dcgm-names", .kind = ARGS_BOOL, .offset = OFF(gpu_dcgm_names),
+     .help = "Export dcgm-exporter metric names (default on)"},
+    {.name = "collector.gpu.jobstats-names", .kind = ARGS_BOOL, .offset = OFF(gpu_jobstats_names),
+     .help = "Export Princeton nvidia_gpu_* metric names (default on)"},
+    {.name = "collector.gpu.xid-events", .kind = ARGS_BOOL, .offset = OFF(gpu_xid_events),
+     .help = "Watch NVML XID events (default on)"},
+    {.name = "xid-count-window-size", .aliases = "-x", .kind = ARGS_MILLIS, .offset = OFF(xid_count_window_s),
+     .placeholder = "MS", .min = 1, .max = 86400000,
+     .help = "Window of DCGM_EXP_XID_ERRORS_COUNT, in milliseconds (dcgm-exporter's -x; default 300000)"},
+    {.name = "collector.gpu.dcgm", .kind = ARGS_BOOL, .offset = OFF(gpu_dcgm),
+     .help = "Profiling fields from DCGM (embedded engine; -r for a host engine) instead of NVML GPM (default off; "
+             "-r turns it on)"},
+    {.name = "collector.gpu.dcgm-library", .kind = ARGS_STRING, .offset = OFF(dcgm_library), .placeholder = "PATH",
+     .help = "DCGM library to load (default libdcgm.so.4, then libdcgm.so.3)"},
+    {.name = "remote-hostengine-info", .aliases = "-r", .kind = ARGS_STRING, .offset = OFF(remote_hostengine),
+     .placeholder = "HOST:PORT",
+     .help = "DCGM host engine, host:port or a unix socket path (dcgm-exporter's -r); turns --collector.gpu.dcgm on"},
+    {.name = "collector.gpu.profiling-pause-dir", .kind = ARGS_STRING, .offset = OFF(profiling_pause_dir),
+     .placeholder = "DIR",
+     .help = "A file here named after a GPU (index or UUID) pauses GPM/DCGM profiling sampling on it, for a job "
+             "running Nsight/CUPTI (default /run/jobtel/profiling-pause; empty disables)"},
+    {.name = "hostname", .kind = ARGS_STRING, .offset = OFF(hostname), .placeholder = "NAME",
+     .help = "Value of the hostname label (default $NODE_NAME, else the host name)"},
+    {.name = "no-hostname", .aliases = "-n", .kind = ARGS_CALL, .call = opt_no_hostname,
+     .help = "Omit the hostname label"},
+    {.name = "replace-blanks-in-model-name", .aliases = "-rbmn", .kind = ARGS_BOOL,
+     .offset = OFF(replace_blanks_in_model_name), .help = "Replace spaces in the modelName label with dashes"},
+    {.name = "hpc-job-mapping-dir", .kind = ARGS_STRING, .offset = OFF(hpc_job_mapping_dir), .placeholder = "DIR",
+     .help = "dcgm-exporter HPC job mapping directory (default /run/dcgm-job-map; empty disables)"},
+    {.name = "slurm.gpustat-dir", .kind = ARGS_STRING, .offset = OFF(gpustat_dir), .placeholder = "DIR",
+     .help = "Princeton GPU ownership directory (default /run/gpustat; empty disables)"},
+    {.name = "kubernetes", .aliases = "-k", .kind = ARGS_BOOL, .offset = OFF(kubernetes),
+     .help = "Label GPUs with the pod, namespace and container using them, from the kubelet (dcgm-exporter's -k)"},
+    {.name = "kubernetes.pod-resources-socket", .kind = ARGS_STRING, .offset = OFF(pod_resources_socket),
+     .placeholder = "PATH", .help = "kubelet pod-resources socket (default /var/lib/kubelet/pod-resources/kubelet.sock)"},
+    {.name = "kubernetes.resource-names", .kind = ARGS_STRING, .offset = OFF(kubernetes_resource_names),
+     .placeholder = "LIST", .help = "Comma list of extra GPU resource names, besides nvidia.com/gpu and nvidia.com/mig-*"},
+    {.name = "path.procfs", .kind = ARGS_STRING, .offset = OFF(path_procfs), .placeholder = "DIR",
+     .help = "procfs mount point (default /proc)"},
+    {.name = "path.sysfs", .kind = ARGS_DEPRECATED, .placeholder = "DIR",
+     .help = "Deprecated, no effect: nothing is read from sysfs but the cgroup tree (--path.cgroupfs)"},
+    {.name = "path.cgroupfs", .kind = ARGS_STRING, .offset = OFF(path_cgroupfs), .placeholder = "DIR",
+     .help = "cgroup filesystem root (default /sys/fs/cgroup)"},
+    {.name = "collector.cgroup.version", .kind = ARGS_INT, .offset = OFF(cgroup_version), .placeholder = "N",
+     .min = 0, .max = 1000000, .help = "Force cgroup version 1 or 2 (default: detect)"},
+    {.name = "dcgm-exporter-compat", .kind = ARGS_BOOL, .offset = OFF(dcgm_compat),
+     .help = "Behave as dcgm-exporter (also when started as `dcgm-exporter`): its DCGM_EXPORTER_* variables, its "
+             "default counters file, no Princeton names unless asked for"},
+    {.name = "devices", .aliases = "-d", .kind = ARGS_STRING, .offset = OFF(devices), .placeholder = "SPEC",
+     .help = "GPUs to export, dcgm-exporter's syntax: f (all), g[:0,1,2-4] or i[:...] (default f)"},
+    {.name = "web-config-file", .kind = ARGS_STRING, .offset = OFF(web_config_file), .placeholder = "FILE",
+     .help = "exporter-toolkit web config (dcgm-exporter's); TLS and basic auth are not served, so one that asks "
+             "for them is refused at start-up"},
+    {.name = "kubernetes-gpu-id-type", .kind = ARGS_STRING, .offset = OFF(kubernetes_gpu_id_type),
+     .placeholder = "TYPE",
+     .help = "uid or device-name (dcgm-exporter's; jobtel matches the kubelet's device ids in either form)"},
+    {.name = "log.level", .kind = ARGS_CHOICE, .offset = OFF(log_level), .choices = log_level_words,
+     .values = log_level_values, .placeholder = "LEVEL", .help = "One of error, warn, info, debug (default info)"},
+    {.name = "help", .aliases = "-h", .kind = ARGS_HELP, .help = "Show this help"},
+    {.name = "version", .kind = ARGS_VERSION, .help = "Show the version"},
+    {.kind = ARGS_END},
+};
+
+/* --[no-]collector.<name> and --collector.<name>.interval for each collector of the registration table,
+ * built at run time from it (so a new collector gets its flags and its lines in --help by being
+ * registered). */
+struct collector_flags {
+    struct args_opt opts[2 * CONFIG_MAX_COLLECTORS + 2];
+    char names[CONFIG_MAX_COLLECTORS][2][80];
+    char helps[CONFIG_MAX_COLLECTORS][2][200];
+};
+
+static void collector_flags_build(struct collector_flags *cf)
+{
+    memset(cf, 0, sizeof *cf);
+    size_t k = 0;
+    cf->opts[k++] = (struct args_opt){.kind = ARGS_GROUP,
+                                      .help = "Collectors (--[no-]collector.<name>, --collector.<name>.interval):"};
+    for (size_t i = 0; collector_table[i] && i < CONFIG_MAX_COLLECTORS; i++) {
+        const struct collector_ops *c = collector_table[i];
+        char every[48];
+        if (c->default_interval > 0)
+            snprintf(every, sizeof every, "every %gs", c->default_interval);
+        else
+            snprintf(every, sizeof every, "every --collect.interval");
+        snprintf(cf->names[i][0], sizeof cf->names[i][0], "collector.%s", c->name);
+        snprintf(cf->helps[i][0], sizeof cf->helps[i][0], "%s (default %s, %s)", c->help,
+                 c->enabled_by_default ? "on" : "off", every);
+        cf->opts[k++] = (struct args_opt){.name = cf->names[i][0], .kind = ARGS_SWITCH,
+                                          .offset = OFF(collector_enabled) + i * sizeof(int), .help = cf->helps[i][0]};
+        snprintf(cf->names[i][1], sizeof cf->names[i][1], "collector.%s.interval", c->name);
+        snprintf(cf->helps[i][1], sizeof cf->helps[i][1], "How often %s runs, from 10ms to 1h (default %s)", c->name,
+                 every);
+        cf->opts[k++] = (struct args_opt){.name = cf->names[i][1], .kind = ARGS_DURATION,
+                                          .offset = OFF(collector_interval_s) + i * sizeof(double),
+                                          .placeholder = "DURATION", .min = 0.01, .max = 3600,
+                                          .help = cf->helps[i][1]};
+    }
+    cf->opts[k] = (struct args_opt){.kind = ARGS_END};
+}
+
+static void exporter_spec(struct args_spec *spec, const struct collector_flags *cf)
+{
+    *spec = (struct args_spec){
+        .prog = "jobtel exporter",
+        .usage = "jobtel exporter [options]",
+        .description = "Serves GPU (NVML) and Slurm job metrics for Prometheus.",
+        .opts = flags,
+        .more_opts = cf->opts,
+        .epilogue = "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the counters file.\n"
+                    "Exit codes: 0 clean stop, 1 runtime failure (e.g. cannot listen), 2 usage error.",
+    };
+}
 
 void config_defaults(struct exporter_config *cfg)
 {
@@ -124,15 +196,14 @@ void config_defaults(struct exporter_config *cfg)
     cfg->gpu_jobstats_names = true;
     cfg->gpu_xid_events = true;
     cfg->xid_count_window_s = 300.0;
+    cfg->device_mask = ~0ULL;
+    cfg->profiling_pause_dir = "/run/jobtel/profiling-pause";
     cfg->hpc_job_mapping_dir = "/run/dcgm-job-map";
     cfg->gpustat_dir = "/run/gpustat";
-    cfg->profiling_pause_dir = "/run/jobtel/profiling-pause";
     cfg->pod_resources_socket = "/var/lib/kubelet/pod-resources/kubelet.sock";
     cfg->path_procfs = "/proc";
-    cfg->path_sysfs = "/sys";
     cfg->path_cgroupfs = "/sys/fs/cgroup";
     cfg->log_level = LOG_LVL_INFO;
-    cfg->device_mask = ~0ULL;
     static char host[256];
     const char *node = getenv("NODE_NAME");
     if (node && *node) {
@@ -217,169 +288,59 @@ static bool web_config_servable(const char *path)
     return ok;
 }
 
-void config_usage(FILE *out)
+/* Drop-in mode: dcgm-exporter's variables, parsed as the options they stand for before the command line (which
+ * wins, being parsed after). The values point into the environment, which outlives the configuration. */
+static enum jt_err apply_dcgm_env(const struct args_spec *spec, struct exporter_config *cfg)
 {
-    fprintf(out, "Usage: jobtel exporter [options]\n\n"
-                 "Serves GPU (NVML) and Slurm job metrics for Prometheus.\n\nOptions:\n");
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-        const struct flag *f = &flags[i];
-        char spelled[96];
-        snprintf(spelled, sizeof spelled, "--%s%s%s%s", f->kind == FK_BOOL ? "[no-]" : "", f->name,
-                 f->alias ? ", " : "", f->alias ? f->alias : "");
-        fprintf(out, "  %-34s %s\n", spelled, f->help);
-    }
-    fprintf(out, "  %-34s %s\n", "--collector.<name>.interval=DUR",
-            "How often collector <name> runs, e.g. 10s (default: as listed below)");
-    fprintf(out, "\nCollectors (--[no-]collector.<name>, --collector.<name>.interval):\n");
-    for (size_t i = 0; collector_table[i]; i++) {
-        char every[48];
-        if (collector_table[i]->default_interval > 0)
-            snprintf(every, sizeof every, "every %gs", collector_table[i]->default_interval);
-        else
-            snprintf(every, sizeof every, "every --collect.interval");
-        fprintf(out, "  %-34s %s (default %s, %s)\n", collector_table[i]->name, collector_table[i]->help,
-                collector_table[i]->enabled_by_default ? "on" : "off", every);
-    }
-    fprintf(out, "\nSignals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the counters file.\n"
-                 "Exit codes: 0 clean stop, 1 runtime failure (e.g. cannot listen), 2 usage error.\n");
-}
-
-static const struct flag *flag_lookup(const char *name, size_t n, bool *negated)
-{
-    *negated = false;
-    for (int pass = 0; pass < 2; pass++) {
-        const char *nm = name;
-        size_t nn = n;
-        if (pass == 1) {
-            if (nn < 3 || strncmp(nm, "no-", 3) != 0)
-                break;
-            nm += 3;
-            nn -= 3;
-        }
-        for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-            if (strlen(flags[i].name) == nn && strncmp(flags[i].name, nm, nn) == 0) {
-                if (pass == 1 && flags[i].kind != FK_BOOL)
-                    return NULL;
-                *negated = pass == 1;
-                return &flags[i];
-            }
-        }
-    }
-    return NULL;
-}
-
-/* Finds the flag one of whose aliases is the first n bytes of arg. */
-static const struct flag *alias_lookup_n(const char *arg, size_t n)
-{
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-        for (const char *a = flags[i].alias; a && *a;) {
-            size_t al = strcspn(a, ",");
-            if (al == n && strncmp(a, arg, n) == 0)
-                return &flags[i];
-            a += al;
-            a += strspn(a, ", ");
-        }
-    }
-    return NULL;
-}
-
-static const struct flag *alias_lookup(const char *arg)
-{
-    return alias_lookup_n(arg, strlen(arg));
-}
-
-static enum jt_err apply_flag(struct exporter_config *cfg, const struct flag *f, const char *val, bool *exit_now)
-{
-    char *base = (char *)cfg;
-    switch (f->kind) {
-    case FK_STRING:
-        *(const char **)(base + f->offset) = val;
-        return JT_OK;
-    case FK_BOOL:
-        if (strcmp(val, "true") == 0)
-            *(bool *)(base + f->offset) = true;
-        else if (strcmp(val, "false") == 0)
-            *(bool *)(base + f->offset) = false;
-        else
-            return JT_ERR_USAGE;
-        return JT_OK;
-    case FK_DURATION: {
-        double d;
-        if (!str_to_duration(val, &d))
-            return JT_ERR_USAGE;
-        *(double *)(base + f->offset) = d;
-        return JT_OK;
-    }
-    case FK_MILLIS: {
-        uint64_t ms;
-        if (!cstr_to_u64(val, &ms) || ms > 86400000u)
-            return JT_ERR_USAGE;
-        *(double *)(base + f->offset) = (double)ms / 1000.0;
-        return JT_OK;
-    }
-    case FK_INT: {
-        int64_t v;
-        if (!cstr_to_i64(val, &v) || v < 0 || v > 1000000)
-            return JT_ERR_USAGE;
-        *(int *)(base + f->offset) = (int)v;
-        return JT_OK;
-    }
-    case FK_LOGLEVEL:
-        return log_parse_level(val, (enum log_level *)(base + f->offset)) ? JT_OK : JT_ERR_USAGE;
-    case FK_HELP:
-        config_usage(stdout);
-        *exit_now = true;
-        return JT_OK;
-    case FK_VERSION:
-        printf("jobtel exporter version %s\n", JOBTEL_VERSION);
-        *exit_now = true;
-        return JT_OK;
-    case FK_NOHOST:
-        cfg->hostname = NULL;
-        return JT_OK;
-    }
-    return JT_ERR_INTERNAL;
-}
-
-static bool takes_value(const struct flag *f)
-{
-    return f->kind != FK_BOOL && f->kind != FK_HELP && f->kind != FK_VERSION && f->kind != FK_NOHOST;
-}
-
-static enum jt_err apply_flag(struct exporter_config *cfg, const struct flag *f, const char *val, bool *exit_now);
-static bool takes_value(const struct flag *f);
-
-/* Drop-in mode: dcgm-exporter's variables, then its defaults where jobtel's differ. */
-static enum jt_err apply_dcgm_env(struct exporter_config *cfg)
-{
-    for (size_t i = 0; i < sizeof dcgm_env / sizeof dcgm_env[0]; i++) {
+    char *argv[2 * DCGM_ENV_N + 1];
+    int argc = 0;
+    argv[argc++] = (char *)"dcgm-exporter-environment";
+    for (size_t i = 0; i < DCGM_ENV_N; i++) {
         const char *v = getenv(dcgm_env[i].env);
         if (!v || !*v)
             continue;
-        bool negated, exit_now = false;
-        const struct flag *f = flag_lookup(dcgm_env[i].flag, strlen(dcgm_env[i].flag), &negated);
-        if (!f)
-            return JT_ERR_INTERNAL;
-        if (f->kind == FK_NOHOST) {
-            if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-                cfg->hostname = NULL;
+        bool is_bool = strcmp(dcgm_env[i].opt, "--kubernetes") == 0 ||
+                       strcmp(dcgm_env[i].opt, "--replace-blanks-in-model-name") == 0;
+        bool yes = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
+        if (strcmp(dcgm_env[i].opt, "--no-hostname") == 0) {
+            if (yes)
+                argv[argc++] = (char *)"--no-hostname";
             continue;
         }
-        if (f->kind == FK_BOOL && strcmp(v, "1") == 0)
-            v = "true";
-        if (f->kind == FK_BOOL && strcmp(v, "0") == 0)
-            v = "false";
-        if (apply_flag(cfg, f, v, &exit_now) != JT_OK) {
-            fprintf(stderr, "jobtel exporter: invalid value '%s' in %s\n", v, dcgm_env[i].env);
-            return JT_ERR_USAGE;
+        if (is_bool) {
+            argv[argc++] = (char *)(yes ? dcgm_env[i].opt : strcmp(dcgm_env[i].opt, "--kubernetes") == 0
+                                                               ? "--no-kubernetes"
+                                                               : "--no-replace-blanks-in-model-name");
+            continue;
         }
+        argv[argc++] = (char *)dcgm_env[i].opt;
+        argv[argc++] = (char *)v;
+    }
+    struct args_error err;
+    if (args_parse(spec, cfg, argc, argv, NULL, NULL, &err) != ARGS_OK) {
+        fprintf(stderr, "jobtel exporter: dcgm-exporter's environment variables: %s: %s\n", err.arg ? err.arg : "",
+                err.why);
+        return JT_ERR_USAGE;
     }
     return JT_OK;
+}
+
+void config_usage(FILE *out)
+{
+    struct collector_flags cf;
+    struct args_spec spec;
+    collector_flags_build(&cf);
+    exporter_spec(&spec, &cf);
+    args_help(&spec, out);
 }
 
 enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, bool *exit_now)
 {
     *exit_now = false;
+    struct collector_flags cf;
+    struct args_spec spec;
+    collector_flags_build(&cf);
+    exporter_spec(&spec, &cf);
     /* Drop-in mode is decided before anything else: its variables are overridden by the command line. */
     bool compat = argc > 0 && config_is_dcgm_exporter_name(argv[0]);
     for (int i = 1; i < argc && !compat; i++)
@@ -389,93 +350,20 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         cfg->gpu_jobstats_names = false;
         if (access(DCGM_EXPORTER_DEFAULT_COUNTERS, R_OK) == 0)
             cfg->counters_file = DCGM_EXPORTER_DEFAULT_COUNTERS;
-        enum jt_err rc = apply_dcgm_env(cfg);
+        enum jt_err rc = apply_dcgm_env(&spec, cfg);
         if (rc != JT_OK)
             return rc;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const struct flag *f = NULL;
-        const char *val = NULL;
-        bool negated = false;
-        if (strncmp(arg, "--", 2) == 0) {
-            const char *name = arg + 2;
-            const char *eq = strchr(name, '=');
-            size_t n = eq ? (size_t)(eq - name) : strlen(name);
-            /* --[no-]collector.<name> switches a whole collector. */
-            bool neg = strncmp(name, "no-", 3) == 0;
-            const char *cn = name + (neg ? 3 : 0);
-            size_t cnl = n - (neg ? 3 : 0);
-            if (cnl > 10 && strncmp(cn, "collector.", 10) == 0 && !memchr(cn + 10, '.', cnl - 10) && !eq) {
-                char cname[64];
-                if (str_copy(cname, sizeof cname, cn + 10, cnl - 10)) {
-                    int idx = collector_find(cname);
-                    if (idx >= 0 && idx < CONFIG_MAX_COLLECTORS) {
-                        cfg->collector_enabled[idx] = neg ? 0 : 1;
-                        continue;
-                    }
-                }
-            }
-            /* --collector.<name>.interval=DURATION */
-            if (cnl > 19 && !neg && strncmp(cn, "collector.", 10) == 0 &&
-                strncmp(cn + cnl - 9, ".interval", 9) == 0) {
-                char cname[64];
-                int idx = -1;
-                if (str_copy(cname, sizeof cname, cn + 10, cnl - 19))
-                    idx = collector_find(cname);
-                if (idx >= 0 && idx < CONFIG_MAX_COLLECTORS) {
-                    const char *v = eq ? eq + 1 : NULL;
-                    if (!v && i + 1 < argc)
-                        v = argv[++i];
-                    double d;
-                    if (!v || !str_to_duration(v, &d) || d < 0.01 || d > 3600) {
-                        fprintf(stderr, "jobtel exporter: invalid value '%s' for '%s' (a duration from 10ms to 1h)\n",
-                                v ? v : "", arg);
-                        return JT_ERR_USAGE;
-                    }
-                    cfg->collector_interval_s[idx] = d;
-                    continue;
-                }
-            }
-            f = flag_lookup(name, n, &negated);
-            if (!f)
-                f = alias_lookup(eq ? "" : arg); /* compatibility long spellings like --address */
-            if (!f && eq) {
-                char spelled[128];
-                if (str_copy(spelled, sizeof spelled, arg, (size_t)(eq - arg)))
-                    f = alias_lookup(spelled);
-            }
-            if (eq)
-                val = eq + 1;
-        } else if (arg[0] == '-') {
-            /* dcgm-exporter's short flags, as "-a :9400" or "-a=:9400" */
-            const char *eq = strchr(arg, '=');
-            f = alias_lookup_n(arg, eq ? (size_t)(eq - arg) : strlen(arg));
-            if (f && eq)
-                val = eq + 1;
-        }
-        if (!f) {
-            fprintf(stderr, "jobtel exporter: unknown option '%s' (see --help)\n", arg);
-            return JT_ERR_USAGE;
-        }
-        if (f->kind == FK_BOOL) {
-            if (!val)
-                val = negated ? "false" : "true";
-            else if (negated)
-                val = strcmp(val, "true") == 0 ? "false" : strcmp(val, "false") == 0 ? "true" : val;
-        } else if (takes_value(f) && !val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "jobtel exporter: option '%s' needs a value\n", arg);
-                return JT_ERR_USAGE;
-            }
-            val = argv[++i];
-        }
-        if (apply_flag(cfg, f, val ? val : "", exit_now) != JT_OK) {
-            fprintf(stderr, "jobtel exporter: invalid value '%s' for '%s'\n", val ? val : "", arg);
-            return JT_ERR_USAGE;
-        }
-        if (*exit_now)
-            return JT_OK;
+    struct args_error err;
+    switch (args_parse(&spec, cfg, argc, argv, NULL, NULL, &err)) {
+    case ARGS_OK:
+        break;
+    case ARGS_EXIT:
+        *exit_now = true;
+        return JT_OK;
+    case ARGS_USAGE:
+        args_print_error(&spec, &err);
+        return JT_ERR_USAGE;
     }
     if (cfg->collect_interval_s < 0.01 || cfg->collect_interval_s > 3600) {
         fprintf(stderr, "jobtel exporter: collection interval must be between 10ms and 1h\n");

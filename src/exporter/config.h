@@ -58,7 +58,6 @@ struct exporter_config {
     struct owners *owners;
     /* filesystem roots */
     const char *path_procfs;        /* default "/proc" */
-    const char *path_sysfs;         /* default "/sys" */
     const char *path_cgroupfs;      /* default "/sys/fs/cgroup" */
     int cgroup_version;             /* 0 = detect, 1 or 2 = forced */
     /* logging */

@@ -9,6 +9,7 @@
 #include "jobstats/jobstats.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "common/cli.h"
 #include "jobstats/cmd_run.h"
 #include "jobstats/http_get.h"
@@ -418,27 +420,47 @@ struct stats_opts {
     int njobids;
 };
 
-static void stats_usage(FILE *out, const char *prog)
+#define SOFF(f) offsetof(struct stats_opts, f)
+
+static const struct args_opt stats_opts_table[] = {
+    {.name = "cluster", .aliases = "-c", .kind = ARGS_STRING, .offset = SOFF(cluster), .placeholder = "NAME",
+     .help = "cluster for sacct (-M) and the Prometheus cluster label"},
+    {.name = "json", .aliases = "-j", .kind = ARGS_FLAG, .offset = SOFF(json),
+     .help = "print the job's data as JSON instead of the report"},
+    {.name = "base64", .aliases = "-b", .kind = ARGS_FLAG, .offset = SOFF(base64),
+     .help = "print the data as gzip+base64 (the JS1 summary payload)"},
+    {.name = "force", .aliases = "-f", .kind = ARGS_FLAG, .offset = SOFF(force),
+     .help = "ignore a stored summary and query Prometheus"},
+    {.name = "no-color", .aliases = "-n", .kind = ARGS_FLAG, .offset = SOFF(no_color),
+     .help = "no colour even on a terminal"},
+    {.name = "debug", .aliases = "-d", .kind = ARGS_FLAG, .offset = SOFF(debug),
+     .help = "print sacct output, each query and each answer"},
+    {.name = "syslog", .aliases = "-S", .kind = ARGS_FLAG, .offset = SOFF(syslog),
+     .help = "send errors and debug lines to syslog as well"},
+    {.name = "batch-script", .aliases = "-B", .kind = ARGS_FLAG, .offset = SOFF(batch_script),
+     .help = "append the job's batch script"},
+    {.name = "prometheus", .kind = ARGS_STRING, .offset = SOFF(prom_url), .placeholder = "URL",
+     .help = "Prometheus base URL (overrides the config file)"},
+    {.name = "config", .kind = ARGS_STRING, .offset = SOFF(config), .placeholder = "FILE",
+     .help = "config file (default " JS_CONF_DEFAULT_PATH ")"},
+    {.name = "help", .aliases = "-h", .kind = ARGS_HELP, .help = "this help"},
+    {.kind = ARGS_END},
+};
+
+/* `prog` is "jobstats" or "jobtel stats": the name the user typed, in the usage line and errors. */
+static void stats_spec(struct args_spec *spec, const char *prog, char *usage, size_t usagesz)
 {
-    fprintf(out,
-            "Usage: %s [options] JOBID...\n\n"
-            "The efficiency report of a Slurm job: CPU and GPU utilization, memory, per node and per GPU,\n"
-            "from sacct and Prometheus, or from the summary stored at job end.\n\n"
-            "Options:\n"
-            "  -c, --cluster NAME     cluster for sacct (-M) and the Prometheus cluster label\n"
-            "  -j, --json             print the job's data as JSON instead of the report\n"
-            "  -b, --base64           print the data as gzip+base64 (the JS1 summary payload)\n"
-            "  -f, --force            ignore a stored summary and query Prometheus\n"
-            "  -n, --no-color         no colour even on a terminal\n"
-            "  -d, --debug            print sacct output, each query and each answer\n"
-            "  -S, --syslog           send errors and debug lines to syslog as well\n"
-            "  -B, --batch-script     append the job's batch script\n"
-            "      --prometheus URL   Prometheus base URL (overrides the config file)\n"
-            "      --config FILE      config file (default " JS_CONF_DEFAULT_PATH ")\n"
-            "  -h, --help             this help\n\n"
-            "Exit codes: 0 report printed, 1 runtime failure (unknown or pending job, Prometheus or\n"
-            "sacct unreachable, bad answer), 2 usage or config error.\n",
-            prog);
+    snprintf(usage, usagesz, "%s [options] JOBID...", prog);
+    *spec = (struct args_spec){
+        .prog = prog,
+        .usage = usage,
+        .description = "The efficiency report of a Slurm job: CPU and GPU utilization, memory, per node and per "
+                       "GPU, from sacct and Prometheus, or from the summary stored at job end.",
+        .opts = stats_opts_table,
+        .epilogue = "Exit codes: 0 report printed, 1 runtime failure (unknown or pending job, Prometheus or\n"
+                    "sacct unreachable, bad answer), 2 usage or config error.",
+        .positional = true,
+    };
 }
 
 static int parse_stats_opts(int argc, char **argv, struct stats_opts *o, const char *prog)
@@ -447,54 +469,21 @@ static int parse_stats_opts(int argc, char **argv, struct stats_opts *o, const c
     o->jobids = calloc((size_t)argc + 1, sizeof *o->jobids);
     if (!o->jobids)
         return CLI_EXIT_FAILURE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **val = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            stats_usage(stdout, prog);
-            return -1;
-        } else if (strcmp(a, "-j") == 0 || strcmp(a, "--json") == 0) {
-            o->json = true;
-        } else if (strcmp(a, "-b") == 0 || strcmp(a, "--base64") == 0) {
-            o->base64 = true;
-        } else if (strcmp(a, "-f") == 0 || strcmp(a, "--force") == 0) {
-            o->force = true;
-        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--no-color") == 0) {
-            o->no_color = true;
-        } else if (strcmp(a, "-d") == 0 || strcmp(a, "--debug") == 0) {
-            o->debug = true;
-        } else if (strcmp(a, "-S") == 0 || strcmp(a, "--syslog") == 0) {
-            o->syslog = true;
-        } else if (strcmp(a, "-B") == 0 || strcmp(a, "--batch-script") == 0) {
-            o->batch_script = true;
-        } else if (strcmp(a, "-c") == 0 || strcmp(a, "--cluster") == 0) {
-            val = &o->cluster;
-        } else if (strcmp(a, "--prometheus") == 0) {
-            val = &o->prom_url;
-        } else if (strcmp(a, "--config") == 0) {
-            val = &o->config;
-        } else if (strncmp(a, "--cluster=", 10) == 0) {
-            o->cluster = a + 10;
-        } else if (strncmp(a, "--prometheus=", 13) == 0) {
-            o->prom_url = a + 13;
-        } else if (strncmp(a, "--config=", 9) == 0) {
-            o->config = a + 9;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "%s: unknown option '%s'\n", prog, a);
-            return CLI_EXIT_USAGE;
-        } else {
-            o->jobids[o->njobids++] = a;
-        }
-        if (val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s: %s needs a value\n", prog, a);
-                return CLI_EXIT_USAGE;
-            }
-            *val = argv[++i];
-        }
+    struct args_spec spec;
+    char usage[64];
+    stats_spec(&spec, prog, usage, sizeof usage);
+    struct args_error err;
+    switch (args_parse(&spec, o, argc, argv, o->jobids, &o->njobids, &err)) {
+    case ARGS_OK:
+        break;
+    case ARGS_EXIT:
+        return -1;
+    case ARGS_USAGE:
+        args_print_error(&spec, &err);
+        return CLI_EXIT_USAGE;
     }
     if (o->njobids == 0) {
-        stats_usage(stderr, prog);
+        args_help(&spec, stderr);
         return CLI_EXIT_USAGE;
     }
     return 0;

@@ -115,6 +115,36 @@ static void fail(struct grpc_reply *r, enum jt_err err, const char *what, const 
     snprintf(r->message, sizeof r->message, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
 }
 
+static int hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+size_t grpc_message_decode(char *dst, size_t dstsz, const char *src, size_t n)
+{
+    if (dstsz == 0)
+        return 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < dstsz; i++) {
+        unsigned char c = (unsigned char)src[i];
+        int hi, lo;
+        /* The spec: a decoder passes an invalid %-sequence through as it is. */
+        if (c == '%' && i + 2 < n && (hi = hex_digit(src[i + 1])) >= 0 && (lo = hex_digit(src[i + 2])) >= 0) {
+            c = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        }
+        dst[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    dst[o] = '\0';
+    return o;
+}
+
 static int remaining_ms(double deadline)
 {
     double left = deadline - mono_now();
@@ -135,7 +165,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8
     } else if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0) {
         c->out->grpc_status = str_to_u64((const char *)value, valuelen, &v) && v <= 255 ? (int)v : 2 /* UNKNOWN */;
     } else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0) {
-        str_copy(c->out->message, sizeof c->out->message, (const char *)value, valuelen);
+        grpc_message_decode(c->out->message, sizeof c->out->message, (const char *)value, valuelen);
     }
     return 0;
 }

@@ -19,7 +19,7 @@ struct grpc_reply {
     enum jt_err err;       /* JT_OK: the exchange completed and a gRPC status was received */
     int grpc_status;       /* -1 when none was received */
     int http_status;       /* 0 when none was received */
-    char message[256];     /* grpc-message, or why the exchange failed */
+    char message[256];     /* grpc-message decoded (grpc_message_decode), or why the exchange failed */
     struct buf body;       /* the response DATA (framed message), capped by the caller's max */
 };
 
@@ -29,5 +29,12 @@ struct grpc_reply {
 void grpc_h2_unary(const char *socket_path, const char *method, const uint8_t *req, size_t reqlen,
                    double timeout_s, size_t max_body, struct grpc_reply *out);
 void grpc_reply_free(struct grpc_reply *r);
+
+/* Decodes a grpc-message header value: the gRPC spec percent-encodes it (%XX, UTF-8 underneath) and
+ * tells decoders to keep an invalid %-sequence as it is. The kubelet (or whatever listens on its
+ * socket) chooses the text, so control bytes, which could forge log lines or end a C string early
+ * (%00), become '?'; quotes and backslashes are left to the log's and the exposition's own escaping.
+ * Writes at most dstsz - 1 bytes and a NUL; returns the length. */
+size_t grpc_message_decode(char *dst, size_t dstsz, const char *src, size_t n);
 
 #endif

@@ -13,11 +13,13 @@
  * table in procfs is read only when a UUID file, a UUID in the list or minor numbering needs it.
  * The file formats and the locking live in slurm/jobmap.c, list parsing in slurm/gpulist.c.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/args.h"
 #include "common/cli.h"
 #include "slurm/gpulist.h"
 #include "slurm/jobmap.h"
@@ -42,59 +44,64 @@ struct prolog_opts {
     int64_t started_ms;       /* jobmap_clock_ms() when the hook started: tombstones newer than this win */
 };
 
-enum opt_id { OPT_HPC_DIR, OPT_GPUSTAT_DIR, OPT_PROCFS, OPT_GPUS, OPT_NUMBERING, OPT_LOCK_TIMEOUT, OPT_STRICT,
-              OPT_SYSLOG, OPT_NO_SYSLOG, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
+#define POFF(f) offsetof(struct prolog_opts, f)
+/* ARGS_CHOICE stores an int. */
+_Static_assert(sizeof(enum gpulist_numbering) == sizeof(int) && sizeof(enum log_level) == sizeof(int),
+               "enum options are int-sized");
 
-struct opt {
-    const char *name;  /* with its dashes */
-    const char *alias; /* the exporter's spelling of the same directory, or NULL */
-    enum opt_id id;
-    bool takes_value;
-    const char *help;
+static const int numbering_values[] = {GPULIST_NUMBER_INDEX, GPULIST_NUMBER_MINOR};
+static const char *const numbering_words[] = {"index", "minor", NULL};
+
+static const struct args_opt opts[] = {
+    {.name = "hpc-dir", .aliases = "--hpc-job-mapping-dir", .kind = ARGS_STRING, .offset = POFF(hpc_dir),
+     .placeholder = "DIR", .help = "dcgm-exporter HPC job mapping directory (default /run/dcgm-job-map; \"\" disables)"},
+    {.name = "gpustat-dir", .aliases = "--slurm.gpustat-dir", .kind = ARGS_STRING, .offset = POFF(gpustat_dir),
+     .placeholder = "DIR", .help = "Princeton jobstats GPU ownership directory (default /run/gpustat; \"\" disables)"},
+    {.name = "path.procfs", .kind = ARGS_STRING, .offset = POFF(procfs), .placeholder = "DIR",
+     .help = "procfs root for driver/nvidia/gpus/*/information, the index<->UUID table (default /proc)"},
+    {.name = "gpus", .kind = ARGS_STRING, .offset = POFF(gpus), .placeholder = "LIST",
+     .help = "GPU list to use instead of SLURM_JOB_GPUS / CUDA_VISIBLE_DEVICES (prolog)"},
+    {.name = "gpu-numbering", .kind = ARGS_CHOICE, .offset = POFF(numbering), .choices = numbering_words,
+     .values = numbering_values,
+     .help = "index: list numbers are NVML indices (default); minor: they are /dev/nvidiaN minor numbers"},
+    {.name = "lock-timeout", .kind = ARGS_DURATION, .offset = POFF(lock_timeout_s), .placeholder = "SECONDS",
+     .min = 0.001, .max = JOBMAP_LOCK_TIMEOUT_MAX_S,
+     .help = "Seconds to wait for a mapping directory's lock, 0.001-300 (default 30); a time-out is logged and counted"},
+    {.name = "strict", .kind = ARGS_FLAG, .offset = POFF(strict),
+     .help = "Exit 1 on a runtime failure and 2 on a usage error (default: exit 0)"},
+    {.name = "syslog", .kind = ARGS_BOOL, .offset = POFF(use_syslog),
+     .help = "Log to syslog as well as stderr (default); --no-syslog: to stderr only"},
+    {.name = "log.level", .kind = ARGS_CHOICE, .offset = POFF(level), .choices = log_level_words,
+     .values = log_level_values, .placeholder = "LEVEL", .help = "One of error, warn, info, debug (default warn)"},
+    {.name = "help", .aliases = "-h", .kind = ARGS_HELP, .help = "Show this help"},
+    {.name = "version", .kind = ARGS_VERSION, .help = "Show the version"},
+    {.kind = ARGS_END},
 };
 
-static const struct opt opts[] = {
-    {"--hpc-dir", "--hpc-job-mapping-dir", OPT_HPC_DIR, true,
-     "dcgm-exporter HPC job mapping directory (default /run/dcgm-job-map; \"\" disables)"},
-    {"--gpustat-dir", "--slurm.gpustat-dir", OPT_GPUSTAT_DIR, true,
-     "Princeton jobstats GPU ownership directory (default /run/gpustat; \"\" disables)"},
-    {"--path.procfs", NULL, OPT_PROCFS, true,
-     "procfs root for driver/nvidia/gpus/*/information, the index<->UUID table (default /proc)"},
-    {"--gpus", NULL, OPT_GPUS, true, "GPU list to use instead of SLURM_JOB_GPUS / CUDA_VISIBLE_DEVICES (prolog)"},
-    {"--gpu-numbering", NULL, OPT_NUMBERING, true,
-     "index: list numbers are NVML indices (default); minor: they are /dev/nvidiaN minor numbers"},
-    {"--lock-timeout", NULL, OPT_LOCK_TIMEOUT, true,
-     "Seconds to wait for a mapping directory's lock, 0.001-300 (default 30); a time-out is logged and counted"},
-    {"--strict", NULL, OPT_STRICT, false, "Exit 1 on a runtime failure and 2 on a usage error (default: exit 0)"},
-    {"--syslog", NULL, OPT_SYSLOG, false, "Log to syslog as well as stderr (default)"},
-    {"--no-syslog", NULL, OPT_NO_SYSLOG, false, "Log to stderr only"},
-    {"--log.level", NULL, OPT_LOG_LEVEL, true, "One of error, warn, info, debug (default warn)"},
-    {"--help", "-h", OPT_HELP, false, "Show this help"},
-    {"--version", NULL, OPT_VERSION, false, "Show the version"},
+#define EXIT_CODES                                                                                          \
+    "Exit codes: 0 success, or any failure without --strict (logged to stderr and syslog);\n"               \
+    "with --strict: 1 runtime failure, 2 usage error. A job without GPUs is a success."
+
+static const struct args_spec prolog_spec = {
+    .prog = "jobtel prolog",
+    .usage = "jobtel prolog [options]",
+    .description = "Slurm Prolog: adds the job to the mapping file of each GPU it was given.\n"
+                   "Reads SLURM_JOB_ID, SLURM_JOB_UID and SLURM_JOB_GPUS (else CUDA_VISIBLE_DEVICES):\n"
+                   "indices, ranges (0-3,5), <index>.<gpu-instance>, GPU-/MIG- UUIDs.",
+    .opts = opts,
+    .epilogue = EXIT_CODES,
 };
 
-#define NOPTS (sizeof opts / sizeof opts[0])
+static const struct args_spec epilog_spec = {
+    .prog = "jobtel epilog",
+    .usage = "jobtel epilog [options]",
+    .description = "Slurm Epilog: removes the job's lines from every mapping file. Reads SLURM_JOB_ID.",
+    .opts = opts,
+    .epilogue = EXIT_CODES,
+};
 
 /* The job id as a log prefix; set once the environment is read, sanitised since it is untrusted. */
 static char job_label[48] = "?";
-
-static void usage(FILE *out, bool is_prolog)
-{
-    fprintf(out,
-            "Usage: jobtel %s [options]\n\n%s\n\nOptions:\n", is_prolog ? "prolog" : "epilog",
-            is_prolog ? "Slurm Prolog: adds the job to the mapping file of each GPU it was given.\n"
-                        "Reads SLURM_JOB_ID, SLURM_JOB_UID and SLURM_JOB_GPUS (else CUDA_VISIBLE_DEVICES):\n"
-                        "indices, ranges (0-3,5), <index>.<gpu-instance>, GPU-/MIG- UUIDs."
-                      : "Slurm Epilog: removes the job's lines from every mapping file. Reads SLURM_JOB_ID.");
-    for (size_t i = 0; i < NOPTS; i++) {
-        char spelled[64];
-        snprintf(spelled, sizeof spelled, "%s%s%s%s", opts[i].name, opts[i].takes_value ? "=VALUE" : "",
-                 opts[i].alias ? ", " : "", opts[i].alias ? opts[i].alias : "");
-        fprintf(out, "  %-46s %s\n", spelled, opts[i].help);
-    }
-    fprintf(out, "\nExit codes: 0 success, or any failure without --strict (logged to stderr and syslog);\n"
-                 "with --strict: 1 runtime failure, 2 usage error. A job without GPUs is a success.\n");
-}
 
 /* Copies untrusted text for a log line: printable ASCII only (no quotes or backslashes, which the
  * logfmt line would have to escape), bounded, visibly truncated. */
@@ -121,72 +128,22 @@ static bool env_number(const char *name, uint64_t min, uint64_t max, uint64_t *o
     return v && cstr_to_u64(v, out) && *out >= min && *out <= max;
 }
 
-static const struct opt *opt_find(const char *arg, size_t n)
-{
-    for (size_t i = 0; i < NOPTS; i++) {
-        if ((strlen(opts[i].name) == n && strncmp(opts[i].name, arg, n) == 0) ||
-            (opts[i].alias && strlen(opts[i].alias) == n && strncmp(opts[i].alias, arg, n) == 0))
-            return &opts[i];
-    }
-    return NULL;
-}
-
 /* Returns JT_OK (with *exit_now after --help/--version), or JT_ERR_USAGE with *bad set to the
- * offending argument and *why to the reason. */
+ * offending argument and *why to the reason (in `err`). */
 static enum jt_err parse_args(struct prolog_opts *o, int argc, char **argv, bool *exit_now, const char **bad,
-                              const char **why)
+                              const char **why, struct args_error *err)
 {
     *exit_now = false;
-    *why = "unknown option or bad value";
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *eq = strchr(arg, '=');
-        size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
-        const struct opt *f = opt_find(arg, n);
-        const char *val = eq ? eq + 1 : NULL;
-        *bad = arg;
-        if (!f || (!f->takes_value && val))
-            return JT_ERR_USAGE;
-        if (f->takes_value && !val) {
-            *why = "missing value";
-            if (i + 1 >= argc)
-                return JT_ERR_USAGE;
-            val = argv[++i];
-        }
-        switch (f->id) {
-        case OPT_HPC_DIR: o->hpc_dir = val; break;
-        case OPT_GPUSTAT_DIR: o->gpustat_dir = val; break;
-        case OPT_PROCFS: o->procfs = val; break;
-        case OPT_GPUS: o->gpus = val; break;
-        case OPT_NUMBERING:
-            if (strcmp(val, "index") == 0)
-                o->numbering = GPULIST_NUMBER_INDEX;
-            else if (strcmp(val, "minor") == 0)
-                o->numbering = GPULIST_NUMBER_MINOR;
-            else
-                return JT_ERR_USAGE;
-            break;
-        case OPT_LOCK_TIMEOUT:
-            if (!cstr_to_double(val, &o->lock_timeout_s) || !(o->lock_timeout_s >= 0.001) ||
-                o->lock_timeout_s > JOBMAP_LOCK_TIMEOUT_MAX_S)
-                return JT_ERR_USAGE;
-            break;
-        case OPT_STRICT: o->strict = true; break;
-        case OPT_SYSLOG: o->use_syslog = true; break;
-        case OPT_NO_SYSLOG: o->use_syslog = false; break;
-        case OPT_LOG_LEVEL:
-            if (!log_parse_level(val, &o->level))
-                return JT_ERR_USAGE;
-            break;
-        case OPT_HELP:
-            usage(stdout, o->is_prolog);
-            *exit_now = true;
-            return JT_OK;
-        case OPT_VERSION:
-            cli_print_version(o->is_prolog ? "jobtel prolog" : "jobtel epilog");
-            *exit_now = true;
-            return JT_OK;
-        }
+    switch (args_parse(o->is_prolog ? &prolog_spec : &epilog_spec, o, argc, argv, NULL, NULL, err)) {
+    case ARGS_OK:
+        break;
+    case ARGS_EXIT:
+        *exit_now = true;
+        return JT_OK;
+    case ARGS_USAGE:
+        *bad = err->arg;
+        *why = err->why;
+        return JT_ERR_USAGE;
     }
     if (o->hpc_dir[0] && o->gpustat_dir[0] && strcmp(o->hpc_dir, o->gpustat_dir) == 0) {
         *bad = o->gpustat_dir; /* both formats name files "0", "1", ...: they cannot share a directory */
@@ -447,10 +404,11 @@ static int run(bool is_prolog, int argc, char **argv)
     const char *ident = is_prolog ? "jobtel-prolog" : "jobtel-epilog";
     bool exit_now;
     const char *bad = NULL, *why = NULL;
+    struct args_error err;
     snprintf(job_label, sizeof job_label, "?");
     umask(022);
 
-    if (parse_args(&o, argc, argv, &exit_now, &bad, &why) != JT_OK) {
+    if (parse_args(&o, argc, argv, &exit_now, &bad, &why, &err) != JT_OK) {
         /* A typo in slurm.conf must not drain every node, unless the site asked for that. */
         bool strict = has_strict(argc, argv);
         char shown[64];

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "common/cli.h"
 #include "jobstats/cmd_run.h"
 #include "jobstats/jobstats.h"
@@ -54,27 +56,21 @@ struct summary_opts {
     bool debug;
 };
 
-static void summary_usage(FILE *out)
+static bool opt_store(void *base, const char *jobid, const char **why)
 {
-    fprintf(out,
-            "Usage: jobtel summary --store JOBID [options]\n"
-            "       jobtel summary --retry-spool [options]\n\n"
-            "Stores a finished job's summary (the data of `jobstats -b`) in its AdminComment, so the\n"
-            "report still works after Prometheus has dropped the data. Run --store from slurmctld's\n"
-            "EpilogSlurmctld; run --retry-spool from a timer. A job that cannot be stored now (Prometheus\n"
-            "or slurmdbd down) is spooled and stored by the next --retry-spool.\n\n"
-            "Options:\n"
-            "  --config FILE          config file (default " JS_CONF_DEFAULT_PATH ")\n"
-            "  --prometheus URL       Prometheus base URL (overrides the config file)\n"
-            "  --spool-dir DIR        spool directory (default: spool_dir in the config,\n"
-            "                         /var/spool/jobtel/summaries)\n"
-            "  --encoding auto|js1|js1b32  auto (default): JS1 base64, js1b32 where Slurm lowercases\n"
-            "  --spool-max-age AGE    --retry-spool drops (and logs) jobs spooled longer ago than AGE\n"
-            "                         (seconds, or with a suffix s, m, h, d; default 7d)\n"
-            "  -d, --debug            debug output\n"
-            "  -h, --help             this help\n\n"
-            "Exit codes: 0 stored (or spooled, with --store), 1 failure (--retry-spool: some jobs are\n"
-            "still spooled), 2 usage error.\n");
+    (void)why;
+    struct summary_opts *o = base;
+    o->mode = MODE_STORE;
+    o->jobid = jobid;
+    return true;
+}
+
+static bool opt_retry(void *base, const char *unused, const char **why)
+{
+    (void)unused;
+    (void)why;
+    ((struct summary_opts *)base)->mode = MODE_RETRY;
+    return true;
 }
 
 /* "3600", "90m", "12h", "7d" into seconds; false if malformed, zero or absurd. */
@@ -99,65 +95,72 @@ static bool parse_age(const char *s, int64_t *out)
     return true;
 }
 
+static bool opt_spool_max_age(void *base, const char *value, const char **why)
+{
+    if (!parse_age(value, &((struct summary_opts *)base)->spool_max_age)) {
+        *why = "a positive age such as 86400, 12h or 7d";
+        return false;
+    }
+    return true;
+}
+
+#define MOFF(f) offsetof(struct summary_opts, f)
+_Static_assert(sizeof(enum enc_choice) == sizeof(int), "ARGS_CHOICE stores an int");
+
+static const char *const enc_words[] = {"auto", "js1", "js1b32", NULL};
+static const int enc_values[] = {ENC_AUTO, ENC_JS1, ENC_JS1B32};
+
+static const struct args_opt summary_opts_table[] = {
+    {.name = "store", .kind = ARGS_CALL, .placeholder = "JOBID", .call = opt_store,
+     .help = "store this finished job's summary (from EpilogSlurmctld)"},
+    {.name = "retry-spool", .kind = ARGS_CALL, .call = opt_retry, .help = "store every spooled job (from a timer)"},
+    {.name = "config", .kind = ARGS_STRING, .offset = MOFF(config), .placeholder = "FILE",
+     .help = "config file (default " JS_CONF_DEFAULT_PATH ")"},
+    {.name = "prometheus", .kind = ARGS_STRING, .offset = MOFF(prom_url), .placeholder = "URL",
+     .help = "Prometheus base URL (overrides the config file)"},
+    {.name = "spool-dir", .kind = ARGS_STRING, .offset = MOFF(spool_dir), .placeholder = "DIR",
+     .help = "spool directory (default: spool_dir in the config, /var/spool/jobtel/summaries)"},
+    {.name = "encoding", .kind = ARGS_CHOICE, .offset = MOFF(enc), .choices = enc_words, .values = enc_values,
+     .help = "auto (default): JS1 base64, js1b32 where Slurm lowercases"},
+    {.name = "spool-max-age", .kind = ARGS_CALL, .placeholder = "AGE", .call = opt_spool_max_age,
+     .help = "--retry-spool drops (and logs) jobs spooled longer ago than AGE (seconds, or with a suffix s, m, "
+             "h, d; default 7d)"},
+    {.name = "debug", .aliases = "-d", .kind = ARGS_FLAG, .offset = MOFF(debug), .help = "debug output"},
+    {.name = "help", .aliases = "-h", .kind = ARGS_HELP, .help = "this help"},
+    {.kind = ARGS_END},
+};
+
+static const struct args_spec summary_spec = {
+    .prog = "jobtel summary",
+    .usage = "jobtel summary --store JOBID [options]\n       jobtel summary --retry-spool [options]",
+    .description = "Stores a finished job's summary (the data of `jobstats -b`) in its AdminComment, so the "
+                   "report still works after Prometheus has dropped the data. Run --store from slurmctld's "
+                   "EpilogSlurmctld; run --retry-spool from a timer. A job that cannot be stored now "
+                   "(Prometheus or slurmdbd down) is spooled and stored by the next --retry-spool.",
+    .opts = summary_opts_table,
+    .epilogue = "Exit codes: 0 stored (or spooled, with --store), 1 failure (--retry-spool: some jobs are\n"
+                "still spooled), 2 usage error.",
+};
+
 static int parse_opts(int argc, char **argv, struct summary_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->spool_max_age = SPOOL_MAX_AGE_DEFAULT_S;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **val = NULL;
-        if (strcmp(a, "--store") == 0) {
-            o->mode = MODE_STORE;
-            val = &o->jobid;
-        } else if (strcmp(a, "--retry-spool") == 0) {
-            o->mode = MODE_RETRY;
-        } else if (strcmp(a, "--config") == 0) {
-            val = &o->config;
-        } else if (strcmp(a, "--prometheus") == 0) {
-            val = &o->prom_url;
-        } else if (strcmp(a, "--spool-dir") == 0) {
-            val = &o->spool_dir;
-        } else if (strcmp(a, "--encoding") == 0) {
-            if (i + 1 >= argc)
-                goto missing;
-            const char *e = argv[++i];
-            if (strcmp(e, "auto") == 0) o->enc = ENC_AUTO;
-            else if (strcmp(e, "js1") == 0) o->enc = ENC_JS1;
-            else if (strcmp(e, "js1b32") == 0) o->enc = ENC_JS1B32;
-            else {
-                fprintf(stderr, "jobtel summary: --encoding is auto, js1 or js1b32\n");
-                return CLI_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--spool-max-age") == 0) {
-            if (i + 1 >= argc)
-                goto missing;
-            if (!parse_age(argv[++i], &o->spool_max_age)) {
-                fprintf(stderr, "jobtel summary: --spool-max-age is a positive age such as 86400, 12h or 7d\n");
-                return CLI_EXIT_USAGE;
-            }
-        } else if (strcmp(a, "-d") == 0 || strcmp(a, "--debug") == 0) {
-            o->debug = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            summary_usage(stdout);
-            return -1;
-        } else {
-            fprintf(stderr, "jobtel summary: unknown argument '%s'\n", a);
-            return CLI_EXIT_USAGE;
-        }
-        if (val) {
-            if (i + 1 >= argc)
-                goto missing;
-            *val = argv[++i];
-        }
+    struct args_error err;
+    switch (args_parse(&summary_spec, o, argc, argv, NULL, NULL, &err)) {
+    case ARGS_OK:
+        break;
+    case ARGS_EXIT:
+        return -1;
+    case ARGS_USAGE:
+        args_print_error(&summary_spec, &err);
+        return CLI_EXIT_USAGE;
     }
     if (o->mode == MODE_NONE) {
-        summary_usage(stderr);
+        args_help(&summary_spec, stderr);
         return CLI_EXIT_USAGE;
     }
     return 0;
-missing:
-    fprintf(stderr, "jobtel summary: %s needs a value\n", argv[argc - 1]);
-    return CLI_EXIT_USAGE;
 }
 
 /* The entry for jobid from the epilog's environment: the array ids only when they describe this job. */
