@@ -140,6 +140,8 @@ static void entity_setup(const struct nvml_lib *L, struct gpm_entity *ge, const 
     char name[160];
     nvmlGpmSupport_t sup = {NVML_GPM_SUPPORT_VERSION, 0};
     nvmlReturn_t r = L->GpmQueryDeviceSupport(h, &sup);
+    if (r == NVML_ERROR_GPU_IS_LOST)
+        return; /* the NVML reader reports the loss (once); support stays unknown */
     if (r != NVML_SUCCESS || !sup.isSupportedDevice) {
         ge->support = GPM_NO;
         if (r != NVML_SUCCESS)
@@ -189,6 +191,10 @@ static void sample_entity(struct gpu_gpm *g, const struct nvml_lib *L, struct gp
         ge->newest = -1;
     int slot = ge->newest < 0 ? 0 : 1 - ge->newest;
     nvmlReturn_t r = L->GpmSampleGet(h, ge->s[slot]);
+    if (r == NVML_ERROR_GPU_IS_LOST) {
+        ge->last_valid = 0; /* the NVML reader flags the GPU lost and reports it, once */
+        return;
+    }
     if (r != NVML_SUCCESS) {
         /* Keep the last good sample as the baseline: the next success covers the whole gap. */
         ge->errors++;
