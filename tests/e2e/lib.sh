@@ -327,3 +327,20 @@ with open(path + ".new", "w") as f:
     json.dump(s, f)
 os.rename(path + ".new", path)' "$1" "$2" "${FAKE_NVML_START_EPOCH:-}" || fail "cannot edit scenario $1"
 }
+
+# --- CPU time against the kernel's own counters ------------------------------------------------------
+
+# expect_cpu_bracket PORT SECS 'SERIES|CGROUP_DIR|FIELD'... : the exporter's CPU seconds against the
+# cgroup's own counter read at the same moment (cgcpu.py bracket: before <= exporter <= after, in whole
+# nanoseconds, from a collection made after `before` was read). Leaves the scrape in $T/cpu-bracket.txt.
+expect_cpu_bracket() {
+    local port=$1 secs=$2
+    shift 2
+    "$PY" "$SRC/tests/e2e/cgcpu.py" bracket "$T/cpu-bracket.txt" "$port" "$secs" "$@" ||
+        fail "exporter CPU seconds do not match the cgroups' own counters"
+}
+
+# cgroup_cpu_seconds DIR [FIELD] : the cgroup's own CPU counter in seconds (FIELD total, user or system).
+cgroup_cpu_seconds() {
+    "$PY" "$SRC/tests/e2e/cgcpu.py" seconds "$1" "${2:-total}"
+}
