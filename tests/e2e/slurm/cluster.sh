@@ -124,6 +124,9 @@ slurm_up() {
         chmod 644 "$S/cgroup.conf"
     fi
     if [ "${SLURM_ACCOUNTING:-0}" = 1 ]; then slurm_accounting_install; fi
+    # Job ids from a random start: the exporter walks the host's whole cgroup tree, where other tests
+    # build job cgroups of their own; a job 1 of theirs must not pass for ours.
+    SLURM_FIRST_JOB=$((1000000 + RANDOM * 16 + RANDOM % 16))
     local try rc
     for try in 1 2 3 4 5; do
         rc=0
@@ -155,6 +158,7 @@ AccountingStorageTRES=gres/gpu"
     [ -z "${SLURM_EPILOG_CTLD:-}" ] || ectld="EpilogSlurmctld=$SLURM_EPILOG_CTLD"
     cat >"$S/slurm.conf" <<EOF
 ClusterName=jobtele2e
+FirstJobId=$SLURM_FIRST_JOB
 SlurmctldHost=$host(127.0.0.1)
 AuthType=auth/munge
 AuthInfo=socket=$S/munge/munge.sock
