@@ -82,10 +82,11 @@ wait_for() {
 }
 
 # --- ports -------------------------------------------------------------------------------------------
-# Tests run in parallel with each other and with other checkouts' tests: never a fixed port. free_port
-# asks the kernel for one (bind to port 0) and releases it; another process may take it before our
-# daemon binds it, so start_listening checks that the daemon itself ended up listening on it, and the
-# start_* helpers retry with a new port when the port was taken in between.
+# Tests run in parallel with each other and with other checkouts' tests: never a fixed port. A daemon
+# that takes port 0 binds whatever the kernel gives it and start_port0 reads the port back (ss, by pid):
+# no race at all. Otherwise free_port asks the kernel for a free port and releases it; another process
+# may take it before our daemon binds it, so start_listening checks that the daemon itself ended up
+# listening on it, and the start_* helpers retry with a new port when it was taken in between.
 
 # free_port : prints a TCP port on 127.0.0.1 the kernel just handed out as free.
 free_port() {
@@ -96,6 +97,29 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 # port_owner PORT : the pid of the process listening on TCP PORT, if any (needs root for other users).
 port_owner() {
     ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2
+}
+
+# listen_port PID : the TCP port PID listens on, if any.
+listen_port() {
+    ss -Hltnp 2>/dev/null | awk -v p="pid=$1," 'index($0, p) { n = split($4, a, ":"); print a[n]; exit }'
+}
+
+# start_port0 NAME SECS CMD... : start_bg NAME CMD, where CMD listens on port 0, and waits until it
+# listens; sets LAST_PORT to the port the kernel gave it. Fails if it exits first or takes over SECS.
+start_port0() {
+    local name=$1 secs=$2 i
+    shift 2
+    start_bg "$name" "$@"
+    for ((i = 0; i < secs * 10; i++)); do
+        LAST_PORT=$(listen_port "$LAST_PID")
+        [ -n "$LAST_PORT" ] && return 0
+        if ! alive "$LAST_PID"; then
+            tail -n 20 "$T/$name.log" >&2
+            fail "$name exited before it listened"
+        fi
+        sleep 0.1
+    done
+    fail "$name did not listen within ${secs}s"
 }
 
 # alive PID : PID runs (a zombie, our exited but unreaped child, does not count).
@@ -143,18 +167,48 @@ on_free_port() {
 }
 
 # start_exporter PORT ARGS... : starts jobtel exporter on 127.0.0.1:PORT and waits until it serves.
-# PORT 0: a free port, retried on a collision. Sets EXPORTER_PID, EXPORTER_PORT and EXPORTER_LOG.
+# PORT 0: the port the kernel gives the exporter when it takes port 0; with an exporter that refuses
+# port 0, a free port, retried on a collision. Sets EXPORTER_PID, EXPORTER_PORT and EXPORTER_LOG.
+EXPORTER_PORT0=${EXPORTER_PORT0:-unknown} # does this exporter take port 0? learnt at the first start
 start_exporter() {
     local port=$1
     shift
-    if [ "$port" = 0 ]; then
+    if [ "$port" = 0 ] && [ "$EXPORTER_PORT0" != no ]; then
+        _start_exporter_port0 "$@"
+    fi
+    if [ "$port" = 0 ] && [ "$EXPORTER_PORT0" = no ]; then
         on_free_port _start_exporter_on "$@"
-    else
+    elif [ "$port" != 0 ]; then
         _start_exporter_on "$port" "$@" || fail "port $port is taken"
     fi
     # 200 only once every collector has reported (before that the daemon answers 503).
     wait_for 30 curl -sf -o /dev/null "http://127.0.0.1:$EXPORTER_PORT/metrics" ||
         fail "exporter on :$EXPORTER_PORT never served metrics"
+}
+
+_start_exporter_port0() {
+    local n=$((${#PIDS[@]} + 1)) i port=
+    start_bg "exporter-p0-$n" "$JOBTEL" exporter --web.listen-address=127.0.0.1:0 "$@"
+    for ((i = 0; i < 300; i++)); do
+        port=$(listen_port "$LAST_PID")
+        [ -n "$port" ] && break
+        if ! alive "$LAST_PID"; then
+            stop_pid "$LAST_PID" || true
+            if [ "$EXPORTER_PORT0" = unknown ] && grep -q "invalid --web.listen-address '127.0.0.1:0'" "$T/exporter-p0-$n.log"; then
+                EXPORTER_PORT0=no
+                return 0
+            fi
+            tail -n 20 "$T/exporter-p0-$n.log" >&2
+            fail "the exporter exited before it listened"
+        fi
+        sleep 0.1
+    done
+    [ -n "$port" ] || fail "the exporter did not listen within 30s"
+    EXPORTER_PORT0=yes
+    EXPORTER_PID=$LAST_PID
+    EXPORTER_PORT=$port
+    mv "$T/exporter-p0-$n.log" "$T/exporter-$port.log" # the daemon keeps writing to the same file
+    EXPORTER_LOG=$T/exporter-$port.log
 }
 
 _start_exporter_on() {
@@ -230,8 +284,8 @@ expect_none() {
 
 # --- Prometheus -------------------------------------------------------------------------------------
 
-# start_prometheus PORT TARGET... : a real Prometheus scraping each TARGET every second, on PORT (0: a
-# free port, retried on a collision). Sets PROM_PID and PROM_PORT.
+# start_prometheus PORT TARGET... : a real Prometheus scraping each TARGET every second, on PORT (0: the
+# port the kernel gives it). Sets PROM_PID and PROM_PORT.
 start_prometheus() {
     local port=$1
     shift
@@ -251,23 +305,25 @@ start_prometheus() {
 }
 
 # start_prometheus_config PORT FILE : Prometheus with that configuration and $T/prom/data, on PORT (0:
-# a free port). Sets PROM_PID and PROM_PORT.
+# the port the kernel gives it). Sets PROM_PID and PROM_PORT.
 start_prometheus_config() {
     local port=$1 conf=$2
     promtool check config "$conf" >/dev/null || fail "bad prometheus config $conf"
-    if [ "$port" = 0 ]; then
-        on_free_port _start_prometheus_on "$conf"
-    else
-        _start_prometheus_on "$port" "$conf" || fail "port $port is taken"
-    fi
+    _start_prometheus_on "$port" "$conf" || fail "port $port is taken"
     wait_for 30 curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" || fail "prometheus not ready"
 }
 
 _start_prometheus_on() {
     local port=$1 rc=0
-    start_listening "prometheus-$port" "$port" 30 prometheus --config.file="$2" --storage.tsdb.path="$T/prom/data" \
-        --web.listen-address="127.0.0.1:$port" --log.level=warn || rc=$?
-    [ "$rc" = 0 ] || return "$rc"
+    if [ "$port" = 0 ]; then
+        start_port0 prometheus 60 prometheus --config.file="$2" --storage.tsdb.path="$T/prom/data" \
+            --web.listen-address=127.0.0.1:0 --log.level=warn
+        port=$LAST_PORT
+    else
+        start_listening "prometheus-$port" "$port" 30 prometheus --config.file="$2" --storage.tsdb.path="$T/prom/data" \
+            --web.listen-address="127.0.0.1:$port" --log.level=warn || rc=$?
+        [ "$rc" = 0 ] || return "$rc"
+    fi
     PROM_PID=$LAST_PID
     PROM_PORT=$port
 }
