@@ -142,7 +142,7 @@ start_listening() {
         [ "$owner" = "$LAST_PID" ] && return 0
         if ! alive "$LAST_PID"; then
             stop_pid "$LAST_PID" || true
-            if [ -n "$owner" ] || grep -qiE 'address already in use|address in use|cannot listen|bind' "$T/$name.log"; then
+            if [ -n "$owner" ] || grep -qiE 'address already in use|address in use|cannot listen|unable to bind|error binding' "$T/$name.log"; then
                 echo "port $port was taken before $name could listen on it: trying another" >&2
                 return 2
             fi

@@ -260,7 +260,7 @@ pass "windowed means"
 # its 2 s deadline, so it lasted at least that long and failed; GPU metrics stay fresh.
 hung_before=$(curl -sf "http://127.0.0.1:$P/metrics" | sed -n 's/^jobtel_kubernetes_pod_resources_errors_total{code="transport"} //p')
 hung_before=${hung_before:-0}
-set_state hang without-r2
+HANG_S=300 set_state hang without-r2
 timed_out() {
     local f="$T/hang.txt" d n
     curl -sf "http://127.0.0.1:$P/metrics" -o "$f" || return 1
@@ -290,29 +290,34 @@ HANG_S=10 set_state hang without-r2
 wait_for 10 scrape_has $P '^jobtel_scrape_collector_success\{collector="kubernetes"\} 0$' \
     || fail "the kubernetes stage must report success 0 while the kubelet hangs"
 : >"$T/gpu_ts"; : >"$T/kube_ts"
-for _ in $(seq 300); do
+# Scrape as fast as we can (no python in the loop): each scrape records both collectors' timestamps.
+for _ in $(seq 3000); do
     scrape $P "$T/h.txt"
-    tsv "$T/h.txt" gpu >>"$T/gpu_ts"
-    tsv "$T/h.txt" kubernetes >>"$T/kube_ts"
-    expect_value "$T/h.txt" 'jobtel_scrape_collector_success{collector="gpu"}' 1
+    grep -q '^jobtel_scrape_collector_success{collector="gpu"} 1$' "$T/h.txt" || fail "GPU collector failed while the kubelet hung"
+    echo "$(tsv "$T/h.txt" gpu)" >>"$T/gpu_ts"
+    echo "$(tsv "$T/h.txt" kubernetes)" >>"$T/kube_ts"
     [ "$(sort -u "$T/kube_ts" | wc -l)" -ge 4 ] && break
-    sleep 0.1
 done
 expect_value "$T/h.txt" 'jobtel_scrape_collector_success{collector="kubernetes"}' 0
-grep -q 'pod="x"' "$T/h.txt" && fail "pod labels must go while the kubelet hangs"
+expect_none "$T/h.txt" '*' pod=x
 curl -sf -o /dev/null "http://127.0.0.1:$P/health" || fail "/health must stay OK while the kubelet hangs"
-"$PY" - "$T/gpu_ts" "$T/kube_ts" <<'EOF2' || fail "GPU collections did not keep their cadence while the kubelet hung"
+"$PY" - "$T/gpu_ts" "$T/kube_ts" <<'EOF2' || fail "GPU collections were held up by the hung List calls"
 import sys
-gpu = sorted(set(float(x) for x in open(sys.argv[1]) if x.strip()))
-kube = sorted(set(float(x) for x in open(sys.argv[2]) if x.strip()))
-span = kube[-1] - kube[0]           # the daemon's record of 3+ hung List calls (>= 2 s each)
-want = span / 0.25                  # GPU collections in that span at the 250 ms interval
-print(f"kubelet hang: {len(kube)} kubernetes collections over {span:.1f} s, {len(gpu)} distinct GPU timestamps "
-      f"(expected ~{want:.0f})")
-assert len(kube) >= 4 and span >= 4, "the window did not cover the hang"
-# Generous: a quarter of the expected count passes on a loaded machine; GPU collections held up by each
-# 2 s call would give about span / 2 + 1, which is below span / 1 for any span >= 4 s.
-assert len(gpu) >= want / 4, f"only {len(gpu)} GPU collections"
+pairs = [(float(k), float(g)) for g, k in zip(open(sys.argv[1]), open(sys.argv[2])) if g.strip() and k.strip()]
+kube = sorted({k for k, _ in pairs})
+span = kube[-1] - kube[0]  # the daemon's record of 3+ hung List calls (each lasts its 2 s deadline at least)
+assert len(kube) >= 4 and span >= 4, ("the window did not cover the hang", kube)
+# While one kubernetes collection was pending (its last timestamp unchanged), how many GPU collections
+# finished? GPU readings held up by the List call would finish at most once per kubernetes collection
+# (twice counting the boundary); independent ones finish every 250 ms. Counted from the daemon's own
+# timestamps, not against the clock.
+per = {}
+for k, g in pairs:
+    per.setdefault(k, set()).add(g)
+best = max(len(v) for v in per.values())
+print(f"kubelet hang: {len(kube)} kubernetes collections over {span:.1f} s; at most {best} GPU collections "
+      f"seen during one of them ({len(pairs)} scrapes)")
+assert best >= 3, f"only {best} GPU collections during one hung List call"
 EOF2
 set_state ok without-r2
 wait_for 30 scrape_has $P 'pod="x"' || fail "pod labels did not return with the kubelet"
