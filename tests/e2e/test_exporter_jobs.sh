@@ -69,6 +69,9 @@ expect_none "$T/m2.txt" '*' hpc_job=1001
 # The directories vanish entirely: no labels, no errors.
 rm -rf "$T/hpc" "$T/gpustat"
 wait_for 30 scrape_has $EXPORTER_PORT 'jobtel_gpu_job_mapping_readable\{format="hpc"\} 0' || fail "missing dir not reported"
+# The mapping stage and the GPU collector publish separately: the labels go with the GPU collection
+# that follows, which a loaded machine may delay past the scrape above.
+wait_for 30 scrape_lacks $EXPORTER_PORT '*' hpc_job=2001 || fail "labels must go with the directory"
 scrape $EXPORTER_PORT "$T/m3.txt"
 validate "$T/m3.txt"
 expect_none "$T/m3.txt" '*' hpc_job=2001
