@@ -51,7 +51,7 @@ def main(root):
     text = open(cg).read()
     body = text[text.index("cg_metrics[CG_NFIELDS] = {"):]
     body = body[:body.index("};")]
-    for m in re.finditer(r'\{\s*"(cgroup_\w+)",\s*' + STR + r',\s*CG_\w+,\s*\w+\s*\}', body):
+    for m in re.finditer(r'\{\s*"(\w+)",\s*' + STR + r',\s*CG_\w+,\s*\w+\s*\}', body):
         add(m.group(1), "gauge", cstr(m.group(2)), cg)
 
     for path in sorted(glob.glob(os.path.join(root, "src/**/*.c"), recursive=True)):
