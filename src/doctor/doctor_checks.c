@@ -25,6 +25,7 @@
 #include "common/fileio.h"
 #include "common/strparse.h"
 #include "nvml/nvml_loader.h"
+#include "slurm/cgpath.h"
 #include "slurm/jobmap.h"
 
 /* --- NVML ---------------------------------------------------------------------------------------- */
@@ -178,14 +179,12 @@ static bool jobset_has(const struct jobset *s, const char *id)
     return false;
 }
 
-static bool is_slurm_root(const char *name)
-{
-    size_t n = strlen(name);
-    return strcmp(name, "slurm") == 0 || strncmp(name, "slurm_", 6) == 0 ||
-           (n >= 16 && strcmp(name + n - 16, "slurmstepd.scope") == 0);
-}
+/* Names are judged by slurm/cgpath.h, the parser the cgroup collector and attribution use, so the
+ * doctor and the exporter cannot disagree on what a Slurm job cgroup is. v1 jobs sit below a uid_U
+ * directory of a slurm[_node] base; v2 jobs directly below a [node_]slurmstepd.scope. */
+enum walk_level { W_ABOVE, W_V1_BASE, W_V1_UID, W_V2_SCOPE };
 
-static void walk(const char *path, int depth, bool in_slurm, struct jobset *jobs, unsigned *roots)
+static void walk(const char *path, int depth, enum walk_level lvl, struct jobset *jobs, unsigned *roots)
 {
     if (depth > 4)
         return;
@@ -196,18 +195,35 @@ static void walk(const char *path, int depth, bool in_slurm, struct jobset *jobs
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
             continue;
+        const char *name = e->d_name, *id;
+        size_t n = strlen(name), idlen;
         char sub[4096];
-        if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= sizeof sub)
+        if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, name) >= sizeof sub)
             continue;
-        if (in_slurm && strncmp(e->d_name, "job_", 4) == 0) {
-            jobset_add(jobs, e->d_name + 4);
-            continue;
+        char jid[CGPATH_JOBID_SIZE];
+        switch (lvl) {
+        case W_ABOVE:
+            if (cgpath_is_v1_base(name, n)) {
+                (*roots)++;
+                walk(sub, depth + 1, W_V1_BASE, jobs, roots);
+            } else if (cgpath_is_scope(name, n)) {
+                (*roots)++;
+                walk(sub, depth + 1, W_V2_SCOPE, jobs, roots);
+            } else if (depth < 2) {
+                walk(sub, depth + 1, W_ABOVE, jobs, roots); /* system.slice and the like */
+            }
+            break;
+        case W_V1_BASE:
+            if (cgpath_is_uid(name, n, NULL))
+                walk(sub, depth + 1, W_V1_UID, jobs, roots);
+            break;
+        case W_V1_UID:
+        case W_V2_SCOPE:
+            if ((lvl == W_V1_UID ? cgpath_is_job_v1 : cgpath_is_job_v2)(name, n, &id, &idlen) &&
+                str_copy(jid, sizeof jid, id, idlen))
+                jobset_add(jobs, jid);
+            break;
         }
-        bool root = is_slurm_root(e->d_name);
-        if (root)
-            (*roots)++;
-        if (root || in_slurm || depth < 2)
-            walk(sub, depth + 1, in_slurm || root, jobs, roots);
     }
     closedir(d);
 }
@@ -225,7 +241,7 @@ static const char *cgroup_layout(const char *root, struct jobset *jobs, unsigned
     }
     snprintf(p, sizeof p, "%s/cgroup.controllers", root);
     if (access(p, F_OK) == 0) {
-        walk(root, 0, false, jobs, roots);
+        walk(root, 0, W_ABOVE, jobs, roots);
         return "v2";
     }
     static const char *const ctrls[] = {"memory", "cpuacct", "cpu,cpuacct", "cpuset"};
@@ -234,7 +250,7 @@ static const char *cgroup_layout(const char *root, struct jobset *jobs, unsigned
         snprintf(p, sizeof p, "%s/%s", root, ctrls[i]);
         if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
             any = true;
-            walk(p, 1, false, jobs, roots);
+            walk(p, 1, W_ABOVE, jobs, roots);
         }
     }
     return any ? "v1" : NULL;
