@@ -8,6 +8,7 @@
 #include "doctor/doctor.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,7 @@
 
 #include <jansson.h>
 
-#include "common/cli.h"
-#include "common/strparse.h"
+#include "common/args.h"
 
 #define DOCTOR_EXIT_USAGE 64
 
@@ -33,33 +33,6 @@ void doctor_add(struct doctor_report *rep, const char *check, enum doctor_status
     vsnprintf(r->msg, sizeof r->msg, fmt, ap);
     va_end(ap);
     snprintf(r->fix, sizeof r->fix, "%s", fix && st != DOCTOR_OK ? fix : "");
-}
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: jobtel doctor [options]\n\n"
-            "Checks what this node's role needs and prints one line per check with the fix.\n"
-            "Exit code: the number of failed checks (0 = healthy); 64 on a usage error.\n\n"
-            "  --role ROLE                 gpu (default): NVML, mapping dirs, cgroups, slurm.conf Prolog/Epilog,\n"
-            "                              exporter, Prometheus scraping this node;\n"
-            "                              controller: slurm.conf EpilogSlurmctld, summary spool, Prometheus;\n"
-            "                              login: Prometheus reachable\n"
-            "  --json                      one JSON document instead of lines\n"
-            "  --nvml-library PATH         NVML to load (default libnvidia-ml.so.1)\n"
-            "  --hpc-job-mapping-dir DIR   (default /run/dcgm-job-map; empty: not used)\n"
-            "  --slurm.gpustat-dir DIR     (default /run/gpustat; empty: not used)\n"
-            "  --path.cgroupfs DIR         (default /sys/fs/cgroup)\n"
-            "  --slurm-conf FILE           (default $SLURM_CONF, else /etc/slurm/slurm.conf)\n"
-            "  --path.bcm-slurm DIR        BCM's prologs/ and epilogs/ (default /cm/local/apps/slurm/var)\n"
-            "  --exporter.url URL          (default http://localhost:9400/metrics)\n"
-            "  --prometheus.url URL        (default $JOBTEL_PROMETHEUS_URL, else http://localhost:9090)\n"
-            "  --prometheus.job NAME       scrape job of the exporters (default jobtel)\n"
-            "  --instance NAME             this node's instance label, without port (default: short host name)\n"
-            "  --spool-dir DIR             summary spool (default /var/spool/jobtel/summaries)\n"
-            "  --spool.max-age AGE         older entries mean the spool is not draining (default 1h)\n"
-            "  --timeout AGE               per HTTP request and for NVML (default 5s)\n"
-            "  --help, --version\n");
 }
 
 static const char *status_name(enum doctor_status s)
@@ -118,109 +91,88 @@ static int print_report(const struct doctor_opts *o, const struct doctor_report 
     return failed;
 }
 
-static bool parse_age(const char *s, double *out)
-{
-    double v;
-    if (str_to_duration(s, &v) && v > 0) {
-        *out = v;
-        return true;
-    }
-    return false;
-}
+#define DOFF(f) offsetof(struct doctor_opts, f)
+_Static_assert(sizeof(enum doctor_role) == sizeof(int), "ARGS_CHOICE stores an int");
+
+static const char *const role_words[] = {"gpu", "controller", "login", NULL};
+static const int role_values[] = {DOCTOR_ROLE_GPU, DOCTOR_ROLE_CONTROLLER, DOCTOR_ROLE_LOGIN};
+
+static const struct args_opt doctor_opts_table[] = {
+    {.name = "role", .kind = ARGS_CHOICE, .offset = DOFF(role), .placeholder = "ROLE", .choices = role_words,
+     .values = role_values,
+     .help = "gpu (default): NVML, mapping dirs, cgroups, slurm.conf Prolog/Epilog, exporter, Prometheus "
+             "scraping this node; controller: slurm.conf EpilogSlurmctld, summary spool, Prometheus; "
+             "login: Prometheus reachable"},
+    {.name = "json", .kind = ARGS_FLAG, .offset = DOFF(json), .help = "one JSON document instead of lines"},
+    {.name = "nvml-library", .aliases = "--collector.gpu.nvml-library", .kind = ARGS_STRING,
+     .offset = DOFF(nvml_library), .placeholder = "PATH", .help = "NVML to load (default libnvidia-ml.so.1)"},
+    {.name = "hpc-job-mapping-dir", .kind = ARGS_STRING, .offset = DOFF(hpc_dir), .placeholder = "DIR",
+     .help = "(default /run/dcgm-job-map; empty: not used)"},
+    {.name = "slurm.gpustat-dir", .kind = ARGS_STRING, .offset = DOFF(gpustat_dir), .placeholder = "DIR",
+     .help = "(default /run/gpustat; empty: not used)"},
+    {.name = "path.cgroupfs", .kind = ARGS_STRING, .offset = DOFF(cgroupfs), .placeholder = "DIR",
+     .help = "(default /sys/fs/cgroup)"},
+    {.name = "slurm-conf", .kind = ARGS_STRING, .offset = DOFF(slurm_conf), .placeholder = "FILE",
+     .help = "(default $SLURM_CONF, else /etc/slurm/slurm.conf)"},
+    {.name = "path.bcm-slurm", .kind = ARGS_STRING, .offset = DOFF(bcm_slurm_dir), .placeholder = "DIR",
+     .help = "BCM's prologs/ and epilogs/ (default /cm/local/apps/slurm/var)"},
+    {.name = "exporter.url", .kind = ARGS_STRING, .offset = DOFF(exporter_url), .placeholder = "URL",
+     .help = "(default http://localhost:9400/metrics)"},
+    {.name = "prometheus.url", .aliases = "--prometheus", .kind = ARGS_STRING, .offset = DOFF(prometheus_url),
+     .placeholder = "URL", .help = "plain HTTP (default $JOBTEL_PROMETHEUS_URL, else http://localhost:9090)"},
+    {.name = "prometheus.job", .kind = ARGS_STRING, .offset = DOFF(prometheus_job), .placeholder = "NAME",
+     .help = "scrape job of the exporters (default jobtel)"},
+    {.name = "instance", .kind = ARGS_STRING, .offset = DOFF(instance), .placeholder = "NAME",
+     .help = "this node's instance label, without port (default: the short host name)"},
+    {.name = "spool-dir", .kind = ARGS_STRING, .offset = DOFF(spool_dir), .placeholder = "DIR",
+     .help = "summary spool (default /var/spool/jobtel/summaries)"},
+    {.name = "spool-max-age", .kind = ARGS_DURATION, .offset = DOFF(spool_max_age_s), .placeholder = "AGE",
+     .min = 1, .max = 365 * 86400.0,
+     .help = "an older spooled job means the spool is not draining (default 1h)"},
+    {.name = "timeout", .kind = ARGS_DURATION, .offset = DOFF(timeout_s), .placeholder = "AGE", .min = 0.1,
+     .max = 600, .help = "per HTTP request and for NVML (default 5s)"},
+    {.name = "help", .aliases = "-h", .kind = ARGS_HELP, .help = "this help"},
+    {.name = "version", .kind = ARGS_VERSION, .help = "print the version"},
+    {.kind = ARGS_END},
+};
+
+static const struct args_spec doctor_spec = {
+    .prog = "jobtel doctor",
+    .usage = "jobtel doctor [options]",
+    .description = "Checks what this node's role needs and prints one line per check with the fix.",
+    .opts = doctor_opts_table,
+    .epilogue = "Exit code: the number of failed checks (0 = healthy); 64 on a usage error.",
+};
 
 int cmd_doctor(int argc, char **argv)
 {
     static char host[256];
+    const char *slurm_conf = getenv("SLURM_CONF"), *prom = getenv("JOBTEL_PROMETHEUS_URL");
     struct doctor_opts o = {
         .role = DOCTOR_ROLE_GPU,
         .nvml_library = "libnvidia-ml.so.1",
         .hpc_dir = "/run/dcgm-job-map",
         .gpustat_dir = "/run/gpustat",
         .cgroupfs = "/sys/fs/cgroup",
-        .slurm_conf = getenv("SLURM_CONF") && *getenv("SLURM_CONF") ? getenv("SLURM_CONF") : "/etc/slurm/slurm.conf",
+        .slurm_conf = slurm_conf && *slurm_conf ? slurm_conf : "/etc/slurm/slurm.conf",
         .bcm_slurm_dir = "/cm/local/apps/slurm/var",
         .exporter_url = "http://localhost:9400/metrics",
-        .prometheus_url = getenv("JOBTEL_PROMETHEUS_URL") && *getenv("JOBTEL_PROMETHEUS_URL")
-                              ? getenv("JOBTEL_PROMETHEUS_URL")
-                              : "http://localhost:9090",
+        .prometheus_url = prom && *prom ? prom : "http://localhost:9090",
         .prometheus_job = "jobtel",
         .instance = NULL,
         .spool_dir = "/var/spool/jobtel/summaries",
         .timeout_s = 5,
         .spool_max_age_s = 3600,
     };
-    static const struct {
-        const char *name;
-        size_t off;
-    } strflags[] = {
-        {"--nvml-library", offsetof(struct doctor_opts, nvml_library)},
-        {"--collector.gpu.nvml-library", offsetof(struct doctor_opts, nvml_library)},
-        {"--hpc-job-mapping-dir", offsetof(struct doctor_opts, hpc_dir)},
-        {"--slurm.gpustat-dir", offsetof(struct doctor_opts, gpustat_dir)},
-        {"--path.cgroupfs", offsetof(struct doctor_opts, cgroupfs)},
-        {"--slurm-conf", offsetof(struct doctor_opts, slurm_conf)},
-        {"--path.bcm-slurm", offsetof(struct doctor_opts, bcm_slurm_dir)},
-        {"--exporter.url", offsetof(struct doctor_opts, exporter_url)},
-        {"--prometheus.url", offsetof(struct doctor_opts, prometheus_url)},
-        {"--prometheus.job", offsetof(struct doctor_opts, prometheus_job)},
-        {"--instance", offsetof(struct doctor_opts, instance)},
-        {"--spool-dir", offsetof(struct doctor_opts, spool_dir)},
-    };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(a, "--version") == 0) {
-            cli_print_version("jobtel doctor");
-            return 0;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o.json = true;
-            continue;
-        }
-        const char *eq = strchr(a, '=');
-        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
-        bool known = false;
-        for (size_t f = 0; f < sizeof strflags / sizeof strflags[0]; f++) {
-            if (strlen(strflags[f].name) == nl && strncmp(a, strflags[f].name, nl) == 0) {
-                known = true;
-                break;
-            }
-        }
-        bool other = (nl == 6 && strncmp(a, "--role", 6) == 0) || (nl == 15 && strncmp(a, "--spool.max-age", 15) == 0) ||
-                     (nl == 9 && strncmp(a, "--timeout", 9) == 0);
-        if (!known && !other) {
-            fprintf(stderr, "jobtel doctor: unknown option '%s' (see --help)\n", a);
-            return DOCTOR_EXIT_USAGE;
-        }
-        if (!val) {
-            fprintf(stderr, "jobtel doctor: %s needs a value\n", a);
-            return DOCTOR_EXIT_USAGE;
-        }
-        if (!eq)
-            i++;
-        if (known) {
-            for (size_t f = 0; f < sizeof strflags / sizeof strflags[0]; f++)
-                if (strlen(strflags[f].name) == nl && strncmp(a, strflags[f].name, nl) == 0)
-                    *(const char **)((char *)&o + strflags[f].off) = val;
-        } else if (strncmp(a, "--role", nl) == 0) {
-            if (strcmp(val, "gpu") == 0)
-                o.role = DOCTOR_ROLE_GPU;
-            else if (strcmp(val, "controller") == 0)
-                o.role = DOCTOR_ROLE_CONTROLLER;
-            else if (strcmp(val, "login") == 0)
-                o.role = DOCTOR_ROLE_LOGIN;
-            else {
-                fprintf(stderr, "jobtel doctor: --role is gpu, controller or login\n");
-                return DOCTOR_EXIT_USAGE;
-            }
-        } else if (!parse_age(val, strncmp(a, "--timeout", nl) == 0 ? &o.timeout_s : &o.spool_max_age_s)) {
-            fprintf(stderr, "jobtel doctor: %.*s takes a positive duration such as 5s or 1h\n", (int)nl, a);
-            return DOCTOR_EXIT_USAGE;
-        }
+    struct args_error err;
+    switch (args_parse(&doctor_spec, &o, argc, argv, NULL, NULL, &err)) {
+    case ARGS_OK:
+        break;
+    case ARGS_EXIT:
+        return 0;
+    case ARGS_USAGE:
+        args_print_error(&doctor_spec, &err);
+        return DOCTOR_EXIT_USAGE;
     }
     if (!o.instance) {
         if (gethostname(host, sizeof host - 1) != 0)

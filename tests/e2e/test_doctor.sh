@@ -118,12 +118,25 @@ grep -q "^\[ OK \] spool: $T/spool absent" "$T/out.txt" || fail "absent spool is
 install -d "$T/spool" && printf 'jobid=5\n' >"$T/spool/5" && touch -d '3 hours ago' "$T/spool/5"
 printf 'jobid=6\n' >"$T/spool/6"
 doctor 1 "^\[FAIL\] spool: $T/spool: 2 job\(s\) spooled, 1 older than 3600 s" "${C[@]}"
-doctor 0 '' "${C[@]}" --spool.max-age=4h
-doctor 1 '^\[FAIL\] slurm.conf: .*no EpilogSlurmctld= line' "${C[@]}" --slurm-conf="$T/slurm.conf" --spool.max-age=4h
+doctor 0 '' "${C[@]}" --spool-max-age=4h
+doctor 1 '^\[FAIL\] slurm.conf: .*no EpilogSlurmctld= line' "${C[@]}" --slurm-conf="$T/slurm.conf" --spool-max-age=4h
 
+# The command line: usage errors exit 64 (above any count of failed checks) and name the argument;
+# --help (from the option table, common/args.c) lists every option within 100 columns.
 rc=0
-"$JOBTEL" doctor --no-such-flag >/dev/null 2>&1 || rc=$?
+"$JOBTEL" doctor --no-such-flag >/dev/null 2>"$T/err.txt" || rc=$?
 [ "$rc" = 64 ] || fail "usage error: exit $rc, want 64"
+grep -q -- "--no-such-flag" "$T/err.txt" || fail "usage error does not name the argument"
+rc=0
+"$JOBTEL" doctor --role=nurse >/dev/null 2>&1 || rc=$?
+[ "$rc" = 64 ] || fail "bad --role: exit $rc, want 64"
+"$JOBTEL" doctor --help >"$T/help.txt" || fail "--help exit"
+for o in --role --json --nvml-library --hpc-job-mapping-dir --slurm.gpustat-dir --path.cgroupfs --slurm-conf \
+    --exporter.url --prometheus.url --prometheus.job --instance --spool-dir --spool-max-age --timeout; do
+    grep -q -- "$o" "$T/help.txt" || fail "--help does not list $o"
+done
+awk 'length > 100 { exit 1 }' "$T/help.txt" || fail "--help wider than 100 columns"
+"$JOBTEL" doctor --version | grep -q '^jobtel doctor version' || fail "--version"
 
 # A real outage: the exporter stops. Once Prometheus has noticed, two checks fail.
 stop_pid "$EXPORTER_PID"
