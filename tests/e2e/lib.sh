@@ -346,8 +346,10 @@ prom_is() {
 }
 
 # scrape_has PORT REGEX : succeeds when a fresh scrape has a line matching REGEX (for wait_for).
+# grep reads the whole body (no -q): under pipefail, `curl | grep -q` fails when grep stops early and
+# curl gets SIGPIPE on a large body.
 scrape_has() {
-    curl -s "http://127.0.0.1:$1/metrics" | grep -q -E "$2"
+    curl -s "http://127.0.0.1:$1/metrics" | grep -E "$2" >/dev/null
 }
 
 # scrape_lacks PORT NAME [KEY=VALUE...] : succeeds when a fresh scrape is answered, parses, and has no

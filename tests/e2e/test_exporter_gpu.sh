@@ -61,7 +61,7 @@ grep -qi '^Content-Encoding: gzip' "$T/gz.hdr" || fail "no gzip when asked"
 validate "$T/gz.txt"
 # HTTP surface: health, landing page, 404, 405, hostile requests; the daemon keeps serving.
 [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$EXPORTER_PORT/health)" = 200 ] || fail "/health not 200"
-curl -sf http://127.0.0.1:$EXPORTER_PORT/ | grep -q 'href="metrics"' || fail "landing page"
+curl -sf http://127.0.0.1:$EXPORTER_PORT/ | grep 'href="metrics"' >/dev/null || fail "landing page"
 [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$EXPORTER_PORT/nope)" = 404 ] || fail "404"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x=1 http://127.0.0.1:$EXPORTER_PORT/metrics)" = 405 ] || fail "405"
 long=$(head -c 100000 /dev/zero | tr '\0' a)

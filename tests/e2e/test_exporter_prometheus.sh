@@ -53,5 +53,5 @@ wait_for 60 prom_is 'DCGM_FI_DEV_GPU_UTIL{gpu="0"}' 85 || fail "changed utilizat
 [ "$(prom_value 'nvidia_gpu_memory_used_bytes{minor_number="1"}')" = "$((1024 * 1048576))" ] || fail "memory used"
 # Self metrics are stored too, and the target is healthy.
 [ "$(prom_value 'jobtel_scrape_collector_success{collector="gpu"}')" = 1 ] || fail "collector success"
-curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/targets" | grep -q '"health":"up"' || fail "target not healthy"
+curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/targets" | grep '"health":"up"' >/dev/null || fail "target not healthy"
 pass "Prometheus stores jobtel's GPU metrics and sees them change"
