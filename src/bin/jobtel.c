@@ -3,7 +3,7 @@
  * slurmd runs `jobtel prolog` / `jobtel epilog` for every job, so they run in this small program
  * (src/slurm/ and src/common/ only: no HTTP, TLS or JSON library to load). The other subcommands are
  * programs of their own, exec'd from here (common/exec_sibling.c): `exporter` is `jobtel-exporter`,
- * `stats` and `summary` are `jobstats`.
+ * `stats` and `summary` are `jobstats`, `doctor` is `jobtel-doctor`.
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,12 +32,18 @@ static int cmd_summary_exec(int argc, char **argv)
     return cli_exec_sibling("jobstats", "--jobtel-subcommand=summary", argc, argv);
 }
 
+static int cmd_doctor_exec(int argc, char **argv)
+{
+    return cli_exec_sibling("jobtel-doctor", NULL, argc, argv);
+}
+
 static const struct subcommand subcommands[] = {
     {"exporter", "serve GPU and job metrics for Prometheus (runs `jobtel-exporter`)", cmd_exporter_exec},
     {"prolog", "Slurm prolog: record which GPUs a job got", cmd_prolog},
     {"epilog", "Slurm epilog: forget a finished job's GPUs", cmd_epilog},
     {"stats", "job efficiency report (runs the `jobstats` program)", cmd_stats_exec},
     {"summary", "store a job's summary at job end (EpilogSlurmctld), retry the spool", cmd_summary_exec},
+    {"doctor", "check this node's setup, one line per check with the fix (runs `jobtel-doctor`)", cmd_doctor_exec},
 };
 
 /* The front's own options: only --help and --version, before the command word. */
