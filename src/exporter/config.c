@@ -30,6 +30,9 @@ _Static_assert(sizeof(enum log_level) == sizeof(int), "ARGS_CHOICE stores an int
 static const struct args_opt flags[] = {
     {.name = "web.listen-address", .aliases = "-a --address", .kind = ARGS_STRING, .offset = OFF(listen_address),
      .placeholder = "ADDR", .help = "Address to listen on, [host]:port (default \":9400\"; -a as in dcgm-exporter)"},
+    {.name = "web.config.file", .aliases = "--web-config-file", .kind = ARGS_STRING, .offset = OFF(web_config_file),
+     .placeholder = "FILE",
+     .help = "exporter-toolkit web config: TLS, client certificates, basic auth, headers (re-read on SIGHUP)"},
     {.name = "web.telemetry-path", .kind = ARGS_STRING, .offset = OFF(telemetry_path), .placeholder = "PATH",
      .help = "Path under which to expose metrics (default /metrics)"},
     {.name = "collect.interval", .kind = ARGS_DURATION, .offset = OFF(collect_interval_s), .placeholder = "DURATION",
@@ -126,7 +129,7 @@ static void exporter_spec(struct args_spec *spec, const struct collector_flags *
         .description = "Serves GPU (NVML) and Slurm job metrics for Prometheus.",
         .opts = flags,
         .more_opts = cf->opts,
-        .epilogue = "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the counters file.\n"
+        .epilogue = "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the counters file and the web config.\n"
                     "Exit codes: 0 clean stop, 1 runtime failure (e.g. cannot listen), 2 usage error.",
     };
 }
@@ -218,6 +221,8 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         cfg->hpc_job_mapping_dir = NULL;
     if (cfg->gpustat_dir && !*cfg->gpustat_dir)
         cfg->gpustat_dir = NULL;
+    if (cfg->web_config_file && !*cfg->web_config_file)
+        cfg->web_config_file = NULL;
     if (cfg->telemetry_path[0] != '/') {
         fprintf(stderr, "jobtel exporter: --web.telemetry-path must start with '/'\n");
         return JT_ERR_USAGE;

@@ -23,6 +23,7 @@ struct exporter_config {
     /* web */
     const char *listen_address;     /* "[host]:port", default ":9400" */
     const char *telemetry_path;     /* default "/metrics" */
+    const char *web_config_file;    /* exporter-toolkit web config (TLS, basic auth), NULL = none */
     /* collection */
     double collect_interval_s;      /* default 1 s */
     double stale_after_s;           /* /health turns 503 when a collector's last result is older */
