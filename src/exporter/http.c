@@ -574,9 +574,9 @@ static enum MHD_Result serve_api(struct http_server *h, struct MHD_Connection *c
     return answer(h, c, status, r);
 }
 
-/* The client certificate check that GnuTLS leaves to us: a certificate, if one was sent, must chain
- * to client_ca_file for the Verify* policies (the Require* ones also make GnuTLS fail a handshake
- * without one; see on_cert). Once per connection. */
+/* The client certificate policy again at the first request of a connection: the handshake already
+ * enforced it (on_cert, on_verify), but a SIGHUP may have tightened it since, and a keep-alive
+ * connection would otherwise keep what it was let in with. Once per connection. */
 static bool client_cert_ok(struct http_server *h, struct MHD_Connection *c, struct conn *cn)
 {
     const struct web_state *w = h->web;
@@ -791,6 +791,20 @@ static uint64_t mono_us(void)
  * without a process-wide global. */
 static _Thread_local struct http_server *tls_server;
 
+/* GnuTLS has the client's certificate: for the Verify* policies it must chain to client_ca_file, or
+ * the handshake fails, as in Go. Nonzero refuses. */
+static int on_verify(gnutls_session_t session)
+{
+    struct http_server *h = tls_server;
+    if (!h || !h->web->tls)
+        return -1;
+    unsigned n = 0;
+    const gnutls_datum_t *peers = gnutls_certificate_get_peers(session, &n);
+    if (!peers || n == 0) /* none sent: GNUTLS_CERT_REQUIRE has already decided */
+        return 0;
+    return webconfig_tls_verify_client(h->web->tls, peers, n) ? 0 : -1;
+}
+
 /* GnuTLS asks which certificate to present: the current web config's, so a reload takes effect at
  * the next handshake. It also sets whether to ask the client for one (client_auth_type): GnuTLS sends
  * its CertificateRequest after this point, so the policy too follows reloads. */
@@ -811,6 +825,8 @@ static int on_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, in
                                                            ca == WC_REQUIRE_AND_VERIFY_CLIENT_CERT
                                                        ? GNUTLS_CERT_REQUIRE
                                                        : GNUTLS_CERT_REQUEST);
+    if (ca == WC_VERIFY_CLIENT_CERT_IF_GIVEN || ca == WC_REQUIRE_AND_VERIFY_CLIENT_CERT)
+        gnutls_session_set_verify_function(session, on_verify);
     void *chain, *pk;
     webconfig_tls_cert(h->web->tls, &chain, npcert, &pk);
     *pcert = chain;
