@@ -279,6 +279,24 @@ static void test_load_missing_and_tls_material(void **state)
     webconfig_free(wc);
 }
 
+/* The shipped example parses (the cert files it names need not exist for that). */
+static void test_deploy_example(void **state)
+{
+    (void)state;
+    const char *fx = getenv("FIXTURES");
+    assert_non_null(fx);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/../../deploy/web-config.yml", fx);
+    struct webconfig *wc = NULL;
+    char err[512];
+    if (webconfig_load(path, &wc, err, sizeof err) != JT_OK)
+        fail_msg("%s", err);
+    assert_true(wc->tls);
+    assert_int_equal(wc->nusers, 1);
+    assert_int_equal(wc->nheaders, 2);
+    webconfig_free(wc);
+}
+
 static void test_auth_cache_and_budget(void **state)
 {
     (void)state;
@@ -332,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_hostile_yaml),
         cmocka_unit_test(test_cipher_table),
         cmocka_unit_test(test_load_missing_and_tls_material),
+        cmocka_unit_test(test_deploy_example),
         cmocka_unit_test(test_auth_cache_and_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
