@@ -265,19 +265,61 @@ static bool conn_request_buffered(const struct conn *c)
     return strstr(b, "\r\n\r\n") || strstr(b, "\n\n");
 }
 
-/* The oldest connection waiting for headers (of `ip` if not NULL), excluding `skip`. */
+/* True while a TLS connection's handshake is not finished: a scrape looks like this for a round trip
+ * and the client's key exchange, which on a loaded machine takes long enough for a crowd of idlers
+ * to make it the oldest waiting connection; its request, once sent, is encrypted, so
+ * conn_request_buffered cannot see it. */
+static bool conn_in_handshake(const struct http_server *h, const struct conn *c)
+{
+    if (!h->tls || !c->fresh)
+        return false;
+    const union MHD_ConnectionInfo *si = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    return si && si->tls_session && gnutls_handshake_get_last_in(si->tls_session) != GNUTLS_HANDSHAKE_FINISHED;
+}
+
+/* The oldest connection waiting for headers (of `ip` if not NULL), excluding `skip`. With TLS, one
+ * that finished its handshake and idles goes before one still in its handshake: idling after the
+ * handshake is what a trickler does, and being in it is what a new scrape does. */
 static struct conn *eviction_victim(struct http_server *h, const unsigned char *ip, const struct conn *skip)
 {
-    for (struct conn *c = h->head; c; c = c->next) {
-        if (c == skip || c->closing || c->phase != PH_WAITING)
-            continue;
-        if (ip && (!c->has_ip || memcmp(c->ip, ip, 16) != 0))
-            continue;
-        if (conn_request_buffered(c))
-            continue;
-        return c;
+    for (int pass = h->tls ? 0 : 1; pass < 2; pass++) {
+        for (struct conn *c = h->head; c; c = c->next) {
+            if (c == skip || c->closing || c->phase != PH_WAITING)
+                continue;
+            if (ip && (!c->has_ip || memcmp(c->ip, ip, 16) != 0))
+                continue;
+            if (pass == 0 && conn_in_handshake(h, c))
+                continue;
+            if (conn_request_buffered(c))
+                continue;
+            return c;
+        }
     }
     return NULL;
+}
+
+/* For the total limit: a victim from the address holding the most connections, among the owners of
+ * the HTTP_BUSIEST_SCAN oldest waiting ones, so a scraper with its own address is not evicted by a
+ * crowd from other addresses, whatever its handshake or request takes. */
+#define HTTP_BUSIEST_SCAN 8
+static struct conn *busiest_victim(struct http_server *h, const struct conn *skip)
+{
+    const struct conn *best = NULL;
+    size_t best_n = 0, seen = 0;
+    for (struct conn *c = h->head; c && seen < HTTP_BUSIEST_SCAN; c = c->next) {
+        if (c == skip || c->closing || c->phase != PH_WAITING || !c->has_ip)
+            continue;
+        seen++;
+        size_t n = 0;
+        for (struct conn *o = h->head; o; o = o->next)
+            n += !o->closing && o->has_ip && memcmp(o->ip, c->ip, 16) == 0;
+        if (n > best_n) {
+            best = c;
+            best_n = n;
+        }
+    }
+    struct conn *v = best ? eviction_victim(h, best->ip, skip) : NULL;
+    return v ? v : eviction_victim(h, NULL, skip);
 }
 
 static void guard_log(struct http_server *h, const char *what)
@@ -310,7 +352,7 @@ static void guard_admit(struct http_server *h, struct conn *c)
         }
     }
     if (!c->closing && h->nconn > HTTP_TOTAL_SOFT) {
-        struct conn *v = eviction_victim(h, NULL, c);
+        struct conn *v = busiest_victim(h, c);
         if (v) {
             h->evicted++;
             conn_close(h, v);
