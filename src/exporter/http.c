@@ -930,22 +930,18 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const struct addri
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
     if (a->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6 | (dual_stack ? MHD_USE_DUAL_STACK : 0);
+    /* TLS: the certificate comes from on_cert at each handshake (reloadable), the versions and
+     * ciphers from the web config as GnuTLS priorities. */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)on_cert},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, h->priorities},
+        {MHD_OPTION_END, 0, NULL},
+    };
     if (h->tls)
-        return MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, h,
-                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                MHD_OPTION_HTTPS_CERT_CALLBACK, on_cert,
-                                MHD_OPTION_HTTPS_PRIORITIES, h->priorities,
-                                MHD_OPTION_SOCK_ADDR, a->ai_addr,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_HARD_LIMIT,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-                                MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                                MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-                                MHD_OPTION_END);
+        flags |= MHD_USE_TLS;
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, to catch option errors */
+                            MHD_OPTION_ARRAY, h->tls ? tls_opts : tls_opts + 2,
                             MHD_OPTION_SOCK_ADDR, a->ai_addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_HARD_LIMIT,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
