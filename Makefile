@@ -3,6 +3,9 @@
 #   make check  install dependencies, then build and run every test twice: -Werror, then ASan+UBSan
 BUILD ?= build
 JOBS ?= 2
+# Tests in parallel: the suite holds under load (kernel-chosen ports, polling with deadlines, no
+# assertion on wall time), so -j4 on a 2-core machine is fine.
+TEST_JOBS ?= 4
 LISTEN ?= :9400
 SCENARIO ?= $(CURDIR)/tests/fake_nvml/scenarios/dgx_h100.json
 # Set NVML=libnvidia-ml.so.1 on a real GPU node to use the driver instead of the fake library.
@@ -31,13 +34,13 @@ check: deps
 test:
 	cmake -S . -B build-ci -G Ninja -DJOBTEL_WERROR=ON
 	cmake --build build-ci -j $(JOBS)
-	cd build-ci && ctest -j $(JOBS) --output-on-failure
+	cd build-ci && ctest -j $(TEST_JOBS) --output-on-failure
 
 test-asan:
 	cmake -S . -B build-asan -G Ninja -DJOBTEL_WERROR=ON -DJOBTEL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    ctest -j $(JOBS) --output-on-failure
+	    ctest -j $(TEST_JOBS) --output-on-failure
 
 clean:
 	rm -rf $(BUILD) build-ci build-asan

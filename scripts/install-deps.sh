@@ -13,4 +13,9 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libyaml-dev libgnutls28-dev libcrypt-dev openssl \
     prometheus prometheus-node-exporter wrk python3 python3-prometheus-client python3-yaml \
     python3-grpcio python3-grpc-tools python3-requests \
-    slurmctld slurmd slurm-client munge slurmdbd mariadb-server procps >/dev/null
+    slurmctld slurmd slurm-client munge slurmdbd mariadb-server procps iproute2 stress-ng >/dev/null
+# kubectl renders deploy/kubernetes in the tests (kubectl kustomize). Debian's is kubernetes-client; a
+# kubectl installed otherwise (e.g. the upstream "kubectl" package) owns the same path and does the same.
+if ! command -v kubectl >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
+fi

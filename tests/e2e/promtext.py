@@ -4,7 +4,7 @@ Uses prometheus_client's parser (Debian python3-prometheus-client), so what jobt
 by a second implementation, and adds the check neither it nor promtool makes: no duplicate series.
   promtext.py validate FILE
   promtext.py value FILE 'name{a="b"}'     exact label set; prints the value
-  promtext.py count FILE name
+  promtext.py count FILE NAME [KEY=VALUE ...]   samples of NAME (* for any name) with these labels
   promtext.py select FILE name KEY=VALUE LABEL   distinct LABEL values of matching samples
 """
 import re
@@ -27,6 +27,16 @@ def samples(path):
     for fam in text_string_to_metric_families(text):
         for s in fam.samples:
             yield fam, s
+
+
+def parse_conds(args):
+    conds = []
+    for a in args:
+        k, sep, v = a.partition("=")
+        if not sep:
+            raise SystemExit("bad label condition " + a + " (want KEY=VALUE)")
+        conds.append((k, v))
+    return conds
 
 
 def parse_selector(sel):
@@ -71,7 +81,17 @@ def main():
         print(" ".join(vals))
         return
     if cmd == "count":
-        print(sum(1 for f, s in samples(path) if sys.argv[3] in names(f, s)))
+        # A file with no sample at all is an error: "none of X" must not pass on an empty scrape.
+        name, conds = sys.argv[3], parse_conds(sys.argv[4:])
+        total = n = 0
+        for f, s in samples(path):
+            total += 1
+            if (name == "*" or name in names(f, s)) and all(s.labels.get(k) == v for k, v in conds):
+                n += 1
+        if total == 0:
+            print("no samples in " + path, file=sys.stderr)
+            sys.exit(1)
+        print(n)
         return
     raise SystemExit("unknown command " + cmd)
 

@@ -8,11 +8,7 @@
 # (decoded by Python), a stored summary is shown with Prometheus down, and the fault messages.
 source "$(dirname "$0")/lib.sh"
 JOBSTATS=$(dirname "$JOBTEL")/jobstats
-# Ports the kernel reports free right now (tests run in parallel: never a fixed port).
-free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-PORT=$(free_port)
-BAD_PORT=$(free_port)
-HUNG_PORT=$(free_port)
+PORT=$(free_port) # nothing listens there until the backfilled Prometheus is started on it
 JOB=4242
 
 NOW=$(date +%s)
@@ -61,30 +57,51 @@ rc=0
 grep -q "http://127.0.0.1:$PORT" "$T/down.err" || fail "Prometheus down: error does not name the URL: $(cat "$T/down.err")"
 pass "Prometheus down: exit 1, message names the URL"
 
+# serve_on_port0 NAME PYTHON-SERVER-CODE : a Python server that binds port 0 itself (no collision
+# possible) and publishes the port in $T/NAME.port; sets SERVER_PID and SERVER_PORT.
+serve_on_port0() {
+    rm -f "$T/$1.port"
+    start_bg "$1" "$PY" -c "$2" "$T/$1.port" "$T"
+    SERVER_PID=$LAST_PID
+    wait_for 30 test -s "$T/$1.port" || fail "$1 did not start"
+    SERVER_PORT=$(cat "$T/$1.port")
+}
+# The bound socket's port, written atomically to sys.argv[1].
+PUBLISH='import os, sys
+def publish(port):
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(str(port))
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+'
 mkdir -p "$T/bad/api/v1"
 echo '{"status":"success","data":{"resultType":"vector","result":[{"metric":' >"$T/bad/api/v1/query"
-start_bg badprom "$PY" -m http.server $BAD_PORT --bind 127.0.0.1 --directory "$T/bad"
-BAD_PID=$LAST_PID
-wait_http http://127.0.0.1:$BAD_PORT/ 10
+serve_on_port0 badprom "$PUBLISH
+import functools, http.server
+srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2] + '/bad'))
+publish(srv.server_address[1])
+srv.serve_forever()"
+BAD_PID=$SERVER_PID
+wait_http "http://127.0.0.1:$SERVER_PORT/" 30
 rc=0
-"$JOBSTATS" --config "$T/jobstats.conf" --prometheus http://127.0.0.1:$BAD_PORT -n $JOB >"$T/bad.out" 2>"$T/bad.err" || rc=$?
+"$JOBSTATS" --config "$T/jobstats.conf" --prometheus "http://127.0.0.1:$SERVER_PORT" -n $JOB >"$T/bad.out" 2>"$T/bad.err" || rc=$?
 [ "$rc" = 1 ] || fail "malformed answer: exit $rc, want 1"
 grep -q "not JSON" "$T/bad.err" || fail "malformed answer: unclear error: $(cat "$T/bad.err")"
 stop_pid "$BAD_PID" || true
 pass "malformed Prometheus JSON: exit 1 with a clear message"
 
-# A Prometheus that accepts the connection and never answers: the total timeout ends it.
-start_bg hungprom "$PY" -c 'import socket, sys, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); time.sleep(60)' "$HUNG_PORT"
-HUNG_PID=$LAST_PID
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HUNG_PORT" || fail "hung server not listening"
+# A Prometheus that accepts the connection and never answers (until it is stopped): only jobstats' own
+# total timeout can end the request. `timeout` is there to end a test that hangs, not to time jobstats.
+serve_on_port0 hungprom "$PUBLISH
+import socket, time
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(16)
+publish(s.getsockname()[1])
+time.sleep(3600)"
+HUNG_PID=$SERVER_PID
 printf 'timeout = 1\n' | cat "$T/jobstats.conf" - >"$T/hung.conf"
 rc=0
-# No wall-clock bound (the CI machine is shared): the request ends, and curl says its timeout did it.
-"$JOBSTATS" --config "$T/hung.conf" --prometheus http://127.0.0.1:$HUNG_PORT -n $JOB >/dev/null 2>"$T/hung.err" || rc=$?
-[ "$rc" = 1 ] && grep -q "http://127.0.0.1:$HUNG_PORT" "$T/hung.err" && grep -qi "timed out\|timeout" "$T/hung.err" \
-    || fail "hung Prometheus: rc $rc: $(cat "$T/hung.err")"
+timeout -k 5 300 "$JOBSTATS" --config "$T/hung.conf" --prometheus "http://127.0.0.1:$SERVER_PORT" -n $JOB >/dev/null 2>"$T/hung.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "http://127.0.0.1:$SERVER_PORT" "$T/hung.err" && grep -qi "timed out\|timeout" "$T/hung.err" \
+    || fail "hung Prometheus: rc $rc (124: jobstats waited for an answer that never comes): $(cat "$T/hung.err")"
 stop_pid "$HUNG_PID" || true
 pass "hung Prometheus: the total timeout ends the request, message names the URL"
 
@@ -108,12 +125,13 @@ pass "pending job, unknown job and a malformed config: clear messages and exit c
 # No scrape targets: the data is the backfill. The evaluation interval is the subquery resolution of
 # the [Ds:] queries, so it is a production-like 30 s rather than lib.sh's 1 s.
 printf 'global:\n  scrape_interval: 30s\n  evaluation_interval: 30s\n' >"$T/prom/prometheus.yml"
-start_bg prometheus prometheus --config.file="$T/prom/prometheus.yml" --storage.tsdb.path="$T/prom/data" \
-    --web.listen-address="127.0.0.1:$PORT" --log.level=warn
-PROM_PID=$LAST_PID
-PROM_PORT=$PORT
-wait_for 10 curl -sf "http://127.0.0.1:$PORT/-/ready" || fail "prometheus not ready"
-wait_for 20 prom_is "count(cgroup_cpus{jobid=\"$JOB\"} @ $END)" 2 || fail "backfilled data not visible"
+# On the port the configuration names; if something took it meanwhile, on a new one, named in the config.
+if ! _start_prometheus_on "$PORT" "$T/prom/prometheus.yml"; then
+    start_prometheus_config 0 "$T/prom/prometheus.yml"
+    sed -i "s|^prometheus_url = .*|prometheus_url = http://127.0.0.1:$PROM_PORT/|" "$T/jobstats.conf"
+fi
+wait_for 30 curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" || fail "prometheus not ready"
+wait_for 30 prom_is "count(cgroup_cpus{jobid=\"$JOB\"} @ $END)" 2 || fail "backfilled data not visible"
 
 T0=$EPOCHREALTIME
 "$JOBSTATS" --config "$T/jobstats.conf" -n $JOB >"$T/report.txt" 2>"$T/report.err" || fail "report failed: $(cat "$T/report.err")"

@@ -3,7 +3,8 @@
 # DaemonSet needs: selectors that match, the pod-resources hostPath, NODE_NAME from the downward API,
 # readiness probe on /-/ready and liveness on /-/healthy, sized resources, a locked-down security context, a Service with scrape annotations
 # and a ServiceMonitor that selects it. The container's arguments are checked by the real binary, and
-# the kustomization is rendered by kubectl when it is installed (offline: no cluster needed).
+# the kustomization is rendered by kubectl (offline: no cluster needed; Debian package kubernetes-client,
+# installed by scripts/install-deps.sh). Without kubectl the test fails.
 . "$(dirname "$0")/lib.sh"
 D="$SRC/deploy/kubernetes"
 
@@ -104,8 +105,20 @@ mapfile -t ARGS <"$T/args"
 "$JOBTEL" exporter "${ARGS[@]}" --help >/dev/null || fail "the exporter rejects the DaemonSet's arguments: ${ARGS[*]}"
 pass "the exporter accepts the DaemonSet's arguments"
 
-if command -v kubectl >/dev/null; then
-    kubectl kustomize "$D" >"$T/rendered.yaml" 2>"$T/kubectl.log" || { cat "$T/kubectl.log"; fail "kubectl kustomize"; }
-    [ "$(grep -c '^kind:' "$T/rendered.yaml")" = 4 ] || fail "kustomize rendered the wrong number of objects"
-    pass "kubectl kustomize renders the manifests"
-fi
+command -v kubectl >/dev/null || fail "kubectl not found (Debian: kubernetes-client; run scripts/install-deps.sh)"
+kubectl kustomize "$D" >"$T/rendered.yaml" 2>"$T/kubectl.log" || { cat "$T/kubectl.log"; fail "kubectl kustomize"; }
+# The rendered objects are exactly the manifests' objects (the Kustomization itself is not one).
+"$PY" - "$D" "$T/rendered.yaml" <<'EOF' || fail "kustomize rendered other objects than the manifests hold"
+import os, sys, yaml
+d, rendered = sys.argv[1], sys.argv[2]
+def ids(docs):
+    return sorted((x["kind"], x["metadata"]["name"]) for x in docs if x and x["kind"] != "Kustomization")
+want = ids(doc for n in os.listdir(d) if n.endswith(".yaml") for doc in yaml.safe_load_all(open(os.path.join(d, n))))
+got = ids(yaml.safe_load_all(open(rendered)))
+assert got == want and len(got) == 4, (got, want)
+EOF
+# The check can fail: a kustomization naming a file that does not exist is refused.
+cp -r "$D" "$T/broken"
+printf '  - missing.yaml\n' >>"$T/broken/kustomization.yaml"
+if kubectl kustomize "$T/broken" >/dev/null 2>&1; then fail "kubectl kustomize accepted a missing resource"; fi
+pass "kubectl kustomize renders the manifests"

@@ -15,14 +15,12 @@ JOB_UID=$(id -u "$JOB_USER")
 # The index <-> UUID table the prolog reads (a fake /proc/driver/nvidia) comes from the first NGPUS
 # GPUs of this fake NVML scenario, so the exporter started with the same scenario sees the same UUIDs.
 SCENARIO_FILE=${SCENARIO_FILE:-$SCENARIOS/dgx_h100.json}
-# An ephemeral port the kernel picks (tests run in parallel: never a fixed one).
-EXPORTER_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 # --- exporter hooks ------------------------------------------------------------------------------
 # The exporter runs beside Slurm with the same fake GPUs and reads the directories the prolog writes.
 
 hook_exporter_start() {
-    FAKE_NVML_SCENARIO="$SCENARIO_FILE" start_exporter "$EXPORTER_PORT" \
+    FAKE_NVML_SCENARIO="$SCENARIO_FILE" start_exporter 0 \
         --collector.gpu.nvml-library="$FAKE_NVML_LIB" --no-collector.cgroup -n \
         --hpc-job-mapping-dir="$T/hpc" --slurm.gpustat-dir="$T/gpustat"
 }
@@ -45,7 +43,7 @@ hook_exporter_job_running() {
     shift 2
     local gpus
     gpus=$(printf '%s\n' "$@" | sort -n | tr '\n' ' ' | sed 's/ $//')
-    wait_for 5 exporter_shows "$job" "$gpus|$gpus|$gpus" ||
+    wait_for 30 exporter_shows "$job" "$gpus|$gpus|$gpus" ||
         fail "exporter: job $job on '$(exporter_gpus_of "$job")', want '$gpus' in all three"
     local f="$T/exporter-scrape.txt"
     validate "$f"
@@ -56,8 +54,9 @@ hook_exporter_job_running() {
 
 # hook_exporter_job_gone JOB : no series carries JOB any more.
 hook_exporter_job_gone() {
-    wait_for 5 exporter_shows "$1" "||" || fail "exporter: job $1 still on '$(exporter_gpus_of "$1")'"
-    ! grep -qE "(hpc_job|jobid)=\"$1\"" "$T/exporter-scrape.txt" || fail "exporter: a series still names job $1"
+    wait_for 30 exporter_shows "$1" "||" || fail "exporter: job $1 still on '$(exporter_gpus_of "$1")'"
+    expect_none "$T/exporter-scrape.txt" '*' "hpc_job=$1"
+    expect_none "$T/exporter-scrape.txt" '*' "jobid=$1"
 }
 
 # --- helpers -------------------------------------------------------------------------------------

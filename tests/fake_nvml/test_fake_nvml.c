@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -603,7 +604,7 @@ static const char faults_json[] =
     "  {\"call\": \"nvmlDeviceGetIndex\", \"gpu\": 0, \"return\": 15, \"times\": 2},\n"
     "  {\"call\": \"nvmlDeviceGetClock*\", \"gpu\": 1, \"return\": \"IN_USE\"},\n"
     "  {\"call\": \"nvmlDeviceGetFieldValues\", \"gpu\": 0, \"field_id\": 82, \"return\": \"NO_PERMISSION\"},\n"
-    "  {\"call\": \"nvmlDeviceGetPowerUsage\", \"gpu\": 0, \"hang_ms\": 600, \"once\": true},\n"
+    "  {\"call\": \"nvmlDeviceGetPowerUsage\", \"gpu\": 0, \"hang_ms\": 3000, \"once\": true},\n"
     "  {\"call\": \"nvmlSystemGetDriverVersion\", \"hang_ms\": 300, \"return\": \"TIMEOUT\", \"once\": true}\n"
     " ]}\n";
 
@@ -612,15 +613,32 @@ struct hang_arg {
     double seconds;
     nvmlReturn_t r;
     unsigned int mw;
+    atomic_long tid;
 };
 
 static void *hang_thread(void *p)
 {
     struct hang_arg *a = p;
+    atomic_store(&a->tid, (long)syscall(SYS_gettid));
     double t0 = now_mono();
     a->r = nv.nvmlDeviceGetPowerUsage(a->dev, &a->mw);
     a->seconds = now_mono() - t0;
     return NULL;
+}
+
+/* Whether thread `tid` of this process is blocked in a sleep (the fake's injected hang), as the kernel says. */
+static bool thread_sleeping(long tid)
+{
+    char path[64], line[64] = "";
+    snprintf(path, sizeof(path), "/proc/self/task/%ld/syscall", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    char *end = NULL;
+    long nr = got ? strtol(line, &end, 10) : -1;
+    return end != line && (nr == SYS_clock_nanosleep || nr == SYS_nanosleep);
 }
 
 static void test_faults(void **state)
@@ -655,24 +673,33 @@ static void test_faults(void **state)
     assert_int_equal(nv.nvmlDeviceGetFieldValues(g1, 2, fv), NVML_SUCCESS);
     assert_int_equal(fv[0].nvmlReturn, NVML_SUCCESS);
 
-    /* A hang blocks its caller only: other threads keep getting answers. */
+    /* A hang blocks its caller only: other threads keep getting answers. The kernel says when the hanging
+     * thread is asleep in the hang, and that it still is after this thread's calls have returned; no
+     * assumption on how fast a loaded machine runs either thread. */
     struct hang_arg a = {.dev = g0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, hang_thread, &a), 0);
-    sleep_ms(100);
-    double t0 = now_mono();
+    bool asleep = false;
+    for (int i = 0; i < 12000 && !asleep; i++) { /* 60 s bound for a broken library */
+        long tid = atomic_load(&a.tid);
+        asleep = tid != 0 && thread_sleeping(tid);
+        if (!asleep)
+            sleep_ms(5);
+    }
+    assert_true(asleep);
     unsigned int n = 0;
     assert_int_equal(nv.nvmlDeviceGetCount_v2(&n), NVML_SUCCESS);
     assert_int_equal(nv.nvmlDeviceGetFanSpeed(g0, &u), NVML_SUCCESS);
     assert_int_equal(nv.nvmlDeviceGetPowerUsage(g0, &u), NVML_SUCCESS); /* "once": this one is not hung */
-    assert_true(now_mono() - t0 < 0.3);
+    if (!thread_sleeping(atomic_load(&a.tid)))
+        fail_msg("the 3 s hang ended before the other calls returned: inconclusive on this machine");
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(a.r, NVML_SUCCESS);
     assert_int_equal(a.mw, 100000);
-    assert_true(a.seconds >= 0.59);
+    assert_true(a.seconds >= 2.99);
 
     /* A hang and a return in one rule: the caller waits, then gets the error. */
-    t0 = now_mono();
+    double t0 = now_mono();
     assert_int_equal(nv.nvmlSystemGetDriverVersion(buf, sizeof(buf)), NVML_ERROR_TIMEOUT);
     assert_true(now_mono() - t0 >= 0.29);
     assert_int_equal(nv.nvmlSystemGetDriverVersion(buf, sizeof(buf)), NVML_SUCCESS);
@@ -745,15 +772,16 @@ static void test_gpu_lost(void **state)
     assert_int_equal(nv.nvmlEventSetFree(set), NVML_SUCCESS);
     assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
 
-    /* Registered before t=3: the XID 79 arrives when the GPU falls off. */
-    start_at(2.5);
+    /* Registered before t=3 (1.5 s of margin for a loaded machine): the XID 79 arrives when the GPU falls
+     * off, not before; how late is up to the scheduler. */
+    start_at(1.5);
     assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
     assert_int_equal(nv.nvmlEventSetCreate(&set), NVML_SUCCESS);
     assert_int_equal(nv.nvmlDeviceRegisterEvents(g1, NVML_EVENT_TYPE_XID, set), NVML_SUCCESS);
     double t0 = now_mono();
     assert_int_equal(nv.nvmlEventSetWait_v2(set, &ev, 5000), NVML_SUCCESS);
     double waited = now_mono() - t0;
-    assert_true(waited > 0.2 && waited < 2.0);
+    assert_true(waited > 0.2);
     assert_ptr_equal(ev.device.handle, g1.handle);
     assert_int_equal(ev.eventType, NVML_EVENT_TYPE_XID);
     assert_int_equal(ev.eventData, 79);
@@ -778,7 +806,7 @@ static void test_events(void **state)
     nvmlEventData_t ev;
     nvmlEventSet_t a, b, bogus = {(struct nvmlEventSet_st *)(uintptr_t)0x40};
     use_path(temp_scenario(path, sizeof(path), "events.json", events_json));
-    start_at(0);
+    start_at(-0.7); /* the registrations below come well before the first event at t=0.3 */
     assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
     nvmlDevice_t g0 = handle(0), g1 = handle(1);
     assert_int_equal(nv.nvmlEventSetCreate(&a), NVML_SUCCESS);
@@ -802,7 +830,7 @@ static void test_events(void **state)
     double t0 = now_mono();
     assert_int_equal(nv.nvmlEventSetWait_v2(a, &ev, 300), NVML_ERROR_TIMEOUT);
     double waited = now_mono() - t0;
-    assert_true(waited >= 0.29 && waited < 2.0);
+    assert_true(waited >= 0.29); /* not before the timeout; a loaded machine only makes it later */
     /* Set b registered GPU 0 for PState only: its XID 13 is not delivered there. */
     assert_int_equal(nv.nvmlEventSetWait_v2(b, &ev, 0), NVML_ERROR_TIMEOUT);
     /* Events from before a registration are not reported. */

@@ -6,8 +6,8 @@ Usage: fake_kubelet.py SOCKET GENDIR STATE.json
 
 GENDIR holds the stubs generated from podresources.proto at test time. STATE.json is re-read on every
 call, so a test changes the answer by rewriting it (atomically: write + rename):
-  {"mode": "ok" | "exhausted" | "unavailable" | "hang",   (hang: answer after "hang_s" seconds, default 3)
-   "hang_s": 3,
+  {"mode": "ok" | "exhausted" | "unavailable" | "hang",   (hang: hold the call until the mode changes,
+   "hang_s": 3,                                             the caller gives up, or hang_s seconds pass)
    "pods": [{"name": "x", "namespace": "default",
              "containers": [{"name": "main", "devices": [{"resource_name": "nvidia.com/gpu",
                                                           "device_ids": ["GPU-..."]}]}]}]}
@@ -37,7 +37,14 @@ class Lister(pbg.PodResourcesListerServicer):
         if mode == "exhausted":
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "rejected by rate limit")
         if mode == "hang":
-            time.sleep(float(state.get("hang_s", 3)))
+            # Held until the test changes the mode, the caller gives up, or hang_s passes: a caller that
+            # returns before the test releases it can only have given up on its own deadline.
+            end = time.monotonic() + float(state.get("hang_s", 300))
+            while time.monotonic() < end and context.is_active():
+                time.sleep(0.05)
+                with open(state_path) as f:
+                    if json.load(f).get("mode", "ok") != "hang":
+                        break
         if mode == "unavailable":
             context.abort(grpc.StatusCode.UNAVAILABLE, "kubelet is shutting down")
         pods = []

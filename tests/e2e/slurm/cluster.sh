@@ -12,14 +12,11 @@
 # SLURM_ACCOUNTING=1 before slurm_up: also mariadbd + slurmdbd (foreground children, stopped by
 # slurm_down), so sacct and sacctmgr work; needs the Debian packages slurmdbd mariadb-server.
 # SLURM_EPILOG_CTLD=FILE before slurm_up: EpilogSlurmctld script.
+# Every daemon listens on a port the kernel handed out (lib.sh free_port), never a fixed one: other
+# tests and other checkouts run beside this one. SLURM_{CTLD,D,DBD,DB}_PORT say which, once up.
 
-SLURM_CTLD_PORT=${SLURM_CTLD_PORT:-19717}
-SLURM_D_PORT=${SLURM_D_PORT:-19718}
-SLURM_DBD_PORT=${SLURM_DBD_PORT:-19719}
-SLURM_DB_PORT=${SLURM_DB_PORT:-19720}
-
-# slurm_accounting_up : mariadbd with a fresh datadir, then slurmdbd; both in the foreground.
-slurm_accounting_up() {
+# slurm_accounting_install : a fresh mariadb datadir (once per cluster, kept across port retries).
+slurm_accounting_install() {
     local c
     for c in slurmdbd mariadbd mariadb-install-db mariadb mariadb-admin sacct sacctmgr; do
         command -v "$c" >/dev/null || fail "$c not found (Debian: slurmdbd mariadb-server)"
@@ -28,12 +25,18 @@ slurm_accounting_up() {
     chown mysql:mysql "$S/mysql"
     mariadb-install-db --user=mysql --datadir="$S/mysql" --auth-root-authentication-method=socket \
         --skip-test-db >"$T/mariadb-install.log" 2>&1 || fail "mariadb-install-db failed"
-    start_bg mariadbd setpriv --reuid=mysql --regid=mysql --clear-groups -- mariadbd --no-defaults \
-        --datadir="$S/mysql" --socket="$S/mysql/mysqld.sock" --pid-file="$S/mysql/mysqld.pid" \
-        --bind-address=127.0.0.1 --port="$SLURM_DB_PORT" --innodb-buffer-pool-size=64M --skip-log-bin
+}
+
+# slurm_accounting_up : mariadbd, then slurmdbd; both in the foreground. Returns 2 when a port was taken.
+slurm_accounting_up() {
+    local rc=0
+    start_listening mariadbd "$SLURM_DB_PORT" 60 setpriv --reuid=mysql --regid=mysql --clear-groups -- mariadbd \
+        --no-defaults --datadir="$S/mysql" --socket="$S/mysql/mysqld.sock" --pid-file="$S/mysql/mysqld.pid" \
+        --bind-address=127.0.0.1 --port="$SLURM_DB_PORT" --innodb-buffer-pool-size=64M --skip-log-bin || rc=$?
+    [ "$rc" = 0 ] || return "$rc"
     MARIADB_PID=$LAST_PID
-    wait_for 30 mariadb-admin --no-defaults -S "$S/mysql/mysqld.sock" ping || fail "mariadbd did not answer"
-    mariadb --no-defaults -S "$S/mysql/mysqld.sock" -u root -e "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurmpw';
+    wait_for 60 mariadb-admin --no-defaults -S "$S/mysql/mysqld.sock" ping || fail "mariadbd did not answer"
+    mariadb --no-defaults -S "$S/mysql/mysqld.sock" -u root -e "CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurmpw';
         GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" || fail "cannot create the slurm DB user"
     # slurmdbd has no -f: it reads slurmdbd.conf next to $SLURM_CONF, which must be mode 600.
     {
@@ -53,9 +56,10 @@ slurm_accounting_up() {
         echo "StorageLoc=slurm_acct_db"
     } >"$S/slurmdbd.conf"
     chmod 600 "$S/slurmdbd.conf"
-    start_bg slurmdbd-fg slurmdbd -D
+    start_listening slurmdbd-fg "$SLURM_DBD_PORT" 60 slurmdbd -D || rc=$?
+    [ "$rc" = 0 ] || return "$rc"
     SLURMDBD_PID=$LAST_PID
-    wait_for 30 sacctmgr -n show cluster || fail "slurmdbd did not answer"
+    wait_for 60 sacctmgr -n show cluster || fail "slurmdbd did not answer"
 }
 
 # Fails (never skips) when the cluster cannot be built here.
@@ -66,10 +70,7 @@ slurm_require() {
     done
     [ "$(id -u)" = 0 ] || fail "the Slurm end-to-end test needs root (munge user switch, mknod, slurmd)"
     id munge >/dev/null 2>&1 || fail "no munge user (Debian package munge)"
-    local p
-    for p in "$SLURM_CTLD_PORT" "$SLURM_D_PORT"; do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then fail "port $p is already in use"; fi
-    done
+    command -v ss >/dev/null || fail "ss not found (Debian: iproute2)"
 }
 
 # slurm_write_wrapper FILE ARGS... : a Prolog/Epilog script that execs ARGS with stderr appended to
@@ -122,6 +123,29 @@ slurm_up() {
             >"$S/cgroup.conf"
         chmod 644 "$S/cgroup.conf"
     fi
+    if [ "${SLURM_ACCOUNTING:-0}" = 1 ]; then slurm_accounting_install; fi
+    # Job ids from a random start: the exporter walks the host's whole cgroup tree, where other tests
+    # build job cgroups of their own; a job 1 of theirs must not pass for ours.
+    SLURM_FIRST_JOB=$((1000000 + RANDOM * 16 + RANDOM % 16))
+    local try rc
+    for try in 1 2 3 4 5; do
+        rc=0
+        slurm_daemons_up "$ngpus" "$prolog" "$epilog" || rc=$?
+        [ "$rc" = 2 ] || break
+        slurm_daemons_stop
+    done
+    [ "$rc" = 0 ] || fail "the Slurm daemons' ports were taken 5 times in a row"
+    # shellcheck disable=SC2016 # expanded by the inner sh, each poll
+    wait_for 60 sh -c '[ "$(sinfo -h -o %T)" = idle ]' || fail "node not idle: $(sinfo -h -N -o '%N %T %G %E' 2>&1)"
+}
+
+# slurm_daemons_up NGPUS PROLOG EPILOG : fresh ports, slurm.conf, then (slurmdbd and mariadbd,) slurmctld
+# and slurmd. Returns 2 when another process took one of the ports first.
+slurm_daemons_up() {
+    local ngpus=$1 prolog=$2 epilog=$3 host rc=0
+    host=$(hostname -s)
+    SLURM_CTLD_PORT=$(free_port) SLURM_D_PORT=$(free_port) SLURM_DBD_PORT=$(free_port) SLURM_DB_PORT=$(free_port)
+    [ "$(printf '%s\n' "$SLURM_CTLD_PORT" "$SLURM_D_PORT" "$SLURM_DBD_PORT" "$SLURM_DB_PORT" | sort -u | wc -l)" = 4 ] || return 2
     local accounting="AccountingStorageType=accounting_storage/none" ectld="#EpilogSlurmctld="
     if [ "${SLURM_ACCOUNTING:-0}" = 1 ]; then
         # With a non-default munge socket, slurmctld reaches slurmdbd only with AccountingStoragePass.
@@ -134,6 +158,7 @@ AccountingStorageTRES=gres/gpu"
     [ -z "${SLURM_EPILOG_CTLD:-}" ] || ectld="EpilogSlurmctld=$SLURM_EPILOG_CTLD"
     cat >"$S/slurm.conf" <<EOF
 ClusterName=jobtele2e
+FirstJobId=$SLURM_FIRST_JOB
 SlurmctldHost=$host(127.0.0.1)
 AuthType=auth/munge
 AuthInfo=socket=$S/munge/munge.sock
@@ -174,16 +199,29 @@ EOF
     } >"$S/gres.conf"
     chmod 644 "$S/slurm.conf" "$S/gres.conf"
     export SLURM_CONF=$S/slurm.conf
-    if [ "${SLURM_ACCOUNTING:-0}" = 1 ]; then slurm_accounting_up; fi
+    if [ "${SLURM_ACCOUNTING:-0}" = 1 ]; then
+        slurm_accounting_up || return $?
+    fi
 
-    start_bg slurmctld-fg slurmctld -D -c
+    start_listening slurmctld-fg "$SLURM_CTLD_PORT" 60 slurmctld -D -c || rc=$?
+    [ "$rc" = 0 ] || return "$rc"
     SLURMCTLD_PID=$LAST_PID
-    wait_for 15 sh -c 'scontrol ping | grep -q UP' || fail "slurmctld did not come up"
-    start_bg slurmd-fg slurmd -D
+    wait_for 60 sh -c 'scontrol ping | grep -q UP' || fail "slurmctld did not come up"
+    start_listening slurmd-fg "$SLURM_D_PORT" 60 slurmd -D || rc=$?
+    [ "$rc" = 0 ] || return "$rc"
     SLURMD_PID=$LAST_PID
-    # shellcheck disable=SC2016 # expanded by the inner sh, each poll
-    wait_for 15 sh -c '[ "$(sinfo -h -o %T)" = idle ]' || fail "node not idle: $(sinfo -h -N -o '%N %T %G %E' 2>&1)"
 }
+
+# slurm_daemons_stop : stops whichever of the daemons slurm_daemons_up started (munged stays).
+slurm_daemons_stop() {
+    local v pid
+    for v in SLURMD_PID SLURMCTLD_PID SLURMDBD_PID MARIADB_PID; do
+        pid=${!v:-}
+        [ -n "$pid" ] && { stop_pid "$pid" || true; }
+        printf -v "$v" '%s' ""
+    done
+}
+
 
 # slurm_node_state : idle, mixed, allocated, drained, ...
 slurm_node_state() {
