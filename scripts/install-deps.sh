@@ -10,6 +10,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     build-essential cmake ninja-build pkg-config git ca-certificates curl \
     libmicrohttpd-dev libjansson-dev libcmocka-dev zlib1g-dev libcurl4-openssl-dev libnghttp2-dev \
+    libyaml-dev libgnutls28-dev libcrypt-dev openssl \
     prometheus prometheus-node-exporter wrk python3 python3-prometheus-client python3-yaml \
     python3-grpcio python3-grpc-tools python3-requests \
     slurmctld slurmd slurm-client munge slurmdbd mariadb-server procps iproute2 stress-ng >/dev/null

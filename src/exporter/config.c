@@ -5,6 +5,7 @@
  * Checks that span several flags (the interval's range, stale-after) follow the parse.
  */
 #include "exporter/config.h"
+#include "exporter/webconfig.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -55,6 +56,9 @@ _Static_assert(sizeof(enum log_level) == sizeof(int), "ARGS_CHOICE stores an int
 static const struct args_opt flags[] = {
     {.name = "web.listen-address", .aliases = "-a --address", .kind = ARGS_STRING, .offset = OFF(listen_address),
      .placeholder = "ADDR", .help = "Address to listen on, [host]:port (default \":9400\"; -a as in dcgm-exporter)"},
+    {.name = "web.config.file", .aliases = "--web-config-file", .kind = ARGS_STRING, .offset = OFF(web_config_file),
+     .placeholder = "FILE",
+     .help = "exporter-toolkit web config: TLS, client certificates, basic auth, headers (re-read on SIGHUP)"},
     {.name = "web.telemetry-path", .kind = ARGS_STRING, .offset = OFF(telemetry_path), .placeholder = "PATH",
      .help = "Path under which to expose metrics (default /metrics)"},
     {.name = "collect.interval", .kind = ARGS_DURATION, .offset = OFF(collect_interval_s), .placeholder = "DURATION",
@@ -118,9 +122,6 @@ static const struct args_opt flags[] = {
              "default counters file, no Princeton names unless asked for"},
     {.name = "devices", .aliases = "-d", .kind = ARGS_STRING, .offset = OFF(devices), .placeholder = "SPEC",
      .help = "GPUs to export, dcgm-exporter's syntax: f (all), g[:0,1,2-4] or i[:...] (default f)"},
-    {.name = "web-config-file", .kind = ARGS_STRING, .offset = OFF(web_config_file), .placeholder = "FILE",
-     .help = "exporter-toolkit web config (dcgm-exporter's); TLS and basic auth are not served, so one that asks "
-             "for them is refused at start-up"},
     {.name = "kubernetes-gpu-id-type", .kind = ARGS_STRING, .offset = OFF(kubernetes_gpu_id_type),
      .placeholder = "TYPE",
      .help = "uid or device-name (dcgm-exporter's; jobtel matches the kubelet's device ids in either form)"},
@@ -177,7 +178,7 @@ static void exporter_spec(struct args_spec *spec, const struct collector_flags *
         .description = "Serves GPU (NVML) and Slurm job metrics for Prometheus.",
         .opts = flags,
         .more_opts = cf->opts,
-        .epilogue = "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the counters file.\n"
+        .epilogue = "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the counters file and the web config.\n"
                     "Exit codes: 0 clean stop, 1 runtime failure (e.g. cannot listen), 2 usage error.",
     };
 }
@@ -264,28 +265,21 @@ static bool parse_devices(const char *s, unsigned long long *mask)
     return true;
 }
 
-/* The exporter-toolkit web config: jobtel serves neither TLS nor basic auth, so a file that asks for either is
- * refused rather than served in the clear (a file with only comments, or empty, is fine). */
-static bool web_config_servable(const char *path)
+/* A bad web config is a configuration error found before anything starts (exit 2), as a bad counters
+ * file is; the HTTP front loads it again when it starts (and on SIGHUP). */
+static bool web_config_valid(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "jobtel exporter: --web-config-file %s: cannot open it\n", path);
-        return false;
-    }
-    char line[1024];
-    bool ok = true;
-    while (fgets(line, sizeof line, f)) {
-        const char *p = line + strspn(line, " \t");
-        if (*p == '#' || *p == '\n' || *p == '\0' || strncmp(p, "---", 3) == 0)
-            continue;
-        fprintf(stderr, "jobtel exporter: --web-config-file %s: jobtel does not serve TLS or basic auth (%.*s); "
-                        "put a TLS proxy in front, or give an empty file\n", path, (int)strcspn(p, "\n"), p);
-        ok = false;
-        break;
-    }
-    fclose(f);
-    return ok;
+    char err[512] = "";
+    struct webconfig *wc = NULL;
+    struct webconfig_tls *tls = NULL;
+    enum jt_err rc = webconfig_load(path, &wc, err, sizeof err);
+    if (rc == JT_OK && wc->tls)
+        rc = webconfig_tls_load(wc, &tls, err, sizeof err);
+    if (rc != JT_OK)
+        fprintf(stderr, "jobtel exporter: web config: %s\n", err[0] ? err : jt_strerror(rc));
+    webconfig_tls_free(tls);
+    webconfig_free(wc);
+    return rc == JT_OK;
 }
 
 /* Drop-in mode: dcgm-exporter's variables, parsed as the options they stand for before the command line (which
@@ -411,7 +405,9 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         fprintf(stderr, "jobtel exporter: --kubernetes-gpu-id-type must be uid or device-name\n");
         return JT_ERR_USAGE;
     }
-    if (cfg->web_config_file && *cfg->web_config_file && !web_config_servable(cfg->web_config_file))
+    if (cfg->web_config_file && !*cfg->web_config_file)
+        cfg->web_config_file = NULL;
+    if (cfg->web_config_file && !web_config_valid(cfg->web_config_file))
         return JT_ERR_USAGE;
     if (cfg->telemetry_path[0] != '/') {
         fprintf(stderr, "jobtel exporter: --web.telemetry-path must start with '/'\n");

@@ -23,6 +23,7 @@ struct exporter_config {
     /* web */
     const char *listen_address;     /* "[host]:port", default ":9400" */
     const char *telemetry_path;     /* default "/metrics" */
+    const char *web_config_file;    /* exporter-toolkit web config (TLS, basic auth), NULL = none */
     /* collection */
     double collect_interval_s;      /* default 1 s */
     double stale_after_s;           /* /health turns 503 when a collector's last result is older */
@@ -67,7 +68,6 @@ struct exporter_config {
     const char *remote_hostengine;   /* -r host:port: a DCGM hostengine; NULL = embedded */
     const char *devices;             /* -d: "f", "g[:list]" or "i[:list]" */
     unsigned long long device_mask;  /* GPUs -d selects (bit = NVML index); all ones = every GPU */
-    const char *web_config_file;     /* exporter-toolkit web config; only an empty one can be served */
     const char *kubernetes_gpu_id_type; /* "uid" or "device-name" */
 };
 

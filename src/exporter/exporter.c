@@ -86,6 +86,7 @@ int cmd_exporter(int argc, char **argv)
         if (sig == SIGHUP) {
             log_info("received SIGHUP, re-reading configuration files");
             scheduler_request_reload(sched);
+            http_reload(http);
         }
         /* Pet the watchdog while the daemon's own threads (HTTP front, snapshot assembler) make
          * progress and no collector is wedged. A slow or briefly hung source only makes its collector

@@ -41,11 +41,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "common/log.h"
 #include "common/strparse.h"
 #include "exporter/api.h"
+#include "exporter/webauth.h"
+#include "exporter/webconfig.h"
 
 #define HTTP_TOTAL_SOFT 128          /* connections before the oldest waiting one is evicted */
 #define HTTP_PER_IP_SOFT 32          /* the same, per client address */
@@ -57,6 +61,7 @@
 #define HTTP_SWEEP_S 0.1             /* how often deadlines are checked */
 #define HTTP_MAX_ARGS 8              /* query arguments we look at; the rest are ignored */
 #define HTTP_MAX_QUERY 2048          /* a longer query string is ignored whole */
+#define HTTP_RETIRE_S 60.0           /* a replaced web config outlives any handshake that may use it */
 
 enum conn_phase { PH_WAITING, PH_ANSWERING };
 
@@ -71,6 +76,16 @@ struct conn {
     bool fresh;           /* no request seen yet */
     bool closing;         /* shut down by us; libmicrohttpd will release it */
     double since;         /* mono time the current phase began */
+    signed char client_ok; /* client certificate: 0 not checked yet, 1 accepted, -1 refused */
+};
+
+/* One loaded web config: the parsed file and its TLS material. Built by http_reload off the HTTP
+ * thread, installed by the HTTP thread between rounds, and freed HTTP_RETIRE_S after replacement. */
+struct web_state {
+    struct webconfig *wc;       /* NULL: no --web.config.file */
+    struct webconfig_tls *tls;  /* NULL without TLS */
+    struct web_state *next;     /* retired list */
+    double retired;
 };
 
 struct http_server {
@@ -78,10 +93,14 @@ struct http_server {
     const struct exporter_config *cfg;
     struct snapshot_slot *slot;
     struct scheduler *sched;
-    struct MHD_Response *landing;
-    struct MHD_Response *not_found;
-    struct MHD_Response *bad_method;
-    struct MHD_Response *unavailable;
+    /* web config: `web` is the HTTP thread's; http_reload hands a new one over through `pending` */
+    const char *web_path;
+    struct web_state *web;
+    _Atomic(struct web_state *) pending;
+    struct web_state *retired;
+    struct webauth *auth;
+    bool tls;                      /* fixed at start, as are the priorities */
+    char *priorities;
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
@@ -246,19 +265,61 @@ static bool conn_request_buffered(const struct conn *c)
     return strstr(b, "\r\n\r\n") || strstr(b, "\n\n");
 }
 
-/* The oldest connection waiting for headers (of `ip` if not NULL), excluding `skip`. */
+/* True while a TLS connection's handshake is not finished: a scrape looks like this for a round trip
+ * and the client's key exchange, which on a loaded machine takes long enough for a crowd of idlers
+ * to make it the oldest waiting connection; its request, once sent, is encrypted, so
+ * conn_request_buffered cannot see it. */
+static bool conn_in_handshake(const struct http_server *h, const struct conn *c)
+{
+    if (!h->tls || !c->fresh)
+        return false;
+    const union MHD_ConnectionInfo *si = MHD_get_connection_info(c->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    return si && si->tls_session && gnutls_handshake_get_last_in(si->tls_session) != GNUTLS_HANDSHAKE_FINISHED;
+}
+
+/* The oldest connection waiting for headers (of `ip` if not NULL), excluding `skip`. With TLS, one
+ * that finished its handshake and idles goes before one still in its handshake: idling after the
+ * handshake is what a trickler does, and being in it is what a new scrape does. */
 static struct conn *eviction_victim(struct http_server *h, const unsigned char *ip, const struct conn *skip)
 {
-    for (struct conn *c = h->head; c; c = c->next) {
-        if (c == skip || c->closing || c->phase != PH_WAITING)
-            continue;
-        if (ip && (!c->has_ip || memcmp(c->ip, ip, 16) != 0))
-            continue;
-        if (conn_request_buffered(c))
-            continue;
-        return c;
+    for (int pass = h->tls ? 0 : 1; pass < 2; pass++) {
+        for (struct conn *c = h->head; c; c = c->next) {
+            if (c == skip || c->closing || c->phase != PH_WAITING)
+                continue;
+            if (ip && (!c->has_ip || memcmp(c->ip, ip, 16) != 0))
+                continue;
+            if (pass == 0 && conn_in_handshake(h, c))
+                continue;
+            if (conn_request_buffered(c))
+                continue;
+            return c;
+        }
     }
     return NULL;
+}
+
+/* For the total limit: a victim from the address holding the most connections, among the owners of
+ * the HTTP_BUSIEST_SCAN oldest waiting ones, so a scraper with its own address is not evicted by a
+ * crowd from other addresses, whatever its handshake or request takes. */
+#define HTTP_BUSIEST_SCAN 8
+static struct conn *busiest_victim(struct http_server *h, const struct conn *skip)
+{
+    const struct conn *best = NULL;
+    size_t best_n = 0, seen = 0;
+    for (struct conn *c = h->head; c && seen < HTTP_BUSIEST_SCAN; c = c->next) {
+        if (c == skip || c->closing || c->phase != PH_WAITING || !c->has_ip)
+            continue;
+        seen++;
+        size_t n = 0;
+        for (struct conn *o = h->head; o; o = o->next)
+            n += !o->closing && o->has_ip && memcmp(o->ip, c->ip, 16) == 0;
+        if (n > best_n) {
+            best = c;
+            best_n = n;
+        }
+    }
+    struct conn *v = best ? eviction_victim(h, best->ip, skip) : NULL;
+    return v ? v : eviction_victim(h, NULL, skip);
 }
 
 static void guard_log(struct http_server *h, const char *what)
@@ -291,7 +352,7 @@ static void guard_admit(struct http_server *h, struct conn *c)
         }
     }
     if (!c->closing && h->nconn > HTTP_TOTAL_SOFT) {
-        struct conn *v = eviction_victim(h, NULL, c);
+        struct conn *v = busiest_victim(h, c);
         if (v) {
             h->evicted++;
             conn_close(h, v);
@@ -408,6 +469,38 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls, e
 
 /* --- answers ------------------------------------------------------------------------------------ */
 
+/* Queues r with the web config's headers and releases our reference. */
+static enum MHD_Result answer(struct http_server *h, struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+    const struct webconfig *wc = h->web->wc;
+    for (size_t i = 0; wc && i < wc->nheaders; i++)
+        MHD_add_response_header(r, wc->headers[i].name, wc->headers[i].value);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result static_answer(struct http_server *h, struct MHD_Connection *c, unsigned status,
+                                     const char *text, const char *ctype)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
+                                                             MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    return answer(h, c, status, r);
+}
+
+#define TEXT_PLAIN "text/plain; charset=utf-8"
+
+static const char landing_html[] =
+    "<html><head><title>jobtel exporter</title></head><body><h1>jobtel exporter</h1>"
+    "<p>GPU and Slurm job telemetry.</p><ul><li><a href=\"metrics\">metrics</a></li>"
+    "<li><a href=\"health\">health</a> (ready: <a href=\"-/ready\">-/ready</a>, alive: "
+    "<a href=\"-/healthy\">-/healthy</a>)</li><li><a href=\"api/v1/gpus\">api/v1/gpus</a></li></ul></body></html>\n";
+
 static void snapshot_free_cb(void *cls)
 {
     snapshot_unref(cls);
@@ -417,7 +510,7 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
 {
     struct snapshot *s = snapshot_slot_get(h->slot);
     if (!s)
-        return MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, h->unavailable);
+        return static_answer(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "503 no collection has finished yet\n", TEXT_PLAIN);
     const char *data = s->body ? s->body : "";
     size_t len = s->len;
     const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
@@ -433,13 +526,12 @@ static enum MHD_Result serve_metrics(struct http_server *h, struct MHD_Connectio
     if (gz)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ret;
+    return answer(h, c, MHD_HTTP_OK, r);
 }
 
 /* A text answer built here; `text` is malloc'd and handed over (freed on failure too). */
-static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, char *text, size_t len)
+static enum MHD_Result queue_text(struct http_server *h, struct MHD_Connection *c, unsigned status, char *text,
+                                  size_t len)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -448,13 +540,12 @@ static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, cha
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return answer(h, c, status, r);
 }
 
-/* Readiness: every collector fresh (/health, /-/ready). */
-static enum MHD_Result serve_ready(struct http_server *h, struct MHD_Connection *c)
+/* Readiness: every collector fresh (/health, /-/ready). `brief` leaves out the per-collector detail
+ * (for /-/ready, which answers without credentials so that Kubernetes probes work). */
+static enum MHD_Result serve_ready(struct http_server *h, struct MHD_Connection *c, bool brief)
 {
     struct snapshot *s = snapshot_slot_get(h->slot);
     char head[256];
@@ -473,7 +564,7 @@ static enum MHD_Result serve_ready(struct http_server *h, struct MHD_Connection 
         }
     }
     size_t hl = strlen(head);
-    size_t bl = s && s->health ? strlen(s->health) : 0;
+    size_t bl = s && s->health && !brief ? strlen(s->health) : 0;
     char *text = malloc(hl + bl + 1);
     if (!text) {
         snapshot_unref(s);
@@ -484,7 +575,7 @@ static enum MHD_Result serve_ready(struct http_server *h, struct MHD_Connection 
         memcpy(text + hl, s->health, bl);
     text[hl + bl] = '\0';
     snapshot_unref(s);
-    return queue_text(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text, hl + bl);
+    return queue_text(h, c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text, hl + bl);
 }
 
 /* Liveness: the daemon's own threads. This answer comes from the HTTP thread, so that one is
@@ -502,7 +593,7 @@ static enum MHD_Result serve_healthy(struct http_server *h, struct MHD_Connectio
     else
         snprintf(text, 160, "UNHEALTHY: the snapshot assembler last ran %.1f s ago (limit %.0f s)\n", age,
                  HTTP_LIVENESS_MAX_AGE_S);
-    return queue_text(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text, strlen(text));
+    return queue_text(h, c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, text, strlen(text));
 }
 
 /* /api/v1/...: JSON built by exporter/api.c from the GPU collector's latest readings. */
@@ -522,8 +613,74 @@ static enum MHD_Result serve_api(struct http_server *h, struct MHD_Connection *c
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+    return answer(h, c, status, r);
+}
+
+/* The client certificate policy again at the first request of a connection: the handshake already
+ * enforced it (on_cert, on_verify), but a SIGHUP may have tightened it since, and a keep-alive
+ * connection would otherwise keep what it was let in with. Once per connection. */
+static bool client_cert_ok(struct http_server *h, struct MHD_Connection *c, struct conn *cn)
+{
+    const struct web_state *w = h->web;
+    if (!w->tls)
+        return true;
+    enum webconfig_client_auth ca = w->wc->client_auth;
+    if (ca != WC_VERIFY_CLIENT_CERT_IF_GIVEN && ca != WC_REQUIRE_AND_VERIFY_CLIENT_CERT &&
+        ca != WC_REQUIRE_ANY_CLIENT_CERT)
+        return true;
+    if (cn && cn->client_ok)
+        return cn->client_ok > 0;
+    const union MHD_ConnectionInfo *si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    unsigned n = 0;
+    const gnutls_datum_t *peers = si ? gnutls_certificate_get_peers(si->tls_session, &n) : NULL;
+    bool ok;
+    if (!peers || n == 0)
+        ok = ca == WC_VERIFY_CLIENT_CERT_IF_GIVEN;
+    else
+        ok = ca == WC_REQUIRE_ANY_CLIENT_CERT || webconfig_tls_verify_client(w->tls, peers, n);
+    if (cn)
+        cn->client_ok = ok ? 1 : -1;
+    return ok;
+}
+
+/* Basic auth against the web config's users; NULL if allowed, else the answer to give. */
+static enum MHD_Result check_basic_auth(struct http_server *h, struct MHD_Connection *c, bool *allowed)
+{
+    const struct webconfig *wc = h->web->wc;
+    *allowed = true;
+    if (!wc || wc->nusers == 0)
+        return MHD_YES;
+    char *pass = NULL;
+    char *user = MHD_basic_auth_get_username_password(c, &pass);
+    enum webauth_result r = webauth_check(h->auth, wc, user, pass, mono_now());
+    if (pass) {
+        explicit_bzero(pass, strlen(pass));
+        MHD_free(pass);
+    }
+    if (user)
+        MHD_free(user);
+    if (r == WEBAUTH_OK)
+        return MHD_YES;
+    *allowed = false;
+    if (r == WEBAUTH_BUSY) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            strlen("429 too many password checks, retry later\n"),
+            (void *)(uintptr_t) "429 too many password checks, retry later\n", MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        return answer(h, c, MHD_HTTP_TOO_MANY_REQUESTS, resp);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen("401 Unauthorized\n"),
+                                                                (void *)(uintptr_t) "401 Unauthorized\n",
+                                                                MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    const struct webconfig *w2 = h->web->wc;
+    for (size_t i = 0; w2 && i < w2->nheaders; i++)
+        MHD_add_response_header(resp, w2->headers[i].name, w2->headers[i].value);
+    enum MHD_Result ret = MHD_queue_basic_auth_fail_response(c, "jobtel", resp);
+    MHD_destroy_response(resp);
     return ret;
 }
 
@@ -539,26 +696,44 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cn->phase = PH_ANSWERING;
         cn->since = mono_now();
     }
+    bool first = *req_cls == NULL;
+    if (first && !client_cert_ok(h, c, cn)) {
+        *upload_size = 0;
+        return static_answer(h, c, MHD_HTTP_FORBIDDEN, "403 client certificate not accepted\n", TEXT_PLAIN);
+    }
+    /* Probes answer without credentials: Kubernetes cannot easily send them (docs/exporter.md). They
+     * say only up or not; the detail is on /health, behind authentication. */
+    bool probe = strcmp(url, "/-/ready") == 0 || strcmp(url, "/-/healthy") == 0;
+    if (first && !probe) {
+        bool allowed;
+        enum MHD_Result ret = check_basic_auth(h, c, &allowed);
+        if (!allowed) {
+            *upload_size = 0;
+            return ret;
+        }
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         /* Do not read a body we will not use. */
         *upload_size = 0;
-        return MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, h->bad_method);
+        return static_answer(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, "405 method not allowed: use GET or HEAD\n",
+                             TEXT_PLAIN);
     }
     if (*req_cls == NULL) { /* first call: headers only; answer on the next */
         *req_cls = (void *)1;
         return MHD_YES;
     }
+    bool authed = h->web->wc && h->web->wc->nusers > 0;
     if (strcmp(url, h->cfg->telemetry_path) == 0)
         return serve_metrics(h, c);
     if (strcmp(url, "/health") == 0 || strcmp(url, "/-/ready") == 0)
-        return serve_ready(h, c);
+        return serve_ready(h, c, authed && url[1] == '-');
     if (strcmp(url, "/-/healthy") == 0)
         return serve_healthy(h, c);
     if (strcmp(url, "/") == 0)
-        return MHD_queue_response(c, MHD_HTTP_OK, h->landing);
+        return static_answer(h, c, MHD_HTTP_OK, landing_html, "text/html; charset=utf-8");
     if (strncmp(url, "/api/", 5) == 0)
         return serve_api(h, c, url);
-    return MHD_queue_response(c, MHD_HTTP_NOT_FOUND, h->not_found);
+    return static_answer(h, c, MHD_HTTP_NOT_FOUND, "404 page not found\n", TEXT_PLAIN);
 }
 
 /* Called with the request line's URI before libmicrohttpd splits the query into the connection's
@@ -591,25 +766,47 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 
 /* --- daemon ------------------------------------------------------------------------------------- */
 
-static struct MHD_Response *static_response(const char *text, const char *ctype)
+static void web_state_free(struct web_state *w)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
-                                                             MHD_RESPMEM_PERSISTENT);
-    if (r)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    return r;
+    if (!w)
+        return;
+    webconfig_tls_free(w->tls);
+    webconfig_free(w->wc);
+    free(w);
+}
+
+/* Reads the web config at `path` (NULL: none) and its TLS material. */
+static enum jt_err web_state_load(const char *path, struct web_state **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct web_state *w = calloc(1, sizeof *w);
+    if (!w)
+        return JT_ERR_NOMEM;
+    enum jt_err rc = JT_OK;
+    if (path) {
+        rc = webconfig_load(path, &w->wc, err, errlen);
+        if (rc == JT_OK && w->wc->tls)
+            rc = webconfig_tls_load(w->wc, &w->tls, err, errlen);
+    }
+    if (rc != JT_OK) {
+        web_state_free(w);
+        return rc;
+    }
+    *out = w;
+    return JT_OK;
 }
 
 static void free_server(struct http_server *h)
 {
-    if (h->landing)
-        MHD_destroy_response(h->landing);
-    if (h->not_found)
-        MHD_destroy_response(h->not_found);
-    if (h->bad_method)
-        MHD_destroy_response(h->bad_method);
-    if (h->unavailable)
-        MHD_destroy_response(h->unavailable);
+    web_state_free(h->web);
+    web_state_free(atomic_exchange(&h->pending, NULL));
+    while (h->retired) {
+        struct web_state *n = h->retired->next;
+        web_state_free(h->retired);
+        h->retired = n;
+    }
+    webauth_free(h->auth);
+    free(h->priorities);
     free(h->pfd);
     free(h->pconn);
     free(h);
@@ -631,12 +828,83 @@ static uint64_t mono_us(void)
     return (uint64_t)(mono_now() * 1e6);
 }
 
+/* The server whose thread is running: GnuTLS's certificate callback carries no user pointer, and
+ * every handshake happens on the HTTP thread (MHD_run_wait), so a thread-local names the server
+ * without a process-wide global. */
+static _Thread_local struct http_server *tls_server;
+
+/* GnuTLS has the client's certificate: for the Verify* policies it must chain to client_ca_file, or
+ * the handshake fails, as in Go. Nonzero refuses. */
+static int on_verify(gnutls_session_t session)
+{
+    struct http_server *h = tls_server;
+    if (!h || !h->web->tls)
+        return -1;
+    unsigned n = 0;
+    const gnutls_datum_t *peers = gnutls_certificate_get_peers(session, &n);
+    if (!peers || n == 0) /* none sent: GNUTLS_CERT_REQUIRE has already decided */
+        return 0;
+    return webconfig_tls_verify_client(h->web->tls, peers, n) ? 0 : -1;
+}
+
+/* GnuTLS asks which certificate to present: the current web config's, so a reload takes effect at
+ * the next handshake. It also sets whether to ask the client for one (client_auth_type): GnuTLS sends
+ * its CertificateRequest after this point, so the policy too follows reloads. */
+static int on_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
+                   const gnutls_pk_algorithm_t *algos, int nalgos, gnutls_pcert_st **pcert, unsigned *npcert,
+                   gnutls_privkey_t *key)
+{
+    (void)req_ca_dn;
+    (void)nreqs;
+    (void)algos;
+    (void)nalgos;
+    struct http_server *h = tls_server;
+    if (!h || !h->web->tls)
+        return -1;
+    enum webconfig_client_auth ca = h->web->wc->client_auth;
+    gnutls_certificate_server_set_request(session, ca == WC_NO_CLIENT_CERT ? GNUTLS_CERT_IGNORE
+                                                   : ca == WC_REQUIRE_ANY_CLIENT_CERT ||
+                                                           ca == WC_REQUIRE_AND_VERIFY_CLIENT_CERT
+                                                       ? GNUTLS_CERT_REQUIRE
+                                                       : GNUTLS_CERT_REQUEST);
+    if (ca == WC_VERIFY_CLIENT_CERT_IF_GIVEN || ca == WC_REQUIRE_AND_VERIFY_CLIENT_CERT)
+        gnutls_session_set_verify_function(session, on_verify);
+    void *chain, *pk;
+    webconfig_tls_cert(h->web->tls, &chain, npcert, &pk);
+    *pcert = chain;
+    *key = pk;
+    return 0;
+}
+
+/* Installs a web config handed over by http_reload; frees those retired long enough ago. */
+static void web_state_rotate(struct http_server *h, double now)
+{
+    struct web_state *n = atomic_exchange(&h->pending, NULL);
+    if (n) {
+        h->web->retired = now;
+        h->web->next = h->retired;
+        h->retired = h->web;
+        h->web = n;
+    }
+    for (struct web_state **pp = &h->retired; *pp;) {
+        if (now - (*pp)->retired > HTTP_RETIRE_S) {
+            struct web_state *dead = *pp;
+            *pp = dead->next;
+            web_state_free(dead);
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+}
+
 static void *http_thread(void *arg)
 {
     struct http_server *h = arg;
+    tls_server = h;
     while (!atomic_load(&h->stop)) {
         MHD_run_wait(h->daemon, HTTP_ROUND_MS);
         double now = mono_now();
+        web_state_rotate(h, now);
         atomic_store(&h->beat_us, (uint64_t)(now * 1e6));
         if (now - h->last_sweep >= HTTP_SWEEP_S) {
             h->last_sweep = now;
@@ -662,8 +930,18 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const struct addri
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
     if (a->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6 | (dual_stack ? MHD_USE_DUAL_STACK : 0);
+    /* TLS: the certificate comes from on_cert at each handshake (reloadable), the versions and
+     * ciphers from the web config as GnuTLS priorities. */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)on_cert},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, h->priorities},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (h->tls)
+        flags |= MHD_USE_TLS;
     return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, to catch option errors */
+                            MHD_OPTION_ARRAY, h->tls ? tls_opts : tls_opts + 2,
                             MHD_OPTION_SOCK_ADDR, a->ai_addr,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_HARD_LIMIT,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_S,
@@ -720,23 +998,29 @@ enum jt_err http_start(const struct exporter_config *cfg, struct snapshot_slot *
     h->cfg = cfg;
     h->slot = slot;
     h->sched = sched;
-    static const char landing[] =
-        "<html><head><title>jobtel exporter</title></head><body><h1>jobtel exporter</h1>"
-        "<p>GPU and Slurm job telemetry.</p><ul><li><a href=\"metrics\">metrics</a></li>"
-        "<li><a href=\"health\">health</a> (ready: <a href=\"-/ready\">-/ready</a>, alive: "
-        "<a href=\"-/healthy\">-/healthy</a>)</li><li><a href=\"api/v1/gpus\">api/v1/gpus</a></li></ul></body></html>\n";
-    h->landing = static_response(landing, "text/html; charset=utf-8");
-    h->not_found = static_response("404 page not found\n", "text/plain; charset=utf-8");
-    h->bad_method = static_response("405 method not allowed: use GET or HEAD\n", "text/plain; charset=utf-8");
-    h->unavailable = static_response("503 no collection has finished yet\n", "text/plain; charset=utf-8");
     h->pfd = calloc(HTTP_HARD_LIMIT, sizeof *h->pfd);
     h->pconn = calloc(HTTP_HARD_LIMIT, sizeof *h->pconn);
-    if (!h->landing || !h->not_found || !h->bad_method || !h->unavailable || !h->pfd || !h->pconn) {
+    h->auth = webauth_new();
+    if (!h->pfd || !h->pconn || !h->auth) {
         freeaddrinfo(ai);
         free_server(h);
         return JT_ERR_NOMEM;
     }
-    MHD_add_response_header(h->bad_method, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    h->web_path = cfg->web_config_file;
+    char err[512];
+    enum jt_err wrc = web_state_load(h->web_path, &h->web, err, sizeof err);
+    if (wrc != JT_OK) {
+        log_error("web config: %s", err);
+        freeaddrinfo(ai);
+        free_server(h);
+        return wrc;
+    }
+    h->tls = h->web->tls != NULL;
+    if (h->tls && !(h->priorities = strdup(h->web->wc->priorities))) {
+        freeaddrinfo(ai);
+        free_server(h);
+        return JT_ERR_NOMEM;
+    }
 
     for (size_t i = 0; i < ncand && !h->daemon; i++)
         h->daemon = start_daemon(h, cand[i], !host[0]);
@@ -762,8 +1046,9 @@ enum jt_err http_start(const struct exporter_config *cfg, struct snapshot_slot *
     if (li && setsockopt(li->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer) != 0)
         log_debug("http: TCP_DEFER_ACCEPT not set: %s", strerror(errno));
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    log_info("listening on %s (port %u), metrics at %s", cfg->listen_address, di ? (unsigned)di->port : 0u,
-             cfg->telemetry_path);
+    log_info("listening on %s (port %u), metrics at %s%s%s", cfg->listen_address, di ? (unsigned)di->port : 0u,
+             cfg->telemetry_path, h->tls ? ", TLS" : "",
+             h->web->wc && h->web->wc->nusers ? ", basic auth" : "");
     *out = h;
     return JT_OK;
 }
@@ -774,6 +1059,38 @@ bool http_alive(struct http_server *h, double max_age_s, double *age_s)
     if (age_s)
         *age_s = age;
     return age <= max_age_s;
+}
+
+bool http_reload(struct http_server *h)
+{
+    if (!h || !h->web_path)
+        return true;
+    char err[512];
+    struct web_state *w = NULL;
+    if (web_state_load(h->web_path, &w, err, sizeof err) != JT_OK) {
+        log_error("web config not reloaded, the previous one stays in force: %s", err);
+        return false;
+    }
+    /* TLS on or off and the priorities are fixed when libmicrohttpd starts. */
+    const char *why = NULL;
+    if ((w->tls != NULL) != h->tls)
+        why = w->tls ? "turning TLS on" : "turning TLS off";
+    else if (h->tls && strcmp(w->wc->priorities, h->priorities) != 0)
+        why = "a change of min_version, max_version, cipher_suites, curve_preferences or "
+              "prefer_server_cipher_suites";
+    if (why) {
+        log_error("web config not reloaded, the previous one stays in force: %s: %s needs a restart", h->web_path,
+                  why);
+        web_state_free(w);
+        return false;
+    }
+    char serial[64] = "";
+    if (w->tls)
+        webconfig_tls_serial(w->tls, serial, sizeof serial);
+    log_info("web config reloaded from %s%s%s, %zu basic-auth users", h->web_path,
+             w->tls ? ", TLS certificate serial " : "", serial, w->wc->nusers);
+    web_state_free(atomic_exchange(&h->pending, w)); /* one the HTTP thread has not taken yet */
+    return true;
 }
 
 void http_stop(struct http_server *h)

@@ -3,6 +3,8 @@
  *
  * Every answer is built from the current snapshot without touching any collector, so a scrape costs
  * a pointer swap and a write. Only GET and HEAD are served; everything else gets 405.
+ * With --web.config.file, TLS, client certificates, basic auth and extra headers as exporter-toolkit
+ * has them (webconfig.h); /-/ready and /-/healthy answer without credentials (status only).
  * Readiness (/health, /-/ready) is "every collector fresh"; liveness (/-/healthy) is "the daemon's
  * own threads run", so a hung driver makes the node unready but never gets the daemon restarted.
  */
@@ -25,6 +27,11 @@ struct http_server;
 enum jt_err http_start(const struct exporter_config *cfg, struct snapshot_slot *slot, struct scheduler *sched,
                        struct http_server **out);
 void http_stop(struct http_server *h);
+
+/* Re-reads --web.config.file (SIGHUP): certificate, key, client CAs, users, headers take effect at the
+ * next handshake or request. A file that does not load, or that changes what needs a restart (TLS on
+ * or off, versions, ciphers), is logged and the previous one stays. Main thread. */
+bool http_reload(struct http_server *h);
 
 /* True if the HTTP thread ran a round within max_age_s; *age_s (if not NULL) gets how long ago. */
 bool http_alive(struct http_server *h, double max_age_s, double *age_s);

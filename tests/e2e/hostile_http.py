@@ -2,7 +2,7 @@
 """hostile_http.py - a local user attacking the exporter's HTTP port, for tests and bench/.
 
     hostile_http.py PORT READY_FILE REPORT_FILE STOP_FILE [--conns 1000] [--sources 127.0.0.1,127.0.0.2]
-                    [--max-seconds 90]
+                    [--max-seconds 90] [--tls 1]
 
 Runs, until STOP_FILE exists (or --max-seconds pass):
   - trickle: --conns connections spread over the source addresses, each sending a request line and
@@ -12,6 +12,8 @@ Runs, until STOP_FILE exists (or --max-seconds pass):
     HTTP status line came back within 8 s;
   - half request: every 0.5 s, half a request followed by shutdown(SHUT_WR); records whether the
     server closed its side within 5 s (libmicrohttpd's idle timeout, which alone would close it, is 10 s).
+With --tls 1 every connection first completes a TLS handshake (no certificate checks: an attacker
+does not care), so the trickled lines and the probes arrive encrypted, as against a TLS exporter.
 Writes READY_FILE once every trickle connection has been opened and one trickle period has passed, and REPORT_FILE (JSON) at the end.
 Every loop is bounded in count and time.
 """
@@ -29,6 +31,16 @@ opts = dict(zip(args[4::2], args[5::2]))
 NCONN = int(opts.get("--conns", "1000"))
 SOURCES = opts.get("--sources", "127.0.0.1,127.0.0.2").split(",")
 MAX_SECONDS = float(opts.get("--max-seconds", "90"))
+TLS = opts.get("--tls", "0") == "1"
+if TLS:
+    import ssl
+
+    CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    CTX.check_hostname = False
+    CTX.verify_mode = ssl.CERT_NONE
+    WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError)
+else:
+    WANT = (BlockingIOError,)
 MAX_OPENS = 500000
 REOPEN_AFTER = 0.25
 TRICKLE_EVERY = 3.0
@@ -49,6 +61,7 @@ class Trickle:
     def __init__(self, src):
         self.src = src
         self.sock = None
+        self.hs = False
         self.next_send = 0.0
         self.lines = 0
         self.reopen_at = 0.0
@@ -57,15 +70,23 @@ class Trickle:
         if stats["opened"] >= MAX_OPENS:
             return
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setblocking(False)
         try:
             s.bind((self.src, 0))
-            s.connect_ex(("127.0.0.1", port))
+            if TLS:  # the handshake is driven from the loop (handshake()); the trickle starts after it
+                s.settimeout(2)  # loopback: the kernel completes the TCP handshake before any accept
+                s.connect(("127.0.0.1", port))
+                s.setblocking(False)
+                s = CTX.wrap_socket(s, do_handshake_on_connect=False)
+            else:
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", port))
         except OSError:
             stats["open_errors"] += 1
             s.close()
+            self.reopen_at = now + REOPEN_AFTER
             return
         self.sock = s
+        self.hs = TLS
         self.lines = 0
         self.next_send = now  # request line as soon as connected
         stats["opened"] += 1
@@ -80,10 +101,23 @@ class Trickle:
         self.sock = None
         self.reopen_at = time.monotonic() + REOPEN_AFTER
 
+    def handshake(self):
+        try:
+            self.sock.do_handshake()
+            self.hs = False
+        except WANT:
+            pass
+        except OSError:
+            stats["closed_by_server"] += 1
+            self.drop()
+
     def tick(self, now):
         if self.sock is None:
             if now >= self.reopen_at:
                 self.open(now)
+            return
+        if self.hs:
+            self.handshake()
             return
         if now < self.next_send:
             return
@@ -92,7 +126,7 @@ class Trickle:
             self.sock.send(line)
             self.lines += 1
             stats["lines_sent"] += 1
-        except BlockingIOError:
+        except WANT:
             pass
         except OSError:
             stats["closed_by_server"] += 1
@@ -110,6 +144,9 @@ class Probe:
         self.buf = b""
         self.done = False
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if TLS:
+            self.sock = CTX.wrap_socket(self.sock)
+            self.t0 = time.monotonic()  # the limit is on the server's answer, not on our handshake
         self.sock.sendall(payload)
         if half:
             self.sock.shutdown(socket.SHUT_WR)
@@ -128,7 +165,7 @@ class Probe:
     def readable(self, now):
         try:
             d = self.sock.recv(65536)
-        except BlockingIOError:
+        except WANT:
             return
         except OSError as e:
             d = b""
@@ -146,6 +183,10 @@ class Probe:
             self.finish(False, "closed without an answer", now)
 
     def check(self, now):
+        if TLS and not self.done and now - self.t0 > self.limit:
+            # A round of 1,000 TLS trickles can outlast the limit on a loaded machine: read what
+            # arrived during the round before calling the probe unanswered.
+            self.readable(now)
         if not self.done and now - self.t0 > self.limit:
             self.finish(False, "no answer in %.0f s" % self.limit, now)
 
@@ -184,9 +225,14 @@ while True:
     for key, _ in sel.select(timeout=0.05):
         obj = key.data
         if isinstance(obj, Trickle):
+            if obj.sock is None:
+                continue
+            if obj.hs:
+                obj.handshake()
+                continue
             try:
                 d = obj.sock.recv(65536)
-            except BlockingIOError:
+            except WANT:
                 continue
             except OSError:
                 d = b""

@@ -121,5 +121,6 @@ for bad in "-d x" "-d g:3-1" "-d g:" "-d g:1," "-d f:0" "--kubernetes-gpu-id-typ
 done
 printf 'tls_server_config:\n  cert_file: x.crt\n' >"$T/web.yml"
 rc=0; "$T/bin/dcgm-exporter" -a 127.0.0.1:0 --web-config-file "$T/web.yml" >"$T/bad.log" 2>&1 || rc=$?
-[ "$rc" = 2 ] && grep -q 'does not serve TLS' "$T/bad.log" || fail "a TLS web config must be refused (rc $rc)"
+# (a TLS config whose key is missing: refused before anything starts, naming the file and line)
+[ "$rc" = 2 ] && grep -q "web config: $T/web.yml:1" "$T/bad.log" || fail "a broken web config must be refused (rc $rc)"
 pass "dcgm-exporter drop-in"

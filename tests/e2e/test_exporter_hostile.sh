@@ -7,6 +7,8 @@
 # 10 s scrape timeout) must all be answered 200 with a valid body; the big queries must all get an
 # HTTP answer; the half-closed sockets must all be closed by the server. What is asserted is what
 # each client received, never how long it took.
+# HOSTILE_TLS=1 (test_exporter_hostile_tls.sh) runs the same attack against a TLS exporter: every
+# attacker connection completes its handshake first, and the scrapes are made over HTTPS.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ephemeral.sh"
 : "${FAKE_NVML_LIB:?}" "${SCENARIOS:?}"
@@ -14,8 +16,24 @@ export FAKE_NVML_SCENARIO="$SCENARIOS/one_gpu.json"
 NSCRAPES=${NSCRAPES:-50}
 
 "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.2", 0))' || fail "cannot bind 127.0.0.2 (loopback /8)"
-start_exporter_ephemeral exporter 127.0.0.1:0 --collector.gpu.nvml-library="$FAKE_NVML_LIB" --no-collector.cgroup
-wait_metrics "$PORT"
+if [ "${HOSTILE_TLS:-0}" = 1 ]; then
+    . "$(dirname "$0")/tlscerts.sh"
+    make_ca ca
+    make_cert ca server 0x42 server
+    printf 'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n' >"$T/web.yml"
+    start_exporter_ephemeral exporter 127.0.0.1:0 --collector.gpu.nvml-library="$FAKE_NVML_LIB" --no-collector.cgroup \
+        --web.config.file="$T/web.yml"
+    BASE="https://localhost:$PORT"
+    CURL=(curl --cacert "$T/ca.crt")
+    ATTACK_TLS=(--tls 1)
+    wait_for 10 "${CURL[@]}" -sf -o /dev/null "$BASE/metrics" || fail "exporter never served metrics over TLS"
+else
+    start_exporter_ephemeral exporter 127.0.0.1:0 --collector.gpu.nvml-library="$FAKE_NVML_LIB" --no-collector.cgroup
+    BASE="http://127.0.0.1:$PORT"
+    CURL=(curl)
+    ATTACK_TLS=()
+    wait_metrics "$PORT"
+fi
 
 # attack SOURCES NSCRAPES : runs the attack from SOURCES (comma list) while NSCRAPES scrapes are made;
 # fails unless every scrape and every probe got its answer. Prints what it measured.
@@ -23,15 +41,15 @@ attack() {
     local sources=$1 nscrapes=$2 tag=$3 probes=ok
     rm -f "$T/ready" "$T/stop" "$T/report.json"
     start_bg "attacker-$tag" "$PY" "$SRC/tests/e2e/hostile_http.py" "$PORT" "$T/ready" "$T/report.json" "$T/stop" \
-        --conns 1000 --sources "$sources" --max-seconds 120
+        --conns 1000 --sources "$sources" --max-seconds 120 "${ATTACK_TLS[@]}"
     ATTACKER=$LAST_PID
     wait_for 30 test -s "$T/ready" || fail "the attacker did not get its connections opened"
 
     ok=0
     : >"$T/scrapes.txt"
     for i in $(seq 1 "$nscrapes"); do
-        code=$(curl -s --max-time 10 -H 'Accept-Encoding: gzip' --compressed -o "$T/body.txt" \
-            -w '%{http_code} %{time_total} %{exitcode} %{errormsg}' "http://127.0.0.1:$PORT/metrics" || true)
+        code=$("${CURL[@]}" -s --max-time 10 -H 'Accept-Encoding: gzip' --compressed -o "$T/body.txt" \
+            -w '%{http_code} %{time_total} %{exitcode} %{errormsg}' "$BASE/metrics" || true)
         echo "$code" >>"$T/scrapes.txt"
         if [ "${code%% *}" = 200 ] && grep -q '^jobtel_build_info{' "$T/body.txt" &&
             grep -q '^jobtel_scrape_collector_success{collector="gpu"} 1$' "$T/body.txt"; then
@@ -49,13 +67,18 @@ attack() {
 }
 
 # The attack as reported: two source addresses, so the per-address limit is what is fought over.
-attack 127.0.0.1,127.0.0.2 "$NSCRAPES" two
+# With TLS the attacker keeps to addresses of its own: during a scrape's handshake (a round trip and
+# the client's key exchange) nothing tells it from an attacker's connection on the same address, so
+# the per-address limit is what protects it, as it protects a Prometheus scraping from its own host.
+if [ "${HOSTILE_TLS:-0}" = 1 ]; then A=(127.0.0.2,127.0.0.3 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9)
+else A=(127.0.0.1,127.0.0.2 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8); fi
+attack "${A[0]}" "$NSCRAPES" two
 pass "two addresses: all $NSCRAPES scrapes answered, big queries answered, half-closed sockets closed"
 # Eight addresses: together they pass the total limit as well.
-attack 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8 20 eight
+attack "${A[1]}" 20 eight
 pass "eight addresses: all 20 scrapes answered"
 
 # After the attack: still serving, and liveness says so.
-curl -sf -o /dev/null "http://127.0.0.1:$PORT/-/healthy" || fail "/-/healthy after the attack"
+"${CURL[@]}" -sf -o /dev/null "$BASE/-/healthy" || fail "/-/healthy after the attack"
 stop_pid "$EXPORTER_PID" || fail "exporter did not stop cleanly after the attack"
 pass "still serving and alive after the attacks"
