@@ -37,6 +37,11 @@ static int cmd_doctor_exec(int argc, char **argv)
     return cli_exec_sibling("jobtel-doctor", NULL, argc, argv);
 }
 
+static int cmd_targets_exec(int argc, char **argv)
+{
+    return cli_exec_sibling("jobtel-targets", NULL, argc, argv);
+}
+
 static const struct subcommand subcommands[] = {
     {"exporter", "serve GPU and job metrics for Prometheus (runs `jobtel-exporter`)", cmd_exporter_exec},
     {"prolog", "Slurm prolog: record which GPUs a job got", cmd_prolog},
@@ -44,6 +49,7 @@ static const struct subcommand subcommands[] = {
     {"stats", "job efficiency report (runs the `jobstats` program)", cmd_stats_exec},
     {"summary", "store a job's summary at job end (EpilogSlurmctld), retry the spool", cmd_summary_exec},
     {"doctor", "check this node's setup, one line per check with the fix (runs `jobtel-doctor`)", cmd_doctor_exec},
+    {"targets", "write Prometheus file_sd targets for the GPU nodes (runs `jobtel-targets`)", cmd_targets_exec},
 };
 
 /* The front's own options: only --help and --version, before the command word. */

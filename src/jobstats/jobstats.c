@@ -19,7 +19,7 @@
 
 #include "common/args.h"
 #include "common/cli.h"
-#include "jobstats/cmd_run.h"
+#include "common/cmd_run.h"
 #include "jobstats/http_get.h"
 #include "jobstats/jobstats_fmt.h"
 #include "jobstats/js1.h"

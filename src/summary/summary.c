@@ -22,7 +22,7 @@
 
 #include "common/args.h"
 #include "common/cli.h"
-#include "jobstats/cmd_run.h"
+#include "common/cmd_run.h"
 #include "jobstats/jobstats.h"
 #include "jobstats/js1.h"
 #include "common/log.h"

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "jobstats/cmd_run.h"
+#include "common/cmd_run.h"
 #include "common/log.h"
 
 static enum jt_err run(char *const argv[], double timeout, size_t cap, struct buf *out, struct buf *err, int *st)

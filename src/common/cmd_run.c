@@ -1,5 +1,5 @@
 /* cmd_run.c - fork/execv with captured output and a deadline (see cmd_run.h). */
-#include "jobstats/cmd_run.h"
+#include "common/cmd_run.h"
 
 #include <errno.h>
 #include <fcntl.h>

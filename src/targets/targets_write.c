@@ -1,0 +1,87 @@
+/* targets_write.c - replace a file atomically, and only when its content changes.
+ *
+ * Prometheus watches file_sd files with inotify and re-reads them on every event; a reader that opens
+ * the file while it is being written must see the old document or the new one, never half. So the new
+ * bytes go to a temporary file in the same directory (rename(2) is atomic only within a filesystem),
+ * are flushed, and are renamed over the old name. Identical content is not rewritten, so an unchanged
+ * cluster causes no reload at all.
+ */
+#include "targets/targets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fileio.h"
+#include "common/log.h"
+
+static bool same_content(const char *path, const char *data, size_t len)
+{
+    struct buf old;
+    buf_init(&old, len + 1);
+    bool same = file_read(path, len, &old) == JT_OK && old.len == len && (len == 0 || memcmp(old.data, data, len) == 0);
+    buf_free(&old);
+    return same;
+}
+
+static enum jt_err write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return JT_ERR_IO;
+        data += w;
+        len -= (size_t)w;
+    }
+    return JT_OK;
+}
+
+enum jt_err targets_write_if_changed(const char *path, const char *data, size_t len, bool *changed)
+{
+    *changed = false;
+    if (same_content(path, data, len))
+        return JT_OK;
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) : 0;
+    const char *base = slash ? slash + 1 : path;
+    char tmp[PATH_MAX];
+    int w = snprintf(tmp, sizeof tmp, "%.*s%s.%s.tmp.%ld", dir_len, path, slash ? "/" : "", base, (long)getpid());
+    if (w < 0 || (size_t)w >= sizeof tmp || *base == '\0')
+        return JT_ERR_USAGE;
+    /* A stale temporary from a killed run is ours to replace; O_NOFOLLOW refuses a planted symlink. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        log_error("cannot create %s: %s", tmp, strerror(errno));
+        return errno == EACCES || errno == EPERM ? JT_ERR_PERMISSION : JT_ERR_IO;
+    }
+    enum jt_err rc = write_all(fd, data, len);
+    if (rc == JT_OK && fchmod(fd, 0644) != 0) /* whatever the umask: Prometheus runs as another user */
+        rc = JT_ERR_IO;
+    if (rc == JT_OK && fsync(fd) != 0)
+        rc = JT_ERR_IO;
+    if (close(fd) != 0 && rc == JT_OK)
+        rc = JT_ERR_IO;
+    if (rc == JT_OK && rename(tmp, path) != 0)
+        rc = JT_ERR_IO;
+    if (rc != JT_OK) {
+        log_error("cannot write %s: %s (the previous file is kept)", path, strerror(errno));
+        unlink(tmp);
+        return rc;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (dir_len ? dir_len : 1) : 1, slash ? path : ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd); /* the rename itself survives a crash */
+        close(dfd);
+    }
+    *changed = true;
+    return JT_OK;
+}
