@@ -35,7 +35,7 @@ NPORT=$(pick_port)
 start_bg node_exporter prometheus-node-exporter --web.listen-address="127.0.0.1:$NPORT" \
     --collector.disable-defaults --collector.textfile --collector.textfile.directory="$SD"
 wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$NPORT/metrics" || fail "node_exporter did not start"
-scrape_has "$NPORT" '^go_goroutines ' || fail "node_exporter has no go_* series: the drop rule would prove nothing"
+wait_for 10 scrape_has "$NPORT" "^go_goroutines " || fail "node_exporter has no go_* series: the drop rule would prove nothing"
 
 # --- jobtel targets, static list, loop mode -------------------------------------------------------
 printf '# GPU nodes\n127.0.0.1\n' >"$T/hosts"
@@ -145,7 +145,7 @@ wait_for 10 grep -q 'named no GPU node' "$T/targets.log" || fail "empty list not
 f1=$(failures)
 [ "$f1" -gt "$f0" ] || fail "source failures did not count ($f0 -> $f1)"
 cmp -s "$SD/gpu.json" "$T/good.json" || fail "an empty host list changed the file"
-wait_for 20 prom_is 'jobtel_targets_source_up{job="node",source="file"}' 0 || fail "Prometheus does not see source_up 0"
+wait_for 20 prom_is 'jobtel_targets_source_up{job="node",instance="127.0.0.1",source="file"}' 0 || fail "Prometheus does not see source_up 0"
 printf '127.0.0.1\nlocalhost\n' >"$T/hosts.new"
 mv "$T/hosts.new" "$T/hosts"
 wait_for 10 grep -q '^jobtel_targets_source_up{.*} 1$' "$SD/jobtel_targets.prom" || fail "source_up not back to 1"
@@ -169,7 +169,7 @@ once --source=command -- /bin/sh -c 'echo dgx-9; exit 3' >"$T/fail.log" 2>&1 || 
 [ "$rc" = 1 ] && grep -q 'exited with status 3' "$T/fail.log" || fail "failing source: rc $rc, $(cat "$T/fail.log")"
 cmp -s "$SD/gpu.json" "$T/good.json" || fail "a failing source changed the file"
 rc=0
-once --source=command -- /bin/echo 'no such "host" here' >"$T/garbage.log" 2>&1 || rc=$?
+once --source=command -- /bin/echo '<html><body>502 Bad Gateway</body></html>' >"$T/garbage.log" 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "garbage source: exit $rc"
 cmp -s "$SD/gpu.json" "$T/good.json" || fail "a garbage-printing source changed the file"
 grep -q '^jobtel_targets_source_up{.*} 0$' "$SD/jobtel_targets.prom" || fail "source_up not 0 after a failed once run"
@@ -184,7 +184,11 @@ once --source=nonsense >/dev/null 2>&1 || rc=$?
 pass "hanging, failing and garbage sources keep the last file; a command source works"
 
 # --- Slurm source against the test cluster ----------------------------------------------------------
-slurm_require
+# Not slurm_require: its port probe runs before slurm_up takes the machine-wide lock, so it fails
+# while another worktree's cluster holds the ports; slurm_up waits for the lock instead.
+for tool in munged slurmctld slurmd scontrol sinfo; do
+    command -v "$tool" >/dev/null || fail "$tool is missing (scripts/install-deps.sh)"
+done
 slurm_up 2 /bin/true /bin/true
 HOST=$(hostname -s)
 "$JOBTEL" targets --source=slurm --slurm.scontrol="$(command -v scontrol)" --output="$SD/slurm.json" \
