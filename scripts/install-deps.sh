@@ -13,7 +13,11 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libyaml-dev libgnutls28-dev libcrypt-dev openssl \
     prometheus prometheus-node-exporter wrk python3 python3-prometheus-client python3-yaml \
     python3-grpcio python3-grpc-tools python3-requests \
-    slurmctld slurmd slurm-client munge slurmdbd mariadb-server procps iproute2 stress-ng >/dev/null
+    slurmctld slurmd slurm-client munge slurmdbd mariadb-server procps iproute2 stress-ng \
+    dpkg-dev debhelper fakeroot lintian systemd mmdebstrap umoci >/dev/null
+# dpkg-dev, debhelper, lintian: the Debian packages (tests/e2e/test_packages.sh); systemd: only for
+# systemd-analyze verify/security (PID 1 need not be systemd); mmdebstrap, umoci: the OCI image
+# (deploy/container/build-image.sh, tests/e2e/test_container.sh).
 # kubectl renders deploy/kubernetes in the tests (kubectl kustomize). Debian's is kubernetes-client; a
 # kubectl installed otherwise (e.g. the upstream "kubectl" package) owns the same path and does the same.
 if ! command -v kubectl >/dev/null 2>&1; then
