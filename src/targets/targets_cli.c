@@ -257,7 +257,7 @@ static bool read_source(const struct targets_opts *o, struct node_list *nodes)
         const char *first_err = buf_str(&err);
         size_t el = strcspn(first_err, "\n");
         if (rc == JT_ERR_TIMEOUT) {
-            log_error("%s did not finish within %.0f s: killed", argv[0], o->timeout_s);
+            log_error("%s did not finish within %g s: killed", argv[0], o->timeout_s);
             goto out;
         }
         if (rc != JT_OK) {
