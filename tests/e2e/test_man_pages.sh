@@ -18,7 +18,7 @@ check() {
     local page=$1 text opts o missing=""
     shift
     text=$(render "$M/$page")
-    opts=$("$@" 2>&1 | grep -oE -- '--(\[no-\])?[a-z][a-z0-9.-]*' | sed 's/[.-]*$//' | sort -u)
+    opts=$("$@" 2>&1 | grep -oE -- '--(\[no-\])?[a-z][a-z0-9._-]*' | sed 's/[.-]*$//' | sort -u)
     [ -n "$opts" ] || fail "no options in the help of $*"
     for o in $opts; do
         grep -qF -- "$o" <<<"$text" || missing+=" $o"
