@@ -29,11 +29,12 @@ check() {
 check jobtel.8 "$B/jobtel" --help
 check jobtel.8 "$B/jobtel" prolog --help
 check jobtel.8 "$B/jobtel" epilog --help
-for sub in exporter prolog epilog stats summary targets; do
+for sub in exporter prolog epilog stats summary doctor targets; do
     grep -qE "^ +$sub( |$)" <(render "$M/jobtel.8") || fail "jobtel.8 does not describe 'jobtel $sub'"
 done
 check jobtel-exporter.8 "$B/jobtel-exporter" --help
 check jobstats.1 "$B/jobstats" --help
 check jobstats.1 "$B/jobtel" summary --help
 check jobtel-targets.8 "$B/jobtel-targets" --help
+check jobtel-doctor.8 "$B/jobtel-doctor" --help
 pass "man pages list every option --help lists, and render cleanly"

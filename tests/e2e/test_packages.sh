@@ -81,6 +81,7 @@ done
 /usr/bin/jobstats --help | grep -q '^Usage: jobstats' || fail "jobstats --help"
 /usr/bin/jobtel targets --version | grep -q '^jobtel-targets version' || fail "jobtel targets (sibling exec)"
 /usr/bin/jobtel summary --help | grep -q 'retry-spool' || fail "jobtel summary (sibling exec)"
+/usr/bin/jobtel doctor --help | grep -q -- "--role" || fail "jobtel doctor (sibling exec)"
 env -i /usr/lib/jobtel/jobtel-epilog-slurmctld.sh || fail "EpilogSlurmctld wrapper without a job must exit 0"
 env -i SLURM_JOB_ID=1 /usr/lib/jobtel/jobtel-epilog.sh || fail "epilog wrapper"
 # The exporter as the service runs it: user jobtel, no capabilities, against the fake GPUs.
