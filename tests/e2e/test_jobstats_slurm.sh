@@ -92,8 +92,18 @@ wait_for 180 test -s "$T/out/burnt" || fail "job $J did not burn its 3 s of CPU 
 BURNT=$(cat "$T/out/burnt")
 JOBCG=/sys/fs/cgroup/cpuacct/slurm_$(hostname -s)/uid_0/job_$J
 IDLE_CPU=$(cgroup_cpu_seconds "$JOBCG") || fail "no job cgroup at $JOBCG"
+# Stored at least 2 s before now: jobstats asks for the window up to the job's End, which sacct keeps
+# in whole seconds, so a sample taken in the job's last second would fall outside it. With the cgroup
+# collector's 10 s cadence the total may reach Prometheus only a moment before the release.
 stored_past() {
-    "$PY" -c "import sys; v = '$(prom_value "max_over_time(cgroup_cpu_total_seconds{jobid=\"$J\",step=\"\",task=\"\"}[1h])")'; sys.exit(0 if v and float(v) >= $1 else 1)"
+    local at v
+    at=$(( $(date +%s) - 2 ))
+    v=$(curl -sf -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "time=$at" \
+        --data-urlencode "query=max_over_time(cgroup_cpu_total_seconds{jobid=\"$J\",step=\"\",task=\"\"}[1h])" |
+        "$PY" -c 'import json,sys
+d=json.load(sys.stdin)["data"]["result"]
+print(d[0]["value"][1] if len(d)==1 else "")')
+    "$PY" -c "import sys; v = '$v'; sys.exit(0 if v and float(v) >= $1 else 1)"
 }
 wait_for 60 stored_past "$IDLE_CPU" || fail "Prometheus never stored job $J's CPU time $IDLE_CPU s"
 "$JOBSTATS" --config "$T/jobstats.conf" -n "$J" >"$T/running.txt" 2>&1 || fail "report of running job: $(cat "$T/running.txt")"
