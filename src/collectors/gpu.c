@@ -28,7 +28,7 @@ static const struct gpu_readings_producer producer_gpm = {"gpm", gpu_gpm_read};
 static const struct gpu_readings_producer producer_dcgm = {"dcgm", gpu_dcgm_read};
 
 static const struct gpu_readings_consumer *const consumers[] = {
-    &render_jobtel, &render_dcgm, &render_jobstats, &render_api,
+    &render_jobtel, &render_dcgm, &render_jobstats, &render_api, &render_accounting,
 };
 
 struct gpu_state {
@@ -59,6 +59,8 @@ static uint64_t base_need(const struct exporter_config *cfg)
     uint64_t need = cfg->gpu_jobstats_names ? jobstats_need() : 0;
     if (cfg->api)
         need |= API_NEED;
+    if (cfg->acct)
+        need |= ACCT_NEED;
     return need;
 }
 

@@ -6,6 +6,7 @@
  *   render_jobtel.c    jobtel's own GPU series: jobtel_gpu_up, XID counts, NVML availability, and
  *                      the attribution info gauges (pods, process-found jobs)
  *   render_api.c       hands the readings and owners to the JSON API's store (exporter/api.h)
+ *   render_accounting.c  feeds the per-job accumulators (accounting/job_accounting.h), writes their counters
  * Each reads only the collection and the owners joined for it, never NVML: the unit tests feed them a
  * fixture (tests/unit/test_gpu_render.c).
  */
@@ -50,6 +51,8 @@ void dcgm_selection_free(struct dcgm_selection *s);
 
 /* The readings the Princeton names and the API need. */
 uint64_t jobstats_need(void);
+#define ACCT_NEED (READING_BIT(R_GPU_UTIL) | READING_BIT(R_ENERGY_MJ) | READING_BIT(R_POWER_MW) | \
+                   READING_BIT(R_FB_USED_V1) | READING_BIT(R_CLOCK_REASONS))
 #define API_NEED (READING_BIT(R_GPU_UTIL) | READING_BIT(R_FB_USED) | READING_BIT(R_FB_TOTAL) | READING_BIT(R_POWER_MW))
 
 /* The GPU's identity as dcgm-exporter labels it, in its order: gpu, UUID, pci_bus_id, device, modelName. */
@@ -59,5 +62,6 @@ extern const struct gpu_readings_consumer render_dcgm;
 extern const struct gpu_readings_consumer render_jobstats;
 extern const struct gpu_readings_consumer render_jobtel;
 extern const struct gpu_readings_consumer render_api;
+extern const struct gpu_readings_consumer render_accounting;
 
 #endif

@@ -109,6 +109,14 @@ static const struct args_opt flags[] = {
      .placeholder = "PATH", .help = "kubelet pod-resources socket (default /var/lib/kubelet/pod-resources/kubelet.sock)"},
     {.name = "kubernetes.resource-names", .kind = ARGS_STRING, .offset = OFF(kubernetes_resource_names),
      .placeholder = "LIST", .help = "Comma list of extra GPU resource names, besides nvidia.com/gpu and nvidia.com/mig-*"},
+    {.name = "collector.gpu.accounting", .kind = ARGS_BOOL, .offset = OFF(gpu_accounting),
+     .help = "Keep exact per-job GPU totals (busy seconds, energy, ...) as jobtel_job_gpu_*_total counters (default on)"},
+    {.name = "path.accounting", .kind = ARGS_STRING, .offset = OFF(accounting_path), .placeholder = "DIR",
+     .help = "Directory of the per-job accounting state, kept across restarts (default /run/jobtel; empty: not kept)"},
+    {.name = "accounting.retention", .kind = ARGS_DURATION, .offset = OFF(accounting_retention_s),
+     .placeholder = "DURATION", .help = "How long an ended job's totals are kept and exported (default 24h)"},
+    {.name = "accounting.max-records", .kind = ARGS_INT, .offset = OFF(accounting_max_records), .placeholder = "N",
+     .min = 1, .max = 1000000, .help = "(job, GPU) records kept at most; the oldest ended job is evicted first (default 4096)"},
     {.name = "path.procfs", .kind = ARGS_STRING, .offset = OFF(path_procfs), .placeholder = "DIR",
      .help = "procfs mount point (default /proc)"},
     {.name = "path.sysfs", .kind = ARGS_DEPRECATED, .placeholder = "DIR",
@@ -202,6 +210,10 @@ void config_defaults(struct exporter_config *cfg)
     cfg->hpc_job_mapping_dir = "/run/dcgm-job-map";
     cfg->gpustat_dir = "/run/gpustat";
     cfg->pod_resources_socket = "/var/lib/kubelet/pod-resources/kubelet.sock";
+    cfg->gpu_accounting = true;
+    cfg->accounting_path = "/run/jobtel";
+    cfg->accounting_retention_s = 86400;
+    cfg->accounting_max_records = 4096;
     cfg->path_procfs = "/proc";
     cfg->path_cgroupfs = "/sys/fs/cgroup";
     cfg->log_level = LOG_LVL_INFO;
@@ -409,6 +421,12 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         cfg->web_config_file = NULL;
     if (cfg->web_config_file && !web_config_valid(cfg->web_config_file))
         return JT_ERR_USAGE;
+    if (cfg->accounting_path && !*cfg->accounting_path)
+        cfg->accounting_path = NULL;
+    /* The accumulators are fed by the GPU collector: without it there is nothing to keep. */
+    int gpu = collector_find("gpu");
+    if (gpu >= 0 && gpu < CONFIG_MAX_COLLECTORS && cfg->collector_enabled[gpu] == 0)
+        cfg->gpu_accounting = false;
     if (cfg->telemetry_path[0] != '/') {
         fprintf(stderr, "jobtel exporter: --web.telemetry-path must start with '/'\n");
         return JT_ERR_USAGE;

@@ -17,6 +17,7 @@
 #define CONFIG_MAX_COLLECTORS 16
 
 struct api_store;
+struct job_acct;
 struct owners;
 
 struct exporter_config {
@@ -57,6 +58,13 @@ struct exporter_config {
     /* Not a flag either: the latest table of each attribution stage (attribution/owners.h), created by
      * exporter.c, published by the attribution collectors, read by the GPU collector. NULL = none. */
     struct owners *owners;
+    /* per-job accounting (accounting/job_accounting.h) */
+    bool gpu_accounting;            /* --[no-]collector.gpu.accounting */
+    const char *accounting_path;    /* --path.accounting: state directory, default /run/jobtel; "" = none */
+    double accounting_retention_s;  /* how long an ended job's record is kept (default 24h) */
+    int accounting_max_records;     /* (job, GPU) records kept at most (default 4096) */
+    /* Not a flag: the per-job totals, created by exporter.c, written by the GPU collector. NULL = off. */
+    struct job_acct *acct;
     /* filesystem roots */
     const char *path_procfs;        /* default "/proc" */
     const char *path_cgroupfs;      /* default "/sys/fs/cgroup" */

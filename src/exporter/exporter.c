@@ -14,6 +14,7 @@
 #include "common/cli.h"
 #include "common/log.h"
 #include "exporter/sdnotify.h"
+#include "accounting/job_accounting.h"
 #include "attribution/owners.h"
 #include "exporter/api.h"
 #include "exporter/config.h"
@@ -48,6 +49,18 @@ int cmd_exporter(int argc, char **argv)
     if (!cfg.api) {
         log_error("out of memory");
         return CLI_EXIT_FAILURE;
+    }
+    /* The per-job totals: restored from the state directory, written by the GPU collector. A gap
+     * longer than three collection intervals (at least 5 s) is not integrated. */
+    if (cfg.gpu_accounting) {
+        double gap = 3 * cfg.collect_interval_s < 5 ? 5 : 3 * cfg.collect_interval_s;
+        cfg.acct = job_acct_new(cfg.accounting_path, gap, cfg.accounting_retention_s, (size_t)cfg.accounting_max_records);
+        if (!cfg.acct) {
+            log_error("out of memory");
+            api_store_free(cfg.api);
+            return CLI_EXIT_FAILURE;
+        }
+        (void)job_acct_load(cfg.acct); /* a refused file was logged and set aside: start empty */
     }
     /* The attribution stages' latest tables: published by them, joined by the GPU collector. */
     struct owners owners;
@@ -124,6 +137,10 @@ out:
     }
     snapshot_slot_destroy(&slot);
     api_store_free(cfg.api);
+    if (cfg.acct) {
+        job_acct_save(cfg.acct);
+        job_acct_free(cfg.acct);
+    }
     owners_destroy(&owners);
     return code;
 }

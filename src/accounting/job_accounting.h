@@ -1,0 +1,144 @@
+/* job_accounting.h - exact per-job GPU totals kept by the node daemon: allocated and busy seconds,
+ * energy, peak memory, XIDs and throttle time per (job, GPU), integrated at every GPU collection.
+ *
+ * Why in the daemon: a Prometheus report averages samples taken every 30 s (avg_over_time), so a job
+ * with short bursts reads anywhere from 0 % to 100 % depending on where the scrapes fall. The daemon
+ * sees every collection (1 s) and knows which job holds which GPU, so it integrates once and exports
+ * counters: increase() over the job's window is then exact at any scrape interval.
+ *
+ * The rules (docs/accounting.md):
+ *  - Time is the collections' own monotonic clock. An interval between two collections of one GPU is
+ *    integrated only when both succeeded and it is at most `max_gap_s` long; a longer or failed interval
+ *    counts for nothing (a gap is not busy, and not allocated either, so busy/allocated stays a ratio of
+ *    covered time).
+ *  - The reading at the end of an interval stands for the whole interval (NVML's utilization is the
+ *    busy share of its own last sample period).
+ *  - Energy: the delta of NVML's total-energy counter (mJ) over the interval; when the counter is not
+ *    valid at both ends or went backwards (driver reload), power x time.
+ *  - Shared GPU (several jobs on one GPU): each job gets the full allocated seconds; busy seconds and
+ *    energy are split by the jobs' weights (their processes' utilization when NVML reports it), else
+ *    evenly. XIDs and throttle seconds go to every job on the GPU, whole.
+ *  - Memory: the GPU's peak framebuffer use while the job held it (whole device: NVML has no reliable
+ *    per-process figure on every driver).
+ * Records are kept `retention_s` after the job was last seen, at most `max_records` of them: when full,
+ * the oldest ended job is evicted (counted); a new record that still finds no room is dropped (counted).
+ * State is persisted under a directory (atomic rename, versioned text, refused if not a regular file).
+ * One mutex guards everything: the GPU thread writes, the record socket reads.
+ */
+#ifndef JOBTEL_JOB_ACCOUNTING_H
+#define JOBTEL_JOB_ACCOUNTING_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "exporter/expo.h"
+
+#define ACCT_STATE_VERSION 1
+#define ACCT_STATE_FILE "job_accounting.state"
+#define ACCT_STATE_MAX_BYTES (64u << 20)
+#define ACCT_MAX_WEIGHTS 16
+
+/* Which totals of a record have ever had a valid reading (a total never fed is not exported). */
+enum acct_have {
+    ACCT_HAVE_BUSY = 1u << 0,
+    ACCT_HAVE_ENERGY = 1u << 1,
+    ACCT_HAVE_MEM = 1u << 2,
+    ACCT_HAVE_SM = 1u << 3,
+    ACCT_HAVE_TENSOR = 1u << 4,
+    ACCT_HAVE_THROTTLE = 1u << 5,
+};
+
+/* One (job, GPU) record. */
+struct acct_record {
+    char jobid[24];
+    char gpu[12];             /* NVML index of the (parent) GPU */
+    char gi[12];              /* MIG GPU instance id, "" for a whole GPU */
+    double allocated_s;
+    double busy_s;            /* utilization integral: seconds at 100 % */
+    double sm_active_s;       /* GPM/DCGM SM-active integral */
+    double tensor_active_s;   /* GPM/DCGM tensor-active integral */
+    double energy_j;
+    double throttle_s;
+    double mem_peak_bytes;
+    uint64_t xids;
+    unsigned have;            /* enum acct_have */
+    double first_wall, last_wall; /* unix seconds: first and last collection that saw the job here */
+    bool ended;               /* not seen in the latest collection */
+    bool seen;                /* scratch: seen in the current collection */
+};
+
+/* What one collection read on one GPU (or MIG instance), in NVML's units; has_* say what was valid. */
+struct acct_sample {
+    const char *gpu, *gi;     /* gi "" or NULL for a whole GPU */
+    bool up;
+    bool has_util, has_energy, has_power, has_mem, has_reasons, has_sm, has_tensor;
+    double util_pct;          /* 0..100 */
+    double energy_mj;         /* total since driver load */
+    double power_mw;
+    double mem_used_bytes;
+    uint64_t clock_reasons;
+    double sm_active, tensor_active; /* ratios 0..1 */
+    uint64_t xid_total;       /* XID events seen on the GPU since the daemon started */
+    /* the jobs on it and their weights for busy time and energy (NULL weights: even split) */
+    const char *const *jobs;
+    const double *weights;
+    size_t njobs;
+};
+
+/* The per-GPU baseline between two collections (the integrator's memory of the previous one). */
+struct acct_gpu_base {
+    char key[32];             /* "<gpu>" or "<gpu>.<gi>" */
+    double mono;
+    bool energy_valid;
+    double energy_mj;
+    uint64_t xid_total;
+    bool used;                /* scratch: seen in the current collection */
+};
+
+struct job_acct {
+    pthread_mutex_t mu;
+    double max_gap_s;
+    double retention_s;
+    size_t max_records;
+    char *dir;                /* owned; NULL: no persistence */
+    double save_every_s;
+    double last_save_mono;
+    struct acct_record *rec;  /* owned */
+    size_t n, cap;
+    struct acct_gpu_base *base; /* owned */
+    size_t nbase, capbase;
+    uint64_t evicted, dropped, save_errors, intervals, gaps;
+    bool loaded;              /* state was read from disk at start */
+};
+
+/* Creates the accounting store. `dir` may be NULL (no persistence). NULL on allocation failure. */
+struct job_acct *job_acct_new(const char *dir, double max_gap_s, double retention_s, size_t max_records);
+void job_acct_free(struct job_acct *a);
+
+/* Starts a collection; then one acct_add per GPU entity; then acct_end_collection. Under the store's
+ * lock (taken by begin, released by end). */
+void job_acct_begin(struct job_acct *a);
+void job_acct_add(struct job_acct *a, const struct acct_sample *s, double mono, double wall);
+void job_acct_end(struct job_acct *a, double mono, double wall);
+
+/* The even split, or the weights normalised; the busy seconds and joules of one job in one interval. */
+double acct_share(const double *weights, size_t njobs, size_t j);
+
+/* Writes the jobtel_job_gpu_* counters and the store's own metrics. Takes the lock. */
+void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname);
+
+/* Persistence: load at start (refuses non-regular, oversized, unversioned or malformed files; a refused
+ * file is renamed to *.bad and the store starts empty), save atomically (tmp + fsync + rename). */
+enum jt_err job_acct_load(struct job_acct *a);
+enum jt_err job_acct_save(struct job_acct *a);
+/* Saves when `save_every_s` passed since the last save (call after a collection). */
+void job_acct_maybe_save(struct job_acct *a, double mono);
+
+/* One job's records as JSON (for the epilog's record request). JT_ERR_NOT_FOUND if none. */
+enum jt_err job_acct_job_json(struct job_acct *a, const char *jobid, struct buf *out);
+
+#endif
