@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct job_acct *job_acct_new(const char *dir, double max_gap_s, double retentio
         }
     }
     pthread_mutex_init(&a->mu, NULL);
+    a->lock_fd = -1;
     a->max_gap_s = max_gap_s;
     a->retention_s = retention_s;
     a->max_records = max_records ? max_records : 1;
@@ -48,6 +50,8 @@ void job_acct_free(struct job_acct *a)
     if (!a)
         return;
     pthread_mutex_destroy(&a->mu);
+    if (a->lock_fd >= 0)
+        close(a->lock_fd);
     free(a->rec);
     free(a->base);
     free(a->dir);
@@ -260,6 +264,8 @@ void job_acct_add(struct job_acct *a, const struct acct_sample *s, double mono, 
 void job_acct_end(struct job_acct *a, double mono, double wall)
 {
     (void)mono;
+    if (a->n)
+        a->dirty = true;
     size_t i = 0;
     while (i < a->n) {
         struct acct_record *r = &a->rec[i];
@@ -267,6 +273,7 @@ void job_acct_end(struct job_acct *a, double mono, double wall)
             r->ended = true;
         if (r->ended && wall - r->last_wall > a->retention_s) {
             remove_record(a, i);
+            a->dirty = true;
             continue;
         }
         i++;
@@ -454,6 +461,21 @@ enum jt_err job_acct_load(struct job_acct *a)
     if (!a->dir)
         return JT_OK;
     char path[4096], bad[4112];
+    /* The directory is ours (root, 0700); a second daemon on it keeps its totals in memory only. */
+    if (mkdir(a->dir, 0700) != 0 && errno != EEXIST)
+        log_warn("accounting: cannot create %s: %s", a->dir, strerror(errno));
+    state_path(a, path, sizeof path, ".lock");
+    a->lock_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    if (a->lock_fd < 0 || flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        log_error("accounting: %s is %s; per-job totals will not survive a restart", path,
+                  a->lock_fd < 0 ? "not usable" : "held by another daemon");
+        if (a->lock_fd >= 0)
+            close(a->lock_fd);
+        a->lock_fd = -1;
+        free(a->dir);
+        a->dir = NULL;
+        return JT_ERR_UNSAFE;
+    }
     state_path(a, path, sizeof path, "");
     /* No symlink, no FIFO: O_NONBLOCK so opening a FIFO never waits for a writer, then fstat. */
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -596,7 +618,12 @@ enum jt_err job_acct_save(struct job_acct *a)
     if (!a->dir)
         return JT_OK;
     pthread_mutex_lock(&a->mu);
-    enum jt_err rc = save_locked(a);
+    enum jt_err rc = JT_OK;
+    if (a->dirty) {
+        rc = save_locked(a);
+        if (rc == JT_OK)
+            a->dirty = false;
+    }
     pthread_mutex_unlock(&a->mu);
     return rc;
 }

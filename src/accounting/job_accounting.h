@@ -113,6 +113,8 @@ struct job_acct {
     size_t nbase, capbase;
     uint64_t evicted, dropped, save_errors, intervals, gaps;
     bool loaded;              /* state was read from disk at start */
+    bool dirty;               /* changed since the last save or load */
+    int lock_fd;              /* flock on <dir>/job_accounting.lock, -1 if none */
 };
 
 /* Creates the accounting store. `dir` may be NULL (no persistence). NULL on allocation failure. */
@@ -131,7 +133,9 @@ double acct_share(const double *weights, size_t njobs, size_t j);
 /* Writes the jobtel_job_gpu_* counters and the store's own metrics. Takes the lock. */
 void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname);
 
-/* Persistence: load at start (refuses non-regular, oversized, unversioned or malformed files; a refused
+/* Persistence: load at start takes an exclusive lock on the directory first: a second daemon on the
+ * same directory runs without persistence (logged) instead of clobbering the first one's state. Load
+ * refuses non-regular, oversized, unversioned or malformed files; a refused
  * file is renamed to *.bad and the store starts empty), save atomically (tmp + fsync + rename). */
 enum jt_err job_acct_load(struct job_acct *a);
 enum jt_err job_acct_save(struct job_acct *a);

@@ -41,10 +41,19 @@ pass() {
 }
 
 # start_bg NAME CMD... : runs CMD in the background with its output in $T/NAME.log; sets LAST_PID.
+# An exporter keeps its per-job accounting state in the test's own directory, never in the machine's
+# /run/jobtel (tests run in parallel, and a later test must not inherit an earlier one's jobs).
 start_bg() {
     local name=$1
     shift
-    "$@" >"$T/$name.log" 2>&1 &
+    local args=("$@") i
+    for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+        if [ "${args[i]}" = "$JOBTEL" ] && [ "${args[i + 1]}" = exporter ]; then
+            args=("${args[@]:0:i + 2}" --path.accounting="$T/accounting-$name" "${args[@]:i + 2}")
+            break
+        fi
+    done
+    "${args[@]}" >"$T/$name.log" 2>&1 &
     LAST_PID=$!
     PIDS+=("$LAST_PID")
 }

@@ -331,13 +331,20 @@ static void test_restart_continues_without_double_counting(void **state)
     assert_true(fabs(r->allocated_s - 150) < 1e-9);
     assert_true(fabs(r->busy_s - 75) < 1e-9);
     assert_true(fabs(r->energy_j - 15000) < 1e-6);
+    /* a second daemon on the same directory does not touch the first one's state */
+    struct job_acct *twin = job_acct_new(dir, 5, 3600, 64);
+    assert_int_equal(job_acct_load(twin), JT_ERR_UNSAFE);
+    assert_int_equal(twin->n, 0);
+    assert_null(twin->dir);
+    job_acct_free(twin);
     /* a saved state round-trips exactly */
     assert_int_equal(job_acct_save(b), JT_OK);
+    double busy = r->busy_s, energy = r->energy_j;
+    job_acct_free(b);
     struct job_acct *c = job_acct_new(dir, 5, 3600, 64);
     assert_int_equal(job_acct_load(c), JT_OK);
-    assert_true(rec(c, "101", "0")->busy_s == r->busy_s);
-    assert_true(rec(c, "101", "0")->energy_j == r->energy_j);
-    job_acct_free(b);
+    assert_true(rec(c, "101", "0")->busy_s == busy);
+    assert_true(rec(c, "101", "0")->energy_j == energy);
     job_acct_free(c);
 }
 
@@ -407,6 +414,8 @@ static void test_hostile_state_files(void **state)
     job_acct_free(a);
     /* a state directory that cannot be written: counted, the store keeps working */
     struct job_acct *ro = job_acct_new("/proc/nonexistent/jobtel", 5, 3600, 4);
+    struct acct_sample s = {.gpu = "0", .up = true, .jobs = job_a, .njobs = 1};
+    collect1(ro, 0, &s);
     assert_int_not_equal(job_acct_save(ro), JT_OK);
     assert_int_equal(ro->save_errors, 1);
     job_acct_free(ro);
