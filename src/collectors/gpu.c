@@ -240,7 +240,7 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
     join_owners(st, (const struct slurm_mapping_table *)map, (const struct proc_job_table *)procs,
                 (const struct pod_table *)pods);
     /* consume (the owners' strings are borrowed from the tables held until here) */
-    struct gpu_render_input in = {st->cfg, &st->sel, &st->c, st->owners, now};
+    struct gpu_render_input in = {st->cfg, &st->sel, &st->c, st->owners, now, (const struct proc_job_table *)procs};
     for (size_t i = 0; i < sizeof consumers / sizeof consumers[0]; i++) {
         if (consumers[i]->enabled(st->cfg))
             consumers[i]->consume(&in, w);

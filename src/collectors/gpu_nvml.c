@@ -58,7 +58,11 @@ struct gpu_device {
     /* The latest XID events with their time, for windowed counts (a ring; older ones fall off). */
     struct { double at; unsigned long long xid; } xid_ring[GPU_XID_RING];
     size_t xid_ring_n, xid_ring_next;
+    unsigned long long util_seen_us; /* newest process utilization sample read (its CPU timestamp) */
 };
+
+/* Process utilization samples read per GPU and collection at most (NVML keeps a short ring per process). */
+#define GPU_PROC_SAMPLES_MAX 4096
 
 struct gpu_nvml {
     const struct exporter_config *cfg;
@@ -72,6 +76,7 @@ struct gpu_nvml {
     struct gpu_device devs[GPU_MAX_DEVICES];
     size_t ndev;
     unsigned pidbuf[NVML_PROCS_MAX]; /* one GPU's pids, before they join the collection */
+    nvmlProcessUtilizationSample_t usbuf[GPU_PROC_SAMPLES_MAX]; /* one GPU's process utilization samples */
     /* XID events */
     pthread_mutex_t xid_mu;
     pthread_t xid_thread;
@@ -554,6 +559,37 @@ static void read_processes(struct gpu_nvml *st, nvmlDevice_t h, struct gpu_colle
     e->pids_valid = (rc == JT_OK || rc == JT_ERR_LIMIT) && gpu_collection_add_pids(c, e, st->pidbuf, n);
 }
 
+/* Each process's mean SM utilization over the samples NVML took since the previous collection, for
+ * splitting a shared GPU's busy time and energy between jobs (accounting/job_accounting.h). Optional:
+ * without the call, or without a sample (NOT_FOUND), the accounting splits evenly. */
+static void read_process_utilization(struct gpu_nvml *st, struct gpu_device *d, struct gpu_collection *c,
+                                     struct gpu_entity *e)
+{
+    if (!st->lib.DeviceGetProcessUtilization || !e->pids_valid || e->npids == 0)
+        return;
+    unsigned count = GPU_PROC_SAMPLES_MAX;
+    nvmlReturn_t r = st->lib.DeviceGetProcessUtilization(d->h, st->usbuf, &count, d->util_seen_us);
+    if (r != NVML_SUCCESS || count > GPU_PROC_SAMPLES_MAX)
+        return; /* NOT_FOUND (no sample yet), NOT_SUPPORTED, or more samples than we take: even split */
+    for (size_t p = 0; p < e->npids; p++) {
+        unsigned pid = c->pids[e->pid_off + p];
+        double sum = 0;
+        unsigned n = 0;
+        for (unsigned k = 0; k < count; k++) {
+            if (st->usbuf[k].pid != pid || st->usbuf[k].smUtil > 100)
+                continue;
+            sum += st->usbuf[k].smUtil;
+            n++;
+        }
+        c->pid_sm[e->pid_off + p] = n ? sum / n : 0; /* listed, but no sample: idle in this interval */
+    }
+    for (unsigned k = 0; k < count; k++) {
+        if (st->usbuf[k].timeStamp > d->util_seen_us)
+            d->util_seen_us = st->usbuf[k].timeStamp;
+    }
+    e->pid_sm_valid = true;
+}
+
 /* ---- one collection -------------------------------------------------------------------------------- */
 
 static void identity(const struct gpu_device *d, struct gpu_entity *e)
@@ -584,6 +620,8 @@ static void read_gpu(struct gpu_nvml *st, struct gpu_device *d, uint64_t need, s
                       "no longer querying it", d->index_s, d->uuid, d->pci);
         } else if (d->nmig == 0) {
             read_processes(st, d->h, c, e);
+            if (st->cfg->gpu_accounting)
+                read_process_utilization(st, d, c, e);
         }
     }
     e->up = !d->lost;

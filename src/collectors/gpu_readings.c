@@ -1,6 +1,7 @@
 /* gpu_readings.c - storage of one GPU collection (see gpu_readings.h). */
 #include "collectors/gpu_readings.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,10 +32,17 @@ bool gpu_collection_add_pids(struct gpu_collection *c, struct gpu_entity *e, con
         if (!p)
             return false;
         c->pids = p;
+        double *sm = realloc(c->pid_sm, cap * sizeof *sm);
+        if (!sm)
+            return false;
+        c->pid_sm = sm;
         c->pids_cap = cap;
     }
     if (n)
         memcpy(c->pids + c->npids, pids, n * sizeof *pids);
+    for (size_t i = 0; i < n; i++)
+        c->pid_sm[c->npids + i] = NAN;
+    e->pid_sm_valid = false;
     c->npids += n;
     e->npids = n;
     return true;
@@ -44,6 +52,8 @@ void gpu_collection_free(struct gpu_collection *c)
 {
     free(c->pids);
     c->pids = NULL;
+    free(c->pid_sm);
+    c->pid_sm = NULL;
     c->npids = c->pids_cap = 0;
     free(c->e);
     c->e = NULL;

@@ -60,6 +60,7 @@ struct gpu_entity {
     /* whole GPU only: its compute processes (NVML) and XID events seen since start */
     bool pids_valid;
     size_t pid_off, npids;    /* its pids: gpu_collection.pids[pid_off .. pid_off + npids) */
+    bool pid_sm_valid;        /* gpu_collection.pid_sm has NVML's per-process utilization for its pids */
     struct gpu_xid_count xids[GPU_MAX_XID_KINDS];
     size_t nxids;
     /* XIDs seen within the last --xid-count-window-size (DCGM_EXP_XID_ERRORS_COUNT); valid when the event
@@ -78,6 +79,8 @@ struct gpu_collection {
     size_t cap;
     struct gpu_entity *e;     /* owned */
     unsigned *pids;           /* owned: every GPU's compute processes, each GPU's in one run */
+    double *pid_sm;           /* owned, parallel to pids: the process's mean SM utilization (%) since the
+                                 previous collection (nvmlDeviceGetProcessUtilization), NAN if no sample */
     size_t npids, pids_cap;
     /* the DCGM producer's state (gpu_dcgm.c), when it is on */
     bool dcgm_enabled;
@@ -99,6 +102,7 @@ struct gpu_render_input {
     const struct gpu_collection *c;
     const struct gpu_entity_owners *owners; /* c->n entries, or NULL: no attribution */
     double mono;                            /* when the collection ended */
+    const struct proc_job_table *procs;     /* pid -> job for the GPUs' processes, or NULL */
 };
 
 /* A source of readings: fills or adds to `c`, reading only what `need` asks for (a mask of readings). */

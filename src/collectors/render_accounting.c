@@ -12,8 +12,42 @@
 #include "collectors/gpu_render.h"
 #include "common/log.h"
 
-static void sample_of(const struct gpu_entity *e, const struct gpu_entity_owners *o, const char **jobs,
-                      struct acct_sample *s)
+/* Each job's weight on a shared GPU: the summed SM utilization of its processes (NVML's per-process
+ * samples, joined to jobs through the process stage's table). Only when every job on the GPU has a
+ * process found there; else NULL and the split is even (a job whose processes we cannot see must not
+ * get nothing). */
+static const double *process_weights(const struct gpu_render_input *in, const struct gpu_entity *e,
+                                     const struct gpu_entity_owners *o, double *w)
+{
+    if (o->jobs.n < 2 || !e->pid_sm_valid || !in->procs)
+        return NULL;
+    bool found[GPU_JOBS_MAX_PER_GPU] = {false};
+    for (size_t j = 0; j < o->jobs.n; j++)
+        w[j] = 0;
+    for (size_t p = 0; p < e->npids; p++) {
+        struct gpu_job_set one;
+        one.n = 0;
+        gpu_jobs_add_process(in->procs, in->c->pids[e->pid_off + p], &one);
+        double sm = in->c->pid_sm[e->pid_off + p];
+        for (size_t k = 0; k < one.n; k++) {
+            for (size_t j = 0; j < o->jobs.n; j++) {
+                if (strcmp(one.job[k].jobid, o->jobs.job[j].jobid) != 0)
+                    continue;
+                found[j] = true;
+                if (sm == sm) /* not NAN */
+                    w[j] += sm;
+            }
+        }
+    }
+    for (size_t j = 0; j < o->jobs.n; j++) {
+        if (!found[j])
+            return NULL;
+    }
+    return w;
+}
+
+static void sample_of(const struct gpu_render_input *in, const struct gpu_entity *e, const struct gpu_entity_owners *o,
+                      const char **jobs, double *w, struct acct_sample *s)
 {
     memset(s, 0, sizeof *s);
     s->gpu = e->index_s;
@@ -40,7 +74,7 @@ static void sample_of(const struct gpu_entity *e, const struct gpu_entity_owners
         jobs[j] = o->jobs.job[j].jobid;
     s->jobs = jobs;
     s->njobs = o->jobs.n;
-    s->weights = NULL; /* even split until NVML's per-process utilization is joined */
+    s->weights = process_weights(in, e, o, w);
 }
 
 static void consume(const struct gpu_render_input *in, struct expo *w)
@@ -52,8 +86,9 @@ static void consume(const struct gpu_render_input *in, struct expo *w)
         for (size_t i = 0; i < in->c->n; i++) {
             const struct gpu_entity *e = &in->c->e[i];
             const char *jobs[GPU_JOBS_MAX_PER_GPU];
+            double weights[GPU_JOBS_MAX_PER_GPU];
             struct acct_sample s;
-            sample_of(e, &in->owners[i], jobs, &s);
+            sample_of(in, e, &in->owners[i], jobs, weights, &s);
             job_acct_add(a, &s, in->mono, wall);
         }
         job_acct_end(a, in->mono, wall);

@@ -83,6 +83,7 @@ static const struct nvml_sym nvml_syms[] = {
         "nvmlDeviceGetGraphicsRunningProcesses_v2"),
     SYM(DeviceGetComputeRunningProcesses_v2, OPT, "nvmlDeviceGetComputeRunningProcesses_v2"),
     SYM(DeviceGetGraphicsRunningProcesses_v2, OPT, "nvmlDeviceGetGraphicsRunningProcesses_v2"),
+    SYM(DeviceGetProcessUtilization, OPT, "nvmlDeviceGetProcessUtilization"),
 
     SYM(EventSetCreate, OPT, "nvmlEventSetCreate"),
     SYM(EventSetFree, OPT, "nvmlEventSetFree"),

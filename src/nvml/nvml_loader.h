@@ -105,6 +105,9 @@ struct nvml_lib {
      * stands in for a driver without it), nvml_procs_pids() asks these instead. */
     nvmlReturn_t (*DeviceGetComputeRunningProcesses_v2)(nvmlDevice_t dev, unsigned int *count, void *infos);
     nvmlReturn_t (*DeviceGetGraphicsRunningProcesses_v2)(nvmlDevice_t dev, unsigned int *count, void *infos);
+    /* Per-process SM utilization samples newer than last_seen_us (NOT_FOUND: none yet). Optional. */
+    nvmlReturn_t (*DeviceGetProcessUtilization)(nvmlDevice_t dev, nvmlProcessUtilizationSample_t *samples,
+                                                unsigned int *count, unsigned long long last_seen_us);
 
     /* Events (Xid). */
     nvmlReturn_t (*EventSetCreate)(nvmlEventSet_t *set);

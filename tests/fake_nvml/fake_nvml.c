@@ -1385,6 +1385,55 @@ nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses(nvmlDevice_t device, unsigned
     return running_processes(__func__, device, infoCount, infos, true, sizeof(nvmlProcessInfo_v1_t));
 }
 
+/* Samples of the processes listed now that have an `sm_util`, stamped with the call time. Like the driver:
+ * NOT_FOUND when there is no sample newer than lastSeenTimeStamp, INSUFFICIENT_SIZE (with the count) when
+ * the buffer is NULL or short; NOT_SUPPORTED on a MIG handle or while MIG is on. */
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device, nvmlProcessUtilizationSample_t *utilization,
+                                             unsigned int *processSamplesCount, unsigned long long lastSeenTimeStamp)
+{
+    struct call c;
+    nvmlProcessUtilizationSample_t found[SCENARIO_MAX_PROCS];
+    unsigned int n = 0;
+    nvmlReturn_t r = call_begin_dev(&c, __func__, device, 0);
+    if (r == NVML_SUCCESS && !processSamplesCount)
+        r = NVML_ERROR_INVALID_ARGUMENT;
+    if (r == NVML_SUCCESS && mig_visible(c.gpu))
+        r = NVML_ERROR_NOT_SUPPORTED;
+    if (r != NVML_SUCCESS)
+        goto out;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long now_us = (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000u;
+    for (size_t i = 0; i < c.gpu->nprocs; i++) {
+        const struct scenario_proc *p = &c.gpu->procs[i];
+        double sm;
+        if (!(c.t >= p->from && c.t < p->until) || !scenario_value_at(&p->sm_util, c.t, &sm))
+            continue;
+        if (now_us <= lastSeenTimeStamp)
+            continue;
+        memset(&found[n], 0, sizeof(found[n]));
+        found[n].pid = p->pid;
+        found[n].timeStamp = now_us;
+        found[n].smUtil = sm < 0 ? 0 : sm > 100 ? 100 : (unsigned int)(sm + 0.5);
+        n++;
+    }
+    if (n == 0) {
+        *processSamplesCount = 0;
+        r = NVML_ERROR_NOT_FOUND;
+        goto out;
+    }
+    if (!utilization || *processSamplesCount < n) {
+        *processSamplesCount = n;
+        r = NVML_ERROR_INSUFFICIENT_SIZE;
+        goto out;
+    }
+    memcpy(utilization, found, n * sizeof(found[0]));
+    *processSamplesCount = n;
+out:
+    call_end(&c);
+    return r;
+}
+
 /* ---- events ---- */
 
 nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set)

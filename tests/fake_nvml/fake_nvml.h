@@ -193,6 +193,16 @@ typedef struct {
 /* Early R535 (535.43 to 535.86) _v3 calls write this under the same names: the 535.43 header's
  * nvmlProcessInfo_v3_t, which later headers moved to nvmlProcessDetail_v1_t (nvmlDeviceGetRunningProcessDetailList).
  * Each record is a v2 record followed by 8 more bytes; v1 is likewise a prefix of v2. */
+/* nvmlProcessUtilizationSample_t: 32 bytes. */
+typedef struct {
+    unsigned int pid;
+    unsigned long long timeStamp; /* CPU µs */
+    unsigned int smUtil;
+    unsigned int memUtil;
+    unsigned int encUtil;
+    unsigned int decUtil;
+} nvmlProcessUtilizationSample_t;
+
 typedef struct {
     unsigned int pid;
     unsigned long long usedGpuMemory; /* bytes */
@@ -316,6 +326,11 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int 
  * R535, where `infos` really points at nvmlProcessInfo_v3_t); the R470 library does not export them. */
 FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *infoCount,
                                                                       nvmlProcessInfo_t *infos);
+/* Per-process utilization samples newer than lastSeenTimeStamp (µs). */
+FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
+                                                              nvmlProcessUtilizationSample_t *utilization,
+                                                              unsigned int *processSamplesCount,
+                                                              unsigned long long lastSeenTimeStamp);
 FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device, unsigned int *infoCount,
                                                                       nvmlProcessInfo_t *infos);
 FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device, unsigned int *infoCount,

@@ -175,7 +175,7 @@ static const char *const known_calls[] = {
     "nvmlDeviceGetMigMode", "nvmlDeviceGetMaxMigDeviceCount", "nvmlDeviceGetMigDeviceHandleByIndex",
     "nvmlDeviceIsMigDeviceHandle", "nvmlDeviceGetDeviceHandleFromMigDeviceHandle", "nvmlDeviceGetGpuInstanceId",
     "nvmlDeviceGetComputeInstanceId", "nvmlGpmQueryDeviceSupport", "nvmlGpmSampleAlloc", "nvmlGpmSampleFree",
-    "nvmlGpmSampleGet", "nvmlGpmMigSampleGet", "nvmlGpmMetricsGet",
+    "nvmlGpmSampleGet", "nvmlGpmMigSampleGet", "nvmlGpmMetricsGet", "nvmlDeviceGetProcessUtilization",
 };
 
 /* What each driver branch looks like to a caller of the library. Versions and first appearances are from
@@ -538,7 +538,7 @@ static bool parse_curve(struct scenario *scn, const json_t *j, struct scenario_c
         return parse_points(scn, j, c, e, path);
     if (!json_is_object(j))
         return fail(e, path, "expected a number, a timeline array or an object");
-    static const char *const keys[] = {"timeline", "interp", "period", NULL};
+    static const char *const keys[] = {"timeline", "interp", "period", "average", NULL};
     if (!check_keys(j, keys, e, path))
         return false;
     char p[PATH_LEN];
@@ -564,6 +564,14 @@ static bool parse_curve(struct scenario *scn, const json_t *j, struct scenario_c
             return false;
         if (!(c->period > 0))
             return fail(e, p, "must be positive");
+    }
+    const json_t *avg = json_object_get(j, "average");
+    if (avg) {
+        path_key(p, path, "average");
+        if (!get_time(avg, &c->average, e, p))
+            return false;
+        if (!(c->average > 0) || c->average > 3600)
+            return fail(e, p, "must be a window of seconds in (0, 3600]");
     }
     return true;
 }
@@ -701,8 +709,20 @@ static bool resolve_rates(struct scenario_value *values, struct perr *e, const c
 
 /* ---- evaluation ---- */
 
+static double curve_integral(const struct scenario_curve *c, double t);
+
 static bool curve_at(const struct scenario_curve *c, double t, double *out)
 {
+    if (c->average > 0 && c->n > 0) {
+        /* The mean over the window just ended (from 0 while the window reaches before the start). */
+        if (t < c->pts[0].t && !(c->period > 0))
+            return false;
+        double a = t - c->average < 0 ? 0 : t - c->average;
+        if (!(t > a))
+            return false;
+        *out = (curve_integral(c, t) - curve_integral(c, a)) / (t - a);
+        return true;
+    }
     if (c->n == 0) {
         *out = c->c;
         return true;
@@ -877,7 +897,7 @@ static bool parse_procs(struct scenario *scn, const json_t *arr, struct scenario
                         const char *path)
 {
     static const char *const keys[] = {"pid",  "used_memory_mib", "used_memory_bytes", "from", "until",
-                                       "type", "gpu_instance_id", "compute_instance_id", NULL};
+                                       "type", "gpu_instance_id", "compute_instance_id", "sm_util", NULL};
     if (!get_array(arr, SCENARIO_MAX_PROCS, e, path))
         return false;
     g->nprocs = json_array_size(arr);
@@ -898,6 +918,10 @@ static bool parse_procs(struct scenario *scn, const json_t *arr, struct scenario
         if (!get_u32(pid, 0x7fffffffu, &pr->pid, e, q))
             return false;
         if (!parse_unit_value(scn, o, "used_memory", &pr->mem, e, p))
+            return false;
+        const json_t *sm = json_object_get(o, "sm_util");
+        path_key(q, p, "sm_util");
+        if (sm && !parse_value(scn, sm, 1, false, &pr->sm_util, e, q))
             return false;
         pr->from = -INFINITY;
         pr->until = INFINITY;

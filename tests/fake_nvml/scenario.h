@@ -109,6 +109,8 @@ struct scenario_curve {
     double c;
     bool linear;
     double period; /* > 0: the curve repeats with this period for t >= 0 */
+    double average; /* > 0: the value at t is the curve's mean over [t - average, t] (NVML's utilization
+                       is the busy share of its last sample period, not an instant) */
 };
 
 enum scenario_value_kind {
@@ -130,6 +132,7 @@ struct scenario_value {
 struct scenario_proc {
     unsigned int pid;
     struct scenario_value mem; /* bytes; absent: NVML_VALUE_NOT_AVAILABLE */
+    struct scenario_value sm_util; /* %, nvmlDeviceGetProcessUtilization; absent: no sample */
     double from, until;        /* listed while from <= t < until */
     bool compute, graphics;
     unsigned int gi, ci; /* NVML_NO_INSTANCE_ID when not on a MIG instance */

@@ -108,7 +108,7 @@ static int teardown(void **state)
 /* Renders one consumer; returns the text (caller frees). */
 static char *render(struct fixture *f, const struct gpu_readings_consumer *cons)
 {
-    struct gpu_render_input in = {&f->cfg, &f->sel, &f->c, f->own, 100.0};
+    struct gpu_render_input in = {&f->cfg, &f->sel, &f->c, f->own, 100.0, NULL};
     struct expo w;
     expo_init(&w, 1 << 20);
     cons->consume(&in, &w);
