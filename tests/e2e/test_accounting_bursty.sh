@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_accounting_bursty.sh - the issue's bursty job (100 % for 3 s, 0 % for 27 s, repeated) scraped by a
-# real Prometheus every 30 s. jobtel's exact figure, increase(busy) / increase(allocated) over the window,
-# is the scenario's truth, 10 % +- 1 pp; Princeton's avg_over_time of the utilization gauge depends on
+# real Prometheus every 30 s. jobtel's exact figure, the busy counter's growth over the allocated counter's
+# between Prometheus' first and last scrape, is the scenario's truth, 10 % +- 1 pp; Princeton's avg_over_time of the utilization gauge depends on
 # where the scrapes fall, and is off by >= 10 pp in some scrape phase.
 #
 # The phase effect is computed from the test's own scrapes of every collection (the 30 phases a 30 s
@@ -82,7 +82,21 @@ while :; do
     sleep 0.3
 done
 
-EXACT=$(prom_value "100 * increase(jobtel_job_gpu_busy_seconds_total{$J}[15m]) / increase(jobtel_job_gpu_allocated_seconds_total{$J}[15m])")
+# The exact figure from what Prometheus stored: the counters' deltas between its first and last scrape
+# (whole 30 s periods apart). increase() would extrapolate each counter to the range's edges, clamped at
+# its zero point, which is not the same factor for two counters that started with the job.
+prom_query "jobtel_job_gpu_busy_seconds_total{$J}[15m]" >"$T/busy.json"
+prom_query "jobtel_job_gpu_allocated_seconds_total{$J}[15m]" >"$T/alloc.json"
+EXACT=$("$PY" - "$T/busy.json" "$T/alloc.json" <<'PYEOF'
+import json, sys
+def delta(f):
+    v = json.load(open(f))["data"]["result"][0]["values"]
+    return float(v[-1][1]) - float(v[0][1]), len(v)
+(b, n), (a, m) = delta(sys.argv[1]), delta(sys.argv[2])
+assert n == m and n >= 5 and a > 0
+print(100 * b / a)
+PYEOF
+)
 PRINCETON=$(prom_value "avg_over_time(nvidia_gpu_duty_cycle{$J}[15m:])")
 [ -n "$EXACT" ] || fail "no exact figure from Prometheus"
 [ -n "$PRINCETON" ] || fail "no Princeton figure from Prometheus"
