@@ -46,6 +46,7 @@ static const struct subcommand subcommands[] = {
     {"exporter", "serve GPU and job metrics for Prometheus (runs `jobtel-exporter`)", cmd_exporter_exec},
     {"prolog", "Slurm prolog: record which GPUs a job got", cmd_prolog},
     {"epilog", "Slurm epilog: forget a finished job's GPUs", cmd_epilog},
+    {"job-record", "node epilog: save a finished job's exact GPU totals for its summary", cmd_job_record},
     {"stats", "job efficiency report (runs the `jobstats` program)", cmd_stats_exec},
     {"summary", "store a job's summary at job end (EpilogSlurmctld), retry the spool", cmd_summary_exec},
     {"doctor", "check this node's setup, one line per check with the fix (runs `jobtel-doctor`)", cmd_doctor_exec},

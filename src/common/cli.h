@@ -15,6 +15,7 @@ enum cli_exit { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };
 int cmd_exporter(int argc, char **argv);
 int cmd_prolog(int argc, char **argv);
 int cmd_epilog(int argc, char **argv);
+int cmd_job_record(int argc, char **argv); /* src/slurm/job_record.c */
 int cmd_jobstats(int argc, char **argv); /* `jobstats ...`, `jobtel stats ...` */
 int cmd_summary(int argc, char **argv);  /* `jobtel summary --store JOBID | --retry-spool` */
 

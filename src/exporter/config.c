@@ -117,6 +117,9 @@ static const struct args_opt flags[] = {
      .placeholder = "DURATION", .help = "How long an ended job's totals are kept and exported (default 24h)"},
     {.name = "accounting.max-records", .kind = ARGS_INT, .offset = OFF(accounting_max_records), .placeholder = "N",
      .min = 1, .max = 1000000, .help = "(job, GPU) records kept at most; the oldest ended job is evicted first (default 4096)"},
+    {.name = "accounting.socket", .kind = ARGS_STRING, .offset = OFF(accounting_socket), .placeholder = "PATH",
+     .help = "Root-only unix socket where the node epilog gets a finished job's record (default "
+             "<path.accounting>/accounting.sock; empty: off)"},
     {.name = "path.procfs", .kind = ARGS_STRING, .offset = OFF(path_procfs), .placeholder = "DIR",
      .help = "procfs mount point (default /proc)"},
     {.name = "path.sysfs", .kind = ARGS_DEPRECATED, .placeholder = "DIR",
@@ -214,6 +217,7 @@ void config_defaults(struct exporter_config *cfg)
     cfg->accounting_path = "/run/jobtel";
     cfg->accounting_retention_s = 86400;
     cfg->accounting_max_records = 4096;
+    cfg->accounting_socket = NULL; /* derived from --path.accounting after parsing */
     cfg->path_procfs = "/proc";
     cfg->path_cgroupfs = "/sys/fs/cgroup";
     cfg->log_level = LOG_LVL_INFO;
@@ -423,6 +427,14 @@ enum jt_err config_parse(struct exporter_config *cfg, int argc, char **argv, boo
         return JT_ERR_USAGE;
     if (cfg->accounting_path && !*cfg->accounting_path)
         cfg->accounting_path = NULL;
+    if (!cfg->accounting_socket && cfg->accounting_path) {
+        int n = snprintf(cfg->accounting_socket_buf, sizeof cfg->accounting_socket_buf, "%s/accounting.sock",
+                         cfg->accounting_path);
+        if (n > 0 && (size_t)n < sizeof cfg->accounting_socket_buf)
+            cfg->accounting_socket = cfg->accounting_socket_buf;
+    } else if (cfg->accounting_socket && !*cfg->accounting_socket) {
+        cfg->accounting_socket = NULL;
+    }
     /* The accumulators are fed by the GPU collector: without it there is nothing to keep. */
     int gpu = collector_find("gpu");
     if (gpu >= 0 && gpu < CONFIG_MAX_COLLECTORS && cfg->collector_enabled[gpu] == 0)

@@ -63,6 +63,8 @@ struct exporter_config {
     const char *accounting_path;    /* --path.accounting: state directory, default /run/jobtel; "" = none */
     double accounting_retention_s;  /* how long an ended job's record is kept (default 24h) */
     int accounting_max_records;     /* (job, GPU) records kept at most (default 4096) */
+    const char *accounting_socket;  /* the epilog's record socket, default <accounting_path>/accounting.sock; NULL = off */
+    char accounting_socket_buf[256]; /* the default, derived after parsing */
     /* Not a flag: the per-job totals, created by exporter.c, written by the GPU collector. NULL = off. */
     struct job_acct *acct;
     /* filesystem roots */

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "exporter/sdnotify.h"
 #include "accounting/job_accounting.h"
+#include "accounting/record_socket.h"
 #include "attribution/owners.h"
 #include "exporter/api.h"
 #include "exporter/config.h"
@@ -62,6 +63,7 @@ int cmd_exporter(int argc, char **argv)
         }
         (void)job_acct_load(cfg.acct); /* a refused file was logged and set aside: start empty */
     }
+    struct record_server *records = NULL;
     /* The attribution stages' latest tables: published by them, joined by the GPU collector. */
     struct owners owners;
     owners_init(&owners);
@@ -81,6 +83,8 @@ int cmd_exporter(int argc, char **argv)
     }
     if (http_start(&cfg, &slot, sched, &http) != JT_OK)
         goto out;
+    if (cfg.acct && cfg.accounting_socket)
+        records = record_server_start(cfg.accounting_socket, cfg.acct); /* off (logged) if it cannot listen */
     sd_notify_send("READY=1\nSTATUS=serving metrics");
 
     uint64_t wd_usec = 0;
@@ -126,6 +130,7 @@ int cmd_exporter(int argc, char **argv)
     sd_notify_send("STOPPING=1");
     code = CLI_EXIT_OK;
 out:
+    record_server_stop(records);
     http_stop(http);
     if (!scheduler_stop(sched, 2.0)) {
         /* A collector is stuck inside a library call and may still touch the slot, the API store and

@@ -93,6 +93,31 @@ assert abs(c1 - c2) < 1e-9 and abs(c1 + c2 - 0.8 * alloc1) < 1e-6, (c1, c2, allo
 PYEOF
 pass "shared GPUs: split by process utilization when NVML has it, else evenly"
 
+# The node epilog's record: over the daemon's root-only unix socket, written atomically for the controller.
+[ -S "$T/state/accounting.sock" ] || fail "no record socket"
+[ "$(stat -c %a "$T/state/accounting.sock")" = 600 ] || fail "the record socket is not 0600"
+"$JOBTEL" job-record 1001 --socket="$T/state/accounting.sock" --records-dir="$T/records" --node=gpu-n1 \
+    || fail "job-record failed"
+"$PY" - "$T/records/1001/gpu-n1.json" <<'PYEOF' || fail "the job's record"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["jobid"] == "1001" and r["version"] == 1, r
+g = {x["gpu"]: x for x in r["gpus"]}
+assert set(g) == {"0"}, g
+assert g["0"]["allocated_s"] > 0 and abs(g["0"]["busy_s"] / g["0"]["energy_j"] - 0.6 / 150) < 0.05 * 0.6 / 150, g
+PYEOF
+# An unknown job is not an error for the epilog, and writes nothing.
+"$JOBTEL" job-record 999999 --socket="$T/state/accounting.sock" --records-dir="$T/records" --node=gpu-n1 \
+    || fail "job-record failed on an unknown job"
+[ ! -e "$T/records/999999" ] || fail "a record for an unknown job"
+# Another user is refused by the daemon (peer credentials), even if the socket's mode let it connect.
+chmod 777 "$T/state" "$T/state/accounting.sock"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$JOBTEL" job-record 1001 --socket="$T/state/accounting.sock" --records-dir=- 2>&1 || true)
+chmod 700 "$T/state"; chmod 600 "$T/state/accounting.sock"
+echo "$out" | grep -q '"gpus"' && fail "a non-root user got a job's record"
+echo "$out" | grep -q "cannot get the accounting record" || fail "the refusal is not reported: $out"
+pass "the node epilog gets the job's record over the root-only socket"
+
 # Restart mid-job: stop (the state is saved), start again on the same state directory.
 fresh "$T/before"
 stop_pid "$EXPORTER_PID" || fail "the exporter did not stop cleanly"
