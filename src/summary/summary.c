@@ -27,6 +27,7 @@
 #include "jobstats/js1.h"
 #include "common/log.h"
 #include "common/strparse.h"
+#include "summary/records.h"
 
 #define ENCODING_MARK ".encoding-js1b32" /* in the spool dir: this Slurm lowercases AdminComment */
 /* slurmdbd may record the job's end a moment after the epilog starts. It is asked again after 0.5, 1
@@ -51,6 +52,7 @@ struct summary_opts {
     enum summary_mode mode;
     const char *jobid;
     const char *config, *prom_url, *spool_dir;
+    const char *records_dir; /* the nodes' accounting records (jobtel job-record); "" = none */
     enum enc_choice enc;
     int64_t spool_max_age; /* seconds */
     bool debug;
@@ -120,6 +122,9 @@ static const struct args_opt summary_opts_table[] = {
      .help = "Prometheus base URL (overrides the config file)"},
     {.name = "spool-dir", .kind = ARGS_STRING, .offset = MOFF(spool_dir), .placeholder = "DIR",
      .help = "spool directory (default: spool_dir in the config, /var/spool/jobtel/summaries)"},
+    {.name = "records-dir", .kind = ARGS_STRING, .offset = MOFF(records_dir), .placeholder = "DIR",
+     .help = "the nodes' exact accounting records, written by `jobtel job-record` in the node epilog "
+             "(default /var/spool/jobtel/records; empty: none)"},
     {.name = "encoding", .kind = ARGS_CHOICE, .offset = MOFF(enc), .choices = enc_words, .values = enc_values,
      .help = "auto (default): JS1 base64, js1b32 where Slurm lowercases"},
     {.name = "spool-max-age", .kind = ARGS_CALL, .placeholder = "AGE", .call = opt_spool_max_age,
@@ -146,6 +151,7 @@ static int parse_opts(int argc, char **argv, struct summary_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->spool_max_age = SPOOL_MAX_AGE_DEFAULT_S;
+    o->records_dir = "/var/spool/jobtel/records";
     struct args_error err;
     switch (args_parse(&summary_spec, o, argc, argv, NULL, NULL, &err)) {
     case ARGS_OK:
@@ -337,6 +343,12 @@ static enum jt_err store_job(const struct js_conf *conf, const struct summary_op
             goto out;
     }
     bool has_data = summary && json_object_size(json_object_get(summary, "nodes")) > 0;
+    if (has_data) {
+        struct records_sum sum;
+        size_t n = records_fold(o->records_dir, e->jobid, summary, &sum);
+        if (n)
+            log_info("job %s: exact accounting records of %zu node(s) folded in", dbid, n);
+    }
     const char *word = is_short ? "Short" : "None";
     bool base32 = o->enc == ENC_JS1B32 || (o->enc == ENC_AUTO && mark_exists(conf->spool_dir));
     for (int attempt = 0; attempt < 2; attempt++) {

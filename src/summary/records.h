@@ -1,0 +1,19 @@
+/* records.h - the nodes' exact accounting records folded into a job's summary (see records.c). */
+#ifndef JOBTEL_RECORDS_H
+#define JOBTEL_RECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct records_sum {
+    double alloc_s, busy_s, busy_alloc_s, sm_s, sm_alloc_s, energy_j;
+    bool has_energy;
+};
+
+/* Reads the NODE.json files of DIR/JOBID and sets summary["jobtel"]; returns how many node records were folded (0: none,
+ * summary unchanged). Malformed or unsafe files are skipped and logged. */
+size_t records_fold(const char *dir, const char *jobid, json_t *summary, struct records_sum *sum);
+
+#endif

@@ -1,0 +1,80 @@
+/* test_records.c - the controller folds the nodes' accounting records into a job's summary
+ * (summary/records.c): exact figures summed over nodes, Princeton's keys untouched, hostile files
+ * (FIFO, symlink, oversized, malformed, another job's record) skipped without blocking. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "summary/records.h"
+
+static char dir[64];
+
+static void put(const char *name, const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/77/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_fold(void **state)
+{
+    (void)state;
+    char p[128], q[256];
+    snprintf(p, sizeof p, "%s/77", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    put("gpu-a.json", "{\"version\":1,\"jobid\":\"77\",\"gpus\":[{\"gpu\":\"0\",\"gi\":\"\",\"allocated_s\":100,\"busy_s\":10,"
+                      "\"energy_j\":30000,\"mem_peak_bytes\":1000,\"xids\":0,\"throttle_s\":0},"
+                      "{\"gpu\":\"1\",\"gi\":\"\",\"allocated_s\":100,\"busy_s\":30,\"energy_j\":10000}]}\n");
+    put("gpu-b.json", "{\"version\":1,\"jobid\":\"77\",\"gpus\":[{\"gpu\":\"0\",\"gi\":\"\",\"allocated_s\":100}]}\n");
+    put("wrong-job.json", "{\"version\":1,\"jobid\":\"78\",\"gpus\":[{\"gpu\":\"0\",\"gi\":\"\",\"allocated_s\":1e9}]}\n");
+    put("negative.json", "{\"version\":1,\"jobid\":\"77\",\"gpus\":[{\"gpu\":\"0\",\"gi\":\"\",\"allocated_s\":-5}]}\n");
+    put("garbage.json", "{\"version\":1,\"jobid\":\"77\",\"gpus\":[{\"gpu\":\"0\"");
+    snprintf(q, sizeof q, "%s/fifo.json", p);
+    assert_int_equal(mkfifo(q, 0600), 0);
+    snprintf(q, sizeof q, "%s/link.json", p);
+    assert_int_equal(symlink("/etc/passwd", q), 0);
+    json_t *summary = json_pack("{s:{s:{}}, s:i}", "nodes", "gpu-a", "total_time", 100);
+    struct records_sum sum;
+    assert_int_equal(records_fold(dir, "77", summary, &sum), 2);
+    const json_t *jt = json_object_get(summary, "jobtel");
+    assert_non_null(jt);
+    /* busy 40 s over the 200 s of the GPUs that measured it (gpu-b measured no utilization) */
+    assert_true(fabs(json_real_value(json_object_get(jt, "gpu_util_exact")) - 20.0) < 1e-9);
+    assert_true(fabs(json_real_value(json_object_get(jt, "energy_j")) - 40000) < 1e-9);
+    assert_int_equal(json_object_size(json_object_get(jt, "nodes")), 2);
+    assert_null(json_object_get(json_object_get(json_object_get(json_object_get(jt, "nodes"), "gpu-b"), "0"), "busy"));
+    /* Princeton's keys untouched */
+    assert_int_equal(json_integer_value(json_object_get(summary, "total_time")), 100);
+    json_decref(summary);
+    /* no records: summary unchanged */
+    summary = json_object();
+    assert_int_equal(records_fold(dir, "99", summary, &sum), 0);
+    assert_int_equal(json_object_size(summary), 0);
+    json_decref(summary);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/jt_records_XXXXXX");
+    if (!mkdtemp(dir))
+        return 1;
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold)};
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0 && rc == 0)
+        rc = 1;
+    return rc;
+}
