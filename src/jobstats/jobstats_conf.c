@@ -25,6 +25,7 @@ static const char *const var_names[JV_COUNT] = {
     [JV_TIME_EFF_RED] = "time_efficiency_red", [JV_TIME_EFF_BLACK] = "time_efficiency_black",
     [JV_MIN_MEMORY_USAGE] = "min_memory_usage", [JV_MIN_RUNTIME] = "min_runtime",
     [JV_CPU_MEM_UTIL_RED] = "cpu_mem_util_red", [JV_GPU_MEM_UTIL_RED] = "gpu_mem_util_red",
+    [JV_CO2_KG_PER_KWH] = "co2_kg_per_kwh",
 };
 
 /* The notes used when the config file has none. Our own wording; same rule language as the file. */
@@ -105,6 +106,7 @@ void js_conf_defaults(struct js_conf *c)
     c->settings[JV_MIN_RUNTIME] = 300;
     c->settings[JV_CPU_MEM_UTIL_RED] = 0;
     c->settings[JV_GPU_MEM_UTIL_RED] = 0;
+    c->settings[JV_CO2_KG_PER_KWH] = 0;
     char err[128];
     if (js_conf_parse(c, "<built-in>", default_notes, sizeof default_notes - 1, err, sizeof err) != JT_OK)
         abort(); /* the built-in notes are tested; failing here is a bug */

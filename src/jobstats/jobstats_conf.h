@@ -28,6 +28,7 @@ enum js_var {
     /* settings */
     JV_GPU_UTIL_RED, JV_GPU_UTIL_BLACK, JV_CPU_UTIL_RED, JV_CPU_UTIL_BLACK, JV_TIME_EFF_RED,
     JV_TIME_EFF_BLACK, JV_MIN_MEMORY_USAGE, JV_MIN_RUNTIME, JV_CPU_MEM_UTIL_RED, JV_GPU_MEM_UTIL_RED,
+    JV_CO2_KG_PER_KWH, /* the site's emission factor for CO2e in the energy line; 0 = none */
     JV_COUNT
 };
 

@@ -472,6 +472,77 @@ static void print_overall(FILE *f, const struct js_conf *conf, const struct sacc
         meter_line(f, o, "GPU memory usage", (int)gmem_eff, gmem_eff < conf->settings[JV_GPU_MEM_UTIL_RED]);
 }
 
+static int dbl_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The daemon's exact totals (summary key "jobtel", from the nodes' records): exact GPU utilization,
+ * SM-active, energy in kWh (and CO2e with the site's factor), and the spread across the job's GPUs. */
+static void print_exact(FILE *f, const struct js_conf *conf, json_t *summary, const struct report_opts *o)
+{
+    const json_t *jt = json_object_get(summary, "jobtel");
+    const json_t *nodes = json_object_get(jt, "nodes");
+    if (!json_is_object(nodes) || json_object_size(nodes) == 0)
+        return;
+    fputc('\n', f);
+    heading(f, "Exact GPU Accounting (jobtel, every collection)");
+    const json_t *u = json_object_get(jt, "gpu_util_exact"), *sm = json_object_get(jt, "sm_active");
+    if (json_is_number(u))
+        fprintf(f, "  GPU utilization (exact)  %.1f%%\n", json_number_value(u));
+    if (json_is_number(sm))
+        fprintf(f, "  SM active (exact)        %.1f%%\n", json_number_value(sm));
+    const json_t *ej = json_object_get(jt, "energy_j");
+    if (json_is_number(ej)) {
+        double kwh = json_number_value(ej) / 3.6e6;
+        fprintf(f, "  GPU energy               %.3f kWh", kwh);
+        if (conf->settings[JV_CO2_KG_PER_KWH] > 0)
+            fprintf(f, " (%.2f kg CO2e at %.3f kg/kWh)", kwh * conf->settings[JV_CO2_KG_PER_KWH],
+                    conf->settings[JV_CO2_KG_PER_KWH]);
+        fputc('\n', f);
+    }
+    double util[512];
+    size_t n = 0;
+    const char *node_name;
+    const json_t *node;
+    json_object_foreach((json_t *)nodes, node_name, node) {
+        const char *gpu;
+        const json_t *g;
+        json_object_foreach((json_t *)node, gpu, g) {
+            const json_t *a = json_object_get(g, "alloc"), *b = json_object_get(g, "busy"), *e = json_object_get(g, "energy");
+            char line[160];
+            int off = snprintf(line, sizeof line, "      %s GPU %s:", node_name, gpu);
+            if (json_is_number(a) && json_is_number(b) && json_number_value(a) > 0) {
+                double pct = 100 * json_number_value(b) / json_number_value(a);
+                off += snprintf(line + off, sizeof line - (size_t)off, " %.1f%%", pct);
+                if (n < sizeof util / sizeof util[0])
+                    util[n++] = pct;
+            }
+            if (json_is_number(e) && off > 0 && (size_t)off < sizeof line)
+                snprintf(line + off, sizeof line - (size_t)off, " %.3f kWh", json_number_value(e) / 3.6e6);
+            fprintf(f, "%s\n", line);
+        }
+    }
+    if (n >= 2) {
+        qsort(util, n, sizeof util[0], dbl_cmp);
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < n; i++)
+            mean += util[i];
+        mean /= (double)n;
+        for (size_t i = 0; i < n; i++)
+            var += (util[i] - mean) * (util[i] - mean);
+        double cv = mean > 0 ? sqrt(var / (double)n) / mean : 0;
+        double med = n % 2 ? util[n / 2] : (util[n / 2 - 1] + util[n / 2]) / 2;
+        fprintf(f, "  Imbalance across %zu GPUs: min %.1f%% / median %.1f%% / max %.1f%%, CV %.2f\n", n, util[0], med,
+                util[n - 1], cv);
+        if (util[0] < 5 && util[n - 1] >= 30)
+            print_note(f, o, JS_STYLE_BOLD_RED,
+                       "At least one GPU of this job was idle while others worked. Check that the code spreads its "
+                       "work over every GPU it asks for.");
+    }
+}
+
 static void print_details(FILE *f, const struct sacct_job *job, const struct figures *t, int64_t diff,
                           const struct report_opts *o)
 {
@@ -664,6 +735,8 @@ void jobstats_report(FILE *f, const struct js_conf *conf, const struct sacct_job
 
     print_header(f, conf, job, diff, time_eff, o);
     print_overall(f, conf, job, &t, cpu_eff, mem_eff, gpu_util, gmem_eff, o);
+    if (job->gpus > 0)
+        print_exact(f, conf, summary, o);
     print_details(f, job, &t, diff, o);
     if (o->batch_script) {
         fputc('\n', f);

@@ -107,6 +107,7 @@ CASE(wrong_types)
 CASE(multinode_rounding)
 CASE(cpu_node_unused)
 CASE(hostile_names)
+CASE(exact_gpu)
 
 /* An array task asked for as ARRAY_TASK: Princeton prints the id as typed, not JobIDRaw. */
 static void test_typed_jobid(void **state)
@@ -127,7 +128,7 @@ int main(void)
         cmocka_unit_test(test_zero_alloc_mem), cmocka_unit_test(test_gpu_no_util),
         cmocka_unit_test(test_gpu_no_used_memory), cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_multinode_rounding), cmocka_unit_test(test_cpu_node_unused),
-        cmocka_unit_test(test_hostile_names), cmocka_unit_test(test_typed_jobid),
+        cmocka_unit_test(test_hostile_names), cmocka_unit_test(test_typed_jobid), cmocka_unit_test(test_exact_gpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
