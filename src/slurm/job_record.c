@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/args.h"
 #include "common/buf.h"
 #include "common/cli.h"
 #include "common/log.h"
@@ -130,43 +132,61 @@ static enum jt_err write_atomic(const char *dir, const char *name, const struct 
     return rc;
 }
 
-static void usage(FILE *out)
-{
-    fprintf(out, "Usage: jobtel job-record [JOBID] [options]\n\n"
-                 "Node epilog: gets a finished job's exact GPU totals from the local daemon's unix socket and\n"
-                 "writes them as RECORDS_DIR/JOBID/NODE.json for `jobtel summary --store` on the controller.\n"
-                 "JOBID defaults to $SLURM_JOB_ID.\n\nOptions:\n"
-                 "  --socket=PATH       the daemon's record socket (default /run/jobtel/accounting.sock)\n"
-                 "  --records-dir=DIR   where records go, shared with the controller (default /var/spool/jobtel/records);\n"
-                 "                      '-' writes the record to standard output\n"
-                 "  --node=NAME         the file name (default $SLURMD_NODENAME, else the host name)\n"
-                 "  --help\n\n"
-                 "Exit codes: 0 written, or nothing to write (no daemon, job unknown to it: logged);\n"
-                 "1 the record could not be written; 2 usage error.\n");
-}
+struct record_opts {
+    const char *socket, *records_dir, *node;
+};
+
+#define ROFF(f) offsetof(struct record_opts, f)
+static const struct args_opt record_opts_table[] = {
+    {.name = "socket", .kind = ARGS_STRING, .offset = ROFF(socket), .placeholder = "PATH",
+     .help = "the daemon's record socket (default /run/jobtel/accounting.sock)"},
+    {.name = "records-dir", .kind = ARGS_STRING, .offset = ROFF(records_dir), .placeholder = "DIR",
+     .help = "where records go, shared with the controller (default /var/spool/jobtel/records); '-' writes the "
+             "record to standard output"},
+    {.name = "node", .kind = ARGS_STRING, .offset = ROFF(node), .placeholder = "NAME",
+     .help = "the record's file name (default $SLURMD_NODENAME, else the short host name)"},
+    {.name = "help", .aliases = "-h", .kind = ARGS_HELP, .help = "this help"},
+    {.name = "version", .kind = ARGS_VERSION, .help = "the version"},
+    {.kind = ARGS_END},
+};
+
+static const struct args_spec record_spec = {
+    .prog = "jobtel job-record",
+    .usage = "jobtel job-record [JOBID] [options]",
+    .description = "Node epilog: gets a finished job's exact GPU totals from the local daemon's unix socket and "
+                   "writes them as RECORDS_DIR/JOBID/NODE.json for `jobtel summary --store` on the controller. "
+                   "JOBID defaults to $SLURM_JOB_ID.",
+    .opts = record_opts_table,
+    .epilogue = "Exit codes: 0 written, or nothing to write (no daemon, or the job unknown to it: logged);\n"
+                "1 the record could not be written; 2 usage error.",
+    .positional = true,
+};
 
 int cmd_job_record(int argc, char **argv)
 {
-    const char *sock = "/run/jobtel/accounting.sock", *dir = "/var/spool/jobtel/records", *jobid = NULL;
-    const char *node = getenv("SLURMD_NODENAME");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        } else if (strncmp(a, "--socket=", 9) == 0) {
-            sock = a + 9;
-        } else if (strncmp(a, "--records-dir=", 14) == 0) {
-            dir = a + 14;
-        } else if (strncmp(a, "--node=", 7) == 0) {
-            node = a + 7;
-        } else if (a[0] != '-' && !jobid) {
-            jobid = a;
-        } else {
-            fprintf(stderr, "jobtel job-record: unknown option '%s' (see --help)\n", a);
-            return CLI_EXIT_USAGE;
-        }
+    struct record_opts o = {"/run/jobtel/accounting.sock", "/var/spool/jobtel/records", getenv("SLURMD_NODENAME")};
+    const char *pos[64];
+    int npos = 0;
+    struct args_error err;
+    if (argc > 64) {
+        fprintf(stderr, "jobtel job-record: too many arguments\n");
+        return CLI_EXIT_USAGE;
     }
+    switch (args_parse(&record_spec, &o, argc, argv, pos, &npos, &err)) {
+    case ARGS_OK:
+        break;
+    case ARGS_EXIT:
+        return CLI_EXIT_OK;
+    case ARGS_USAGE:
+        args_print_error(&record_spec, &err);
+        return CLI_EXIT_USAGE;
+    }
+    if (npos > 1) {
+        fprintf(stderr, "jobtel job-record: one job id at most (see jobtel job-record --help)\n");
+        return CLI_EXIT_USAGE;
+    }
+    const char *sock = o.socket, *dir = o.records_dir, *node = o.node;
+    const char *jobid = npos ? pos[0] : NULL;
     log_setup(LOG_LVL_INFO, "jobtel-job-record", false);
     if (!jobid)
         jobid = getenv("SLURM_JOB_ID");

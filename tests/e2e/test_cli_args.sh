@@ -24,6 +24,11 @@ rc 2 "$JOBTEL"; has 'Usage: jobtel'
 rc 2 "$JOBTEL" nosuch; has "nosuch"
 rc 2 "$JOBTEL" --nosuch; has "--nosuch"
 
+# --- job-record (node epilog, exact accounting) ---
+rc 0 "$JOBTEL" job-record --help; has 'Usage: jobtel job-record'; has '--records-dir'; has '--socket'; narrow
+rc 2 "$JOBTEL" job-record --nosuch; has "--nosuch"
+rc 2 "$JOBTEL" job-record 1 2; has "one job id"
+rc 2 env -u SLURM_JOB_ID "$JOBTEL" job-record --records-dir=-; has "need a job id"
 # --- prolog / epilog: usage errors exit 0 (a slurm.conf typo must not drain nodes) unless --strict ---
 for c in prolog epilog; do
     rc 0 "$JOBTEL" $c --help; has "Usage: jobtel $c"; has '--hpc-job-mapping-dir'; has '--gpu-numbering'; narrow
