@@ -315,11 +315,13 @@ static const struct acct_series series[] = {
      ACCT_HAVE_THROTTLE, RF(throttle_s)},
 };
 
-void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname)
+void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, double wall)
 {
     pthread_mutex_lock(&a->mu);
     for (size_t i = 0; i < a->n; i++) {
         const struct acct_record *r = &a->rec[i];
+        if (r->ended && !(wall - r->last_wall < a->export_ended_s))
+            continue;
         struct labelset ls;
         labelset_init(&ls);
         labelset_add(&ls, "jobid", r->jobid);

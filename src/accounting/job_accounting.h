@@ -20,7 +20,9 @@
  *    evenly. XIDs and throttle seconds go to every job on the GPU, whole.
  *  - Memory: the GPU's peak framebuffer use while the job held it (whole device: NVML has no reliable
  *    per-process figure on every driver).
- * Records are kept `retention_s` after the job was last seen, at most `max_records` of them: when full,
+ * Once a job ends its series leave /metrics (as every GPU series drops its labels), unless `export_ended_s`
+ * keeps them a little longer so a slow scraper still sees the final totals; its record is kept
+ * `retention_s` after the job was last seen, at most `max_records` of them: when full,
  * the oldest ended job is evicted (counted); a new record that still finds no room is dropped (counted).
  * State is persisted under a directory (atomic rename, versioned text, refused if not a regular file).
  * One mutex guards everything: the GPU thread writes, the record socket reads.
@@ -103,6 +105,7 @@ struct job_acct {
     pthread_mutex_t mu;
     double max_gap_s;
     double retention_s;
+    double export_ended_s;    /* an ended job's series are exported this long after it was last seen (0: not) */
     size_t max_records;
     char *dir;                /* owned; NULL: no persistence */
     double save_every_s;
@@ -130,8 +133,10 @@ void job_acct_end(struct job_acct *a, double mono, double wall);
 /* The even split, or the weights normalised; the busy seconds and joules of one job in one interval. */
 double acct_share(const double *weights, size_t njobs, size_t j);
 
-/* Writes the jobtel_job_gpu_* counters and the store's own metrics. Takes the lock. */
-void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname);
+/* Writes the jobtel_job_gpu_* counters of live jobs (and of ended ones for export_ended_s after they were
+ * last seen, at wall time `wall`) and the store's own metrics. Takes the lock. An ended job's record stays
+ * in memory (for the epilog's socket, restarts) for retention_s either way. */
+void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, double wall);
 
 /* Persistence: load at start takes an exclusive lock on the directory first: a second daemon on the
  * same directory runs without persistence (logged) instead of clobbering the first one's state. Load

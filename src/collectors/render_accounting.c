@@ -94,7 +94,7 @@ static void consume(const struct gpu_render_input *in, struct expo *w)
         job_acct_end(a, in->mono, wall);
         job_acct_maybe_save(a, in->mono);
     }
-    job_acct_render(a, w, in->cfg->hostname);
+    job_acct_render(a, w, in->cfg->hostname, wall);
 }
 
 static bool enabled(const struct exporter_config *cfg)

@@ -115,6 +115,9 @@ static const struct args_opt flags[] = {
      .help = "Directory of the per-job accounting state, kept across restarts (default /run/jobtel; empty: not kept)"},
     {.name = "accounting.retention", .kind = ARGS_DURATION, .offset = OFF(accounting_retention_s),
      .placeholder = "DURATION", .help = "How long an ended job's totals are kept and exported (default 24h)"},
+    {.name = "accounting.export-ended", .kind = ARGS_DURATION, .offset = OFF(accounting_export_ended_s),
+     .placeholder = "DURATION", .help = "How long an ended job's jobtel_job_gpu_* series stay in /metrics, so a slow "
+                                        "scraper sees the final totals (default 0: they go with the job's labels)"},
     {.name = "accounting.max-records", .kind = ARGS_INT, .offset = OFF(accounting_max_records), .placeholder = "N",
      .min = 1, .max = 1000000, .help = "(job, GPU) records kept at most; the oldest ended job is evicted first (default 4096)"},
     {.name = "accounting.socket", .kind = ARGS_STRING, .offset = OFF(accounting_socket), .placeholder = "PATH",

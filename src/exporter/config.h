@@ -62,6 +62,7 @@ struct exporter_config {
     bool gpu_accounting;            /* --[no-]collector.gpu.accounting */
     const char *accounting_path;    /* --path.accounting: state directory, default /run/jobtel; "" = none */
     double accounting_retention_s;  /* how long an ended job's record is kept (default 24h) */
+    double accounting_export_ended_s; /* how long an ended job's series stay in /metrics (default 0) */
     int accounting_max_records;     /* (job, GPU) records kept at most (default 4096) */
     const char *accounting_socket;  /* the epilog's record socket, default <accounting_path>/accounting.sock; NULL = off */
     char accounting_socket_buf[256]; /* the default, derived after parsing */

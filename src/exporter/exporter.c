@@ -61,6 +61,7 @@ int cmd_exporter(int argc, char **argv)
             api_store_free(cfg.api);
             return CLI_EXIT_FAILURE;
         }
+        cfg.acct->export_ended_s = cfg.accounting_export_ended_s;
         (void)job_acct_load(cfg.acct); /* a refused file was logged and set aside: start empty */
     }
     struct record_server *records = NULL;

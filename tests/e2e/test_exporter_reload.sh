@@ -9,8 +9,8 @@ free_port() {
     "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Energy is read only for DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION, and reading it fails: nvidia_gpu_last_error
-# shows whether the collector called it.
+# Energy is read only for DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION (and the per-job accounting, which these
+# daemons run without), and reading it fails: nvidia_gpu_last_error shows whether the collector called it.
 "$PY" - "$SCENARIOS/one_gpu.json" "$T/scenario.json" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -53,7 +53,7 @@ pass "SIGHUP with a repeated field keeps the previous counters"
 P=$(free_port)
 cp "$T/good.csv" "$T/c.csv"
 start_exporter "$P" --collector.gpu.nvml-library="$FAKE_NVML_LIB" --no-collector.cgroup -n -f "$T/c.csv" \
-    --no-collector.gpu.dcgm-names --hpc-job-mapping-dir= --slurm.gpustat-dir=
+    --no-collector.gpu.dcgm-names --no-collector.gpu.accounting --hpc-job-mapping-dir= --slurm.gpustat-dir=
 scrape "$P" "$T/m2.txt"
 grep -q '^nvidia_gpu_duty_cycle{' "$T/m2.txt" || fail "no Princeton names"
 grep -q '^DCGM_FI_' "$T/m2.txt" && fail "DCGM names rendered with --no-collector.gpu.dcgm-names"

@@ -74,6 +74,7 @@
     X(nvmlDeviceGetFieldValues)                                                                                       \
     X(nvmlDeviceGetComputeRunningProcesses_v3)                                                                        \
     X(nvmlDeviceGetComputeRunningProcesses_v2)                                                                        \
+    X(nvmlDeviceGetProcessUtilization)                                                                                \
     X(nvmlDeviceGetGraphicsRunningProcesses_v3)                                                                       \
     X(nvmlEventSetCreate)                                                                                             \
     X(nvmlEventSetFree)                                                                                               \
@@ -679,6 +680,56 @@ static void test_gpm(void **state)
     assert_int_equal(nv.nvmlGpmSampleFree(a), NVML_ERROR_INVALID_ARGUMENT);
     assert_int_equal(nv.nvmlGpmSampleFree(b), NVML_SUCCESS);
     assert_int_equal(nv.nvmlGpmSampleFree(c), NVML_SUCCESS);
+/* A 3 s burst every 30 s seen through NVML's 1 s sampler ("average": 1), and per-process samples. */
+static const char burst_json[] =
+    "{\"gpus\": [" GPU_JSON(0, ", \"values\": {\"gpu_util\": {\"timeline\": [[0, 100], [3, 0]], \"period\": 30, "
+    "\"average\": 1}, \"mem_util\": 0}, \"processes\": [{\"pid\": 11, \"sm_util\": 60}, {\"pid\": 12, \"sm_util\": "
+    "[[0, 20], [20, null]]}, {\"pid\": 13}]") ", " GPU_JSON(1, "") "]}";
+
+static void test_window_average_and_process_utilization(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    use_path(temp_scenario(path, sizeof(path), "burst.json", burst_json));
+    start_at(32.5); /* window [31.5, 32.5]: inside the burst */
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t g0 = handle(0), g1 = handle(1);
+    nvmlUtilization_t ut;
+    assert_int_equal(nv.nvmlDeviceGetUtilizationRates(g0, &ut), NVML_SUCCESS);
+    assert_int_equal(ut.gpu, 100);
+    nvmlProcessUtilizationSample_t smp[4];
+    unsigned int n = 0;
+    /* NULL buffer: the count; then the samples of the processes that have one now (pid 12's value
+     * went null at t = 20, pid 13 never had one) */
+    assert_int_equal(nv.nvmlDeviceGetProcessUtilization(g0, NULL, &n, 0), NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(nv.nvmlDeviceGetProcessUtilization(g0, smp, &n, 0), NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, 1);
+    n = 4;
+    assert_int_equal(nv.nvmlDeviceGetProcessUtilization(g0, smp, &n, 0), NVML_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_int_equal(smp[0].pid, 11);
+    assert_int_equal(smp[0].smUtil, 60);
+    assert_true(smp[0].timeStamp > 0);
+    /* nothing newer than the last sample seen: NOT_FOUND, as the driver answers */
+    n = 4;
+    assert_int_equal(nv.nvmlDeviceGetProcessUtilization(g0, smp, &n, smp[0].timeStamp + 60000000ull),
+                     NVML_ERROR_NOT_FOUND);
+    n = 4;
+    assert_int_equal(nv.nvmlDeviceGetProcessUtilization(g1, smp, &n, 0), NVML_ERROR_NOT_FOUND);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    start_at(34.5); /* window [33.5, 34.5]: after the burst */
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    g0 = handle(0);
+    assert_int_equal(nv.nvmlDeviceGetUtilizationRates(g0, &ut), NVML_SUCCESS);
+    assert_int_equal(ut.gpu, 0);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    start_at(33.25); /* window [32.25, 33.25]: three quarters in the burst */
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    g0 = handle(0);
+    assert_int_equal(nv.nvmlDeviceGetUtilizationRates(g0, &ut), NVML_SUCCESS);
+    assert_in_range(ut.gpu, 70, 76); /* the call lands a little after t */
     assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
     unsetenv("FAKE_NVML_START_EPOCH");
 }
@@ -1711,6 +1762,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_reload, teardown),
         cmocka_unit_test_teardown(test_stress_reload, teardown),
         cmocka_unit_test_teardown(test_shipped_scenarios, teardown),
+        cmocka_unit_test_teardown(test_window_average_and_process_utilization, teardown),
         cmocka_unit_test_teardown(test_hostile, teardown),
         cmocka_unit_test_teardown(test_mutations, teardown),
         cmocka_unit_test_teardown(test_driver_branches, teardown),

@@ -248,7 +248,7 @@ static void test_gap_is_not_busy(void **state)
     collect1(b, 1, &u);
     struct expo w;
     expo_init(&w, 1 << 20);
-    job_acct_render(b, &w, NULL);
+    job_acct_render(b, &w, NULL, 1.7e9 + 1);
     struct buf out;
     buf_init(&out, 1 << 20);
     assert_int_equal(expo_render(&w, &out), JT_OK);
@@ -286,6 +286,27 @@ static void test_retention_and_eviction(void **state)
     collect1(a, 60, &s);
     assert_true(a->n == 3);
     assert_true(a->dropped >= 1);
+    /* an ended job's series leave /metrics at once by default, or after export_ended_s */
+    {
+        struct expo w;
+        struct buf out;
+        expo_init(&w, 1 << 20);
+        buf_init(&out, 1 << 20);
+        job_acct_render(a, &w, NULL, 1.7e9 + 60);
+        assert_int_equal(expo_render(&w, &out), JT_OK);
+        assert_null(strstr(out.data, "jobid=\"5\""));
+        assert_non_null(strstr(out.data, "jobid=\"7\""));
+        expo_free(&w);
+        buf_reset(&out);
+        a->export_ended_s = 30;
+        expo_init(&w, 1 << 20);
+        job_acct_render(a, &w, NULL, 1.7e9 + 60);
+        assert_int_equal(expo_render(&w, &out), JT_OK);
+        assert_non_null(strstr(out.data, "jobtel_job_gpu_active{jobid=\"5\",gpu=\"0\"} 0\n"));
+        expo_free(&w);
+        buf_free(&out);
+        a->export_ended_s = 0;
+    }
     /* retention: an ended job goes 100 s after it was last seen */
     struct acct_sample none = {.gpu = "0", .up = true, .njobs = 0};
     collect1(a, 61, &none);
