@@ -293,28 +293,6 @@ void job_acct_end(struct job_acct *a, double mono, double wall)
 
 /* ---- counters ------------------------------------------------------------------------------------ */
 
-struct acct_series {
-    const char *name, *help;
-    unsigned have;            /* 0: always */
-    size_t off;
-};
-
-#define RF(f) offsetof(struct acct_record, f)
-static const struct acct_series series[] = {
-    {"jobtel_job_gpu_allocated_seconds_total", "Seconds the job held the GPU, over intervals between two good collections.", 0,
-     RF(allocated_s)},
-    {"jobtel_job_gpu_busy_seconds_total", "Utilization integral of the job on the GPU, in seconds at 100 % (split on shared GPUs).",
-     ACCT_HAVE_BUSY, RF(busy_s)},
-    {"jobtel_job_gpu_sm_active_seconds_total", "SM-active integral of the job on the GPU, in seconds (GPM/DCGM).", ACCT_HAVE_SM,
-     RF(sm_active_s)},
-    {"jobtel_job_gpu_tensor_active_seconds_total", "Tensor-active integral of the job on the GPU, in seconds (GPM/DCGM).",
-     ACCT_HAVE_TENSOR, RF(tensor_active_s)},
-    {"jobtel_job_gpu_energy_joules_total", "Energy of the job on the GPU in joules (NVML energy counter deltas, else power x time).",
-     ACCT_HAVE_ENERGY, RF(energy_j)},
-    {"jobtel_job_gpu_throttle_seconds_total", "Seconds the GPU was slowed by power or thermal limits while the job held it.",
-     ACCT_HAVE_THROTTLE, RF(throttle_s)},
-};
-
 void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, double wall)
 {
     pthread_mutex_lock(&a->mu);
@@ -330,12 +308,31 @@ void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, d
             labelset_add(&ls, "GPU_I_ID", r->gi);
         if (hostname)
             labelset_add(&ls, "hostname", hostname);
-        for (size_t k = 0; k < sizeof series / sizeof series[0]; k++) {
-            if (series[k].have && !(r->have & series[k].have))
-                continue;
-            double v = *(const double *)((const char *)r + series[k].off);
-            expo_sample(expo_family(w, series[k].name, METRIC_COUNTER, series[k].help), &ls, v);
-        }
+        /* One literal family per total (scripts/gen-metrics-doc.py reads them); a total never fed by a
+         * valid reading is left out. */
+        expo_sample(expo_family(w, "jobtel_job_gpu_allocated_seconds_total", METRIC_COUNTER,
+                                "Seconds the job held the GPU, over intervals between two good collections."),
+                    &ls, r->allocated_s);
+        if (r->have & ACCT_HAVE_BUSY)
+            expo_sample(expo_family(w, "jobtel_job_gpu_busy_seconds_total", METRIC_COUNTER,
+                                    "Utilization integral of the job on the GPU, in seconds at 100 % (split on shared GPUs)."),
+                        &ls, r->busy_s);
+        if (r->have & ACCT_HAVE_SM)
+            expo_sample(expo_family(w, "jobtel_job_gpu_sm_active_seconds_total", METRIC_COUNTER,
+                                    "SM-active integral of the job on the GPU, in seconds (GPM/DCGM)."),
+                        &ls, r->sm_active_s);
+        if (r->have & ACCT_HAVE_TENSOR)
+            expo_sample(expo_family(w, "jobtel_job_gpu_tensor_active_seconds_total", METRIC_COUNTER,
+                                    "Tensor-active integral of the job on the GPU, in seconds (GPM/DCGM)."),
+                        &ls, r->tensor_active_s);
+        if (r->have & ACCT_HAVE_ENERGY)
+            expo_sample(expo_family(w, "jobtel_job_gpu_energy_joules_total", METRIC_COUNTER,
+                                    "Energy of the job on the GPU in joules (NVML energy counter deltas, else power x time)."),
+                        &ls, r->energy_j);
+        if (r->have & ACCT_HAVE_THROTTLE)
+            expo_sample(expo_family(w, "jobtel_job_gpu_throttle_seconds_total", METRIC_COUNTER,
+                                    "Seconds the GPU was slowed by power or thermal limits while the job held it."),
+                        &ls, r->throttle_s);
         expo_sample_u64(expo_family(w, "jobtel_job_gpu_xid_errors_total", METRIC_COUNTER,
                                     "XID events on the GPU while the job held it."),
                         &ls, r->xids);

@@ -8,8 +8,9 @@
 # scenario's constant readings), never with the wall clock.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ephemeral.sh"
-. "$(dirname "$0")/cgroup_lib.sh"
 : "${FAKE_NVML_LIB:?}"
+# series_value FILE SERIES : the value of an exact series line (name and labels as served).
+series_value() { awk -v s="$2" 'index($0, s " ") == 1 { print $NF }' "$1"; }
 
 cat >"$T/scenario.json" <<'JSON'
 {
