@@ -680,6 +680,10 @@ static void test_gpm(void **state)
     assert_int_equal(nv.nvmlGpmSampleFree(a), NVML_ERROR_INVALID_ARGUMENT);
     assert_int_equal(nv.nvmlGpmSampleFree(b), NVML_SUCCESS);
     assert_int_equal(nv.nvmlGpmSampleFree(c), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
 /* A 3 s burst every 30 s seen through NVML's 1 s sampler ("average": 1), and per-process samples. */
 static const char burst_json[] =
     "{\"gpus\": [" GPU_JSON(0, ", \"values\": {\"gpu_util\": {\"timeline\": [[0, 100], [3, 0]], \"period\": 30, "
