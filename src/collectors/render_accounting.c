@@ -65,8 +65,12 @@ static void sample_of(const struct gpu_render_input *in, const struct gpu_entity
             s->mem_used_bytes = rd->v[R_FB_USED_V1];
         if ((s->has_reasons = reading_valid(rd, R_CLOCK_REASONS)))
             s->clock_reasons = (uint64_t)rd->v[R_CLOCK_REASONS];
-        /* hook: SM-active and tensor-active ratios, once a producer (GPM, DCGM) adds those readings:
-         * if ((s->has_sm = reading_valid(rd, R_SM_ACTIVE))) s->sm_active = rd->v[R_SM_ACTIVE]; */
+        /* SM- and tensor-active from the GPM producer, when it read them (never asked for here: GPM
+         * sampling is the GPM options' choice); percent -> ratio */
+        if ((s->has_sm = reading_valid(rd, R_GPM_SM_ACTIVE)))
+            s->sm_active = rd->v[R_GPM_SM_ACTIVE] / 100.0;
+        if ((s->has_tensor = reading_valid(rd, R_GPM_TENSOR_ACTIVE)))
+            s->tensor_active = rd->v[R_GPM_TENSOR_ACTIVE] / 100.0;
     }
     for (size_t k = 0; k < e->nxids; k++)
         s->xid_total += e->xids[k].count;

@@ -446,8 +446,9 @@ static void test_job_record_json(void **state)
 {
     (void)state;
     struct job_acct *a = job_acct_new(NULL, 5, 3600, 64);
-    struct acct_sample s = {.gpu = "2", .up = true, .has_util = true, .jobs = job_a, .njobs = 1};
+    struct acct_sample s = {.gpu = "2", .up = true, .has_util = true, .has_sm = true, .jobs = job_a, .njobs = 1};
     s.util_pct = 25;
+    s.sm_active = 0.5;
     for (int i = 0; i <= 4; i++)
         collect1(a, i, &s);
     struct buf b;
@@ -455,6 +456,8 @@ static void test_job_record_json(void **state)
     assert_int_equal(job_acct_job_json(a, "101", &b), JT_OK);
     assert_non_null(strstr(b.data, "\"gpu\":\"2\""));
     assert_non_null(strstr(b.data, "\"busy_s\":1.000000"));
+    assert_non_null(strstr(b.data, "\"sm_active_s\":2.000000"));
+    assert_null(strstr(b.data, "tensor_active_s"));
     assert_null(strstr(b.data, "energy_j"));
     buf_reset(&b);
     assert_int_equal(job_acct_job_json(a, "999", &b), JT_ERR_NOT_FOUND);
