@@ -256,11 +256,12 @@ class Soak:
             elif r < 0.55 * a.job_churn:
                 self.job_end()
             now = time.monotonic()
-            if now - last_hup > a.hup_every:
+            # By the clock, and at least once whatever the pace (a short run under valgrind).
+            if now - last_hup > a.hup_every or (not self.stats["sighups"] and cycles >= a.cycles // 3):
                 self.exporter.send_signal(signal.SIGHUP)
                 self.stats["sighups"] += 1
                 last_hup = now
-            if now - last_kubelet > a.kubelet_every:
+            if now - last_kubelet > a.kubelet_every or (not self.stats["kubelet_restarts"] and cycles >= a.cycles // 2):
                 self.stop_kubelet()
                 self.set_pods(self.stats["kubelet_restarts"] + 1)
                 self.start_kubelet()
