@@ -2,8 +2,9 @@
 # test_soak.sh - the soak test, shortened for the suite (tests/soak/soak.py; the full simulated day is
 # `make soak`): 10,000 collection cycles at 10 ms with jobs starting and ending, cgroups churning, GPU 1
 # lost, kubelet restarts, SIGHUPs and scrapes; RSS flat, no fd or thread growth, a clean stop.
-# In the ASan build (make check's second pass) the daemon runs under ASan+LSan; in the plain build it
-# runs natively, then a shorter span under valgrind's memcheck.
+# In the ASan build (make check's second pass) the daemon runs under ASan+LSan (leaks, memory errors, fd
+# and thread floors; RSS is ASan's, reported only); in the plain build it runs natively (RSS slope too),
+# then a shorter span under valgrind's memcheck.
 . "$(dirname "$0")/lib.sh"
 : "${FAKE_NVML_LIB:?}"
 EXP="$(dirname "$JOBTEL")/jobtel-exporter"

@@ -3,8 +3,8 @@
 #
 # SOAK_CYCLES (86,400) collections natively, where RSS is the allocator's true footprint, asserting a
 # slope under 1 KiB per 1,000 cycles over the second half; then the same day under ASan+LSan for leaks
-# and memory errors. ASan's own allocator (quarantine, per-thread caches, memory it never returns) moves
-# RSS by itself, so there the slope is held to the suite's bound (32) and LeakSanitizer is the leak check.
+# and memory errors. ASan's own allocator (quarantine, per-thread caches) moves RSS by a megabyte or two
+# either way, so there the slope is reported, not asserted: LeakSanitizer is the leak check.
 set -euo pipefail
 ci=$1 asan=$2
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,4 +19,4 @@ run() {
         --src "$src" --work "$work/$mode"
 }
 run native "$ci" 1
-run asan "$asan" 32
+run asan "$asan" 1

@@ -18,7 +18,9 @@ Assertions (exit 1 and a FAIL line on the first broken one):
   - the daemon stops cleanly on SIGTERM (exit 0); under ASan LeakSanitizer reports nothing, under
     valgrind memcheck finds no error and no definite or indirect leak;
   - RSS is flat: the least-squares slope of RSS over cycles in the second half is below --max-slope KiB
-    per 1,000 cycles (not asserted under valgrind, whose own memory is in the figure);
+    per 1,000 cycles, asserted natively only: valgrind's own memory is in the figure, and ASan's
+    allocator (quarantine, per-thread caches) moves RSS by a megabyte or two either way on its own;
+    there LeakSanitizer and memcheck are the leak checks;
   - no fd or thread growth: the least count seen in the last quarter is no higher than the least seen
     in the second quarter (a transient open file or connection thread is not growth; a leak raises the
     floor);
@@ -332,7 +334,7 @@ class Soak:
             fail("the kubelet never restarted")
         if st["sighups"] < 1:
             fail("no SIGHUP was sent")
-        if a.mode != "valgrind" and slope_k >= a.max_slope:
+        if a.mode == "native" and slope_k >= a.max_slope:
             fail("RSS grows: %.3f KiB per 1,000 cycles over the second half (bound %.3f)" % (slope_k, a.max_slope))
         if fd4 > fd2:
             fail("fds grow: floor %d in the second quarter, %d in the last" % (fd2, fd4))
