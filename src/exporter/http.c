@@ -743,16 +743,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
  * HTTP_MAX_ARGS arguments, or entirely if longer than HTTP_MAX_QUERY bytes, it is ignored. The URI
  * lies in the connection's own read buffer, writable and not yet parsed; cutting it only shortens
  * the string libmicrohttpd is about to parse. */
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+void http_cut_query(char *uri)
 {
-    (void)cls;
-    (void)c;
     char *q = strchr(uri, '?');
     if (!q)
-        return NULL;
+        return;
     if (strlen(q) > HTTP_MAX_QUERY) {
         q[1] = '\0';
-        return NULL;
+        return;
     }
     size_t args = 0;
     for (char *p = q + 1; *p; p++) {
@@ -761,6 +759,13 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
             break;
         }
     }
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    http_cut_query((char *)(uintptr_t)uri);
     return NULL;
 }
 

@@ -41,6 +41,10 @@ bool http_alive(struct http_server *h, double max_age_s, double *age_s);
 bool http_accepts_gzip(const char *accept_encoding);
 
 /* Splits "[host]:port", "host:port" or ":port" into host (NULL = any) and port. Exposed for tests. */
+/* Cuts a request URI's query short in place (see on_uri in http.c): past the argument cap, or whole
+ * when longer than the byte cap. */
+void http_cut_query(char *uri);
+
 enum jt_err http_split_address(const char *addr, char *host, size_t hostlen, char *port, size_t portlen);
 
 #endif

@@ -39,6 +39,7 @@ struct collector_run {
     double last_duration;
     double last_end_mono;
     double last_end_wall;
+    uint64_t collections;         /* collect calls finished, failed ones included (soak tests count these) */
 };
 
 struct scheduler {
@@ -144,6 +145,7 @@ static void run_collect_once(struct collector_run *r)
     r->last_duration = t1 - t0;
     r->last_end_mono = t1;
     r->last_end_wall = wall_now();
+    r->collections++;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -209,10 +211,11 @@ static void assemble(struct scheduler *s)
                     "# TYPE jobtel_build_info gauge\n");
     buf_printf(&body, "jobtel_build_info{version=\"%s\"} 1\n", JOBTEL_VERSION);
 
-    struct buf success, duration, stamp;
+    struct buf success, duration, stamp, count;
     buf_init(&success, 1u << 20);
     buf_init(&duration, 1u << 20);
     buf_init(&stamp, 1u << 20);
+    buf_init(&count, 1u << 20);
     struct buf frags;
     buf_init(&frags, body.max);
     for (size_t i = 0; i < s->nruns; i++) {
@@ -231,6 +234,8 @@ static void assemble(struct scheduler *s)
                        r->last_duration);
             buf_printf(&stamp, "jobtel_last_collection_timestamp_seconds{collector=\"%s\"} %.3f\n", name,
                        r->last_end_wall);
+            buf_printf(&count, "jobtel_scrape_collector_collections_total{collector=\"%s\"} %llu\n", name,
+                       (unsigned long long)r->collections);
         }
         buf_printf(&success, "jobtel_scrape_collector_success{collector=\"%s\"} %d\n", name, ok ? 1 : 0);
         if (!stale && r->fragment && now - r->fragment_mono <= r->stale_after)
@@ -261,11 +266,15 @@ static void assemble(struct scheduler *s)
         buf_puts(&body, "# HELP jobtel_last_collection_timestamp_seconds When the collector's last collection finished, in seconds since the epoch.\n"
                         "# TYPE jobtel_last_collection_timestamp_seconds gauge\n");
         buf_append(&body, stamp.data, stamp.len);
+        buf_puts(&body, "# HELP jobtel_scrape_collector_collections_total Collections the collector has finished, failed ones included.\n"
+                        "# TYPE jobtel_scrape_collector_collections_total counter\n");
+        buf_append(&body, count.data, count.len);
     }
     buf_append(&body, frags.data, frags.len);
     buf_free(&success);
     buf_free(&duration);
     buf_free(&stamp);
+    buf_free(&count);
     buf_free(&frags);
 
     if (body.err != JT_OK) {

@@ -103,14 +103,7 @@ static bool parse_line(enum jobmap_format fmt, const char *line, size_t n, struc
     return true;
 }
 
-struct parsed_file {
-    size_t n;                                     /* valid lines kept */
-    unsigned bad;                                 /* lines that did not parse */
-    bool too_many;                                /* valid lines beyond the cap were left out */
-    struct jobmap_job jobs[JOBMAP_JOBS_PER_FILE_MAX];
-};
-
-static void parse_text(enum jobmap_format fmt, const char *text, size_t len, struct parsed_file *pf)
+void jobmap_parse_text(enum jobmap_format fmt, const char *text, size_t len, struct jobmap_parsed *pf)
 {
     struct cursor c;
     const char *line;
@@ -382,7 +375,7 @@ static void note_malformed(struct jobmap_stats *st, const char *name, enum jt_er
 
 /* Appends one file's jobs to the map. Grows the arrays geometrically. */
 static enum jt_err map_add(struct jobmap *m, size_t *cap_keys, size_t *cap_jobs, const char *name,
-                           const struct parsed_file *pf)
+                           const struct jobmap_parsed *pf)
 {
     struct jobmap_key *keys = array_grow(m->keys, cap_keys, m->nkeys + 1, sizeof *keys, 16);
     if (!keys)
@@ -413,7 +406,7 @@ enum jt_err jobmap_read_dir(const char *dir, enum jobmap_format fmt, struct jobm
     enum jt_err ret = JT_OK;
     size_t cap_keys = 0, cap_jobs = 0;
     struct buf text;
-    struct parsed_file *pf = NULL;
+    struct jobmap_parsed *pf = NULL;
     DIR *dp = NULL;
 
     jobmap_free(out);
@@ -458,7 +451,7 @@ enum jt_err jobmap_read_dir(const char *dir, enum jobmap_format fmt, struct jobm
             note_malformed(&out->stats, name, err);
             continue;
         }
-        parse_text(fmt, text.data, text.len, pf);
+        jobmap_parse_text(fmt, text.data, text.len, pf);
         if (pf->bad) {
             note_malformed(&out->stats, name, JT_ERR_PARSE);
             continue;
@@ -954,7 +947,7 @@ static enum jt_err update_file(struct jobmap_dir *d, const char *name, uint64_t 
 {
     enum jt_err ret;
     struct buf old, new;
-    struct parsed_file *pf = NULL;
+    struct jobmap_parsed *pf = NULL;
     buf_init(&old, JOBMAP_FILE_MAX);
     buf_init(&new, JOBMAP_FILE_MAX);
     if (changed)
@@ -979,7 +972,7 @@ static enum jt_err update_file(struct jobmap_dir *d, const char *name, uint64_t 
         ret = JT_ERR_NOMEM;
         goto out;
     }
-    parse_text(d->fmt, old.data, old.len, pf);
+    jobmap_parse_text(d->fmt, old.data, old.len, pf);
     if (pf->too_many) { /* rewriting would lose the lines past the cap */
         ret = JT_ERR_LIMIT;
         goto out;

@@ -120,6 +120,15 @@ struct jobmap {
     struct jobmap_stats stats;
 };
 
+/* One mapping file's text, parsed: the reader's and writer's line parser, for tests and the fuzz target. */
+struct jobmap_parsed {
+    size_t n;                                     /* valid lines kept */
+    unsigned bad;                                 /* lines that did not parse */
+    bool too_many;                                /* valid lines beyond the cap were left out */
+    struct jobmap_job jobs[JOBMAP_JOBS_PER_FILE_MAX];
+};
+void jobmap_parse_text(enum jobmap_format fmt, const char *text, size_t len, struct jobmap_parsed *pf);
+
 /* Read a whole directory in `fmt`. Any previous content of *out is freed first. Returns JT_OK (with
  * malformed files skipped and counted in out->stats), JT_ERR_NOT_FOUND if the directory does not
  * exist (no prolog has run yet: not an error for the caller), JT_ERR_IO/JT_ERR_PERMISSION if it cannot

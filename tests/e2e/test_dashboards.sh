@@ -26,6 +26,8 @@ cat >"$T/scenario.json" <<'JSON'
   "values": {"mem_util": 5, "memory_used_mib": 2000, "temperature_c": 45, "memory_temperature_c": 50,
              "power_mw": 300000, "energy_mj": {"rate": "power_mw", "initial": 100000000000},
              "clock_sm_mhz": 1980, "clock_mem_mhz": 2619, "remapped_rows_failure": 0,
+             "gpm_graphics_util": 60, "gpm_sm_util": 55, "gpm_sm_occupancy": 30, "gpm_any_tensor_util": 40,
+             "gpm_dram_bw_util": 25, "gpm_pcie_tx_mibps": 100, "gpm_pcie_rx_mibps": 200,
              "remapped_rows_corrected": 0, "remapped_rows_uncorrected": 0, "remapped_rows_pending": 0},
   "gpus": [
     {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-00000000-0000-4000-8000-000000000000", "pci_bus_id": "00000000:18:00.0",

@@ -220,6 +220,47 @@ static void test_failed_collection_publishes_nothing_it_wrote(void **state)
     snapshot_slot_destroy(&slot);
 }
 
+/* jobtel_scrape_collector_collections_total counts every finished collection, failed ones included
+ * (the soak test counts cycles with it). The fast collector fails, then blocks in its next call: the
+ * counter then settles at the calls the fake saw minus the one in progress. */
+static void test_collections_counted(void **state)
+{
+    (void)state;
+    memset(fakes, 0, sizeof fakes);
+    struct exporter_config cfg;
+    config_defaults(&cfg);
+    char *argv[] = {"exporter", "--collect.interval=20ms", "--collect.stale-after=30s", NULL};
+    bool exit_now;
+    assert_int_equal(config_parse(&cfg, 3, argv, &exit_now), JT_OK);
+    struct snapshot_slot slot;
+    snapshot_slot_init(&slot);
+    struct scheduler *sched = NULL;
+    atomic_store(&fakes[0].fail, 1);
+    assert_int_equal(scheduler_start(&cfg, &slot, &sched), JT_OK);
+    free(wait_body(&slot, "jobtel_scrape_collector_collections_total{collector=\"slow\"} ", NULL));
+    double deadline = mono_now() + 20;
+    while (atomic_load(&fakes[0].collections) < 5 && mono_now() < deadline)
+        sleep_s(0.01);
+    assert_true(atomic_load(&fakes[0].collections) >= 5);
+    atomic_store(&fakes[0].hang, 1);
+    bool seen = false;
+    deadline = mono_now() + 20;
+    while (!seen && mono_now() < deadline) {
+        unsigned started = atomic_load(&fakes[0].collections);
+        char want[128];
+        snprintf(want, sizeof want, "jobtel_scrape_collector_collections_total{collector=\"fast\"} %u\n", started - 1);
+        char *b = body(&slot, NULL);
+        seen = b && strstr(b, want);
+        free(b);
+        if (!seen)
+            sleep_s(0.02);
+    }
+    assert_true(seen);
+    atomic_store(&fakes[0].hang, 0);
+    assert_true(scheduler_stop(sched, 2));
+    snapshot_slot_destroy(&slot);
+}
+
 /* Every collector stuck in a call: nothing finishes, yet the snapshot turns to success 0 once their
  * results pass the staleness limit (the assembler wakes for that deadline, not only when a collector
  * finishes). A call stuck past the wedge limit is reported by scheduler_wedged (the systemd watchdog
@@ -281,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_config_interval_and_staleness_per_collector),
         cmocka_unit_test(test_failed_collection_publishes_nothing_it_wrote),
         cmocka_unit_test(test_all_collectors_stuck_then_wedged),
+        cmocka_unit_test(test_collections_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
