@@ -14,11 +14,15 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     prometheus prometheus-node-exporter wrk python3 python3-prometheus-client python3-yaml \
     python3-grpcio python3-grpc-tools python3-requests \
     slurmctld slurmd slurm-client munge slurmdbd mariadb-server procps iproute2 stress-ng \
-    dpkg-dev debhelper fakeroot lintian systemd mmdebstrap umoci clang libclang-rt-14-dev valgrind >/dev/null
+    dpkg-dev debhelper fakeroot lintian systemd mmdebstrap umoci clang libclang-rt-14-dev valgrind \
+    ansible-core expect tmux chromium victoria-metrics libseccomp-dev >/dev/null
 # clang, libclang-rt-14-dev: the libFuzzer targets (tests/fuzz/); valgrind: the soak (tests/soak/).
 # dpkg-dev, debhelper, lintian: the Debian packages (tests/e2e/test_packages.sh); systemd: only for
 # systemd-analyze verify/security (PID 1 need not be systemd); mmdebstrap, umoci: the OCI image
-# (deploy/container/build-image.sh, tests/e2e/test_container.sh).
+# (deploy/container/build-image.sh, tests/e2e/test_container.sh). ansible-core: deploy/ansible and
+# `jobtel setup` (tests/e2e/test_ansible.sh); expect, tmux: the interactive wizard test; chromium: the
+# `jobstats --html` report rendered headless; victoria-metrics: the VictoriaMetrics compatibility tests;
+# libseccomp-dev: the seccomp profile test (tests/e2e/test_seccomp.sh).
 # kubectl renders deploy/kubernetes in the tests (kubectl kustomize). Debian's is kubernetes-client; a
 # kubectl installed otherwise (e.g. the upstream "kubectl" package) owns the same path and does the same.
 if ! command -v kubectl >/dev/null 2>&1; then
