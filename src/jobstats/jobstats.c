@@ -20,6 +20,7 @@
 #include "common/args.h"
 #include "common/cli.h"
 #include "common/cmd_run.h"
+#include "jobstats/exact.h"
 #include "jobstats/http_get.h"
 #include "jobstats/jobstats_fmt.h"
 #include "jobstats/js1.h"
@@ -213,7 +214,7 @@ out:
 }
 
 /* The Prometheus queries of one report, sent at once (see http_get_all). */
-#define BATCH_MAX (PQ_COUNT + 1)
+#define BATCH_MAX (PQ_COUNT + 3)
 struct query_batch {
     struct buf qurl[BATCH_MAX], answer[BATCH_MAX];
     struct http_request reqs[BATCH_MAX];
@@ -278,12 +279,123 @@ static enum jt_err batch_run(struct query_batch *b, const struct js_conf *conf, 
     return JT_OK;
 }
 
+/* What one round of queries needs: the job, where to ask, and which of Princeton's keys. */
+struct round {
+    const struct js_conf *conf;
+    const struct sacct_job *job;
+    const char *url, *cluster, *tbuf;
+    int64_t range;
+    bool debug;
+    json_t *root, *nodes;
+};
+
+/* One round of queries sent at once: Princeton's keys [k_from, k_to) and, with exact, the exact totals
+ * and the GPU inventory (exact.h). *gpu_keys_done says whether the exact totals filled Princeton's GPU
+ * keys (so no second round is needed). */
+static enum jt_err query_round(const struct round *r, int k_from, int k_to, bool exact, bool *gpu_keys_done,
+                               char *err, size_t errsz)
+{
+    const struct js_conf *conf = r->conf;
+    enum jt_err rc = JT_OK;
+    struct buf q;
+    buf_init(&q, 64 * 1024);
+    *gpu_keys_done = false;
+    /* With fast_queries, GPU utilization is first asked without Princeton's `or (graphics_util_percent
+     * * 100)` branch, which costs Prometheus most of a report's work at every subquery step, together
+     * with a cheap probe for any graphics_util_percent sample of the job. Only when the probe finds
+     * one is Princeton's full expression asked (a second round trip, MIG/GPM jobs only); when it finds
+     * none, the `or` adds nothing at any step, so the answer is the same series with the same values. */
+    bool probe = k_to > PQ_GPU_UTILIZATION && conf->fast_queries;
+    struct query_batch b;
+    batch_init(&b);
+    for (int k = k_from; k < k_to && rc == JT_OK; k++) {
+        buf_reset(&q);
+        if (probe && k == PQ_GPU_UTILIZATION)
+            rc = promq_build_util_fast(r->cluster, r->job->jobid, r->range, &q);
+        else
+            rc = promq_build_job((enum promq_key)k, r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
+        if (rc == JT_OK)
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+    }
+    size_t ex_at = b.n;
+    if (rc == JT_OK && exact) {
+        buf_reset(&q);
+        rc = exact_build_totals(r->cluster, r->job->jobid, r->range, &q);
+        if (rc == JT_OK)
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+        buf_reset(&q);
+        if (rc == JT_OK)
+            rc = exact_build_inventory(r->cluster, r->job->jobid, r->range, &q);
+        if (rc == JT_OK)
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+    }
+    if (rc == JT_OK && probe) {
+        buf_reset(&q);
+        rc = promq_build_gpm_probe(r->cluster, r->job->jobid, r->range, &q);
+        if (rc == JT_OK)
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+    }
+    if (rc != JT_OK)
+        snprintf(err, errsz, "cannot build the queries for job %s (cluster '%s', %s)", r->job->jobid, r->cluster,
+                 conf->prom_url);
+    if (rc == JT_OK)
+        rc = batch_run(&b, conf, r->debug, err, errsz);
+    bool gpm = false;
+    if (rc == JT_OK && probe) {
+        char why[512] = "";
+        double n = 0;
+        const struct buf *a = &b.answer[b.n - 1];
+        rc = promq_parse_count(buf_str(a), a->len, &n, why, sizeof why);
+        if (rc != JT_OK)
+            snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, why);
+        gpm = n > 0;
+        debug_line(r->debug, "graphics_util_percent samples: %s", gpm ? "yes, full query" : "none");
+    }
+    for (int k = k_from; k < k_to && rc == JT_OK; k++) {
+        if (gpm && k == PQ_GPU_UTILIZATION)
+            continue;
+        char why[512] = "";
+        size_t i = (size_t)(k - k_from);
+        rc = promq_parse_answer((enum promq_key)k, buf_str(&b.answer[i]), b.answer[i].len, r->nodes, why, sizeof why);
+        if (rc != JT_OK)
+            snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[i].status, why);
+    }
+    if (rc == JT_OK && exact) {
+        char why[512] = "";
+        rc = exact_fold(buf_str(&b.answer[ex_at]), b.answer[ex_at].len, buf_str(&b.answer[ex_at + 1]),
+                        b.answer[ex_at + 1].len, r->root, gpu_keys_done, why, sizeof why);
+        if (rc != JT_OK)
+            snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, why);
+        debug_line(r->debug, "exact counters: %s", *gpu_keys_done ? "every GPU, Princeton's GPU queries not needed"
+                                                   : json_object_get(r->root, "jobtel") ? "some, Princeton's GPU queries too"
+                                                                                        : "none, Princeton's GPU queries");
+    }
+    batch_free(&b);
+    if (rc == JT_OK && gpm) {
+        batch_init(&b);
+        buf_reset(&q);
+        rc = promq_build(PQ_GPU_UTILIZATION, r->cluster, r->job->jobid, r->range, &q);
+        if (rc == JT_OK)
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+        if (rc == JT_OK)
+            rc = batch_run(&b, conf, r->debug, err, errsz);
+        char why[512] = "";
+        if (rc == JT_OK) {
+            rc = promq_parse_answer(PQ_GPU_UTILIZATION, buf_str(&b.answer[0]), b.answer[0].len, r->nodes, why, sizeof why);
+            if (rc != JT_OK)
+                snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[0].status, why);
+        }
+        batch_free(&b);
+    }
+    buf_free(&q);
+    return rc;
+}
+
 enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job *job, int64_t now, bool debug,
                              json_t **summary, char *err, size_t errsz)
 {
     enum jt_err rc = JT_OK;
-    struct buf q, url;
-    buf_init(&q, 64 * 1024);
+    struct buf url;
     buf_init(&url, 1024);
     *summary = NULL;
     if (errsz > 0)
@@ -306,81 +418,27 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
     buf_printf(&url, "%s/api/v1/query", conf->prom_url);
     char tbuf[32];
     snprintf(tbuf, sizeof tbuf, "%lld", (long long)end);
-    int64_t range = diff < 1 ? 1 : diff;
-    int nkeys = job->gpus > 0 ? PQ_COUNT : PQ_GPU_TOTAL_MEMORY;
-    /* With fast_queries, GPU utilization is first asked without Princeton's `or (graphics_util_percent
-     * * 100)` branch, which costs Prometheus most of a report's work at every subquery step, together
-     * with a cheap probe for any graphics_util_percent sample of the job. Only when the probe finds
-     * one is Princeton's full expression asked (a second round trip, MIG/GPM jobs only); when it finds
-     * none, the `or` adds nothing at any step, so the answer is the same series with the same values. */
-    bool probe = job->gpus > 0 && conf->fast_queries;
-    struct query_batch b;
-    batch_init(&b);
-    for (int k = 0; k < nkeys && rc == JT_OK; k++) {
-        buf_reset(&q);
-        if (probe && k == PQ_GPU_UTILIZATION)
-            rc = promq_build_util_fast(cluster, job->jobid, range, &q);
-        else
-            rc = promq_build_job((enum promq_key)k, cluster, job->jobid, job->sluid, range, &q);
-        if (rc == JT_OK)
-            rc = batch_add(&b, buf_str(&url), buf_str(&q), tbuf, debug);
-    }
-    if (rc == JT_OK && probe) {
-        buf_reset(&q);
-        rc = promq_build_gpm_probe(cluster, job->jobid, range, &q);
-        if (rc == JT_OK)
-            rc = batch_add(&b, buf_str(&url), buf_str(&q), tbuf, debug);
-    }
-    if (rc != JT_OK)
-        snprintf(err, errsz, "cannot build the queries for job %s (cluster '%s', %s)", job->jobid, cluster,
-                 conf->prom_url);
-    if (rc == JT_OK)
-        rc = batch_run(&b, conf, debug, err, errsz);
-    bool gpm = false;
-    if (rc == JT_OK && probe) {
-        char why[512] = "";
-        double n = 0;
-        const struct buf *a = &b.answer[b.n - 1];
-        rc = promq_parse_count(buf_str(a), a->len, &n, why, sizeof why);
-        if (rc != JT_OK)
-            snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, why);
-        gpm = n > 0;
-        debug_line(debug, "graphics_util_percent samples: %s", gpm ? "yes, full query" : "none");
-    }
-    for (int k = 0; k < nkeys && rc == JT_OK; k++) {
-        if (gpm && k == PQ_GPU_UTILIZATION)
-            continue;
-        char why[512] = "";
-        rc = promq_parse_answer((enum promq_key)k, buf_str(&b.answer[k]), b.answer[k].len, nodes, why, sizeof why);
-        if (rc != JT_OK)
-            snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[k].status, why);
-    }
-    batch_free(&b);
-    if (rc == JT_OK && gpm) {
-        batch_init(&b);
-        buf_reset(&q);
-        rc = promq_build(PQ_GPU_UTILIZATION, cluster, job->jobid, range, &q);
-        if (rc == JT_OK)
-            rc = batch_add(&b, buf_str(&url), buf_str(&q), tbuf, debug);
-        if (rc == JT_OK)
-            rc = batch_run(&b, conf, debug, err, errsz);
-        char why[512] = "";
-        if (rc == JT_OK) {
-            rc = promq_parse_answer(PQ_GPU_UTILIZATION, buf_str(&b.answer[0]), b.answer[0].len, nodes, why, sizeof why);
-            if (rc != JT_OK)
-                snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[0].status, why);
-        }
-        batch_free(&b);
-    }
+    struct round r = {conf, job, buf_str(&url), cluster, tbuf, diff < 1 ? 1 : diff, debug, root, nodes};
+    /* A GPU job whose GPUs all have jobtel's exact counters needs none of Princeton's GPU queries (the
+     * costly subqueries): the first round asks the cgroup keys with the exact totals, and Princeton's
+     * GPU keys are asked in a second round only when some GPU lacks them. */
+    bool exact = job->gpus > 0 && conf->exact_counters, done = false;
+    int k_to = job->gpus == 0 || exact ? PQ_GPU_TOTAL_MEMORY : PQ_COUNT;
+    rc = query_round(&r, 0, k_to, exact, &done, err, errsz);
+    if (rc == JT_OK && exact && !done)
+        rc = query_round(&r, PQ_GPU_TOTAL_MEMORY, PQ_COUNT, false, &done, err, errsz);
     if (rc != JT_OK)
         goto out;
+    json_t *jt = json_incref(json_object_get(root, "jobtel")); /* after Princeton's keys, as stored summaries have it */
+    json_object_del(root, "jobtel");
     json_object_set_new(root, "total_time", json_integer((json_int_t)diff));
     json_object_set_new(root, "gpus", json_integer((json_int_t)job->gpus));
+    if (jt)
+        json_object_set_new(root, "jobtel", jt);
     *summary = root;
     root = NULL;
 out:
     json_decref(root);
-    buf_free(&q);
     buf_free(&url);
     return err_fallback(rc, err, errsz);
 }

@@ -87,6 +87,7 @@ void js_conf_defaults(struct js_conf *c)
     str_copy(c->prom_url, sizeof c->prom_url, "http://localhost:9090", 21);
     c->cluster_label = true;
     c->fast_queries = true;
+    c->exact_counters = true;
     c->sampling_period = 30;
     c->connect_timeout = 3;
     c->timeout = 30;
@@ -284,6 +285,9 @@ enum jt_err js_conf_parse(struct js_conf *c, const char *name, const char *text,
         } else if (word_eq(k, kl, "fast_queries")) {
             ok = word_eq(v, vl, "true") || word_eq(v, vl, "false");
             c->fast_queries = word_eq(v, vl, "true");
+        } else if (word_eq(k, kl, "exact_counters")) {
+            ok = word_eq(v, vl, "true") || word_eq(v, vl, "false");
+            c->exact_counters = word_eq(v, vl, "true");
         } else if (word_eq(k, kl, "sampling_period")) {
             ok = parse_number(v, vl, 1, 3600, &c->sampling_period);
         } else if (word_eq(k, kl, "connect_timeout")) {

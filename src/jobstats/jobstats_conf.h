@@ -58,6 +58,7 @@ struct js_conf {
     bool cluster_label;   /* false: queries carry no cluster matcher (sites without the label) */
     int sluid;            /* JS_SLUID_*: ask sacct for the SLUID (Slurm >= 26.05) */
     bool fast_queries;    /* cheaper GPU utilization query, same figures (see jobstats_collect) */
+    bool exact_counters;  /* GPU figures from jobtel's per-job counters when Prometheus has them */
     double sampling_period;
     double connect_timeout, timeout;
     unsigned max_jobname_len;

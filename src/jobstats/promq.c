@@ -279,3 +279,48 @@ enum jt_err promq_parse_count(const char *body, size_t len, double *count, char 
     json_decref(root);
     return rc;
 }
+
+enum jt_err promq_load_result(const char *body, size_t len, const char *type, json_t **root, json_t **result,
+                              char *err, size_t errsz)
+{
+    json_error_t je;
+    *result = NULL;
+    if (errsz > 0)
+        err[0] = '\0';
+    *root = json_loadb(body, len, 0, &je);
+    if (!*root) {
+        snprintf(err, errsz, "answer is not JSON (%s at line %d)", je.text, je.line);
+        return JT_ERR_PARSE;
+    }
+    const char *status = json_string_value(json_object_get(*root, "status"));
+    json_t *data = json_object_get(*root, "data");
+    const char *rtype = json_string_value(json_object_get(data, "resultType"));
+    json_t *r = json_object_get(data, "result");
+    if (!status || strcmp(status, "success") != 0) {
+        const char *em = json_string_value(json_object_get(*root, "error"));
+        snprintf(err, errsz, "Prometheus answered %s: %s", status ? status : "without a status", em ? em : "(no message)");
+    } else if (!rtype || strcmp(rtype, type) != 0 || !json_is_array(r)) {
+        snprintf(err, errsz, "answer is not a%s %s", type[0] == 'm' ? "" : "n", type[0] == 'm' ? "range matrix" : "instant vector");
+    } else {
+        *result = r;
+        return JT_OK;
+    }
+    json_decref(*root);
+    *root = NULL;
+    return JT_ERR_PARSE;
+}
+
+bool promq_sample_value(const json_t *s, double *v)
+{
+    const char *vs = json_string_value(s);
+    return vs && cstr_to_double(vs, v) && isfinite(*v) && *v >= 0 && *v < PROMQ_VALUE_MAX;
+}
+
+bool promq_instance_host(const char *inst, char *dst, size_t dstsz)
+{
+    if (!inst)
+        return false;
+    const char *colon = strchr(inst, ':');
+    size_t hl = colon ? (size_t)(colon - inst) : strlen(inst);
+    return hl > 0 && str_copy(dst, dstsz, inst, hl);
+}

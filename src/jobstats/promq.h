@@ -47,6 +47,16 @@ enum jt_err promq_build_gpm_probe(const char *cluster, const char *jobid, int64_
 /* The single value of a count() answer (0 when the result is empty). */
 enum jt_err promq_parse_count(const char *body, size_t len, double *count, char *err, size_t errsz);
 
+/* Loads an answer whose data.resultType is `type` ("vector" or "matrix"): *root (caller json_decrefs)
+ * and *result (borrowed from root). Any other answer is JT_ERR_PARSE with a one-line reason in err. */
+enum jt_err promq_load_result(const char *body, size_t len, const char *type, json_t **root, json_t **result,
+                              char *err, size_t errsz);
+/* A sample value as Prometheus writes it ("12.5"): false for NaN, infinities, negatives and values past
+ * 2^53, which no figure of a job can have. */
+bool promq_sample_value(const json_t *s, double *v);
+/* The host part of an instance label ("gn1:9400" -> "gn1") into dst; false when empty or too long. */
+bool promq_instance_host(const char *inst, char *dst, size_t dstsz);
+
 /* Merges one /api/v1/query answer for key k into nodes (a JSON object, created by the caller).
  * On failure writes a one-line reason into err. */
 enum jt_err promq_parse_answer(enum promq_key k, const char *body, size_t len, json_t *nodes, char *err,

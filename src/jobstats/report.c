@@ -488,14 +488,15 @@ static void print_exact(FILE *f, const struct js_conf *conf, json_t *summary, co
         return;
     fputc('\n', f);
     heading(f, "Exact GPU Accounting (jobtel, every collection)");
-    const json_t *u = json_object_get(jt, "gpu_util_exact"), *sm = json_object_get(jt, "sm_active");
-    if (json_is_number(u))
-        fprintf(f, "  GPU utilization (exact)  %.1f%%\n", json_number_value(u));
-    if (json_is_number(sm))
-        fprintf(f, "  SM active (exact)        %.1f%%\n", json_number_value(sm));
-    const json_t *ej = json_object_get(jt, "energy_j");
-    if (json_is_number(ej)) {
-        double kwh = json_number_value(ej) / 3.6e6;
+    struct fig u = fig_get(json_object_get(jt, "gpu_util_exact"), 100.0);
+    struct fig sm = fig_get(json_object_get(jt, "sm_active"), 100.0);
+    if (u.ok)
+        fprintf(f, "  GPU utilization (exact)  %.1f%%\n", u.v);
+    if (sm.ok)
+        fprintf(f, "  SM active (exact)        %.1f%%\n", sm.v);
+    struct fig ej = fig_get(json_object_get(jt, "energy_j"), VALUE_MAX);
+    if (ej.ok) {
+        double kwh = ej.v / 3.6e6;
         fprintf(f, "  GPU energy               %.3f kWh", kwh);
         if (conf->settings[JV_CO2_KG_PER_KWH] > 0)
             fprintf(f, " (%.2f kg CO2e at %.3f kg/kWh)", kwh * conf->settings[JV_CO2_KG_PER_KWH],
@@ -509,18 +510,26 @@ static void print_exact(FILE *f, const struct js_conf *conf, json_t *summary, co
     json_object_foreach((json_t *)nodes, node_name, node) {
         const char *gpu;
         const json_t *g;
+        char nn[128], gn[32]; /* node and GPU names come from records and labels: made safe to print */
+        fmt_clean(nn, sizeof nn, node_name, false);
+        if (!json_is_object(node))
+            continue;
         json_object_foreach((json_t *)node, gpu, g) {
-            const json_t *a = json_object_get(g, "alloc"), *b = json_object_get(g, "busy"), *e = json_object_get(g, "energy");
-            char line[160];
-            int off = snprintf(line, sizeof line, "      %s GPU %s:", node_name, gpu);
-            if (json_is_number(a) && json_is_number(b) && json_number_value(a) > 0) {
-                double pct = 100 * json_number_value(b) / json_number_value(a);
+            if (!json_is_object(g) || strcmp(gpu, "cpu_tl") == 0)
+                continue; /* the node's CPU timeline, not a GPU */
+            struct fig a = fig_get(json_object_get(g, "alloc"), VALUE_MAX), b = fig_get(json_object_get(g, "busy"), VALUE_MAX);
+            struct fig e = fig_get(json_object_get(g, "energy"), VALUE_MAX);
+            char line[256];
+            fmt_clean(gn, sizeof gn, gpu, false);
+            int off = snprintf(line, sizeof line, "      %s GPU %s:", nn, gn);
+            if (a.ok && b.ok && a.v > 0 && b.v <= a.v) {
+                double pct = 100 * b.v / a.v;
                 off += snprintf(line + off, sizeof line - (size_t)off, " %.1f%%", pct);
                 if (n < sizeof util / sizeof util[0])
                     util[n++] = pct;
             }
-            if (json_is_number(e) && off > 0 && (size_t)off < sizeof line)
-                snprintf(line + off, sizeof line - (size_t)off, " %.3f kWh", json_number_value(e) / 3.6e6);
+            if (e.ok && off > 0 && (size_t)off < sizeof line)
+                snprintf(line + off, sizeof line - (size_t)off, " %.3f kWh", e.v / 3.6e6);
             fprintf(f, "%s\n", line);
         }
     }
