@@ -34,6 +34,7 @@ static char *slurp(const char *path)
 }
 
 static const char *typed_jobid; /* NULL: the report's Job ID is JobIDRaw */
+static double case_co2;         /* the config's co2_kg_per_kwh for the case (0: none) */
 
 static void check_case(const char *name)
 {
@@ -65,6 +66,7 @@ static void check_case(const char *name)
 
     struct js_conf *conf = calloc(1, sizeof *conf);
     js_conf_defaults(conf);
+    conf->settings[JV_CO2_KG_PER_KWH] = case_co2;
     char *out = NULL;
     size_t outlen = 0;
     FILE *f = open_memstream(&out, &outlen);
@@ -118,6 +120,15 @@ static void test_typed_jobid(void **state)
     typed_jobid = NULL;
 }
 
+/* The energy line with the site's emission factor: kWh x factor, rounded as Python's round(x, 2). */
+static void test_exact_co2(void **state)
+{
+    (void)state;
+    case_co2 = 0.5;
+    check_case("exact_co2");
+    case_co2 = 0;
+}
+
 int main(void)
 {
     setenv("TZ", "UTC", 1);
@@ -129,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_gpu_no_used_memory), cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_multinode_rounding), cmocka_unit_test(test_cpu_node_unused),
         cmocka_unit_test(test_hostile_names), cmocka_unit_test(test_typed_jobid), cmocka_unit_test(test_exact_gpu),
+        cmocka_unit_test(test_exact_co2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
