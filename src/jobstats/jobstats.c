@@ -8,6 +8,7 @@
  */
 #include "jobstats/jobstats.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -21,11 +22,13 @@
 #include "common/cli.h"
 #include "common/cmd_run.h"
 #include "jobstats/exact.h"
+#include "jobstats/html.h"
 #include "jobstats/http_get.h"
 #include "jobstats/jobstats_fmt.h"
 #include "jobstats/js1.h"
 #include "jobstats/promq.h"
 #include "jobstats/report.h"
+#include "jobstats/timeline.h"
 #include "common/log.h"
 #include "common/strparse.h"
 
@@ -473,7 +476,8 @@ enum jt_err jobstats_base64(const struct js_conf *conf, const struct sacct_job *
 
 struct stats_opts {
     const char *cluster, *config, *prom_url;
-    bool json, base64, force, no_color, debug, syslog, batch_script;
+    const char *html;
+    bool json, base64, force, no_color, debug, syslog, batch_script, timeline, ascii;
     const char **jobids;
     int njobids;
 };
@@ -497,6 +501,12 @@ static const struct args_opt stats_opts_table[] = {
      .help = "send errors and debug lines to syslog as well"},
     {.name = "batch-script", .aliases = "-B", .kind = ARGS_FLAG, .offset = SOFF(batch_script),
      .help = "append the job's batch script"},
+    {.name = "timeline", .kind = ARGS_FLAG, .offset = SOFF(timeline),
+     .help = "per-GPU and CPU sparklines over the job (Prometheus, else the stored timeline)"},
+    {.name = "ascii", .kind = ARGS_FLAG, .offset = SOFF(ascii),
+     .help = "--timeline in plain ASCII (the default when the locale is not UTF-8)"},
+    {.name = "html", .kind = ARGS_STRING, .offset = SOFF(html), .placeholder = "FILE",
+     .help = "write a self-contained HTML report (charts and figures) to FILE"},
     {.name = "prometheus", .kind = ARGS_STRING, .offset = SOFF(prom_url), .placeholder = "URL",
      .help = "Prometheus base URL (overrides the config file)"},
     {.name = "config", .kind = ARGS_STRING, .offset = SOFF(config), .placeholder = "FILE",
@@ -617,6 +627,105 @@ static void no_data(const struct js_conf *conf, const struct sacct_job *job, int
         log_error("no data for job %s", job->jobid);
 }
 
+/* The job's timeline on a grid of `cols` columns: from Prometheus while it has the job's series, else
+ * from the timeline stored in the summary. False (err set) when neither has one. */
+static bool views_timeline(const struct js_conf *conf, const struct stats_opts *o, const struct sacct_job *job,
+                           json_t *summary, int64_t now, int cols, struct tl_grid *g, char *err, size_t errsz)
+{
+    int64_t end = job->has_end ? job->end : now;
+    tl_init(g, job->start, end, cols);
+    char why[1024] = "";
+    enum jt_err e = tl_from_prometheus(g, conf, job, o->debug, why, sizeof why);
+    if (e == JT_OK && g->n > 0) {
+        debug_line(o->debug, "timeline: from Prometheus (%zu series)", g->n);
+        return true;
+    }
+    debug_line(o->debug, "timeline: %s; the stored timeline instead", e == JT_OK ? "Prometheus has no series of the job" : why);
+    tl_free(g);
+    tl_init(g, job->start, end, cols);
+    if (summary && tl_from_summary(g, summary) > 0)
+        return true;
+    if (e != JT_OK)
+        snprintf(err, errsz, "no timeline for job %s: %s, and no timeline is stored in its summary", job->jobid, why);
+    else
+        snprintf(err, errsz, "no timeline for job %s: Prometheus has no data for it and no timeline is stored in its "
+                             "summary", job->jobid);
+    tl_free(g);
+    return false;
+}
+
+/* --timeline and --html. The HTML page works from the stored summary alone; without one, its figures
+ * come from Prometheus as the report's do. */
+static int stats_views(const struct js_conf *conf, const struct stats_opts *o, const struct sacct_job *job,
+                       json_t *summary, int64_t now, const char *prog)
+{
+    char err[2048] = "";
+    struct tl_grid g;
+    int rc = CLI_EXIT_FAILURE;
+    json_t *own = NULL;
+    char *text = NULL;
+    size_t textlen = 0;
+    if (o->timeline) {
+        if (!views_timeline(conf, o, job, summary, now, 60, &g, err, sizeof err)) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            return CLI_EXIT_FAILURE;
+        }
+        tl_print(stdout, &g, job->jobid, !o->ascii && tl_locale_utf8());
+        tl_free(&g);
+        if (!o->html)
+            return CLI_EXIT_OK;
+    }
+    if (!summary) {
+        if (jobstats_collect(conf, job, now, o->debug, &own, err, sizeof err) != JT_OK) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            return CLI_EXIT_FAILURE;
+        }
+        summary = own;
+    }
+    bool have_timeline = views_timeline(conf, o, job, summary, now, 100, &g, err, sizeof err);
+    if (!have_timeline) {
+        debug_line(o->debug, "%s", err);
+        tl_init(&g, job->start, job->has_end ? job->end : now, 100);
+    }
+    if (json_object_size(json_object_get(summary, "nodes")) > 0) {
+        FILE *mf = open_memstream(&text, &textlen);
+        if (mf) {
+            struct report_opts ro = {.color = false, .jobid = job->jobid};
+            jobstats_report(mf, conf, job, summary, now, &ro);
+            fclose(mf);
+        }
+    }
+    if (g.n == 0 && !text) {
+        fprintf(stderr, "%s: job %s: nothing to show (no figures and no timeline)\n", prog, job->jobid);
+        goto out;
+    }
+    /* Written next to the destination and renamed, so a reader never sees half a page. */
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", o->html) >= sizeof tmp) {
+        fprintf(stderr, "%s: --html: path too long\n", prog);
+        goto out;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "%s: --html: cannot write %s: %s\n", prog, tmp, strerror(errno));
+        goto out;
+    }
+    html_write(f, job->jobid, &g, text);
+    bool ok = !ferror(f);
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, o->html) != 0) {
+        fprintf(stderr, "%s: --html: cannot write %s: %s\n", prog, o->html, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    rc = CLI_EXIT_OK;
+out:
+    tl_free(&g);
+    free(text);
+    json_decref(own);
+    return rc;
+}
+
 static int stats_one(const struct js_conf *conf, const struct stats_opts *o, const char *jobid, const char *prog)
 {
     char err[1024] = "";
@@ -664,6 +773,10 @@ static int stats_one(const struct js_conf *conf, const struct stats_opts *o, con
             fprintf(stderr, "%s: job %s: the stored summary is corrupt; querying Prometheus instead\n", prog, jobid);
         from_summary = kind == JS1_DATA;
         debug_line(o->debug, "stored summary: %s", from_summary ? "used (summary stored at job end)" : "none");
+    }
+    if ((o->timeline || o->html) && !o->base64 && !o->json) {
+        rc = stats_views(conf, o, job, summary, now, prog);
+        goto out;
     }
     if (o->base64) {
         e = jobstats_base64(conf, job, now, o->debug, &b64, err, sizeof err);
