@@ -153,3 +153,28 @@ assert "jobtel" not in f, f
 assert f["nodes"] == e["nodes"], (f["nodes"], e["nodes"])
 EOP
 pass "no exact counters (and exact_counters = false): Princeton's queries, the same keys and figures"
+
+# --- the running job's timeline and HTML page from Prometheus (no stored summary) ----------------------
+LANG=C.UTF-8 LC_ALL=C.UTF-8 "$JOBSTATS" --config "$T/jobstats.conf" --timeline 4343 >"$T/tl.txt" 2>"$T/tl.err" || fail "--timeline: $(cat "$T/tl.err")"
+cat "$T/tl.txt"
+"$PY" - "$T/tl.txt" <<'EOP' || fail "--timeline from Prometheus"
+import sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+assert lines[0].startswith("Timeline of job 4343 (Prometheus): "), lines[0]
+def row(section, label):
+    i = lines.index(next(l for l in lines if l.startswith(section)))
+    r = next(l for l in lines[i + 1:] if l.strip().startswith(label))
+    return r.split("|")[1]
+# Constant 50 % and 20 %: every known column is the block of that level (int(v / 100 * 8)): 4 and 1.
+# Before the exporters' first scrape Prometheus has nothing: those columns are gaps, never zero.
+u0, u1 = row("GPU utilization", "127.0.0.1 GPU 0"), row("GPU utilization", "127.0.0.1 GPU 1")
+assert set(u0) <= {"\u2585", "\u00b7"} and "\u2585" in u0, u0
+assert set(u1) <= {"\u2582", "\u00b7"} and "\u2582" in u1, u1
+assert u0[0] == "\u00b7", ("the first column (before any scrape) should be a gap", u0)
+p0, p1 = row("GPU power", "127.0.0.1 GPU 0"), row("GPU power", "127.0.0.1 GPU 1")
+assert set(p0) <= {"\u2588", "\u00b7"} and set(p1) <= {"\u2583", "\u00b7"}, (p0, p1)  # 300 W scale: 100 W is level 2
+EOP
+"$JOBSTATS" --config "$T/jobstats.conf" --html "$T/live.html" 4343 2>"$T/live.err" || fail "--html from Prometheus: $(cat "$T/live.err")"
+grep -q 'data-chart="heatmap" data-metric="util" data-rows="2"' "$T/live.html" || fail "--html from Prometheus: no 2-row utilization heatmap"
+grep -q 'Exact GPU Accounting' "$T/live.html" || fail "--html from Prometheus: no report figures"
+pass "running job: --timeline and --html from Prometheus (query_range), gaps before the first scrape"
