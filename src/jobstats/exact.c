@@ -165,7 +165,7 @@ static json_t *obj_child(json_t *o, const char *key)
 
 /* Princeton's three GPU keys from the exact totals, into a new object (host -> keys) the caller merges;
  * NULL (no error) when some GPU of the inventory lacks exact totals or the join is not possible. */
-static json_t *princeton_gpu_keys(json_t *inventory, const struct ex_gpu *tab, size_t n)
+static json_t *princeton_gpu_keys(json_t *inventory, const struct ex_gpu *tab, size_t n, bool *incomplete)
 {
     json_t *nodes = json_object();
     size_t i, used = 0;
@@ -184,6 +184,8 @@ static json_t *princeton_gpu_keys(json_t *inventory, const struct ex_gpu *tab, s
         for (size_t j = 0; j < n && !e; j++)
             if (strcmp(tab[j].host, host) == 0 && strcmp(tab[j].gpu, ord) == 0)
                 e = &tab[j];
+        if (!e || !e->has[EX_ALLOC])
+            *incomplete = true;
         if (!e || e->mig || !e->has[EX_ALLOC] || !e->has[EX_BUSY] || !e->has[EX_MEM] || e->v[EX_ALLOC] <= 0)
             goto no;
         double util = 100.0 * e->v[EX_BUSY] / e->v[EX_ALLOC];
@@ -255,17 +257,19 @@ static json_t *jobtel_key(const struct ex_gpu *tab, size_t n)
 }
 
 enum jt_err exact_fold(const char *totals, size_t totals_len, const char *inventory, size_t inventory_len,
-                       json_t *summary, bool *gpu_keys, char *err, size_t errsz)
+                       json_t *summary, bool *gpu_keys, bool *incomplete, char *err, size_t errsz)
 {
     json_t *troot = NULL, *iroot = NULL, *tres, *ires, *pkeys = NULL;
     struct ex_gpu *tab = NULL;
     size_t n = 0, cap = 0;
-    *gpu_keys = false;
+    *gpu_keys = *incomplete = false;
     enum jt_err rc = promq_load_result(totals, totals_len, "vector", &troot, &tres, err, errsz);
     if (rc == JT_OK)
         rc = promq_load_result(inventory, inventory_len, "vector", &iroot, &ires, err, errsz);
     if (rc == JT_OK)
         rc = read_totals(tres, &tab, &n, &cap, err, errsz);
+    if (rc == JT_OK && n == 0 && json_array_size(ires) > 0)
+        *incomplete = true; /* GPUs, but no totals in the window asked */
     if (rc != JT_OK || n == 0)
         goto out;
     json_t *jt = jobtel_key(tab, n);
@@ -279,7 +283,7 @@ enum jt_err exact_fold(const char *totals, size_t totals_len, const char *invent
     }
     json_object_set_new(summary, "jobtel", jt);
     json_t *nodes = json_object_get(summary, "nodes");
-    pkeys = json_is_object(nodes) ? princeton_gpu_keys(ires, tab, n) : NULL;
+    pkeys = json_is_object(nodes) ? princeton_gpu_keys(ires, tab, n, incomplete) : NULL;
     if (pkeys) {
         const char *host;
         json_t *keys;

@@ -20,7 +20,11 @@
 #include "common/error.h"
 
 /* The totals query: max_over_time of each jobtel_job_gpu_* counter over [range_s], one label "k" naming
- * which. cluster may be ""; jobid is checked as in promq_build (JT_ERR_USAGE). */
+ * which. cluster may be ""; jobid is checked as in promq_build (JT_ERR_USAGE). The counters only grow
+ * (a restart restores them), so a window covering each series' last samples gives the same totals as
+ * the whole job at a fraction of the samples read: jobstats asks the last EXACT_RECENT_S first, and the
+ * whole run time only when some GPU of the inventory has no totals in that window. */
+#define EXACT_RECENT_S 3600
 enum jt_err exact_build_totals(const char *cluster, const char *jobid, int64_t range_s, struct buf *out);
 /* The GPU inventory: max_over_time(nvidia_gpu_memory_total_bytes{..}[range_s]). */
 enum jt_err exact_build_inventory(const char *cluster, const char *jobid, int64_t range_s, struct buf *out);
@@ -34,6 +38,8 @@ enum jt_err exact_build_inventory(const char *cluster, const char *jobid, int64_
  *   (and none is a MIG instance): then *gpu_keys = true and Princeton's GPU queries are not needed.
  * A malformed answer is an error (err says why) and changes nothing. */
 enum jt_err exact_fold(const char *totals, size_t totals_len, const char *inventory, size_t inventory_len,
-                       json_t *summary, bool *gpu_keys, char *err, size_t errsz);
+                       json_t *summary, bool *gpu_keys, bool *incomplete, char *err, size_t errsz);
+/* *incomplete: some GPU of the inventory has no exact totals in the answer (its counters stopped before
+ * the window asked, or it has none). */
 
 #endif

@@ -295,14 +295,15 @@ struct round {
 /* One round of queries sent at once: Princeton's keys [k_from, k_to) and, with exact, the exact totals
  * and the GPU inventory (exact.h). *gpu_keys_done says whether the exact totals filled Princeton's GPU
  * keys (so no second round is needed). */
-static enum jt_err query_round(const struct round *r, int k_from, int k_to, bool exact, bool *gpu_keys_done,
-                               char *err, size_t errsz)
+static enum jt_err query_round(const struct round *r, int k_from, int k_to, int64_t exact_window, bool *gpu_keys_done,
+                               bool *incomplete, char *err, size_t errsz)
 {
+    bool exact = exact_window > 0;
     const struct js_conf *conf = r->conf;
     enum jt_err rc = JT_OK;
     struct buf q;
     buf_init(&q, 64 * 1024);
-    *gpu_keys_done = false;
+    *gpu_keys_done = *incomplete = false;
     /* With fast_queries, GPU utilization is first asked without Princeton's `or (graphics_util_percent
      * * 100)` branch, which costs Prometheus most of a report's work at every subquery step, together
      * with a cheap probe for any graphics_util_percent sample of the job. Only when the probe finds
@@ -323,7 +324,7 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, bool
     size_t ex_at = b.n;
     if (rc == JT_OK && exact) {
         buf_reset(&q);
-        rc = exact_build_totals(r->cluster, r->job->jobid, r->range, &q);
+        rc = exact_build_totals(r->cluster, r->job->jobid, exact_window, &q);
         if (rc == JT_OK)
             rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
         buf_reset(&q);
@@ -366,7 +367,7 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, bool
     if (rc == JT_OK && exact) {
         char why[512] = "";
         rc = exact_fold(buf_str(&b.answer[ex_at]), b.answer[ex_at].len, buf_str(&b.answer[ex_at + 1]),
-                        b.answer[ex_at + 1].len, r->root, gpu_keys_done, why, sizeof why);
+                        b.answer[ex_at + 1].len, r->root, gpu_keys_done, incomplete, why, sizeof why);
         if (rc != JT_OK)
             snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, why);
         debug_line(r->debug, "exact counters: %s", *gpu_keys_done ? "every GPU, Princeton's GPU queries not needed"
@@ -425,11 +426,19 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
     /* A GPU job whose GPUs all have jobtel's exact counters needs none of Princeton's GPU queries (the
      * costly subqueries): the first round asks the cgroup keys with the exact totals, and Princeton's
      * GPU keys are asked in a second round only when some GPU lacks them. */
-    bool exact = job->gpus > 0 && conf->exact_counters, done = false;
+    bool exact = job->gpus > 0 && conf->exact_counters, done = false, incomplete = false;
     int k_to = job->gpus == 0 || exact ? PQ_GPU_TOTAL_MEMORY : PQ_COUNT;
-    rc = query_round(&r, 0, k_to, exact, &done, err, errsz);
+    int64_t recent = r.range < EXACT_RECENT_S ? r.range : EXACT_RECENT_S;
+    rc = query_round(&r, 0, k_to, exact ? recent : 0, &done, &incomplete, err, errsz);
+    /* Some GPU without totals in the last hour while others have them: its node's counters stopped
+     * earlier (an exporter that died mid-job), so the whole run time is asked. A job with no totals at
+     * all in the last hour goes to Princeton's queries directly (a site without the accounting). */
+    if (rc == JT_OK && exact && !done && incomplete && recent < r.range && json_object_get(root, "jobtel")) {
+        debug_line(debug, "exact counters: some GPU has none in the last %llds; asking the whole run time", (long long)recent);
+        rc = query_round(&r, 0, 0, r.range, &done, &incomplete, err, errsz);
+    }
     if (rc == JT_OK && exact && !done)
-        rc = query_round(&r, PQ_GPU_TOTAL_MEMORY, PQ_COUNT, false, &done, err, errsz);
+        rc = query_round(&r, PQ_GPU_TOTAL_MEMORY, PQ_COUNT, 0, &done, &incomplete, err, errsz);
     if (rc != JT_OK)
         goto out;
     json_t *jt = json_incref(json_object_get(root, "jobtel")); /* after Princeton's keys, as stored summaries have it */
