@@ -187,7 +187,9 @@ static size_t fold_tl(struct tl_grid *g, const json_t *tl, const char *node, con
         json_array_size(pts) > TL_POINTS_MAX || json_array_size(cols) > 32)
         return 0;
     size_t ncols = json_array_size(cols), found = 0;
-    struct tl_series *col_series[32] = {0};
+    /* Indices, not pointers: adding a series may move the array. */
+    size_t col_series[32];
+    bool col_known[32] = {false};
     for (size_t c = 0; c < ncols; c++) {
         const char *name = json_string_value(json_array_get(cols, c));
         if (!name)
@@ -201,8 +203,12 @@ static size_t fold_tl(struct tl_grid *g, const json_t *tl, const char *node, con
                     m = (enum tl_metric)k;
         if (m == TL_METRICS)
             continue; /* a column this jobstats does not know: a newer daemon's, left out */
-        col_series[c] = series(g, node, cpu ? "" : gpu, m);
-        found += col_series[c] != NULL;
+        const struct tl_series *ts = series(g, node, cpu ? "" : gpu, m);
+        if (ts) {
+            col_series[c] = (size_t)(ts - g->s);
+            col_known[c] = true;
+            found++;
+        }
     }
     size_t i;
     const json_t *p;
@@ -221,8 +227,8 @@ static size_t fold_tl(struct tl_grid *g, const json_t *tl, const char *node, con
             continue;
         for (size_t c = 0; c < ncols; c++) {
             double v;
-            if (col_series[c] && whole(json_array_get(p, 2 + c), &v))
-                accumulate(g, col_series[c], t0 + off, t0 + off + dur, v);
+            if (col_known[c] && whole(json_array_get(p, 2 + c), &v))
+                accumulate(g, &g->s[col_series[c]], t0 + off, t0 + off + dur, v);
         }
     }
     return found;
