@@ -259,8 +259,10 @@ size_t tl_from_summary(struct tl_grid *g, json_t *summary)
 
 /* ---- Prometheus ------------------------------------------------------------------------------------ */
 
-/* The query of each metric over the selector (%1$s: GPU series; %2$s: cgroup series) and step (%3$lld). */
-static enum jt_err tl_query(enum tl_metric m, const char *sel, const char *cgsel, long long step, struct buf *q)
+/* The query of each metric over the selectors (GPU series, cgroup series) and a window of `step` seconds
+ * (`rstep` for rate(), which needs two samples in its window). */
+static enum jt_err tl_query(enum tl_metric m, const char *sel, const char *cgsel, long long step, long long rstep,
+                            struct buf *q)
 {
     switch (m) {
     case TL_UTIL:
@@ -274,9 +276,9 @@ static enum jt_err tl_query(enum tl_metric m, const char *sel, const char *cgsel
     case TL_CLOCK:
         return buf_printf(q, "avg_over_time(nvidia_gpu_clock{%s,type='sm'}[%llds])", sel, step);
     case TL_THROTTLE:
-        return buf_printf(q, "100 * rate(jobtel_job_gpu_throttle_seconds_total{%s}[%llds])", sel, step);
+        return buf_printf(q, "100 * rate(jobtel_job_gpu_throttle_seconds_total{%s}[%llds])", sel, rstep);
     case TL_CPU:
-        return buf_printf(q, "100 * rate(cgroup_cpu_total_seconds{%s}[%llds]) / cgroup_cpus{%s}", cgsel, step, cgsel);
+        return buf_printf(q, "100 * rate(cgroup_cpu_total_seconds{%s}[%llds]) / cgroup_cpus{%s}", cgsel, rstep, cgsel);
     case TL_CPUMEM:
         return buf_printf(q, "max_over_time(cgroup_memory_rss_bytes{%s}[%llds]) / 1073741824", cgsel, step);
     case TL_METRICS:
@@ -343,6 +345,10 @@ enum jt_err tl_from_prometheus(struct tl_grid *g, const struct js_conf *conf, co
     long long step = (long long)((span + 79) / 80);
     if (step < 1)
         step = 1;
+    /* Each point looks back over its step, but at least one sampling period (two for rate()), so a step
+     * shorter than the scrape interval still finds samples: neighbouring points then overlap. */
+    long long sp = (long long)ceil(conf->sampling_period);
+    long long win = step > sp ? step : sp, rwin = step > 2 * sp ? step : 2 * sp;
     char qstart[32], qend[32], qstep[32];
     snprintf(qstart, sizeof qstart, "%lld", (long long)g->start + step);
     snprintf(qend, sizeof qend, "%lld", (long long)g->end);
@@ -358,7 +364,7 @@ enum jt_err tl_from_prometheus(struct tl_grid *g, const struct js_conf *conf, co
     enum jt_err rc = buf_printf(&url, "%s/api/v1/query_range", conf->prom_url);
     for (int m = 0; m < TL_METRICS && rc == JT_OK; m++) {
         buf_reset(&q);
-        rc = tl_query((enum tl_metric)m, sel, cgsel, step, &q);
+        rc = tl_query((enum tl_metric)m, sel, cgsel, win, rwin, &q);
         struct http_param p[4] = {{"query", buf_str(&q)}, {"start", qstart}, {"end", qend}, {"step", qstep}};
         if (rc == JT_OK)
             rc = http_build_url(buf_str(&url), p, 4, &qurl[m]);

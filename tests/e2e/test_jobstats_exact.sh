@@ -7,7 +7,7 @@
 # - job 4344 on an exporter without it (--no-collector.gpu.accounting): Princeton's queries, same keys;
 # - exact_counters = false gives Princeton's figures for job 4343, equal to the exact ones here (the
 #   utilization is constant, so the 1 s integral and the 1 s scrapes agree).
-# The minor numbers (3, 1) differ from the NVML ordinals (0, 1), so a join on the wrong label fails.
+# GPU 0 is power-capped (throttle seconds grow with held time). The minor numbers (3, 1) differ from the NVML ordinals (0, 1), so a join on the wrong label fails.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ephemeral.sh"
 : "${FAKE_NVML_LIB:?}"
@@ -21,6 +21,7 @@ cat >"$T/scenario.json" <<'JSON'
     {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-e0000000-0000-4000-8000-000000000000",
      "pci_bus_id": "00000000:18:00.0", "minor_number": 3, "memory_total_mib": 81559,
      "values": {"gpu_util": 50, "mem_util": 0, "memory_used_mib": 2048, "power_mw": 300000,
+                "clocks_event_reasons": 4,
                 "energy_mj": {"rate": "power_mw", "initial": 1000000000}}},
     {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-e0000001-0000-4000-8000-000000000000",
      "pci_bus_id": "00000000:2a:00.0", "minor_number": 1, "memory_total_mib": 81559,
@@ -173,6 +174,10 @@ assert set(u1) <= {"\u2582", "\u00b7"} and "\u2582" in u1, u1
 assert u0[0] == "\u00b7", ("the first column (before any scrape) should be a gap", u0)
 p0, p1 = row("GPU power", "127.0.0.1 GPU 0"), row("GPU power", "127.0.0.1 GPU 1")
 assert set(p0) <= {"\u2588", "\u00b7"} and set(p1) <= {"\u2583", "\u00b7"}, (p0, p1)  # 300 W scale: 100 W is level 2
+# GPU 0 is power-capped all along (SwPowerCap): its throttle counter grows at 1 s/s. A rate() needs two
+# samples in its window, so the window is at least two sampling periods even where the step is shorter.
+t0 = row("Throttled", "127.0.0.1 GPU 0")
+assert t0.count("\u2588") >= 5 and set(t0) <= {"\u2588", "\u2587", "\u00b7"}, t0
 EOP
 "$JOBSTATS" --config "$T/jobstats.conf" --html "$T/live.html" 4343 2>"$T/live.err" || fail "--html from Prometheus: $(cat "$T/live.err")"
 grep -q 'data-chart="heatmap" data-metric="util" data-rows="2"' "$T/live.html" || fail "--html from Prometheus: no 2-row utilization heatmap"
