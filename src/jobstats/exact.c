@@ -41,26 +41,10 @@ struct ex_gpu {
     bool has[EX_COUNT];
 };
 
-static enum jt_err selector(const char *cluster, const char *jobid, int64_t range_s, char *sel, size_t selsz)
-{
-    struct buf probe;
-    buf_init(&probe, 4096);
-    /* promq_build does the label-value checks every query of jobstats shares. */
-    enum jt_err rc = promq_build(PQ_CPUS, cluster, jobid, range_s, &probe);
-    buf_free(&probe);
-    if (rc != JT_OK)
-        return rc;
-    if (cluster && cluster[0])
-        snprintf(sel, selsz, "cluster='%s',jobid='%s'", cluster, jobid);
-    else
-        snprintf(sel, selsz, "jobid='%s'", jobid);
-    return JT_OK;
-}
-
 enum jt_err exact_build_totals(const char *cluster, const char *jobid, int64_t range_s, struct buf *out)
 {
     char sel[256];
-    enum jt_err rc = selector(cluster, jobid, range_s, sel, sizeof sel);
+    enum jt_err rc = promq_job_selector(cluster, jobid, range_s, sel, sizeof sel);
     for (int k = 0; k < EX_COUNT && rc == JT_OK; k++)
         rc = buf_printf(out, "%slabel_replace(max_over_time(%s{%s}[%llds]),'k','%s','','')", k ? " or " : "",
                         counters[k].metric, sel, (long long)range_s, counters[k].key);
@@ -70,7 +54,7 @@ enum jt_err exact_build_totals(const char *cluster, const char *jobid, int64_t r
 enum jt_err exact_build_inventory(const char *cluster, const char *jobid, int64_t range_s, struct buf *out)
 {
     char sel[256];
-    enum jt_err rc = selector(cluster, jobid, range_s, sel, sizeof sel);
+    enum jt_err rc = promq_job_selector(cluster, jobid, range_s, sel, sizeof sel);
     if (rc != JT_OK)
         return rc;
     return buf_printf(out, "max_over_time(nvidia_gpu_memory_total_bytes{%s}[%llds])", sel, (long long)range_s);

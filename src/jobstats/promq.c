@@ -100,8 +100,7 @@ enum jt_err promq_build_job(enum promq_key k, const char *cluster, const char *j
     return cgroup_query(k, cgsel, d, out);
 }
 
-/* The matcher of a job's series: cluster (unless empty) and jobid. */
-static enum jt_err job_selector(const char *cluster, const char *jobid, int64_t range_s, char *sel, size_t selsz)
+enum jt_err promq_job_selector(const char *cluster, const char *jobid, int64_t range_s, char *sel, size_t selsz)
 {
     if (!jobid[0] || !safe_label_value(jobid, true) || (cluster && !safe_label_value(cluster, false)) || range_s < 1)
         return JT_ERR_USAGE;
@@ -115,7 +114,7 @@ static enum jt_err job_selector(const char *cluster, const char *jobid, int64_t 
 enum jt_err promq_build_util_fast(const char *cluster, const char *jobid, int64_t range_s, struct buf *out)
 {
     char sel[256];
-    enum jt_err rc = job_selector(cluster, jobid, range_s, sel, sizeof sel);
+    enum jt_err rc = promq_job_selector(cluster, jobid, range_s, sel, sizeof sel);
     if (rc != JT_OK)
         return rc;
     return buf_printf(out, "avg_over_time(nvidia_gpu_duty_cycle{%s}[%llds:])", sel, (long long)range_s);
@@ -124,7 +123,7 @@ enum jt_err promq_build_util_fast(const char *cluster, const char *jobid, int64_
 enum jt_err promq_build_gpm_probe(const char *cluster, const char *jobid, int64_t range_s, struct buf *out)
 {
     char sel[256];
-    enum jt_err rc = job_selector(cluster, jobid, range_s, sel, sizeof sel);
+    enum jt_err rc = promq_job_selector(cluster, jobid, range_s, sel, sizeof sel);
     if (rc != JT_OK)
         return rc;
     return buf_printf(out, "count(count_over_time(nvidia_gpu_graphics_util_percent{%s}[%llds]))", sel,

@@ -37,6 +37,11 @@ enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid
 enum jt_err promq_build_job(enum promq_key k, const char *cluster, const char *jobid, const char *sluid,
                             int64_t range_s, struct buf *out);
 
+/* The matcher of a job's series into sel: "cluster='C',jobid='J'" (no cluster matcher when cluster is
+ * NULL or ""). JT_ERR_USAGE for a jobid that is not a Slurm job id, a cluster with a quote, backslash or
+ * newline, or range_s < 1. */
+enum jt_err promq_job_selector(const char *cluster, const char *jobid, int64_t range_s, char *sel, size_t selsz);
+
 /* GPU utilization without the graphics_util_percent branch: avg_over_time(nvidia_gpu_duty_cycle{..}[Ds:]).
  * Equal to PQ_GPU_UTILIZATION's answer whenever promq_build_gpm_probe counts no sample. */
 enum jt_err promq_build_util_fast(const char *cluster, const char *jobid, int64_t range_s, struct buf *out);

@@ -330,15 +330,11 @@ enum jt_err tl_from_prometheus(struct tl_grid *g, const struct js_conf *conf, co
     g->source = "Prometheus";
     if (errsz > 0)
         err[0] = '\0';
-    if (!jobstats_valid_jobid(job->jobid) || strpbrk(cluster, "'\\\n")) {
+    char sel[256], cgsel[300];
+    if (promq_job_selector(cluster, job->jobid, 1, sel, sizeof sel) != JT_OK) {
         snprintf(err, errsz, "job id or cluster name not usable in a query");
         return JT_ERR_USAGE;
     }
-    char sel[256], cgsel[300];
-    if (cluster[0])
-        snprintf(sel, sizeof sel, "cluster='%s',jobid='%s'", cluster, job->jobid);
-    else
-        snprintf(sel, sizeof sel, "jobid='%s'", job->jobid);
     snprintf(cgsel, sizeof cgsel, "%s,step='',task=''", sel);
     /* About 80 points over the job: one step per column of the text view's resolution or finer. */
     int64_t span = g->end - g->start;

@@ -14,17 +14,8 @@ JOBSTATS=$(dirname "$JOBTEL")/jobstats
 CHROMIUM=/usr/bin/chromium
 [ -x "$CHROMIUM" ] || fail "chromium is not installed (scripts/install-deps.sh installs it)"
 FX=$SRC/tests/fixtures/jobstats/timeline
-DEAD=$(free_port)
-
-COMMENT=$("$PY" -c 'import base64, gzip, json, sys
-s = json.load(open(sys.argv[1]))
-print("JS1:" + base64.b64encode(gzip.compress(json.dumps(s, separators=(",", ":")).encode())).decode())' "$FX/job.json")
-cat >"$T/sacct" <<EOF
-#!/bin/sh
-echo '5005|1700000000|1700007200|tc|billing=16,cpu=16,gres/gpu=4,mem=128G,node=2|$COMMENT|alice|physics|COMPLETED|2|16|128G|normal|gpu|240|a <b>&"name"'
-EOF
-chmod 755 "$T/sacct"
-printf 'prometheus_url = http://127.0.0.1:%s\nsacct = %s\nconnect_timeout = 2\ntimeout = 5\n' "$DEAD" "$T/sacct" >"$T/jobstats.conf"
+source "$(dirname "$0")/stored_job.sh"
+stored_job_setup 'a <b>&"name"'
 
 "$JOBSTATS" --config "$T/jobstats.conf" --html "$T/job.html" 5005 >"$T/html.out" 2>"$T/html.err" || fail "--html: $(cat "$T/html.err")"
 [ -s "$T/job.html" ] && [ ! -e "$T/job.html.tmp" ] || fail "--html wrote no page (or left its temporary file)"

@@ -10,17 +10,8 @@
 source "$(dirname "$0")/lib.sh"
 JOBSTATS=$(dirname "$JOBTEL")/jobstats
 FX=$SRC/tests/fixtures/jobstats/timeline
-DEAD=$(free_port) # nothing listens there: Prometheus "has no data any more"
-
-COMMENT=$("$PY" -c 'import base64, gzip, json, sys
-s = json.load(open(sys.argv[1]))
-print("JS1:" + base64.b64encode(gzip.compress(json.dumps(s, separators=(",", ":")).encode())).decode())' "$FX/job.json")
-cat >"$T/sacct" <<EOF
-#!/bin/sh
-echo '5005|1700000000|1700007200|tc|billing=16,cpu=16,gres/gpu=4,mem=128G,node=2|$COMMENT|alice|physics|COMPLETED|2|16|128G|normal|gpu|240|train'
-EOF
-chmod 755 "$T/sacct"
-printf 'prometheus_url = http://127.0.0.1:%s\nsacct = %s\nconnect_timeout = 2\ntimeout = 5\n' "$DEAD" "$T/sacct" >"$T/jobstats.conf"
+source "$(dirname "$0")/stored_job.sh"
+stored_job_setup train
 
 TZ=UTC LANG=C.UTF-8 LC_ALL=C.UTF-8 "$JOBSTATS" --config "$T/jobstats.conf" -d --timeline 5005 >"$T/utf8.txt" 2>"$T/utf8.err" \
     || fail "--timeline: $(cat "$T/utf8.err")"
