@@ -1,6 +1,6 @@
 /* html.h - `jobstats --html FILE JOBID`: one self-contained HTML page for a job.
  *
- * Inline CSS and inline SVG only: no script, no font, no image, no URL of any kind, so the page can be
+ * Inline CSS and inline SVG only: no script, no font, no image, no URL in any attribute, so the page can be
  * mailed, attached to a ticket or opened years later on an air-gapped machine, and a browser opening
  * it makes no request at all. It shows, as LLview's job reports do, a time x GPU heatmap per metric
  * (utilization, SM active, power, memory, SM clock, throttling; CPU per node), each node's mean GPU
