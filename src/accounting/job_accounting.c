@@ -133,6 +133,7 @@ static struct acct_record *add_record(struct job_acct *a, const char *jobid, con
         return NULL;
     }
     r->first_wall = r->last_wall = wall;
+    tl_init(&r->tl);
     a->n++;
     return r;
 }
@@ -208,6 +209,37 @@ void job_acct_add(struct job_acct *a, const struct acct_sample *s, double mono, 
             have_energy = true;
         }
     }
+    /* The interval's means for the timelines: tv[0] the GPU's, tv[1] scaled to job j's share (set in
+     * the loop). Utilization, power and SM-active are the job's share, as its totals are; memory,
+     * clock and throttling are the GPU's. */
+    struct tl_values tv[2];
+    memset(tv, 0, sizeof tv);
+    if (integrate) {
+        if (s->has_util) {
+            tv[0].v[TL_UTIL] = s->util_pct < 0 ? 0 : s->util_pct > 100 ? 100 : s->util_pct;
+            tv[0].valid |= 1u << TL_UTIL;
+        }
+        if (have_energy) {
+            tv[0].v[TL_POWER] = energy_j / dt; /* the interval's mean power, consistent with the joules */
+            tv[0].valid |= 1u << TL_POWER;
+        }
+        if (s->has_mem) {
+            tv[0].v[TL_MEM] = s->mem_used_bytes / 1073741824.0;
+            tv[0].valid |= 1u << TL_MEM;
+        }
+        if (s->has_sm) {
+            tv[0].v[TL_SM] = s->sm_active * 100;
+            tv[0].valid |= 1u << TL_SM;
+        }
+        if (s->has_clock) {
+            tv[0].v[TL_CLOCK] = s->sm_clock_mhz;
+            tv[0].valid |= 1u << TL_CLOCK;
+        }
+        if (s->has_reasons) {
+            tv[0].v[TL_THROTTLE] = (s->clock_reasons & ACCT_THROTTLE_MASK) ? 100 : 0;
+            tv[0].valid |= 1u << TL_THROTTLE;
+        }
+    }
     uint64_t new_xids = s->xid_total >= b->xid_total ? s->xid_total - b->xid_total : 0;
     if (fresh)
         new_xids = 0; /* events before the daemon's first look belong to no job we can name */
@@ -231,6 +263,10 @@ void job_acct_add(struct job_acct *a, const struct acct_sample *s, double mono, 
         if (!integrate || was_ended)
             continue;
         double share = acct_share(s->weights, s->njobs, j);
+        tv[1] = tv[0];
+        tv[1].v[TL_UTIL] *= share;
+        tv[1].v[TL_POWER] *= share;
+        tv[1].v[TL_SM] *= share;
         r->allocated_s += dt;
         if (s->has_util) {
             double u = s->util_pct < 0 ? 0 : s->util_pct > 100 ? 100 : s->util_pct;
@@ -254,6 +290,7 @@ void job_acct_add(struct job_acct *a, const struct acct_sample *s, double mono, 
                 r->throttle_s += dt;
             r->have |= ACCT_HAVE_THROTTLE;
         }
+        tl_add(&r->tl, mono, wall, dt, &tv[1]);
     }
     b->mono = mono;
     b->energy_valid = s->has_energy;
@@ -367,7 +404,8 @@ void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, d
 /* ---- persistence --------------------------------------------------------------------------------- */
 
 /* One line per record: jobid gpu gi(- for none) have ended allocated busy sm tensor energy throttle
- * mem_peak xids first_wall last_wall. %.17g keeps doubles exact across a restart. */
+ * mem_peak xids first_wall last_wall, then (version 2) its timeline's "tl" and "p" lines, if any.
+ * %.17g keeps doubles exact across a restart (%.9g the timeline's floats). */
 static enum jt_err format_state(struct job_acct *a, struct buf *out)
 {
     buf_printf(out, "jobtel-job-accounting %d\n", ACCT_STATE_VERSION);
@@ -377,6 +415,7 @@ static enum jt_err format_state(struct job_acct *a, struct buf *out)
                    r->gi[0] ? r->gi : "-", r->have, r->ended ? 1 : 0, r->allocated_s, r->busy_s, r->sm_active_s,
                    r->tensor_active_s, r->energy_j, r->throttle_s, r->mem_peak_bytes, (unsigned long long)r->xids,
                    r->first_wall, r->last_wall);
+        tl_format(&r->tl, out);
     }
     buf_puts(out, "end\n");
     return out->err;
@@ -521,13 +560,41 @@ enum jt_err job_acct_load(struct job_acct *a)
         cur_init(&c, b.data ? b.data : "", b.len);
         const char *line;
         size_t len;
-        char head[48];
-        snprintf(head, sizeof head, "jobtel-job-accounting %d", ACCT_STATE_VERSION);
         bool ended_ok = false;
-        if (!cur_line(&c, &line, &len) || len != strlen(head) || memcmp(line, head, len) != 0) {
+        int version = 0;
+        static const char head[] = "jobtel-job-accounting ";
+        if (cur_line(&c, &line, &len) && len == sizeof head && memcmp(line, head, sizeof head - 1) == 0 &&
+            line[len - 1] >= '1' && line[len - 1] <= '0' + ACCT_STATE_VERSION)
+            version = line[len - 1] - '0';
+        if (version == 0) {
             rc = JT_ERR_PARSE;
+            log_error("accounting: %s is not a job accounting state of version 1 to %d", path, ACCT_STATE_VERSION);
         } else {
+            struct acct_record *last = NULL; /* the record a "tl" line belongs to */
+            unsigned tl_points = 0;          /* the points its "tl" line announced */
             while (cur_line(&c, &line, &len)) {
+                struct cursor lc;
+                if (version >= 2 && len > 3 && memcmp(line, "tl ", 3) == 0) {
+                    cur_init(&lc, line + 3, len - 3);
+                    if (!last || last->tl.t0 > 0 || !tl_parse_head(&lc, &last->tl, &tl_points)) {
+                        rc = JT_ERR_PARSE;
+                        break;
+                    }
+                    continue;
+                }
+                if (version >= 2 && len > 2 && memcmp(line, "p ", 2) == 0) {
+                    cur_init(&lc, line + 2, len - 2);
+                    if (!last || !(last->tl.t0 > 0) || last->tl.n >= tl_points || !tl_parse_point(&lc, &last->tl)) {
+                        rc = JT_ERR_PARSE;
+                        break;
+                    }
+                    continue;
+                }
+                if (last && last->tl.t0 > 0 && !tl_check(&last->tl, tl_points)) {
+                    rc = JT_ERR_PARSE;
+                    break;
+                }
+                last = NULL;
                 if (len == 3 && memcmp(line, "end", 3) == 0) {
                     ended_ok = cur_eof(&c);
                     break;
@@ -544,6 +611,8 @@ enum jt_err job_acct_load(struct job_acct *a)
                 }
                 *dst = r;
                 dst->seen = false;
+                tl_init(&dst->tl);
+                last = dst;
                 loaded++;
             }
             if (rc == JT_OK && !ended_ok)
@@ -661,6 +730,7 @@ enum jt_err job_acct_job_json(struct job_acct *a, const char *jobid, struct buf 
             buf_printf(out, ",\"throttle_s\":%.6f", r->throttle_s);
         if (r->have & ACCT_HAVE_MEM)
             buf_printf(out, ",\"mem_peak_bytes\":%.0f", r->mem_peak_bytes);
+        tl_json(&r->tl, out);
         buf_puts(out, "}");
         found++;
     }

@@ -37,11 +37,12 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "accounting/job_timeline.h"
 #include "exporter/expo.h"
 
-#define ACCT_STATE_VERSION 1
+#define ACCT_STATE_VERSION 2     /* 2: + each record's timeline; 1 is still read (no timeline) */
 #define ACCT_STATE_FILE "job_accounting.state"
-#define ACCT_STATE_MAX_BYTES (64u << 20)
+#define ACCT_STATE_MAX_BYTES (96u << 20) /* 4096 records with full timelines: about 50 MB */
 #define ACCT_MAX_WEIGHTS 16
 
 /* Which totals of a record have ever had a valid reading (a total never fed is not exported). */
@@ -71,19 +72,21 @@ struct acct_record {
     double first_wall, last_wall; /* unix seconds: first and last collection that saw the job here */
     bool ended;               /* not seen in the latest collection */
     bool seen;                /* scratch: seen in the current collection */
+    struct acct_timeline tl;  /* downsampled per-interval means (job_timeline.h), about 5.7 KB */
 };
 
 /* What one collection read on one GPU (or MIG instance), in NVML's units; has_* say what was valid. */
 struct acct_sample {
     const char *gpu, *gi;     /* gi "" or NULL for a whole GPU */
     bool up;
-    bool has_util, has_energy, has_power, has_mem, has_reasons, has_sm, has_tensor;
+    bool has_util, has_energy, has_power, has_mem, has_reasons, has_sm, has_tensor, has_clock;
     double util_pct;          /* 0..100 */
     double energy_mj;         /* total since driver load */
     double power_mw;
     double mem_used_bytes;
     uint64_t clock_reasons;
     double sm_active, tensor_active; /* ratios 0..1 */
+    double sm_clock_mhz;      /* for the timeline only */
     uint64_t xid_total;       /* XID events seen on the GPU since the daemon started */
     /* the jobs on it and their weights for busy time and energy (NULL weights: even split) */
     const char *const *jobs;

@@ -52,7 +52,7 @@ void dcgm_selection_free(struct dcgm_selection *s);
 /* The readings the Princeton names and the API need. */
 uint64_t jobstats_need(void);
 #define ACCT_NEED (READING_BIT(R_GPU_UTIL) | READING_BIT(R_ENERGY_MJ) | READING_BIT(R_POWER_MW) | \
-                   READING_BIT(R_FB_USED_V1) | READING_BIT(R_CLOCK_REASONS))
+                   READING_BIT(R_FB_USED_V1) | READING_BIT(R_CLOCK_REASONS) | READING_BIT(R_SM_CLOCK))
 #define API_NEED (READING_BIT(R_GPU_UTIL) | READING_BIT(R_FB_USED) | READING_BIT(R_FB_TOTAL) | READING_BIT(R_POWER_MW))
 
 /* The GPU's identity as dcgm-exporter labels it, in its order: gpu, UUID, pci_bus_id, device, modelName. */

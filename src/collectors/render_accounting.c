@@ -63,6 +63,8 @@ static void sample_of(const struct gpu_render_input *in, const struct gpu_entity
             s->power_mw = rd->v[R_POWER_MW];
         if ((s->has_mem = reading_valid(rd, R_FB_USED_V1)))
             s->mem_used_bytes = rd->v[R_FB_USED_V1];
+        if ((s->has_clock = reading_valid(rd, R_SM_CLOCK)))
+            s->sm_clock_mhz = rd->v[R_SM_CLOCK];
         if ((s->has_reasons = reading_valid(rd, R_CLOCK_REASONS)))
             s->clock_reasons = (uint64_t)rd->v[R_CLOCK_REASONS];
         /* SM- and tensor-active from the GPM producer, when it read them (never asked for here: GPM

@@ -411,7 +411,9 @@ static void test_hostile_state_files(void **state)
     expect_refused(JT_ERR_UNSAFE);
     rmdir(p);
     /* wrong version, malformed numbers, negative totals, truncated, too many records */
-    write_state("jobtel-job-accounting 2\nend\n");
+    write_state("jobtel-job-accounting 3\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    write_state("jobtel-job-accounting 0\nend\n");
     expect_refused(JT_ERR_PARSE);
     assert_int_equal(access(bad, F_OK), 0); /* kept aside for the admin, not lost */
     write_state("jobtel-job-accounting 1\n1 0 - 3 0 1 2 0 0 5 0 7 0 1 2 x\nend\n");

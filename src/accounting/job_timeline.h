@@ -1,0 +1,73 @@
+/* job_timeline.h - the downsampled timeline of one (job, GPU) record: bounded memory whatever the job's
+ * length, the first and last minutes dense, the middle merged into wider buckets as the job grows.
+ *
+ * Why this shape: a job's report wants to show its whole run (a week-long job as well as a 10-minute
+ * one) in about 100 points, and the start and end of a job are where things go wrong (a slow data
+ * loader, a hang before the end), so those stay at TL_RES_S per point. Points hold sums and covered
+ * seconds per series, so merging two buckets is exact and a bucket's mean counts only the seconds that
+ * had a valid reading: a gap (docs/accounting.md) is never averaged in, and a series never fed stays null.
+ *
+ * Layout of p[0..n): the head (points starting in the first TL_HEAD_S seconds, fixed once written), the
+ * middle (buckets of mid_w seconds, aligned to multiples of mid_w from t0, merged pairwise when more
+ * than TL_MID_POINTS), the tail (the latest TL_TAIL_POINTS dense points; the oldest moves into the
+ * middle when a new one starts). So n <= TL_MAX_POINTS.
+ */
+#ifndef JOBTEL_JOB_TIMELINE_H
+#define JOBTEL_JOB_TIMELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/strparse.h"
+
+enum tl_col { TL_UTIL, TL_POWER, TL_MEM, TL_SM, TL_CLOCK, TL_THROTTLE, TL_SERIES };
+
+#define TL_RES_S 5.0          /* seconds per dense point */
+#define TL_HEAD_S 120.0       /* the first 2 minutes stay dense */
+#define TL_HEAD_POINTS 24     /* TL_HEAD_S / TL_RES_S */
+#define TL_TAIL_POINTS 24     /* the last 2 minutes stay dense */
+#define TL_MID_POINTS 52
+#define TL_MAX_POINTS (TL_HEAD_POINTS + TL_MID_POINTS + TL_TAIL_POINTS)
+
+/* The columns' names in the record and the summary, in enum tl_col order. */
+#define TL_COLS_JSON "[\"util\",\"power\",\"mem\",\"sm\",\"clock\",\"throttle\"]"
+
+struct tl_point {
+    float start, end;         /* offsets from t0, seconds */
+    float sum[TL_SERIES];     /* value x seconds */
+    float w[TL_SERIES];       /* seconds with a valid reading */
+};
+
+struct acct_timeline {
+    double t0;                /* unix seconds of the first point's start; 0: no point yet */
+    double last_end_mono;     /* scratch (not persisted): end of the latest interval added, -1 none */
+    float mid_w;              /* width of a middle bucket, seconds */
+    uint8_t n, nhead, nmid;
+    struct tl_point p[TL_MAX_POINTS];
+};
+
+/* One interval's means: v[c] valid when bit c of `valid` is set (units: %, W, GiB, %, MHz, %). */
+struct tl_values {
+    double v[TL_SERIES];
+    unsigned valid;
+};
+
+void tl_init(struct acct_timeline *t);
+
+/* Adds the interval (mono - dt, mono], which ended at unix time `wall`. An interval that does not
+ * follow the previous one (a gap, a restart) is placed by the wall clock, never before the last point. */
+void tl_add(struct acct_timeline *t, double mono, double wall, double dt, const struct tl_values *v);
+
+/* Writes `"tl":{...}` (the record's and the summary's format, docs/accounting.md); nothing if empty. */
+void tl_json(const struct acct_timeline *t, struct buf *out);
+
+/* State file: "tl <t0> <mid_w> <nhead> <nmid> <n>" then n lines "p <start> <end> (<sum> <w>) x 6". */
+void tl_format(const struct acct_timeline *t, struct buf *out);
+/* Parses the "tl" line (after its keyword) then each "p" line (after its keyword); false: malformed.
+ * tl_check after the last point: counts and order consistent. */
+bool tl_parse_head(struct cursor *c, struct acct_timeline *t, unsigned *npoints);
+bool tl_parse_point(struct cursor *c, struct acct_timeline *t);
+bool tl_check(const struct acct_timeline *t, unsigned npoints);
+
+#endif
