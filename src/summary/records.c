@@ -5,7 +5,8 @@
  * as before; the exact figures go under one extra top-level key, "jobtel":
  *   {"v": 1, "gpu_util_exact": %, "energy_j": J, "sm_active": %,
  *    "nodes": {NODE: {GPU: {"alloc": s, "busy": s, "energy": J, "sm": s, "mem_peak": bytes,
- *                            "xids": n, "throttle": s}}}}
+ *                            "xids": n, "throttle": s, "tl": {"t0": s, "cols": [...], "pts": [...]}}}}}
+ * (the timeline's format: docs/accounting.md)
  * (a figure a node did not measure is absent, never 0). The files are hostile input: each is opened
  * without following symlinks and without blocking, must be a regular file of at most 1 MiB, valid JSON
  * of the daemon's shape with finite non-negative numbers, for the same job; anything else is skipped
@@ -26,6 +27,11 @@
 
 #define RECORD_FILE_MAX (1u << 20)
 #define RECORD_FILES_MAX 4096
+#define TL_NCOLS 6
+#define TL_MAX_PTS 512           /* a daemon writes at most 100 */
+#define TL_MAX_OFFSET 100000000  /* seconds: three years */
+#define TL_THIN_MIN 1            /* records_thin leaves a timeline of one point as it is */
+#define TL_THIN_KEEP 24          /* ... and the first and last this many while the middle can shrink */
 
 static bool num(const json_t *o, const char *key, double *v)
 {
@@ -34,6 +40,129 @@ static bool num(const json_t *o, const char *key, double *v)
         return false;
     *v = json_number_value(j);
     return isfinite(*v) && *v >= 0;
+}
+
+/* ---- timelines ------------------------------------------------------------------------------------ */
+
+static const char *const tl_cols[TL_NCOLS] = {"util", "power", "mem", "sm", "clock", "throttle"};
+
+/* A column's value as the summary stores it: memory in GiB with one decimal, the others whole. */
+static json_t *tl_value(size_t col, double v)
+{
+    if (col == 2)
+        return json_real(round(v * 10) / 10);
+    return json_integer((json_int_t)llround(v));
+}
+
+/* The node's "tl", checked and rebuilt (hostile input: only the documented shape goes through), or
+ * NULL when it is malformed. */
+static json_t *tl_clean(const json_t *tl)
+{
+    const json_t *t0 = json_object_get(tl, "t0"), *cols = json_object_get(tl, "cols"), *pts = json_object_get(tl, "pts");
+    if (!json_is_integer(t0) || json_integer_value(t0) <= 0 || json_integer_value(t0) > ((json_int_t)1 << 40) ||
+        !json_is_array(cols) || json_array_size(cols) != TL_NCOLS || !json_is_array(pts) ||
+        json_array_size(pts) > TL_MAX_PTS)
+        return NULL;
+    for (size_t c = 0; c < TL_NCOLS; c++) {
+        const json_t *name = json_array_get(cols, c);
+        if (!json_is_string(name) || strcmp(json_string_value(name), tl_cols[c]) != 0)
+            return NULL;
+    }
+    json_t *out = json_array();
+    json_int_t prev_end = 0;
+    size_t i;
+    const json_t *p;
+    json_array_foreach(pts, i, p) {
+        const json_t *off = json_array_get(p, 0), *dur = json_array_get(p, 1);
+        if (!json_is_array(p) || json_array_size(p) != 2 + TL_NCOLS || !json_is_integer(off) || !json_is_integer(dur) ||
+            json_integer_value(off) < prev_end || json_integer_value(dur) < 0 ||
+            json_integer_value(off) > TL_MAX_OFFSET || json_integer_value(dur) > TL_MAX_OFFSET)
+            goto bad;
+        prev_end = json_integer_value(off) + json_integer_value(dur);
+        json_t *q = json_pack("[II]", json_integer_value(off), json_integer_value(dur));
+        json_array_append_new(out, q);
+        for (size_t c = 0; c < TL_NCOLS; c++) {
+            const json_t *v = json_array_get(p, 2 + c);
+            double d;
+            if (json_is_null(v)) {
+                json_array_append_new(q, json_null());
+                continue;
+            }
+            if (!json_is_number(v) || !isfinite(d = json_number_value(v)) || d < 0 || d > 1e7)
+                goto bad;
+            json_array_append_new(q, tl_value(c, d));
+        }
+    }
+    return json_pack("{s:I, s:O, s:o}", "t0", json_integer_value(t0), "cols", cols, "pts", out);
+bad:
+    json_decref(out);
+    return NULL;
+}
+
+/* Merges points i and i+1 of `pts` (duration-weighted means of the non-null values). */
+static void tl_merge_pair(json_t *pts, size_t i)
+{
+    json_t *a = json_array_get(pts, i), *b = json_array_get(pts, i + 1);
+    json_int_t off = json_integer_value(json_array_get(a, 0));
+    double da = (double)json_integer_value(json_array_get(a, 1)), db = (double)json_integer_value(json_array_get(b, 1));
+    json_int_t end = json_integer_value(json_array_get(b, 0)) + json_integer_value(json_array_get(b, 1));
+    json_t *m = json_pack("[II]", off, end - off);
+    for (size_t c = 0; c < TL_NCOLS; c++) {
+        const json_t *va = json_array_get(a, 2 + c), *vb = json_array_get(b, 2 + c);
+        double s = 0, w = 0, n = 0, plain = 0;
+        if (json_is_number(va)) {
+            s += json_number_value(va) * da;
+            w += da;
+            plain += json_number_value(va);
+            n++;
+        }
+        if (json_is_number(vb)) {
+            s += json_number_value(vb) * db;
+            w += db;
+            plain += json_number_value(vb);
+            n++;
+        }
+        if (n == 0)
+            json_array_append_new(m, json_null());
+        else
+            json_array_append_new(m, tl_value(c, w > 0 ? s / w : plain / n));
+    }
+    json_array_set_new(pts, i, m);
+    json_array_remove(pts, i + 1);
+}
+
+bool records_thin(json_t *summary)
+{
+    json_t *nodes = json_object_get(json_object_get(summary, "jobtel"), "nodes");
+    const char *nk, *gk;
+    json_t *node, *gpu;
+    bool thinned = false, any = false;
+    json_object_foreach(nodes, nk, node) {
+        json_object_foreach(node, gk, gpu) {
+            json_t *pts = json_object_get(json_object_get(gpu, "tl"), "pts");
+            if (!pts)
+                continue;
+            any = true;
+            size_t n = json_array_size(pts);
+            if (n <= TL_THIN_MIN)
+                continue;
+            /* The middle first: the first and last TL_THIN_KEEP points (the job's dense first and last
+             * minutes) stay while the middle has points to merge. */
+            size_t keep = n >= 2 * TL_THIN_KEEP + 4 ? TL_THIN_KEEP : 0;
+            for (size_t i = keep; i + 1 < json_array_size(pts) - keep; i++)
+                tl_merge_pair(pts, i);
+            thinned = true;
+        }
+    }
+    if (thinned || !any)
+        return thinned;
+    /* Every timeline is down to a handful of points and the summary is still too large: no timelines. */
+    json_object_foreach(nodes, nk, node) {
+        json_object_foreach(node, gk, gpu) {
+            json_object_del(gpu, "tl");
+        }
+    }
+    return true;
 }
 
 static bool read_file(int dirfd, const char *name, struct buf *b)
@@ -101,6 +230,14 @@ static bool fold_one(const json_t *rec, const char *jobid, json_t *node, struct 
             json_object_set_new(o, "xids", json_integer((json_int_t)v));
         if (num(g, "throttle_s", &v))
             json_object_set_new(o, "throttle", json_real(v));
+        const json_t *tl = json_object_get(g, "tl");
+        if (tl) {
+            json_t *clean = tl_clean(tl);
+            if (clean)
+                json_object_set_new(o, "tl", clean);
+            else
+                log_warn("job %s: GPU %s: malformed timeline left out (the totals are kept)", jobid, key);
+        }
         json_object_set_new(node, key, o);
     }
     return true;

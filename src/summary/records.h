@@ -16,4 +16,9 @@ struct records_sum {
  * summary unchanged). Malformed or unsafe files are skipped and logged. */
 size_t records_fold(const char *dir, const char *jobid, json_t *summary, struct records_sum *sum);
 
+/* Halves every timeline in summary["jobtel"] (pairwise merges, the middle of each first); once every
+ * timeline is down to a few points, removes them. false when there was nothing left to remove: the
+ * caller's size budget cannot be met by thinning. */
+bool records_thin(json_t *summary);
+
 #endif

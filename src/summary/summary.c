@@ -37,6 +37,11 @@
 #define SETTLE_FIRST_WAIT_S 0.5
 #define SPOOL_MAX_AGE_DEFAULT_S (7 * 86400)
 #define SPOOL_ENTRY_MAX 512
+/* The largest AdminComment stored. Slurm keeps admin_comment in a MySQL text column (65535 bytes);
+ * jobstats reads at most SACCT_ADMIN_COMMENT_MAX (16384) of it. Only the timelines can make a summary
+ * this large (many nodes); they are thinned first (docs/accounting.md). */
+#define SUMMARY_COMMENT_BUDGET 16000u
+_Static_assert(SUMMARY_COMMENT_BUDGET < SACCT_ADMIN_COMMENT_MAX, "jobstats must read back what is stored");
 
 /* One spooled job: what --retry-spool needs without the epilog's environment. */
 struct spool_entry {
@@ -353,9 +358,16 @@ static enum jt_err store_job(const struct js_conf *conf, const struct summary_op
     bool base32 = o->enc == ENC_JS1B32 || (o->enc == ENC_AUTO && mark_exists(conf->spool_dir));
     for (int attempt = 0; attempt < 2; attempt++) {
         buf_reset(&comment);
-        if (has_data)
+        if (has_data) {
             rc = js1_encode_comment(summary, base32 ? JS1_ENC_BASE32 : JS1_ENC_BASE64, &comment);
-        else
+            /* Too large for the readers: the timelines are thinned (then dropped) until it fits. */
+            while (rc == JT_OK && comment.len > SUMMARY_COMMENT_BUDGET && records_thin(summary)) {
+                buf_reset(&comment);
+                rc = js1_encode_comment(summary, base32 ? JS1_ENC_BASE32 : JS1_ENC_BASE64, &comment);
+                log_info("job %s: summary over %u bytes: timelines thinned to %zu bytes", dbid,
+                         SUMMARY_COMMENT_BUDGET, comment.len);
+            }
+        } else
             rc = buf_printf(&comment, "%s%s", base32 ? "js1b32:" : "JS1:", base32 ? (is_short ? "short" : "none") : word);
         if (rc != JT_OK)
             goto out;

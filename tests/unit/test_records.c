@@ -65,12 +65,65 @@ static void test_fold(void **state)
     json_decref(summary);
 }
 
+/* The nodes' timelines: the documented shape goes through (rebuilt, rounded), anything else is left out
+ * while the node's totals are kept. */
+static void test_fold_timeline(void **state)
+{
+    (void)state;
+    char p[128];
+    snprintf(p, sizeof p, "%s/88", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    static const char cols[] = "\"cols\":[\"util\",\"power\",\"mem\",\"sm\",\"clock\",\"throttle\"]";
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"version\":2,\"jobid\":\"88\",\"gpus\":["
+             "{\"gpu\":\"0\",\"gi\":\"\",\"allocated_s\":10,\"tl\":{\"t0\":1700000000,%s,\"pts\":"
+             "[[0,5,55.4,250,12.34,null,1410,0],[5,5,60,251,12.3,null,1410,20]],\"extra\":1}},"
+             "{\"gpu\":\"1\",\"gi\":\"\",\"allocated_s\":10,\"tl\":{\"t0\":1700000000,%s,\"pts\":"
+             "[[0,5,1,1,1,null,1,0],[4,5,1,1,1,null,1,0]]}},"
+             "{\"gpu\":\"2\",\"gi\":\"\",\"allocated_s\":10,\"tl\":{\"t0\":1700000000,%s,\"pts\":"
+             "[[0,5,-1,1,1,null,1,0]]}},"
+             "{\"gpu\":\"3\",\"gi\":\"\",\"allocated_s\":10,\"tl\":{\"t0\":\"x\",%s,\"pts\":[]}}]}\n",
+             cols, cols, cols, cols);
+    snprintf(p, sizeof p, "%s/88/n1.json", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    json_t *summary = json_pack("{s:{s:{}}}", "nodes", "n1");
+    struct records_sum sum;
+    assert_int_equal(records_fold(dir, "88", summary, &sum), 1);
+    const json_t *node = json_object_get(json_object_get(json_object_get(summary, "jobtel"), "nodes"), "n1");
+    char *dump = json_dumps(json_object_get(json_object_get(node, "0"), "tl"), JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    assert_string_equal(dump, "{\"t0\":1700000000,\"cols\":[\"util\",\"power\",\"mem\",\"sm\",\"clock\","
+                              "\"throttle\"],\"pts\":[[0,5,55,250,12.3,null,1410,0],[5,5,60,251,12.3,null,1410,20]]}");
+    free(dump);
+    /* overlapping points, a negative value, a t0 that is not a number: no timeline, the totals stay */
+    for (int g = 1; g <= 3; g++) {
+        char k[4];
+        snprintf(k, sizeof k, "%d", g);
+        const json_t *o = json_object_get(node, k);
+        assert_non_null(o);
+        assert_non_null(json_object_get(o, "alloc"));
+        assert_null(json_object_get(o, "tl"));
+    }
+    /* thinning: pairwise, duration-weighted, null stays null; then the timelines go */
+    assert_true(records_thin(summary));
+    dump = json_dumps(json_object_get(json_object_get(json_object_get(node, "0"), "tl"), "pts"), JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    assert_string_equal(dump, "[[0,10,58,251,12.3,null,1410,10]]");
+    free(dump);
+    assert_true(records_thin(summary)); /* nothing left to halve: removed */
+    assert_null(json_object_get(json_object_get(node, "0"), "tl"));
+    assert_false(records_thin(summary));
+    json_decref(summary);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/jt_records_XXXXXX");
     if (!mkdtemp(dir))
         return 1;
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_fold_timeline)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
