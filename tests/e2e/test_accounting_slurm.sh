@@ -1,0 +1,216 @@
+#!/bin/bash
+# test_accounting_slurm.sh - a job's exact accounting and timeline through a real job end: Slurm with
+# accounting (munged, mariadbd, slurmdbd, slurmctld, slurmd), the exporter on a fake NVML whose GPU 0
+# alternates 20 % / 100 W / 1980 MHz and 80 % / 300 W / 1410 MHz (power-capped) every 10 s and whose
+# GPU 1 stays at 50 % / 200 W, a real Prometheus for Princeton's part of the summary.
+#
+# 1. The node epilog runs `jobtel epilog` then `jobtel job-record`: the job's record (totals and
+#    timelines) lands in the records directory.
+# 2. EpilogSlurmctld runs `jobtel summary --store --records-dir`: the AdminComment, decoded here
+#    independently of jobtel, holds Princeton's keys and the "jobtel" key, whose exact utilization and
+#    energy match the scenario's integrals over the job's recorded span (2 pp, 1 %), and whose per-GPU
+#    timelines are in time order with every point's values within what the scenario gave over that
+#    point's span (exactly the constant values on GPU 1).
+# 3. Prometheus stopped: `jobstats JOBID` prints the exact section from the stored summary.
+#
+# test_jobstats_slurm.sh covers the Princeton summary path (spool, retry, report equality); this one adds
+# the node records, which make the stored report differ from a live one by design.
+source "$SRC/tests/e2e/lib.sh"
+source "$SRC/tests/e2e/slurm/cluster.sh"
+
+JOBTEL_ABS=$(readlink -f "$JOBTEL")
+JOBSTATS=$(dirname "$JOBTEL_ABS")/jobstats
+HOST=$(hostname -s)
+
+slurm_require
+mkdir -p "$T/out" "$T/work" "$T/proc" "$T/spool" "$T/records"
+chmod 1777 "$T/out" "$T/work"
+
+START=$(date +%s.%N)
+export FAKE_NVML_START_EPOCH=$START
+cat >"$T/scenario.json" <<'EOS'
+{"schema": 1, "gpus": [
+ {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-21111111-2222-3333-4444-555555555550",
+  "pci_bus_id": "00000000:07:00.0", "minor_number": 0, "memory_total_mib": 81559,
+  "values": {"gpu_util": {"timeline": [[0, 20], [10, 80]], "period": 20, "average": 1},
+             "mem_util": 10, "memory_used_mib": 4096,
+             "power_mw": {"timeline": [[0, 100000], [10, 300000]], "period": 20},
+             "energy_mj": {"rate": "power_mw", "initial": 1000000000},
+             "clock_sm_mhz": {"timeline": [[0, 1980], [10, 1410]], "period": 20},
+             "clocks_event_reasons": {"timeline": [[0, 0], [10, 4]], "period": 20}}},
+ {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-21111111-2222-3333-4444-555555555551",
+  "pci_bus_id": "00000000:08:00.0", "minor_number": 1, "memory_total_mib": 81559,
+  "values": {"gpu_util": 50, "mem_util": 10, "memory_used_mib": 8192, "power_mw": 200000,
+             "energy_mj": {"rate": "power_mw", "initial": 2000000000},
+             "clock_sm_mhz": 1700, "clocks_event_reasons": 0}}]}
+EOS
+
+common=(--no-syslog --log.level=info --gpustat-dir "$T/gpustat" --hpc-dir "$T/hpc" --path.procfs "$T/proc")
+slurm_write_wrapper "$T/prolog.sh" "$JOBTEL_ABS" prolog "${common[@]}"
+# The node epilog as a site writes it: the mapping cleanup, then the job's record for the controller.
+cat >"$T/epilog.sh" <<EOS
+#!/bin/sh
+'$JOBTEL_ABS' epilog $(printf "'%s' " "${common[@]}") 2>>'$T/epilog.log'
+exec '$JOBTEL_ABS' job-record --socket='$T/acct.sock' --records-dir='$T/records' 2>>'$T/epilog.log'
+EOS
+chmod 755 "$T/epilog.sh"
+cat >"$T/epilog_ctld.sh" <<EOS
+#!/bin/sh
+SLURM_CONF=$T/slurm/slurm.conf
+export SLURM_CONF
+exec $JOBTEL_ABS summary --store "\$SLURM_JOB_ID" --config $T/jobstats.conf --records-dir $T/records 2>>$T/epilog_ctld.log
+EOS
+chmod 755 "$T/epilog_ctld.sh"
+
+trap 'rc=$?; set +e; slurm_down; (exit $rc); cleanup' EXIT
+SLURM_ACCOUNTING=1 SLURM_CGROUP=1 SLURM_EPILOG_CTLD="$T/epilog_ctld.sh" slurm_up 2 "$T/prolog.sh" "$T/epilog.sh"
+pass "Slurm with slurmdbd, node epilog with job-record, EpilogSlurmctld with --records-dir"
+
+FAKE_NVML_SCENARIO="$T/scenario.json" start_exporter 0 --collector.gpu.nvml-library="$FAKE_NVML_LIB" \
+    --slurm.gpustat-dir="$T/gpustat" --hpc-job-mapping-dir="$T/hpc" --accounting.socket="$T/acct.sock"
+mkdir -p "$T/prom"
+cat >"$T/prom/prometheus.yml" <<EOS
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: jobtel
+    scrape_interval: 1s
+    scrape_timeout: 1s
+    static_configs:
+      - targets: ['127.0.0.1:$EXPORTER_PORT']
+        labels:
+          cluster: jobtele2e
+EOS
+start_prometheus_config 0 "$T/prom/prometheus.yml"
+cat >"$T/jobstats.conf" <<EOS
+prometheus_url = http://127.0.0.1:$PROM_PORT
+sacct = $(command -v sacct)
+sacctmgr = $(command -v sacctmgr)
+sampling_period = 1
+command_timeout = 10
+spool_dir = $T/spool
+EOS
+wait_for 60 prom_is 'up{cluster="jobtele2e"}' 1 || fail "Prometheus never scraped the exporter"
+
+# --- the job: both GPUs until the daemon has accounted 45 s of it (two full periods of GPU 0) -------------
+J=$(sbatch --parsable --gres=gpu:2 -c 1 --mem=100M -t 5 -D "$T/work" -o "$T/out/%j.out" \
+    --wrap "for i in \$(seq 3000); do [ -e $T/out/release ] && break; sleep 0.1; done")
+[ -n "$J" ] || fail "sbatch failed"
+wait_for 60 sh -c "[ \"\$(squeue -h -j $J -o %T)\" = RUNNING ]" || fail "job $J did not start"
+allocated() {
+    local f v
+    f=$(mktemp "$T/scrape.XXXXXX")
+    curl -sf "http://127.0.0.1:$EXPORTER_PORT/metrics" -o "$f" || return 1
+    v=$(awk -v s="jobtel_job_gpu_allocated_seconds_total{jobid=\"$J\",gpu=\"1\"" 'index($0, s) == 1 { print $NF }' "$f")
+    [ -n "$v" ] && "$PY" -c "import sys; sys.exit(0 if float('$v') >= $1 else 1)"
+}
+wait_for 180 allocated 45 || fail "the daemon did not account 45 s of job $J: $(grep "jobid=\"$J\"" "$T"/exporter*.log | head -3)"
+# Princeton's part needs the job's GPU series in Prometheus for a few samples.
+wait_for 60 prom_is "count(nvidia_gpu_duty_cycle{jobid=\"$J\"})" 2 || fail "Prometheus does not see job $J's GPUs"
+touch "$T/out/release"
+wait_for 60 sh -c "[ -z \"\$(squeue -h -j $J 2>/dev/null)\" ]" || fail "job $J did not end"
+
+# --- 1. the node's record ------------------------------------------------------------------------------------
+wait_for 60 test -s "$T/records/$J/$HOST.json" || fail "no record from the node epilog: $(cat "$T/epilog.log" 2>/dev/null)"
+pass "the node epilog wrote job $J's record ($(stat -c %s "$T/records/$J/$HOST.json") bytes)"
+
+# --- 2. the stored summary ------------------------------------------------------------------------------------
+wait_for 90 sh -c "sacct -n -X -P -j $J -o AdminComment | grep -qE '^(JS1:H4sI|js1b32:)'" \
+    || fail "no summary stored for job $J: '$(sacct -n -X -P -j "$J" -o AdminComment)'; $(cat "$T/epilog_ctld.log" 2>/dev/null)"
+sacct -n -X -P -j "$J" -o AdminComment >"$T/admin_comment.txt"
+grep -q "exact accounting records of 1 node(s) folded in" "$T/epilog_ctld.log" \
+    || fail "the summary was stored without the node's record: $(cat "$T/epilog_ctld.log")"
+"$PY" - "$T/admin_comment.txt" "$T/records/$J/$HOST.json" "$HOST" "$START" "$T/summary.json" <<'EOP' || fail "stored summary of job $J does not match the scenario: $(cat "$T/summary.json" 2>/dev/null)"
+import base64, gzip, json, math, sys
+comment, record_file, host, start = open(sys.argv[1]).read().strip(), sys.argv[2], sys.argv[3], float(sys.argv[4])
+# Decoded here as Princeton's tools do (JS1: base64) or as the lowercase base32 spelling reads.
+if comment.startswith("JS1:"):
+    raw = base64.b64decode(comment[4:])
+else:
+    b = comment[len("js1b32:"):].upper()
+    raw = base64.b32decode(b + "=" * (-len(b) % 8))
+summary = json.loads(gzip.decompress(raw))
+json.dump(summary, open(sys.argv[5], "w"), indent=1)
+print(f"AdminComment: {len(comment)} bytes ({comment[:7]}...)")
+# Princeton's keys as jobstats made them from Prometheus (its node name is the scrape target's).
+(pnode,) = summary["nodes"].values()
+assert summary["gpus"] == 2 and set(pnode["gpu_utilization"]) == {"0", "1"}, "Princeton's keys"
+rec = {g["gpu"]: g for g in json.load(open(record_file))["gpus"]}
+jt = summary["jobtel"]
+node = jt["nodes"][host]
+assert set(node) == {"0", "1"}, node.keys()
+
+# The scenario, in scenario time (wall - start).
+def util0(t): return 20.0 if (t % 20) < 10 else 80.0
+def power0(t): return 100.0 if (t % 20) < 10 else 300.0
+def mean(f, a, b, step=0.01):
+    n = max(1, int(round((b - a) / step)))
+    return sum(f(a + (i + 0.5) * (b - a) / n) for i in range(n)) / n
+def rng(f, a, b, step=0.05):
+    vals = [f(a + i * step) for i in range(int((b - a) / step) + 1)]
+    return min(vals), max(vals)
+
+# Exact figures: the daemon integrated (last - alloc, last] (no gap in this job; the collection that first
+# found the job credits it the interval that collection closed, so alloc is last - first plus that interval).
+for gpu in ("0", "1"):
+    r, g = rec[gpu], node[gpu]
+    assert abs(g["alloc"] - r["allocated_s"]) < 1e-6 and 0 <= g["alloc"] - (r["last"] - r["first"]) <= 3, (g["alloc"], r)
+    a, b = r["last"] - g["alloc"] - start, r["last"] - start
+    want_u = mean(util0, a, b) if gpu == "0" else 50.0
+    want_e = mean(power0, a, b) * (b - a) if gpu == "0" else 200.0 * (b - a)
+    got_u, got_e = 100 * g["busy"] / g["alloc"], g["energy"]
+    print(f"GPU {gpu}: exact utilization {got_u:.2f} % (scenario {want_u:.2f} %), energy {got_e:.1f} J "
+          f"(scenario {want_e:.1f} J) over {g['alloc']:.1f} s")
+    assert abs(got_u - want_u) <= 2.0, ("utilization", gpu, got_u, want_u)
+    assert abs(got_e - want_e) <= 0.01 * want_e, ("energy", gpu, got_e, want_e)
+    assert g["mem_peak"] == (4096 if gpu == "0" else 8192) << 20
+assert abs(jt["energy_j"] - round(node["0"]["energy"] + node["1"]["energy"])) <= 1
+
+# Timelines: the documented shape, in time order, every point within what the scenario gave over its span.
+for gpu in ("0", "1"):
+    tl = node[gpu]["tl"]
+    assert tl["cols"] == ["util", "power", "mem", "sm", "clock", "throttle"], tl["cols"]
+    assert isinstance(tl["t0"], int) and abs(tl["t0"] - (rec[gpu]["last"] - node[gpu]["alloc"])) <= 1.5, (tl["t0"], rec[gpu])
+    pts, prev_end, covered = tl["pts"], 0, 0
+    assert 8 <= len(pts) <= 100, len(pts)
+    seen = set()
+    for off, dur, util, power, mem, sm, clock, thr in pts:
+        assert isinstance(off, int) and isinstance(dur, int) and off >= prev_end and 0 <= dur <= 8, (off, dur)
+        prev_end, covered = off + dur, covered + dur
+        a, b = tl["t0"] + off - start - 1.5, tl["t0"] + off + dur - start + 1.5
+        assert mem == (4.0 if gpu == "0" else 8.0) and sm is None, (mem, sm)
+        if gpu == "1":
+            assert (util, power, clock, thr) == (50, 200, 1700, 0), (off, util, power, clock, thr)
+            continue
+        lo, hi = rng(util0, a, b)
+        assert lo - 1 <= util <= hi + 1, ("util", off, dur, util, lo, hi)
+        lo, hi = rng(power0, a, b)
+        assert lo - 1 <= power <= hi + 1, ("power", off, dur, power, lo, hi)
+        high = rng(lambda t: 1 if (t % 20) >= 10 else 0, a, b)
+        if high == (1, 1):
+            assert (clock, thr) == (1410, 100), ("power-capped phase", off, clock, thr)
+        elif high == (0, 0):
+            assert (clock, thr) == (1980, 0), ("free phase", off, clock, thr)
+        else:
+            assert 1410 <= clock <= 1980 and 0 <= thr <= 100, ("mixed point", off, clock, thr)
+        seen.add(util)
+    assert abs(covered - node[gpu]["alloc"]) <= 2, (covered, node[gpu]["alloc"])
+    if gpu == "0":
+        assert min(seen) <= 30 and max(seen) >= 70, ("the timeline does not show GPU 0's swings", sorted(seen))
+    print(f"GPU {gpu}: {len(pts)} timeline points over {covered} s, utilization values {sorted(seen) if seen else 50}")
+with open(sys.argv[5] + ".exact", "w") as f:
+    f.write(f"{jt['gpu_util_exact']:.1f} {jt['energy_j'] / 3.6e6:.3f}\n")
+EOP
+pass "job $J's AdminComment holds the exact figures and the timelines of the scenario"
+
+# --- 3. Prometheus gone: the exact section from the stored summary ----------------------------------------
+stop_pid "$PROM_PID"
+"$JOBSTATS" --config "$T/jobstats.conf" -n "$J" >"$T/noprom.txt" 2>&1 || fail "no report without Prometheus: $(cat "$T/noprom.txt")"
+cat "$T/noprom.txt"
+read -r UTIL KWH <"$T/summary.json.exact"
+grep -q "Exact GPU Accounting" "$T/noprom.txt" || fail "no exact section without Prometheus"
+grep -qF "GPU utilization (exact)  $UTIL%" "$T/noprom.txt" || fail "exact utilization $UTIL% not in the report"
+grep -qF "GPU energy               $KWH kWh" "$T/noprom.txt" || fail "energy $KWH kWh not in the report"
+pass "Prometheus stopped: jobstats $J prints the exact section ($UTIL %, $KWH kWh) from the stored summary"
+stop_pid "$EXPORTER_PID"
