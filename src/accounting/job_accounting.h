@@ -20,6 +20,8 @@
  *    evenly. XIDs and throttle seconds go to every job on the GPU, whole.
  *  - Memory: the GPU's peak framebuffer use while the job held it (whole device: NVML has no reliable
  *    per-process figure on every driver).
+ * Each record also keeps a downsampled timeline of per-interval means (job_timeline.h), fed by the same
+ * integrated intervals, so a gap is never averaged in.
  * Once a job ends its series leave /metrics (as every GPU series drops its labels), unless `export_ended_s`
  * keeps them a little longer so a slow scraper still sees the final totals; its record is kept
  * `retention_s` after the job was last seen, at most `max_records` of them: when full,
