@@ -257,6 +257,44 @@ static bool name_ok(const char *n)
     return true;
 }
 
+/* How many node records DIR/JOBID holds (names only: the files are checked when folded). */
+static size_t records_count(const char *dir, const char *jobid)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, jobid) >= sizeof path)
+        return 0;
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return 0;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return 0;
+    }
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < RECORD_FILES_MAX) {
+        if (name_ok(de->d_name))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+size_t records_wait(const char *dir, const char *jobid, size_t nodes, double max_wait_s)
+{
+    if (!dir || !*dir)
+        return 0;
+    double waited = 0, step = 0.1;
+    size_t n;
+    while ((n = records_count(dir, jobid)) < nodes && waited < max_wait_s) {
+        usleep((useconds_t)(step * 1e6));
+        waited += step;
+        step = step * 2 > 1 ? 1 : step * 2;
+    }
+    return n;
+}
+
 size_t records_fold(const char *dir, const char *jobid, json_t *summary, struct records_sum *sum)
 {
     memset(sum, 0, sizeof *sum);

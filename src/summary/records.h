@@ -16,6 +16,11 @@ struct records_sum {
  * summary unchanged). Malformed or unsafe files are skipped and logged. */
 size_t records_fold(const char *dir, const char *jobid, json_t *summary, struct records_sum *sum);
 
+/* Slurm runs EpilogSlurmctld while the nodes' epilogs may still be writing their records: waits until
+ * DIR/JOBID holds `nodes` records or `max_wait_s` passed (polling at 0.1, 0.2, ... 1 s); returns how
+ * many there are. */
+size_t records_wait(const char *dir, const char *jobid, size_t nodes, double max_wait_s);
+
 /* Halves every timeline in summary["jobtel"] (pairwise merges, the middle of each first); once every
  * timeline is down to a few points, removes them. false when there was nothing left to remove: the
  * caller's size budget cannot be met by thinning. */

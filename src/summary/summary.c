@@ -41,6 +41,8 @@
  * jobstats reads at most SACCT_ADMIN_COMMENT_MAX (16384) of it. Only the timelines can make a summary
  * this large (many nodes); they are thinned first (docs/accounting.md). */
 #define SUMMARY_COMMENT_BUDGET 16000u
+/* How long --store waits for a GPU job's node records (a node without jobtel never writes one). */
+#define RECORDS_WAIT_S 5.0
 _Static_assert(SUMMARY_COMMENT_BUDGET < SACCT_ADMIN_COMMENT_MAX, "jobstats must read back what is stored");
 
 /* One spooled job: what --retry-spool needs without the epilog's environment. */
@@ -349,6 +351,14 @@ static enum jt_err store_job(const struct js_conf *conf, const struct summary_op
     }
     bool has_data = summary && json_object_size(json_object_get(summary, "nodes")) > 0;
     if (has_data) {
+        /* A GPU job's node records may still be on their way (the node epilogs run beside this one). */
+        if (job->gpus > 0 && o->records_dir && *o->records_dir) {
+            size_t nodes = job->nnodes ? job->nnodes : 1;
+            size_t have = records_wait(o->records_dir, e->jobid, nodes, RECORDS_WAIT_S);
+            if (have < nodes)
+                log_info("job %s: %zu of %zu node record(s) after %.0f s; storing without the others", dbid, have,
+                         nodes, RECORDS_WAIT_S);
+        }
         struct records_sum sum;
         size_t n = records_fold(o->records_dir, e->jobid, summary, &sum);
         if (n)

@@ -47,10 +47,13 @@ EOS
 
 common=(--no-syslog --log.level=info --gpustat-dir "$T/gpustat" --hpc-dir "$T/hpc" --path.procfs "$T/proc")
 slurm_write_wrapper "$T/prolog.sh" "$JOBTEL_ABS" prolog "${common[@]}"
-# The node epilog as a site writes it: the mapping cleanup, then the job's record for the controller.
+# The node epilog as a site writes it: the mapping cleanup, other site work (2 s here: slurmctld runs
+# EpilogSlurmctld beside the node epilogs, so the summary must wait for the record), then the job's
+# record for the controller.
 cat >"$T/epilog.sh" <<EOS
 #!/bin/sh
 '$JOBTEL_ABS' epilog $(printf "'%s' " "${common[@]}") 2>>'$T/epilog.log'
+sleep 2
 exec '$JOBTEL_ABS' job-record --socket='$T/acct.sock' --records-dir='$T/records' 2>>'$T/epilog.log'
 EOS
 chmod 755 "$T/epilog.sh"

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,16 @@
 #include "summary/records.h"
 
 static char dir[64];
+
+static void put_in(const char *job, const char *name, const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s/%s", dir, job, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
 
 static void put(const char *name, const char *text)
 {
@@ -118,12 +129,38 @@ static void test_fold_timeline(void **state)
     json_decref(summary);
 }
 
+static void *late_writer(void *arg)
+{
+    (void)arg;
+    usleep(150000);
+    put_in("55", "n1.json", "{}");
+    return NULL;
+}
+
+/* --store waits for the records the node epilogs are still writing, and no longer than it may. */
+static void test_wait_for_records(void **state)
+{
+    (void)state;
+    char p[128];
+    snprintf(p, sizeof p, "%s/55", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    assert_int_equal(records_wait(dir, "55", 1, 0.3), 0); /* nothing comes: gives up */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, late_writer, NULL), 0);
+    assert_int_equal(records_wait(dir, "55", 1, 600), 1); /* returns once it is there */
+    pthread_join(th, NULL);
+    put_in("55", ".n2.json.tmp.7", "{}"); /* a record being written does not count */
+    assert_int_equal(records_wait(dir, "55", 2, 0.3), 1);
+    assert_int_equal(records_wait(dir, "56", 1, 0), 0); /* no directory */
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/jt_records_XXXXXX");
     if (!mkdtemp(dir))
         return 1;
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_fold_timeline)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_fold_timeline),
+                                       cmocka_unit_test(test_wait_for_records)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
