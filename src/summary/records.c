@@ -283,8 +283,9 @@ static size_t records_count(const char *dir, const char *jobid)
 
 size_t records_wait(const char *dir, const char *jobid, size_t nodes, double max_wait_s)
 {
-    if (!dir || !*dir)
-        return 0;
+    struct stat st;
+    if (!dir || !*dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0; /* no records directory: this site does not run job-record, nothing to wait for */
     double waited = 0, step = 0.1;
     size_t n;
     while ((n = records_count(dir, jobid)) < nodes && waited < max_wait_s) {

@@ -18,7 +18,7 @@ size_t records_fold(const char *dir, const char *jobid, json_t *summary, struct 
 
 /* Slurm runs EpilogSlurmctld while the nodes' epilogs may still be writing their records: waits until
  * DIR/JOBID holds `nodes` records or `max_wait_s` passed (polling at 0.1, 0.2, ... 1 s); returns how
- * many there are. */
+ * many there are. No wait when DIR itself does not exist (the site does not run job-record). */
 size_t records_wait(const char *dir, const char *jobid, size_t nodes, double max_wait_s);
 
 /* Halves every timeline in summary["jobtel"] (pairwise merges, the middle of each first); once every

@@ -351,8 +351,9 @@ static enum jt_err store_job(const struct js_conf *conf, const struct summary_op
     }
     bool has_data = summary && json_object_size(json_object_get(summary, "nodes")) > 0;
     if (has_data) {
-        /* A GPU job's node records may still be on their way (the node epilogs run beside this one). */
-        if (job->gpus > 0 && o->records_dir && *o->records_dir) {
+        /* A GPU job that just ended: its node records may still be on their way (the node epilogs run
+         * beside this one). A spooled job's are long there, or will never be. */
+        if (o->mode == MODE_STORE && job->gpus > 0 && o->records_dir && *o->records_dir) {
             size_t nodes = job->nnodes ? job->nnodes : 1;
             size_t have = records_wait(o->records_dir, e->jobid, nodes, RECORDS_WAIT_S);
             if (have < nodes)

@@ -152,6 +152,9 @@ static void test_wait_for_records(void **state)
     put_in("55", ".n2.json.tmp.7", "{}"); /* a record being written does not count */
     assert_int_equal(records_wait(dir, "55", 2, 0.3), 1);
     assert_int_equal(records_wait(dir, "56", 1, 0), 0); /* no directory */
+    char nodir[128];
+    snprintf(nodir, sizeof nodir, "%s/not-there", dir);
+    assert_int_equal(records_wait(nodir, "55", 1, 600), 0); /* no records directory at all: no wait */
 }
 
 int main(void)
