@@ -52,6 +52,8 @@ void job_acct_free(struct job_acct *a)
     pthread_mutex_destroy(&a->mu);
     if (a->lock_fd >= 0)
         close(a->lock_fd);
+    for (size_t i = 0; i < a->n; i++)
+        tl_free(&a->rec[i].tl);
     free(a->rec);
     free(a->base);
     free(a->dir);
@@ -87,6 +89,7 @@ static struct acct_record *find_record(struct job_acct *a, const char *jobid, co
 
 static void remove_record(struct job_acct *a, size_t i)
 {
+    tl_free(&a->rec[i].tl);
     a->rec[i] = a->rec[a->n - 1];
     a->n--;
 }
@@ -306,8 +309,10 @@ void job_acct_end(struct job_acct *a, double mono, double wall)
     size_t i = 0;
     while (i < a->n) {
         struct acct_record *r = &a->rec[i];
-        if (!r->seen)
+        if (!r->seen && !r->ended) {
             r->ended = true;
+            tl_trim(&r->tl); /* kept for the epilog and restarts: no room for points that will not come */
+        }
         if (r->ended && wall - r->last_wall > a->retention_s) {
             remove_record(a, i);
             a->dirty = true;
@@ -621,6 +626,8 @@ enum jt_err job_acct_load(struct job_acct *a)
     }
     buf_free(&b);
     if (rc != JT_OK) {
+        for (size_t i = 0; i < a->n; i++)
+            tl_free(&a->rec[i].tl);
         a->n = 0;
         state_path(a, bad, sizeof bad, ".bad");
         log_error("accounting: %s refused (%s); kept as %s, starting empty", path, jt_strerror(rc), bad);
@@ -710,7 +717,7 @@ enum jt_err job_acct_job_json(struct job_acct *a, const char *jobid, struct buf 
 {
     pthread_mutex_lock(&a->mu);
     size_t found = 0;
-    buf_printf(out, "{\"version\":%d,\"jobid\":\"%s\",\"gpus\":[", ACCT_STATE_VERSION, jobid);
+    buf_printf(out, "{\"version\":%d,\"jobid\":\"%s\",\"gpus\":[", ACCT_RECORD_VERSION, jobid);
     for (size_t i = 0; i < a->n; i++) {
         const struct acct_record *r = &a->rec[i];
         if (strcmp(r->jobid, jobid) != 0)

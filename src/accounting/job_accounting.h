@@ -43,6 +43,8 @@
 #include "exporter/expo.h"
 
 #define ACCT_STATE_VERSION 2     /* 2: + each record's timeline; 1 is still read (no timeline) */
+/* The epilog's record JSON: additions (the timeline "tl") keep version 1, readers skip unknown keys. */
+#define ACCT_RECORD_VERSION 1
 #define ACCT_STATE_FILE "job_accounting.state"
 #define ACCT_STATE_MAX_BYTES (96u << 20) /* 4096 records with full timelines: about 50 MB */
 #define ACCT_MAX_WEIGHTS 16

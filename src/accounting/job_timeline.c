@@ -6,6 +6,7 @@
 #include "accounting/job_timeline.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* floor and round of the small non-negative numbers here, without libm (the daemon does not link it) */
@@ -25,6 +26,48 @@ void tl_init(struct acct_timeline *t)
     memset(t, 0, sizeof *t);
     t->last_end_mono = -1;
     t->mid_w = (float)TL_RES_S;
+}
+
+void tl_free(struct acct_timeline *t)
+{
+    free(t->p);
+    tl_init(t);
+}
+
+static bool tl_reserve(struct acct_timeline *t, unsigned need)
+{
+    if (need <= t->cap)
+        return true;
+    if (need > TL_MAX_POINTS)
+        return false;
+    unsigned cap = t->cap ? t->cap * 2u : 4u;
+    if (cap > TL_MAX_POINTS)
+        cap = TL_MAX_POINTS;
+    if (cap < need)
+        cap = need;
+    struct tl_point *p = realloc(t->p, cap * sizeof *p);
+    if (!p)
+        return false;
+    t->p = p;
+    t->cap = (uint8_t)cap;
+    return true;
+}
+
+void tl_trim(struct acct_timeline *t)
+{
+    if (t->cap == t->n)
+        return;
+    if (t->n == 0) {
+        free(t->p);
+        t->p = NULL;
+        t->cap = 0;
+        return;
+    }
+    struct tl_point *p = realloc(t->p, t->n * sizeof *p);
+    if (p) {
+        t->p = p;
+        t->cap = t->n;
+    }
 }
 
 static void merge_into(struct tl_point *dst, const struct tl_point *src)
@@ -106,6 +149,8 @@ void tl_add(struct acct_timeline *t, double mono, double wall, double dt, const 
         bool head = t->n == t->nhead && start < TL_HEAD_S && t->nhead < TL_HEAD_POINTS;
         if (!head && t->n - t->nhead - t->nmid >= TL_TAIL_POINTS)
             promote_oldest_tail(t);
+        if (!tl_reserve(t, t->n + 1u))
+            return;
         open = &t->p[t->n++];
         memset(open, 0, sizeof *open);
         open->start = (float)start;
@@ -187,7 +232,7 @@ bool tl_parse_head(struct cursor *c, struct acct_timeline *t, unsigned *npoints)
 {
     double t0, w;
     unsigned nhead, nmid, n;
-    tl_init(t);
+    tl_free(t);
     if (!next_num(c, &t0) || !(t0 > 0) || !next_num(c, &w) || !(w >= TL_RES_S) ||
         !next_uint(c, TL_HEAD_POINTS, &nhead) || !next_uint(c, TL_MID_POINTS, &nmid) ||
         !next_uint(c, TL_MAX_POINTS, &n) || nhead + nmid > n || n == 0)
@@ -200,12 +245,12 @@ bool tl_parse_head(struct cursor *c, struct acct_timeline *t, unsigned *npoints)
     t->nhead = (uint8_t)nhead;
     t->nmid = (uint8_t)nmid;
     *npoints = n;
-    return true;
+    return tl_reserve(t, n);
 }
 
 bool tl_parse_point(struct cursor *c, struct acct_timeline *t)
 {
-    if (t->n >= TL_MAX_POINTS)
+    if (t->n >= t->cap)
         return false;
     struct tl_point p;
     double v[2 + 2 * TL_SERIES];
@@ -214,10 +259,12 @@ bool tl_parse_point(struct cursor *c, struct acct_timeline *t)
             return false;
     }
     cur_skip_space(c);
-    if (!cur_eof(c) || v[1] < v[0] || (t->n && v[0] < (double)t->p[t->n - 1].end))
-        return false;
+    /* compared as the floats they were written from (%.9g gives each float back exactly; the decimal
+     * itself may lie either side of it) */
     p.start = (float)v[0];
     p.end = (float)v[1];
+    if (!cur_eof(c) || p.end < p.start || (t->n && p.start < t->p[t->n - 1].end))
+        return false;
     for (int k = 0; k < TL_SERIES; k++) {
         p.sum[k] = (float)v[2 + 2 * k];
         p.w[k] = (float)v[3 + 2 * k];

@@ -10,7 +10,8 @@
  * Layout of p[0..n): the head (points starting in the first TL_HEAD_S seconds, fixed once written), the
  * middle (buckets of mid_w seconds, aligned to multiples of mid_w from t0, merged pairwise when more
  * than TL_MID_POINTS), the tail (the latest TL_TAIL_POINTS dense points; the oldest moves into the
- * middle when a new one starts). So n <= TL_MAX_POINTS.
+ * middle when a new one starts). So n <= TL_MAX_POINTS. A point that cannot be allocated is not added
+ * (the totals are the record's; the timeline is a picture of them).
  */
 #ifndef JOBTEL_JOB_TIMELINE_H
 #define JOBTEL_JOB_TIMELINE_H
@@ -39,12 +40,14 @@ struct tl_point {
     float w[TL_SERIES];       /* seconds with a valid reading */
 };
 
+/* The points are allocated as they come (4, 8, ... TL_MAX_POINTS) and trimmed to their number when the
+ * job ends: a record kept for the epilog after a short job costs a few hundred bytes, not 5.6 KB. */
 struct acct_timeline {
     double t0;                /* unix seconds of the first point's start; 0: no point yet */
     double last_end_mono;     /* scratch (not persisted): end of the latest interval added, -1 none */
     float mid_w;              /* width of a middle bucket, seconds */
-    uint8_t n, nhead, nmid;
-    struct tl_point p[TL_MAX_POINTS];
+    uint8_t n, nhead, nmid, cap;
+    struct tl_point *p;       /* owned (tl_free); cap points */
 };
 
 /* One interval's means: v[c] valid when bit c of `valid` is set (units: %, W, GiB, %, MHz, %). */
@@ -53,7 +56,12 @@ struct tl_values {
     unsigned valid;
 };
 
+/* An empty timeline (owns nothing). */
 void tl_init(struct acct_timeline *t);
+/* Frees the points; the timeline is then empty. */
+void tl_free(struct acct_timeline *t);
+/* Gives back the room beyond the points held (the job ended: no more points come, unless it returns). */
+void tl_trim(struct acct_timeline *t);
 
 /* Adds the interval (mono - dt, mono], which ended at unix time `wall`. An interval that does not
  * follow the previous one (a gap, a restart) is placed by the wall clock, never before the last point. */

@@ -107,6 +107,7 @@ static void test_bounded_dense_ends_exact_means(void **state)
         struct acct_record *r = rec(a, "101");
         if (r->tl.n > most)
             most = r->tl.n;
+        assert_true(r->tl.cap <= TL_MAX_POINTS);
     }
     assert_true(most <= TL_MAX_POINTS);
     const json_t *g;
@@ -221,6 +222,32 @@ static void test_shared_share(void **state)
     job_acct_free(a);
 }
 
+/* Memory follows the points: a short job's ended record keeps room for its few points only, and the
+ * room comes back if the job returns. */
+static void test_memory_follows_points(void **state)
+{
+    (void)state;
+    struct job_acct *a = job_acct_new(NULL, 5, 86400, 64);
+    struct acct_sample s = {.gpu = "0", .up = true, .has_util = true, .jobs = job_a, .njobs = 1};
+    s.util_pct = 10;
+    for (int t = 0; t <= 12; t++)
+        collect1(a, t, &s);
+    struct acct_record *r = rec(a, "101");
+    assert_int_equal(r->tl.n, 3);
+    assert_true(r->tl.cap >= 3 && r->tl.cap <= 4);
+    struct acct_sample none = s;
+    none.njobs = 0;
+    collect1(a, 13, &none); /* the job has ended */
+    r = rec(a, "101");
+    assert_true(r->ended);
+    assert_int_equal(r->tl.cap, r->tl.n);
+    for (int t = 14; t <= 40; t++)
+        collect1(a, t, &s); /* it returns: points again */
+    r = rec(a, "101");
+    assert_true(r->tl.n > 3 && r->tl.cap >= r->tl.n && r->tl.cap <= TL_MAX_POINTS);
+    job_acct_free(a);
+}
+
 static char *job_text(struct job_acct *a)
 {
     struct buf b;
@@ -247,10 +274,14 @@ static void test_restart_keeps_timeline(void **state)
     (void)state;
     struct job_acct *a = job_acct_new(dir, 5, 86400, 64);
     struct acct_sample s = {.gpu = "0", .up = true, .has_util = true, .has_power = true, .jobs = job_a, .njobs = 1};
+    /* intervals of 1.0003 s from an odd origin: offsets that are no round numbers, written as floats */
     for (int t = 0; t <= 2000; t++) {
         s.util_pct = util_at(t);
         s.power_mw = 150000;
-        collect1(a, t, &s);
+        double m = 0.377 + t * 1.0003;
+        job_acct_begin(a);
+        job_acct_add(a, &s, m, WALL0 + m);
+        job_acct_end(a, m, WALL0 + m);
     }
     char *before = job_text(a);
     assert_int_equal(job_acct_save(a), JT_OK);
@@ -263,12 +294,12 @@ static void test_restart_keeps_timeline(void **state)
     free(after);
     /* the job goes on 30 s later (a new monotonic origin): placed by the wall clock, after the gap */
     for (int t = 0; t <= 10; t++)
-        job_acct_begin(b), job_acct_add(b, &s, 5 + t, WALL0 + 2030 + t), job_acct_end(b, 5 + t, WALL0 + 2030 + t);
+        job_acct_begin(b), job_acct_add(b, &s, 5 + t, WALL0 + 2031 + t), job_acct_end(b, 5 + t, WALL0 + 2031 + t);
     const json_t *g;
     json_t *j = record_json(b, "101", &g);
     long long first, last;
     check_points(json_object_get(g, "tl"), &first, &last);
-    assert_int_equal(last, 2040);
+    assert_int_equal(last, 2041); /* the wall clock: 2031 + 10 s after the start, rounded from t0 */
     json_decref(j);
     job_acct_free(b);
     free(before);
@@ -333,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_bounded_dense_ends_exact_means),
         cmocka_unit_test(test_gaps_not_averaged),
         cmocka_unit_test(test_shared_share),
+        cmocka_unit_test(test_memory_follows_points),
         cmocka_unit_test(test_restart_keeps_timeline),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,7 +87,7 @@ static void test_fold_timeline(void **state)
     static const char cols[] = "\"cols\":[\"util\",\"power\",\"mem\",\"sm\",\"clock\",\"throttle\"]";
     char text[2048];
     snprintf(text, sizeof text,
-             "{\"version\":2,\"jobid\":\"88\",\"gpus\":["
+             "{\"version\":1,\"jobid\":\"88\",\"gpus\":["
              "{\"gpu\":\"0\",\"gi\":\"\",\"allocated_s\":10,\"tl\":{\"t0\":1700000000,%s,\"pts\":"
              "[[0,5,55.4,250,12.34,null,1410,0],[5,5,60,251,12.3,null,1410,20]],\"extra\":1}},"
              "{\"gpu\":\"1\",\"gi\":\"\",\"allocated_s\":10,\"tl\":{\"t0\":1700000000,%s,\"pts\":"
