@@ -76,7 +76,7 @@ struct acct_record {
     double first_wall, last_wall; /* unix seconds: first and last collection that saw the job here */
     bool ended;               /* not seen in the latest collection */
     bool seen;                /* scratch: seen in the current collection */
-    struct acct_timeline tl;  /* downsampled per-interval means (job_timeline.h), about 5.7 KB */
+    struct acct_timeline tl;  /* downsampled per-interval means (job_timeline.h), points owned */
 };
 
 /* What one collection read on one GPU (or MIG instance), in NVML's units; has_* say what was valid. */
