@@ -11,7 +11,8 @@
 #    energy match the scenario's integrals over the job's recorded span (2 pp, 1 %), and whose per-GPU
 #    timelines are in time order with every point's values within what the scenario gave over that
 #    point's span (exactly the constant values on GPU 1).
-# 3. Prometheus stopped: `jobstats JOBID` prints the exact section from the stored summary.
+# 3. Prometheus stopped: `jobstats JOBID` prints the exact section from the stored summary, and
+#    `jobstats --timeline JOBID` draws the stored timelines.
 #
 # test_jobstats_slurm.sh covers the Princeton summary path (spool, retry, report equality); this one adds
 # the node records, which make the stored report differ from a live one by design.
@@ -216,4 +217,10 @@ grep -q "Exact GPU Accounting" "$T/noprom.txt" || fail "no exact section without
 grep -qF "GPU utilization (exact)  $UTIL%" "$T/noprom.txt" || fail "exact utilization $UTIL% not in the report"
 grep -qF "GPU energy               $KWH kWh" "$T/noprom.txt" || fail "energy $KWH kWh not in the report"
 pass "Prometheus stopped: jobstats $J prints the exact section ($UTIL %, $KWH kWh) from the stored summary"
+# --timeline draws the stored timelines (the format contract between jobtel summary and jobstats).
+"$JOBSTATS" --config "$T/jobstats.conf" --timeline --ascii "$J" >"$T/timeline.txt" 2>&1 || fail "--timeline: $(cat "$T/timeline.txt")"
+cat "$T/timeline.txt"
+grep -qE "^  $HOST GPU 0 \|.*\| mean [0-9.]+ max 80\.0" "$T/timeline.txt" || fail "--timeline: no GPU 0 utilization line reaching 80 %"
+grep -qE "^  $HOST GPU 1 \|.*\| mean 50\.0 max 50\.0" "$T/timeline.txt" || fail "--timeline: GPU 1 is not at 50 %"
+pass "Prometheus stopped: jobstats --timeline $J draws the stored timelines"
 stop_pid "$EXPORTER_PID"
