@@ -6,8 +6,11 @@
  * the NVML readings keep being served, jobtel_dcgm_connected says 0, and the connection is retried with
  * back-off (1 s doubling to 30 s); a reconnection is counted (jobtel_dcgm_reconnects_total). The fields
  * watched are the profiling readings some consumer needs (the counters CSV), converted back to the readings'
- * units (% and MiB/s, as GPM gives them) so the renderers convert both sources alike. Only whole GPUs: DCGM's
- * gpuId is taken as the NVML index, which DCGM assigns in NVML order.
+ * units (% and MiB/s, as GPM gives them) so the renderers convert both sources alike. DCGM's gpuId is taken as
+ * the NVML index, which DCGM assigns in NVML order. MIG instances are DCGM's GPU_I entities, numbered by DCGM
+ * itself: the engine's hierarchy (dcgmGetGpuInstanceHierarchy) says which NVML GPU and GPU instance each is.
+ * They are watched through the all-instances pseudo group once the collection has MIG instances, and the
+ * hierarchy is read again when the MIG layout changes or an entity id is not in it.
  */
 #include "collectors/gpu_dcgm.h"
 
@@ -22,6 +25,7 @@
 
 #define DCGM_BACKOFF_MAX_S 30.0
 #define DCGM_LIB_RETRY_S 30.0
+#define DCGM_INST_RETRY_S 60.0 /* a failed watch of the MIG instances is tried again after this */
 
 /* reading -> DCGM field id, and the factor from DCGM's unit to the reading's. */
 static const struct {
@@ -62,6 +66,13 @@ struct gpu_dcgm {
     struct ratelimit rl;
     struct gpm_pause_fn pause;
     bool prof_paused;           /* we paused DCGM's profiling for a job that profiles itself */
+    /* MIG instances (GPU_I entities) */
+    bool inst_watched;
+    double next_inst_try;
+    uint64_t mig_sig;           /* the MIG layout the watch and hierarchy are for */
+    dcgmMigHierarchy_v2 *hier;  /* owned, 72 KiB: allocated at the first MIG collection */
+    bool hier_valid;
+    bool hier_stale;            /* an entity id was not in it: read it again */
 };
 
 struct gpu_dcgm *gpu_dcgm_new(const struct exporter_config *cfg, struct gpm_pause_fn pause)
@@ -88,6 +99,8 @@ static void drop_connection(struct gpu_dcgm *d)
         d->lib.StopEmbedded(d->h);
     d->connected = false;
     d->prof_paused = false; /* a new connection (or a restarted engine) starts unpaused */
+    d->inst_watched = false;
+    d->hier_valid = false;
 }
 
 static bool is_unix_path(const char *addr)
@@ -183,17 +196,11 @@ struct fill_ctx {
     uint64_t need;
 };
 
-static int on_entity(unsigned int group, unsigned int id, dcgmFieldValue_v1 *v, int n, void *user)
+/* Sets the profiling readings in v[0 .. n) on entity e (unless it is paused). */
+static void fill_entity(struct fill_ctx *x, struct gpu_entity *e, const dcgmFieldValue_v1 *v, int n)
 {
-    struct fill_ctx *x = user;
-    if (group != DCGM_FE_GPU)
-        return 0;
-    struct gpu_entity *e = NULL;
-    for (size_t i = 0; i < x->c->n && !e; i++)
-        if (!x->c->e[i].is_mig && x->c->e[i].index == id && x->c->e[i].up)
-            e = &x->c->e[i];
-    if (!e || (x->d->pause.fn && x->d->pause.fn(x->d->pause.arg, e)))
-        return 0;
+    if (x->d->pause.fn && x->d->pause.fn(x->d->pause.arg, e))
+        return;
     for (int k = 0; k < n; k++) {
         const dcgmFieldValue_v1 *fv = &v[k];
         if (fv->status != DCGM_ST_OK)
@@ -217,7 +224,120 @@ static int on_entity(unsigned int group, unsigned int id, dcgmFieldValue_v1 *v, 
             }
         }
     }
+}
+
+/* The NVML GPU index and GPU-instance id of DCGM's GPU_I entity `id`; false if the hierarchy lacks it. */
+static bool instance_of(const struct gpu_dcgm *d, unsigned id, unsigned *gpu, unsigned *gi)
+{
+    if (!d->hier_valid)
+        return false;
+    unsigned n = d->hier->count < DCGM_MAX_HIERARCHY_INFO ? d->hier->count : DCGM_MAX_HIERARCHY_INFO;
+    for (unsigned i = 0; i < n; i++) {
+        const dcgmMigHierarchyInfo_v2 *h = &d->hier->entityList[i];
+        if (h->entity.entityGroupId == DCGM_FE_GPU_I && h->entity.entityId == id) {
+            *gpu = h->info.nvmlGpuIndex;
+            *gi = h->info.nvmlInstanceId;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int on_entity(unsigned int group, unsigned int id, dcgmFieldValue_v1 *v, int n, void *user)
+{
+    struct fill_ctx *x = user;
+    if (group == DCGM_FE_GPU) {
+        for (size_t i = 0; i < x->c->n; i++) {
+            struct gpu_entity *e = &x->c->e[i];
+            if (!e->is_mig && e->index == id && e->up) {
+                fill_entity(x, e, v, n);
+                break;
+            }
+        }
+    } else if (group == DCGM_FE_GPU_I) {
+        unsigned gpu, gi;
+        if (!instance_of(x->d, id, &gpu, &gi)) {
+            x->d->hier_stale = true; /* a new instance: read the hierarchy again next time */
+            return 0;
+        }
+        char gi_s[12];
+        snprintf(gi_s, sizeof gi_s, "%u", gi);
+        /* Every compute instance of the GPU instance (NVML's MIG devices) gets the instance's values. */
+        for (size_t i = 0; i < x->c->n; i++) {
+            struct gpu_entity *e = &x->c->e[i];
+            if (e->is_mig && e->up && e->index == gpu && strcmp(e->gi, gi_s) == 0)
+                fill_entity(x, e, v, n);
+        }
+    }
     return 0;
+}
+
+/* A fingerprint of the collection's MIG instances (GPU index, GPU-instance id, UUID); 0: none. */
+static uint64_t mig_layout(const struct gpu_collection *c)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct gpu_entity *e = &c->e[i];
+        if (!e->is_mig)
+            continue;
+        uint64_t k = 1469598103934665603ULL ^ e->index;
+        for (const char *p = e->gi; *p; p++)
+            k = (k ^ (unsigned char)*p) * 1099511628211ULL;
+        for (const char *p = e->mig_uuid; *p; p++)
+            k = (k ^ (unsigned char)*p) * 1099511628211ULL;
+        h += k | 1; /* order-free, never 0 */
+    }
+    return h;
+}
+
+/* Watches the profiling fields on every MIG instance and reads which instance each GPU_I entity is, when
+ * the collection has MIG instances. False when the instances cannot be read now. */
+static bool watch_instances(struct gpu_dcgm *d, const struct gpu_collection *c, double now)
+{
+    uint64_t sig = mig_layout(c);
+    if (sig == 0 || !d->fg_made)
+        return false;
+    if (sig != d->mig_sig) {
+        d->mig_sig = sig; /* reconfigured: watch and read the hierarchy again */
+        d->inst_watched = false;
+        d->hier_valid = false;
+        d->next_inst_try = 0;
+    }
+    if (!d->inst_watched) {
+        if (now < d->next_inst_try)
+            return false;
+        d->next_inst_try = now + DCGM_INST_RETRY_S;
+        long long every_us = (long long)(d->cfg->collect_interval_s * 1e6);
+        dcgmReturn_t r =
+            d->lib.WatchFields(d->h, DCGM_GROUP_ALL_INSTANCES, d->fg, every_us, 3 * d->cfg->collect_interval_s + 1, 0);
+        if (r == DCGM_ST_OK)
+            r = d->lib.UpdateAllFields(d->h, 1);
+        if (r != DCGM_ST_OK) {
+            uint64_t s;
+            if (ratelimit_allow(&d->rl, 300.0, &s))
+                log_warn("GPU collector: DCGM watch of the MIG instances: %s; their profiling series stay absent",
+                         dcgm_lib_strerror(&d->lib, r));
+            return false;
+        }
+        d->inst_watched = true;
+    }
+    if (!d->hier_valid || d->hier_stale) {
+        if (!d->hier && !(d->hier = malloc(sizeof *d->hier)))
+            return false;
+        memset(d->hier, 0, sizeof *d->hier);
+        d->hier->version = DCGM_MIG_HIERARCHY_VERSION2;
+        dcgmReturn_t r = d->lib.GetGpuInstanceHierarchy(d->h, d->hier);
+        d->hier_stale = false;
+        d->hier_valid = r == DCGM_ST_OK;
+        if (r != DCGM_ST_OK) {
+            uint64_t s;
+            if (ratelimit_allow(&d->rl, 300.0, &s))
+                log_warn("GPU collector: dcgmGetGpuInstanceHierarchy: %s; MIG profiling series absent",
+                         dcgm_lib_strerror(&d->lib, r));
+            return false;
+        }
+    }
+    return true;
 }
 
 void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
@@ -258,6 +378,8 @@ void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
         return;
     struct fill_ctx x = {d, c, need & d->watched};
     dcgmReturn_t r = d->lib.GetLatestValues_v2(d->h, DCGM_GROUP_ALL_GPUS, d->fg, on_entity, &x);
+    if (r == DCGM_ST_OK && watch_instances(d, c, now))
+        r = d->lib.GetLatestValues_v2(d->h, DCGM_GROUP_ALL_INSTANCES, d->fg, on_entity, &x);
     if (r == DCGM_ST_CONNECTION_NOT_VALID) {
         log_warn("GPU collector: lost the DCGM %s%s; serving NVML readings, reconnecting",
                  d->cfg->remote_hostengine ? "host engine " : "engine",
@@ -286,5 +408,6 @@ void gpu_dcgm_free(struct gpu_dcgm *d)
         d->lib.Shutdown();
     if (d->loaded)
         dcgm_lib_close(&d->lib);
+    free(d->hier);
     free(d);
 }

@@ -30,6 +30,7 @@ static const struct {
     {"dcgmWatchFields", offsetof(struct dcgm_lib, WatchFields)},
     {"dcgmUpdateAllFields", offsetof(struct dcgm_lib, UpdateAllFields)},
     {"dcgmGetLatestValues_v2", offsetof(struct dcgm_lib, GetLatestValues_v2)},
+    {"dcgmGetGpuInstanceHierarchy", offsetof(struct dcgm_lib, GetGpuInstanceHierarchy)},
     {"dcgmProfPause", offsetof(struct dcgm_lib, ProfPause)},
     {"dcgmProfResume", offsetof(struct dcgm_lib, ProfResume)},
 };

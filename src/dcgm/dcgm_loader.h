@@ -30,6 +30,8 @@ struct dcgm_lib {
     dcgmReturn_t (*UpdateAllFields)(dcgmHandle_t h, int waitForUpdate);
     dcgmReturn_t (*GetLatestValues_v2)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg,
                                        dcgmFieldValueEntityEnumeration_f cb, void *user);
+    /* Which NVML GPU and GPU instance each GPU_I entity is (MIG). */
+    dcgmReturn_t (*GetGpuInstanceHierarchy)(dcgmHandle_t h, dcgmMigHierarchy_v2 *hierarchy);
     /* Pause / resume profiling metric collection on every GPU of the engine (what `dcgmi profile --pause`
      * does), so a user's Nsight or CUPTI session can take the counters. */
     dcgmReturn_t (*ProfPause)(dcgmHandle_t h);
