@@ -13,6 +13,7 @@
 #include "attribution/owners.h"
 #include "collectors/collector.h"
 #include "collectors/gpu_dcgm.h"
+#include "collectors/gpu_exp.h"
 #include "collectors/gpu_gpm.h"
 #include "collectors/gpu_nvml.h"
 #include "collectors/gpu_render.h"
@@ -44,7 +45,23 @@ struct gpu_state {
     struct gpu_pid_table *pids_published; /* the last pid table handed to the process stage (a reference) */
     bool prof_checked;               /* the profiling fields no source serves were listed */
     struct profiling_pause pause;    /* GPUs a job profiles itself: no GPM sampling there */
+    struct gpu_exp *exp;             /* DCGM_EXP_CLOCK_EVENTS_COUNT's history */
 };
+
+/* Whether a DCGM_EXP_* metric is rendered. */
+static bool exp_on(const struct gpu_state *st, enum dcgm_exp x)
+{
+    return st->cfg->gpu_dcgm_names && st->sel.exp[x].help;
+}
+
+/* Tells the producers which synthesised metrics are selected (at start and after a reload). */
+static void exp_select(struct gpu_state *st)
+{
+    gpu_dcgm_set_health(st->dcgm, exp_on(st, DCGM_EXP_HEALTH));
+    if (exp_on(st, DCGM_EXP_HEALTH) && !st->dcgm)
+        log_info("GPU collector: DCGM_EXP_GPU_HEALTH_STATUS comes from DCGM's health checks: absent without "
+                 "--collector.gpu.dcgm");
+}
 
 static bool gpu_paused(void *arg, const struct gpu_entity *e)
 {
@@ -190,7 +207,9 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
         return JT_ERR_NOMEM;
     }
     st->pause.dir = cfg->profiling_pause_dir;
-    if (!st->nvml || !st->gpm) {
+    st->exp = gpu_exp_new();
+    exp_select(st);
+    if (!st->nvml || !st->gpm || !st->exp) {
         gpu_shutdown(st);
         return JT_ERR_NOMEM;
     }
@@ -221,6 +240,8 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
     else
         producer_gpm.produce(st->gpm, st->need, &st->c);
     note_unserved_profiling(st);
+    if (exp_on(st, DCGM_EXP_CLOCK))
+        gpu_exp_clock_update(st->exp, &st->c, mono_now(), st->cfg->clock_events_window_s);
     publish_pids(st);
     /* join */
     if (st->c.n > st->owners_cap) {
@@ -269,6 +290,7 @@ static void gpu_reload(void *state)
     dcgm_selection_free(&st->sel);
     st->sel = fresh;
     st->need = need;
+    exp_select(st);
     log_info("GPU collector: reloaded %s: %zu metrics, %zu labels", st->cfg->counters_file, st->sel.nmetrics,
              st->sel.nlabels);
 }
@@ -279,6 +301,7 @@ static void gpu_shutdown(void *state)
     if (!st)
         return;
     gpu_dcgm_free(st->dcgm);
+    gpu_exp_free(st->exp);
     gpu_gpm_free(st->gpm); /* its samples go back before NVML shuts down */
     if (st->nvml)
         gpu_nvml_free(st->nvml);

@@ -73,7 +73,54 @@ struct gpu_dcgm {
     dcgmMigHierarchy_v2 *hier;  /* owned, 72 KiB: allocated at the first MIG collection */
     bool hier_valid;
     bool hier_stale;            /* an entity id was not in it: read it again */
+    /* health checks (DCGM_EXP_GPU_HEALTH_STATUS) */
+    bool want_health;
+    bool health_set;            /* the watches are set on this connection */
+    dcgmHealthResponse_v4 *health; /* owned, 65 KiB: allocated at the first check */
 };
+
+const struct gpu_health_watch gpu_health_watches[GPU_HEALTH_SYSTEMS] = {
+    {0x1, "PCIE"}, {0x2, "NVLINK"}, {0x4, "PMU"},  {0x8, "MCU"},     {0x10, "MEM"},
+    {0x20, "SM"},  {0x40, "INFOROM"}, {0x80, "THERMAL"}, {0x100, "POWER"}, {0x200, "DRIVER"},
+};
+
+/* DCGM's dcgmError_t names (dcgm_errors.h; codes are appended, never renumbered). */
+static const char *const dcgm_errors[] = {
+    "OK", "UNKNOWN", "UNRECOGNIZED", "PCI_REPLAY_RATE", "VOLATILE_DBE_DETECTED", "VOLATILE_SBE_DETECTED",
+    "PENDING_PAGE_RETIREMENTS", "RETIRED_PAGES_LIMIT", "RETIRED_PAGES_DBE_LIMIT", "CORRUPT_INFOROM",
+    "CLOCK_THROTTLE_THERMAL", "POWER_UNREADABLE", "CLOCK_THROTTLE_POWER", "NVLINK_ERROR_THRESHOLD", "NVLINK_DOWN",
+    "NVSWITCH_FATAL_ERROR", "NVSWITCH_NON_FATAL_ERROR", "NVSWITCH_DOWN", "NO_ACCESS_TO_FILE", "NVML_API",
+    "DEVICE_COUNT_MISMATCH", "BAD_PARAMETER", "CANNOT_OPEN_LIB", "DENYLISTED_DRIVER", "NVML_LIB_BAD",
+    "GRAPHICS_PROCESSES", "HOSTENGINE_CONN", "FIELD_QUERY", "BAD_CUDA_ENV", "PERSISTENCE_MODE", "LOW_BANDWIDTH",
+    "HIGH_LATENCY", "CANNOT_GET_FIELD_TAG", "FIELD_VIOLATION", "FIELD_THRESHOLD", "FIELD_VIOLATION_DBL",
+    "FIELD_THRESHOLD_DBL", "UNSUPPORTED_FIELD_TYPE", "FIELD_THRESHOLD_TS", "FIELD_THRESHOLD_TS_DBL",
+    "THERMAL_VIOLATIONS", "THERMAL_VIOLATIONS_TS", "TEMP_VIOLATION", "THROTTLING_VIOLATION", "INTERNAL",
+    "PCIE_GENERATION", "PCIE_WIDTH", "ABORTED", "TEST_DISABLED", "CANNOT_GET_STAT", "STRESS_LEVEL", "CUDA_API",
+    "FAULTY_MEMORY", "CANNOT_SET_WATCHES", "CUDA_UNBOUND", "ECC_DISABLED", "MEMORY_ALLOC", "CUDA_DBE",
+    "MEMORY_MISMATCH", "CUDA_DEVICE", "ECC_UNSUPPORTED", "ECC_PENDING", "MEMORY_BANDWIDTH", "TARGET_POWER",
+    "API_FAIL", "API_FAIL_GPU", "CUDA_CONTEXT", "DCGM_API", "CONCURRENT_GPUS", "TOO_MANY_ERRORS",
+    "NVLINK_CRC_ERROR_THRESHOLD", "NVLINK_ERROR_CRITICAL", "ENFORCED_POWER_LIMIT", "MEMORY_ALLOC_HOST",
+    "GPU_OP_MODE", "NO_MEMORY_CLOCKS", "NO_GRAPHICS_CLOCKS", "HAD_TO_RESTORE_STATE", "L1TAG_UNSUPPORTED",
+    "L1TAG_MISCOMPARE", "ROW_REMAP_FAILURE", "UNCONTAINED_ERROR", "EMPTY_GPU_LIST", "DBE_PENDING_PAGE_RETIREMENTS",
+    "UNCORRECTABLE_ROW_REMAP", "PENDING_ROW_REMAP", "BROKEN_P2P_MEMORY_DEVICE", "BROKEN_P2P_WRITER_DEVICE",
+    "NVSWITCH_NVLINK_DOWN", "EUD_BINARY_PERMISSIONS", "EUD_NON_ROOT_USER", "EUD_SPAWN_FAILURE", "EUD_TIMEOUT",
+    "EUD_ZOMBIE", "EUD_NON_ZERO_EXIT_CODE", "EUD_TEST_FAILED", "FILE_CREATE_PERMISSIONS", "PAUSE_RESUME_FAILED",
+    "PCIE_H_REPLAY_VIOLATION", "GPU_EXPECTED_NVLINKS_UP", "NVSWITCH_EXPECTED_NVLINKS_UP", "XID_ERROR",
+    "SBE_VIOLATION", "DBE_VIOLATION", "PCIE_REPLAY_VIOLATION", "SBE_THRESHOLD_VIOLATION", "DBE_THRESHOLD_VIOLATION",
+    "PCIE_REPLAY_THRESHOLD_VIOLATION", "CUDA_FM_NOT_INITIALIZED", "SXID_ERROR", "GFLOPS_THRESHOLD_VIOLATION",
+    "NAN_VALUE",
+};
+_Static_assert(sizeof dcgm_errors / sizeof dcgm_errors[0] == 112, "DCGM_FR_NAN_VALUE is 111");
+
+const char *dcgm_error_name(unsigned code)
+{
+    static char names[sizeof dcgm_errors / sizeof dcgm_errors[0]][48];
+    if (code >= sizeof dcgm_errors / sizeof dcgm_errors[0])
+        return NULL;
+    if (!names[code][0]) /* built once per code; written only on the GPU collector's thread */
+        snprintf(names[code], sizeof names[code], "DCGM_FR_%s", dcgm_errors[code]);
+    return names[code];
+}
 
 struct gpu_dcgm *gpu_dcgm_new(const struct exporter_config *cfg, struct gpm_pause_fn pause)
 {
@@ -101,6 +148,7 @@ static void drop_connection(struct gpu_dcgm *d)
     d->prof_paused = false; /* a new connection (or a restarted engine) starts unpaused */
     d->inst_watched = false;
     d->hier_valid = false;
+    d->health_set = false;
 }
 
 static bool is_unix_path(const char *addr)
@@ -340,6 +388,76 @@ static bool watch_instances(struct gpu_dcgm *d, const struct gpu_collection *c, 
     return true;
 }
 
+/* The connection broke (CONNECTION_NOT_VALID): NVML readings go on, reconnect with back-off from 1 s. */
+static void lost_connection(struct gpu_dcgm *d, struct gpu_collection *c, double now)
+{
+    log_warn("GPU collector: lost the DCGM %s%s; serving NVML readings, reconnecting",
+             d->cfg->remote_hostengine ? "host engine " : "engine",
+             d->cfg->remote_hostengine ? d->cfg->remote_hostengine : "");
+    drop_connection(d);
+    d->backoff = 1.0;
+    d->next_try = now + d->backoff;
+    c->dcgm_connected = false;
+}
+
+void gpu_dcgm_set_health(struct gpu_dcgm *d, bool on)
+{
+    if (d)
+        d->want_health = on;
+}
+
+/* Sets every whole GPU's health[] from one dcgmHealthCheck of all GPUs. Each watched system passes unless an
+ * incident names it; several incidents of one system on one GPU: the worst one counts. False when the
+ * connection is gone. */
+static bool read_health(struct gpu_dcgm *d, struct gpu_collection *c, double now)
+{
+    dcgmReturn_t r = DCGM_ST_OK;
+    if (!d->health_set) {
+        r = d->lib.HealthSet(d->h, DCGM_GROUP_ALL_GPUS, DCGM_HEALTH_WATCH_ALL);
+        d->health_set = r == DCGM_ST_OK;
+    }
+    if (r == DCGM_ST_OK && !d->health && !(d->health = malloc(sizeof *d->health)))
+        return true;
+    if (r == DCGM_ST_OK) {
+        memset(d->health, 0, sizeof *d->health);
+        d->health->version = DCGM_HEALTH_RESPONSE_VERSION4;
+        r = d->lib.HealthCheck(d->h, DCGM_GROUP_ALL_GPUS, d->health);
+    }
+    if (r == DCGM_ST_CONNECTION_NOT_VALID) {
+        lost_connection(d, c, now);
+        return false;
+    }
+    if (r != DCGM_ST_OK) {
+        uint64_t s;
+        if (ratelimit_allow(&d->rl, 300.0, &s))
+            log_warn("GPU collector: DCGM health check: %s; DCGM_EXP_GPU_HEALTH_STATUS absent",
+                     dcgm_lib_strerror(&d->lib, r));
+        return true;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        struct gpu_entity *e = &c->e[i];
+        if (e->is_mig || !e->up)
+            continue;
+        e->health_valid = true;
+        memset(e->health, 0, sizeof e->health);
+        memset(e->health_code, 0, sizeof e->health_code);
+        unsigned n = d->health->incidentCount < DCGM_HEALTH_WATCH_MAX_INCIDENTS ? d->health->incidentCount
+                                                                                 : DCGM_HEALTH_WATCH_MAX_INCIDENTS;
+        for (unsigned k = 0; k < n; k++) {
+            const dcgmIncidentInfo_t *inc = &d->health->incidents[k];
+            if (inc->entityInfo.entityGroupId != DCGM_FE_GPU || inc->entityInfo.entityId != e->index)
+                continue;
+            for (size_t w = 0; w < GPU_HEALTH_SYSTEMS; w++) {
+                if (gpu_health_watches[w].bit == inc->system && inc->health >= e->health[w]) {
+                    e->health[w] = inc->health;
+                    e->health_code[w] = inc->error.code;
+                }
+            }
+        }
+    }
+    return true;
+}
+
 void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
 {
     struct gpu_dcgm *d = state;
@@ -354,7 +472,11 @@ void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
     }
     c->dcgm_connected = d->connected;
     c->dcgm_reconnects = d->reconnects;
-    if (!d->connected || !need || !c->nvml_available)
+    if (!d->connected || !c->nvml_available)
+        return;
+    if (d->want_health && !read_health(d, c, now))
+        return;
+    if (!need)
         return;
     /* A job profiling its GPUs itself: DCGM pauses profiling engine-wide (there is no per-GPU pause), so
      * while any GPU is paused no profiling field is sampled on any GPU. */
@@ -381,14 +503,8 @@ void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
     if (r == DCGM_ST_OK && watch_instances(d, c, now))
         r = d->lib.GetLatestValues_v2(d->h, DCGM_GROUP_ALL_INSTANCES, d->fg, on_entity, &x);
     if (r == DCGM_ST_CONNECTION_NOT_VALID) {
-        log_warn("GPU collector: lost the DCGM %s%s; serving NVML readings, reconnecting",
-                 d->cfg->remote_hostengine ? "host engine " : "engine",
-                 d->cfg->remote_hostengine ? d->cfg->remote_hostengine : "");
-        drop_connection(d);
-        d->backoff = 1.0;
-        d->next_try = now + d->backoff;
-        c->dcgm_connected = false;
         /* Values the callback may have set before the error are from the engine that answered: keep them. */
+        lost_connection(d, c, now);
         return;
     }
     if (r != DCGM_ST_OK) {
@@ -409,5 +525,6 @@ void gpu_dcgm_free(struct gpu_dcgm *d)
     if (d->loaded)
         dcgm_lib_close(&d->lib);
     free(d->hier);
+    free(d->health);
     free(d);
 }

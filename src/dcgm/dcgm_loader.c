@@ -31,6 +31,8 @@ static const struct {
     {"dcgmUpdateAllFields", offsetof(struct dcgm_lib, UpdateAllFields)},
     {"dcgmGetLatestValues_v2", offsetof(struct dcgm_lib, GetLatestValues_v2)},
     {"dcgmGetGpuInstanceHierarchy", offsetof(struct dcgm_lib, GetGpuInstanceHierarchy)},
+    {"dcgmHealthSet", offsetof(struct dcgm_lib, HealthSet)},
+    {"dcgmHealthCheck", offsetof(struct dcgm_lib, HealthCheck)},
     {"dcgmProfPause", offsetof(struct dcgm_lib, ProfPause)},
     {"dcgmProfResume", offsetof(struct dcgm_lib, ProfResume)},
 };

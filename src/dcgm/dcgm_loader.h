@@ -32,6 +32,9 @@ struct dcgm_lib {
                                        dcgmFieldValueEntityEnumeration_f cb, void *user);
     /* Which NVML GPU and GPU instance each GPU_I entity is (MIG). */
     dcgmReturn_t (*GetGpuInstanceHierarchy)(dcgmHandle_t h, dcgmMigHierarchy_v2 *hierarchy);
+    /* Health watches on a group and the check of them (DCGM_EXP_GPU_HEALTH_STATUS). */
+    dcgmReturn_t (*HealthSet)(dcgmHandle_t h, dcgmGpuGrp_t g, unsigned int systems);
+    dcgmReturn_t (*HealthCheck)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmHealthResponse_v4 *response);
     /* Pause / resume profiling metric collection on every GPU of the engine (what `dcgmi profile --pause`
      * does), so a user's Nsight or CUPTI session can take the counters. */
     dcgmReturn_t (*ProfPause)(dcgmHandle_t h);

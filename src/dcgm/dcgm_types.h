@@ -90,6 +90,32 @@ typedef struct {
 } dcgmMigHierarchy_v2;
 #define DCGM_MIG_HIERARCHY_VERSION2 DCGM_MAKE_VERSION(dcgmMigHierarchy_v2, 2)
 
+/* Health checks (dcgmHealthSet / dcgmHealthCheck, response version 4: DCGM 2.0 and newer). */
+#define DCGM_HEALTH_WATCH_ALL 0xFFFFFFFFu
+#define DCGM_HEALTH_RESULT_PASS 0
+#define DCGM_HEALTH_RESULT_WARN 10
+#define DCGM_HEALTH_RESULT_FAIL 20
+#define DCGM_HEALTH_WATCH_MAX_INCIDENTS 64
+typedef struct {
+    char msg[1024];
+    unsigned int code;                 /* DCGM_FR_* */
+} dcgmDiagErrorDetail_t;
+
+typedef struct {
+    unsigned int system;               /* one DCGM_HEALTH_WATCH_* bit */
+    unsigned int health;               /* DCGM_HEALTH_RESULT_* */
+    dcgmDiagErrorDetail_t error;
+    dcgmGroupEntityPair_t entityInfo;
+} dcgmIncidentInfo_t;
+
+typedef struct {
+    unsigned int version;
+    unsigned int overallHealth;
+    unsigned int incidentCount;
+    dcgmIncidentInfo_t incidents[DCGM_HEALTH_WATCH_MAX_INCIDENTS];
+} dcgmHealthResponse_v4;
+#define DCGM_HEALTH_RESPONSE_VERSION4 DCGM_MAKE_VERSION(dcgmHealthResponse_v4, 4)
+
 /* "No value" sentinels: a value at or above the blank is none (NOT_FOUND, NOT_SUPPORTED, NOT_PERMISSIONED
  * are blank + 1..3). */
 #define DCGM_INT64_BLANK 0x7ffffffffffffff0LL
@@ -123,6 +149,10 @@ _Static_assert(offsetof(dcgmFieldValue_v1, status) == 8, "dcgmFieldValue_v1.stat
 _Static_assert(offsetof(dcgmFieldValue_v1, ts) == 16, "dcgmFieldValue_v1.ts");
 _Static_assert(offsetof(dcgmFieldValue_v1, value) == 24, "dcgmFieldValue_v1.value");
 _Static_assert(DCGM_FIELD_VALUE_VERSION1 == 0x01001018u, "dcgmFieldValue_version1");
+_Static_assert(sizeof(dcgmIncidentInfo_t) == 1044, "dcgmIncidentInfo_t is 1044 bytes");
+_Static_assert(offsetof(dcgmIncidentInfo_t, entityInfo) == 1036, "dcgmIncidentInfo_t.entityInfo");
+_Static_assert(sizeof(dcgmHealthResponse_v4) == 66828, "dcgmHealthResponse_v4 is 66828 bytes");
+_Static_assert(DCGM_HEALTH_RESPONSE_VERSION4 == 0x0401050cu, "dcgmHealthResponse_version4");
 _Static_assert(sizeof(dcgmMigEntityInfo_t) == 148, "dcgmMigEntityInfo_t is 148 bytes");
 _Static_assert(sizeof(dcgmMigHierarchyInfo_v2) == 164, "dcgmMigHierarchyInfo_v2 is 164 bytes");
 _Static_assert(offsetof(dcgmMigHierarchyInfo_v2, info) == 16, "dcgmMigHierarchyInfo_v2.info");

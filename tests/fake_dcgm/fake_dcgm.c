@@ -14,6 +14,9 @@
  *                       (v as above, one value): DCGM's GPU_I entity E is NVML GPU G's GPU instance GI.
  *                       dcgmGetGpuInstanceHierarchy lists each with a compute instance under it (as DCGM
  *                       does); the fields are read through the DCGM_GROUP_ALL_INSTANCES pseudo group.
+ *                       Health: "health": [{"gpu": G, "system": BIT, "health": 0|10|20, "code": DCGM_FR_N,
+ *                       "from": T}] incidents dcgmHealthCheck reports from scenario time T (default 0) on, once
+ *                       dcgmHealthSet watched the system on all GPUs.
  *   FAKE_DCGM_HOSTENGINE  control file for the remote host engine: "up [EPOCH]" or "down"; missing = "up 0".
  *                       While down, dcgmConnect_v2 and every call on a remote handle give CONNECTION_NOT_VALID;
  *                       a handle made under another EPOCH (the engine restarted) stays invalid afterwards, as a
@@ -21,7 +24,7 @@
  *   FAKE_DCGM_PROF_LOCK  a path: while that file exists someone else holds the profiling lock (Nsight, `dcgmi
  *                       profile --pause`), and every DCGM_FI_PROF_* value reads blank.
  *   FAKE_DCGM_LOG       appends one line per event: "embedded", "connect ADDR unix=U", "watch N FREQ_US",
- *                       "watch-instances N FREQ_US", "hierarchy",
+ *                       "watch-instances N FREQ_US", "hierarchy", "health-set SYSTEMS", "health-check",
  *                       "update", "get" ("get paused" while profiling is paused: no PROF sampling), "refused"
  *                       (calls on a dead connection), "prof-pause", "prof-resume".
  */
@@ -115,6 +118,20 @@ typedef struct {
 _Static_assert(sizeof(hierarchy_v2) == 73480, "dcgmMigHierarchy_v2 is 73480 bytes");
 EXPORT dcgmReturn_t dcgmGetGpuInstanceHierarchy(dcgmHandle_t h, hierarchy_v2 *hier);
 
+typedef struct {
+    unsigned int system, health;
+    char msg[1024];
+    unsigned int code;
+    entity_pair entity;
+} incident_info;
+typedef struct {
+    unsigned int version, overall, count;
+    incident_info incidents[64];
+} health_response_v4;
+_Static_assert(sizeof(health_response_v4) == 66828, "dcgmHealthResponse_v4 is 66828 bytes");
+EXPORT dcgmReturn_t dcgmHealthSet(dcgmHandle_t h, dcgmGpuGrp_t g, unsigned int systems);
+EXPORT dcgmReturn_t dcgmHealthCheck(dcgmHandle_t h, dcgmGpuGrp_t g, health_response_v4 *resp);
+
 #define MAX_GPUS 32
 #define MAX_INST 32
 #define MAX_ENT (MAX_GPUS + MAX_INST) /* value slots: GPUs 0..31, then instances */
@@ -132,6 +149,12 @@ static struct {
     unsigned ngpus;
     unsigned ninst;
     unsigned inst_gpu[MAX_INST], inst_gi[MAX_INST], inst_entity[MAX_INST];
+    unsigned nhealth;
+    struct {
+        unsigned gpu, system, health, code;
+        double from;
+    } health[64];
+    unsigned health_systems; /* dcgmHealthSet on all GPUs; 0: no watch */
     size_t nfields;
     unsigned short field_id[MAX_FIELDS];
     bool has[MAX_FIELDS][MAX_ENT];
@@ -296,10 +319,38 @@ static bool load_instances(const char *p, json_t *inst)
     return true;
 }
 
+static bool load_health(const char *p, json_t *h)
+{
+    if (!h)
+        return true;
+    if (!json_is_array(h) || json_array_size(h) > 64) {
+        fprintf(stderr, "fake_dcgm: %s: \"health\" is an array of at most 64 incidents\n", p);
+        return false;
+    }
+    for (size_t k = 0; k < json_array_size(h); k++) {
+        json_t *o = json_array_get(h, k);
+        json_t *g = json_object_get(o, "gpu"), *sy = json_object_get(o, "system");
+        json_t *he = json_object_get(o, "health"), *co = json_object_get(o, "code"), *fr = json_object_get(o, "from");
+        if (!json_is_integer(g) || json_integer_value(g) < 0 || !json_is_integer(sy) || json_integer_value(sy) <= 0 ||
+            !json_is_integer(he) || !json_is_integer(co) || json_integer_value(co) < 0 || (fr && !json_is_number(fr))) {
+            fprintf(stderr, "fake_dcgm: %s: health[%zu] needs gpu, system, health, code (from optional)\n", p, k);
+            return false;
+        }
+        S.health[k].gpu = (unsigned)json_integer_value(g);
+        S.health[k].system = (unsigned)json_integer_value(sy);
+        S.health[k].health = (unsigned)json_integer_value(he);
+        S.health[k].code = (unsigned)json_integer_value(co);
+        S.health[k].from = fr ? json_number_value(fr) : 0;
+        S.nhealth = (unsigned)k + 1;
+    }
+    return true;
+}
+
 static dcgmReturn_t load_scenario(void)
 {
     S.ngpus = 0;
     S.ninst = 0;
+    S.nhealth = 0;
     S.nfields = 0;
     const char *p = getenv("FAKE_DCGM_SCENARIO");
     if (!p || !*p)
@@ -334,7 +385,7 @@ static dcgmReturn_t load_scenario(void)
             }
         }
     }
-    bool ok = load_instances(p, json_object_get(root, "instances"));
+    bool ok = load_instances(p, json_object_get(root, "instances")) && load_health(p, json_object_get(root, "health"));
     json_decref(root);
     return ok ? ST_OK : ST_BADPARAM;
 }
@@ -422,6 +473,7 @@ EXPORT dcgmReturn_t dcgmStopEmbedded(dcgmHandle_t h)
         return ST_BADPARAM;
     S.embedded_running = false;
     S.watching = S.watching_inst = S.updated = false;
+    S.health_systems = 0;
     return ST_OK;
 }
 
@@ -436,6 +488,7 @@ EXPORT dcgmReturn_t dcgmConnect_v2(const char *addr, connect_params_v2 *p, dcgmH
     if (!engine_up(&epoch))
         return ST_CONNECTION_NOT_VALID;
     S.watching = S.watching_inst = S.updated = false; /* a fresh engine (or connection) watches nothing */
+    S.health_systems = 0;
     S.paused = false;
     *h = HANDLE_REMOTE_BASE + epoch;
     return ST_OK;
@@ -600,5 +653,47 @@ EXPORT dcgmReturn_t dcgmProfResume(dcgmHandle_t h)
         return r;
     S.paused = false;
     logline("prof-resume");
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmHealthSet(dcgmHandle_t h, dcgmGpuGrp_t g, unsigned int systems)
+{
+    dcgmReturn_t r = handle_ok(h);
+    if (r != ST_OK)
+        return r;
+    if (g != 0x7fffffff)
+        return ST_BADPARAM;
+    S.health_systems = systems;
+    logline("health-set %#x", systems);
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmHealthCheck(dcgmHandle_t h, dcgmGpuGrp_t g, health_response_v4 *resp)
+{
+    dcgmReturn_t r = handle_ok(h);
+    if (r != ST_OK)
+        return r;
+    if (g != 0x7fffffff || !resp)
+        return ST_BADPARAM;
+    if (resp->version != (66828u | (4u << 24)))
+        return ST_VER_MISMATCH;
+    logline("health-check");
+    unsigned n = 0, overall = 0;
+    double t = now_s() - S.start;
+    for (unsigned k = 0; k < S.nhealth; k++) {
+        if (!(S.health_systems & S.health[k].system) || S.health[k].from > t || S.health[k].gpu >= S.ngpus)
+            continue;
+        incident_info *in = &resp->incidents[n++];
+        memset(in, 0, sizeof *in);
+        in->system = S.health[k].system;
+        in->health = S.health[k].health;
+        in->code = S.health[k].code;
+        snprintf(in->msg, sizeof in->msg, "fake incident on GPU %u", S.health[k].gpu);
+        in->entity = (entity_pair){1, S.health[k].gpu};
+        if (in->health > overall)
+            overall = in->health;
+    }
+    resp->count = n;
+    resp->overall = overall;
     return ST_OK;
 }
