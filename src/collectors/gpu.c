@@ -242,6 +242,8 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
     note_unserved_profiling(st);
     if (exp_on(st, DCGM_EXP_CLOCK))
         gpu_exp_clock_update(st->exp, &st->c, mono_now(), st->cfg->clock_events_window_s);
+    if (exp_on(st, DCGM_EXP_P2P))
+        gpu_exp_p2p_update(st->exp, st->nvml, &st->c, mono_now());
     publish_pids(st);
     /* join */
     if (st->c.n > st->owners_cap) {

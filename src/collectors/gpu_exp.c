@@ -8,6 +8,12 @@
  * reasons could not be read counts for nothing (not as "no event"). Each GPU keeps a bounded ring of compact
  * samples (8 bytes each); with more collections in the window than the ring holds, the oldest are dropped
  * and the counts cover the newest CLOCK_RING collections (logged once).
+ *
+ * DCGM_EXP_P2P_STATUS: dcgm-exporter asks DCGM for the NVLink P2P status of every GPU pair; DCGM asks NVML,
+ * and so does this file, directly (nvmlDeviceGetP2PStatus, caps index NVLINK), so no DCGM is needed. The
+ * status is a property of the topology: it is asked every P2P_REFRESH_S and when the set of GPUs changes,
+ * not per collection. A pair NVML does not answer for, or answers with a status outside its enum, has no
+ * series.
  */
 #include "collectors/gpu_exp.h"
 
@@ -17,6 +23,9 @@
 #include "common/log.h"
 
 #define CLOCK_RING 4096 /* 300 s at 0.1 s, or an hour at 1 s */
+#define P2P_REFRESH_S 300.0
+#define P2P_CAPS_INDEX_NVLINK 2
+#define P2P_STATUS_MAX 6    /* NVML_P2P_STATUS_UNKNOWN */
 
 const struct gpu_clock_event gpu_clock_events[GPU_CLOCK_EVENT_KINDS] = {
     {0x001, "gpu_idle"},   {0x002, "clocks_setting"}, {0x004, "power_cap"},
@@ -41,6 +50,12 @@ struct gpu_exp {
     double t0;
     struct clock_hist h[GPU_MAX_DEVICES];
     size_t n;
+    /* P2P status by NVML index: valid bit per peer, status */
+    double p2p_next;
+    uint64_t p2p_sig;
+    uint64_t p2p_valid[GPU_MAX_DEVICES];
+    unsigned char p2p[GPU_MAX_DEVICES][GPU_MAX_DEVICES];
+    bool p2p_logged;
 };
 
 struct gpu_exp *gpu_exp_new(void)
@@ -125,4 +140,80 @@ void gpu_exp_clock_update(struct gpu_exp *x, struct gpu_collection *c, double no
         }
     }
     x->n = j;
+}
+
+/* A fingerprint of the whole GPUs that are up (index and UUID). */
+static uint64_t gpu_set(const struct gpu_collection *c)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct gpu_entity *e = &c->e[i];
+        if (e->is_mig || !e->up)
+            continue;
+        h = (h ^ e->index) * 1099511628211ULL;
+        for (const char *p = e->uuid; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static void p2p_refresh(struct gpu_exp *x, const struct gpu_nvml *nvml, const struct nvml_lib *L,
+                        const struct gpu_collection *c)
+{
+    memset(x->p2p_valid, 0, sizeof x->p2p_valid);
+    unsigned ok = 0, asked = 0;
+    nvmlReturn_t last = NVML_SUCCESS;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct gpu_entity *a = &c->e[i];
+        nvmlDevice_t ha, hb;
+        if (a->is_mig || !a->up || a->index >= GPU_MAX_DEVICES || !gpu_nvml_entity_handle(nvml, a, &ha))
+            continue;
+        for (size_t j = 0; j < c->n; j++) {
+            const struct gpu_entity *b = &c->e[j];
+            if (j == i || b->is_mig || !b->up || b->index >= GPU_MAX_DEVICES || !gpu_nvml_entity_handle(nvml, b, &hb))
+                continue;
+            int st = -1;
+            nvmlReturn_t r = L->DeviceGetP2PStatus(ha, hb, P2P_CAPS_INDEX_NVLINK, &st);
+            asked++;
+            if (r != NVML_SUCCESS) {
+                last = r;
+                continue;
+            }
+            if (st < 0 || st > P2P_STATUS_MAX)
+                continue;
+            x->p2p_valid[a->index] |= 1ULL << b->index;
+            x->p2p[a->index][b->index] = (unsigned char)st;
+            ok++;
+        }
+    }
+    if (asked && !ok && !x->p2p_logged) {
+        log_info("GPU collector: DCGM_EXP_P2P_STATUS absent: nvmlDeviceGetP2PStatus: %s", nvml_lib_strerror(L, last));
+        x->p2p_logged = true;
+    }
+}
+
+void gpu_exp_p2p_update(struct gpu_exp *x, const struct gpu_nvml *nvml, struct gpu_collection *c, double now)
+{
+    const struct nvml_lib *L = gpu_nvml_lib(nvml);
+    if (!L || !c->nvml_available)
+        return;
+    if (!L->DeviceGetP2PStatus) {
+        if (!x->p2p_logged)
+            log_info("GPU collector: DCGM_EXP_P2P_STATUS absent: the NVML library has no nvmlDeviceGetP2PStatus");
+        x->p2p_logged = true;
+        return;
+    }
+    uint64_t sig = gpu_set(c);
+    if (now >= x->p2p_next || sig != x->p2p_sig) {
+        p2p_refresh(x, nvml, L, c);
+        x->p2p_sig = sig;
+        x->p2p_next = now + P2P_REFRESH_S;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        struct gpu_entity *e = &c->e[i];
+        if (e->is_mig || !e->up || e->index >= GPU_MAX_DEVICES)
+            continue;
+        e->p2p_valid = x->p2p_valid[e->index];
+        memcpy(e->p2p, x->p2p[e->index], sizeof e->p2p);
+    }
 }

@@ -8,6 +8,8 @@
 # none in the window has one 0 series without clock_event, as dcgm-exporter does. DCGM_EXP_GPU_HEALTH_STATUS
 # from DCGM's health checks (fake libdcgm): 10 series per GPU (health_watch), the result 0/10/20 and the
 # incident's DCGM_FR_* code; without the DCGM backend it is absent and the log says why.
+# DCGM_EXP_P2P_STATUS from NVML's nvmlDeviceGetP2PStatus (NVLink): per GPU and peer, the status and its
+# link_status name; where NVML does not answer, no series (the fake's FAKE_NVML_P2P matrix).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ephemeral.sh"
 : "${FAKE_NVML_LIB:?}"
@@ -28,14 +30,15 @@ DCGM_FI_DEV_GPU_UTIL, gauge, GPU utilization (in %).
 DCGM_EXP_XID_ERRORS_COUNT, gauge, Count of XID Errors within user-specified time window (see xid-count-window-size param).
 DCGM_EXP_CLOCK_EVENTS_COUNT, counter, reported clock events
 DCGM_EXP_GPU_HEALTH_STATUS, counter, DCGM reported health status
+DCGM_EXP_P2P_STATUS, counter, P2P NvLink status
 CSV
 export FAKE_NVML_SCENARIO="$T/s.json"
 FAKE_NVML_START_EPOCH=$(date +%s.%N)
 export FAKE_NVML_START_EPOCH
 L='gpu="1",UUID="GPU-1c000000-0000-4000-8000-000000000000",pci_bus_id="00000000:2A:00.0",device="nvidia1",modelName="G"'
 L0='gpu="0",UUID="GPU-0c000000-0000-4000-8000-000000000000",pci_bus_id="00000000:18:00.0",device="nvidia0",modelName="G"'
-start_exporter_ephemeral exp 127.0.0.1:0 --collector.gpu.nvml-library="$FAKE_NVML_LIB" --no-collector.cgroup -n \
-    -f "$T/c.csv" -x 8000 --clock-events-count-window-size 4000
+FAKE_NVML_P2P="6,0;5,6" start_exporter_ephemeral exp 127.0.0.1:0 --collector.gpu.nvml-library="$FAKE_NVML_LIB" \
+    --no-collector.cgroup -n -f "$T/c.csv" -x 8000 --clock-events-count-window-size 4000
 wait_metrics "$PORT"
 wait_for 20 scrape_has "$PORT" 'xid="48"' || fail "no DCGM_EXP_XID_ERRORS_COUNT for XID 48"
 scrape "$PORT" "$T/m.txt"
@@ -49,6 +52,12 @@ gone() { curl -sf "http://127.0.0.1:$PORT/metrics" -o "$T/g.txt" && ! grep -q '^
 wait_for 30 gone || fail "XIDs older than the window still counted"
 grep -q '^jobtel_gpu_xid_errors_total{.*xid="31"} 2$' "$T/g.txt" || fail "the total count must stay"
 pass "DCGM_EXP_XID_ERRORS_COUNT"
+
+# P2P: GPU 0 -> 1 over NVLink OK, GPU 1 -> 0 not supported; never a GPU towards itself.
+expect_value "$T/m.txt" "DCGM_EXP_P2P_STATUS{$L0,link_status=\"OK\",peer_gpu=\"1\"}" 0
+expect_value "$T/m.txt" "DCGM_EXP_P2P_STATUS{$L,link_status=\"NotSupported\",peer_gpu=\"0\"}" 5
+[ "$(grep -c '^DCGM_EXP_P2P_STATUS' "$T/m.txt")" = 2 ] || fail "P2P series: $(grep '^DCGM_EXP_P2P_STATUS' "$T/m.txt")"
+pass "DCGM_EXP_P2P_STATUS"
 
 # Clock events. GPU 0 is idle and power-capped at every collection: the two counts are equal, and nothing else.
 clock() { awk -v k="DCGM_EXP_CLOCK_EVENTS_COUNT{$1" 'index($0, k) == 1 { print $NF }' "$2"; }
@@ -91,5 +100,8 @@ for g in "$L0" "$L"; do
     [ "$(grep -c "^$H{$g," "$T/h.txt")" = 10 ] || fail "want 10 health watches per GPU: $(grep -c "^$H{$g," "$T/h.txt")"
 done
 grep -q '^health-set 0xffffffff$' "$T/fake-dcgm.events" || fail "health watches not set on all systems"
+# This NVML answers no P2P question: no P2P series, and the log says why.
+grep -q '^DCGM_EXP_P2P_STATUS' "$T/h.txt" && fail "P2P status made up where NVML gives none"
+grep -q 'DCGM_EXP_P2P_STATUS absent' "$T/health.log" || fail "no log line on the absent P2P status"
 stop_pid "$EXPORTER_PID"
 pass "DCGM_EXP_GPU_HEALTH_STATUS from DCGM's health checks"
