@@ -59,7 +59,9 @@ struct gpu_dcgm {
     dcgmHandle_t h;
     dcgmFieldGrp_t fg;
     bool fg_made;
+    unsigned fg_generation;
     uint64_t watched;           /* readings the field group watches */
+    uint64_t watched_need;      /* the `need` they were chosen for: another one (a reload) watches again */
     double next_try;
     double backoff;
     unsigned long long reconnects;
@@ -151,6 +153,50 @@ static void drop_connection(struct gpu_dcgm *d)
     d->health_set = false;
 }
 
+/* Watches the profiling fields of the readings in `need` on all GPUs, in a new field group (the previous one,
+ * if any, unwatched and destroyed first: a reload changed the counters). *n: how many fields. */
+static dcgmReturn_t watch_fields(struct gpu_dcgm *d, uint64_t need, int *n)
+{
+    if (d->fg_made) {
+        /* Both fail harmlessly on a dead connection; a field group left behind has its own name. */
+        d->lib.UnwatchFields(d->h, DCGM_GROUP_ALL_GPUS, d->fg);
+        if (d->inst_watched)
+            d->lib.UnwatchFields(d->h, DCGM_GROUP_ALL_INSTANCES, d->fg);
+        d->lib.FieldGroupDestroy(d->h, d->fg);
+        d->fg_made = false;
+    }
+    d->watched = 0;
+    d->inst_watched = false; /* the instances are watched again with the new group, now */
+    d->next_inst_try = 0;
+    d->watched_need = need;
+    unsigned short ids[NPROF];
+    uint64_t watched = 0;
+    *n = 0;
+    for (size_t i = 0; i < NPROF; i++) {
+        if (need & READING_BIT(dcgm_prof[i].r)) {
+            ids[(*n)++] = dcgm_prof[i].field;
+            watched |= READING_BIT(dcgm_prof[i].r);
+        }
+    }
+    if (*n == 0)
+        return DCGM_ST_OK;
+    char name[64];
+    /* Field-group names are unique per host engine: ours carries the pid (gpu-apis.md §3.3), and a generation
+     * so that a group a failed destroy left behind does not clash with the next. */
+    snprintf(name, sizeof name, "jobtel-%ld-%u", (long)getpid(), ++d->fg_generation);
+    dcgmReturn_t r = d->lib.FieldGroupCreate(d->h, *n, ids, name, &d->fg);
+    if (r != DCGM_ST_OK)
+        return r;
+    d->fg_made = true;
+    long long every_us = (long long)(d->cfg->collect_interval_s * 1e6);
+    r = d->lib.WatchFields(d->h, DCGM_GROUP_ALL_GPUS, d->fg, every_us, 3 * d->cfg->collect_interval_s + 1, 0);
+    if (r == DCGM_ST_OK)
+        r = d->lib.UpdateAllFields(d->h, 1); /* a new watch has a value only after one update */
+    if (r == DCGM_ST_OK)
+        d->watched = watched;
+    return r;
+}
+
 static bool is_unix_path(const char *addr)
 {
     return addr[0] == '/' || strncmp(addr, "unix://", 7) == 0;
@@ -197,34 +243,14 @@ static bool try_connect(struct gpu_dcgm *d, uint64_t need)
                      remote ? remote : "", dcgm_lib_strerror(&d->lib, r), d->backoff);
         return false;
     }
-    unsigned short ids[NPROF];
+    d->connected = true;
     int n = 0;
-    uint64_t watched = 0;
-    for (size_t i = 0; i < NPROF; i++) {
-        if (need & READING_BIT(dcgm_prof[i].r)) {
-            ids[n++] = dcgm_prof[i].field;
-            watched |= READING_BIT(dcgm_prof[i].r);
-        }
-    }
-    char name[64];
-    /* Field-group names are unique per host engine: ours carries the pid (gpu-apis.md §3.3). */
-    snprintf(name, sizeof name, "jobtel-%ld", (long)getpid());
-    r = n ? d->lib.FieldGroupCreate(d->h, n, ids, name, &d->fg) : DCGM_ST_OK;
-    if (r == DCGM_ST_OK && n) {
-        d->fg_made = true;
-        long long every_us = (long long)(d->cfg->collect_interval_s * 1e6);
-        r = d->lib.WatchFields(d->h, DCGM_GROUP_ALL_GPUS, d->fg, every_us, 3 * d->cfg->collect_interval_s + 1, 0);
-        if (r == DCGM_ST_OK)
-            r = d->lib.UpdateAllFields(d->h, 1); /* a new watch has a value only after one update */
-    }
+    r = watch_fields(d, need, &n);
     if (r != DCGM_ST_OK) {
         log_warn("GPU collector: DCGM watch of %d profiling fields: %s", n, dcgm_lib_strerror(&d->lib, r));
-        d->connected = true;
         drop_connection(d);
         return false;
     }
-    d->connected = true;
-    d->watched = watched;
     if (d->ever_connected) {
         d->reconnects++;
         log_info("GPU collector: DCGM %s%s: reconnected (%llu reconnections)", remote ? "host engine " : "engine",
@@ -476,6 +502,24 @@ void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
         return;
     if (d->want_health && !read_health(d, c, now))
         return;
+    if (need != d->watched_need) {
+        /* The counters file changed (SIGHUP): watch what it selects now. */
+        int n = 0;
+        dcgmReturn_t r = watch_fields(d, need, &n);
+        if (r == DCGM_ST_CONNECTION_NOT_VALID) {
+            lost_connection(d, c, now);
+            return;
+        }
+        if (r != DCGM_ST_OK) {
+            uint64_t s;
+            d->watched_need = ~need; /* tried again at the next collection */
+            if (ratelimit_allow(&d->rl, 300.0, &s))
+                log_warn("GPU collector: DCGM watch of %d profiling fields after a reload: %s", n,
+                         dcgm_lib_strerror(&d->lib, r));
+        } else {
+            log_info("GPU collector: DCGM: the counters changed; watching %d profiling fields", n);
+        }
+    }
     if (!need)
         return;
     /* A job profiling its GPUs itself: DCGM pauses profiling engine-wide (there is no per-GPU pause), so

@@ -27,6 +27,7 @@ struct dcgm_lib {
     dcgmReturn_t (*FieldGroupDestroy)(dcgmHandle_t h, dcgmFieldGrp_t fg);
     dcgmReturn_t (*WatchFields)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, long long updateFreqUsec,
                                 double maxKeepAgeSec, int maxKeepSamples);
+    dcgmReturn_t (*UnwatchFields)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg);
     dcgmReturn_t (*UpdateAllFields)(dcgmHandle_t h, int waitForUpdate);
     dcgmReturn_t (*GetLatestValues_v2)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg,
                                        dcgmFieldValueEntityEnumeration_f cb, void *user);

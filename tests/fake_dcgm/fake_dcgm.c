@@ -24,7 +24,8 @@
  *   FAKE_DCGM_PROF_LOCK  a path: while that file exists someone else holds the profiling lock (Nsight, `dcgmi
  *                       profile --pause`), and every DCGM_FI_PROF_* value reads blank.
  *   FAKE_DCGM_LOG       appends one line per event: "embedded", "connect ADDR unix=U", "watch N FREQ_US",
- *                       "watch-instances N FREQ_US", "hierarchy", "health-set SYSTEMS", "health-check",
+ *                       "watch-instances N FREQ_US", "unwatch", "unwatch-instances", "fg-create NAME",
+ *                       "fg-destroy", "hierarchy", "health-set SYSTEMS", "health-check",
  *                       "update", "get" ("get paused" while profiling is paused: no PROF sampling), "refused"
  *                       (calls on a dead connection), "prof-pause", "prof-resume".
  */
@@ -54,6 +55,7 @@ enum {
     ST_MAX_LIMIT = -24,
     ST_VER_MISMATCH = -12,
     ST_GROUP_IS_EMPTY = -35,
+    ST_DUPLICATE_KEY = -26,
 };
 typedef uintptr_t dcgmHandle_t;
 typedef uintptr_t dcgmGpuGrp_t;
@@ -97,6 +99,7 @@ EXPORT dcgmReturn_t dcgmFieldGroupDestroy(dcgmHandle_t h, dcgmFieldGrp_t fg);
 EXPORT dcgmReturn_t dcgmWatchFields(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, long long freq_us,
                                     double keep_s, int keep_n);
 EXPORT dcgmReturn_t dcgmUpdateAllFields(dcgmHandle_t h, int wait);
+EXPORT dcgmReturn_t dcgmUnwatchFields(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg);
 /* The watched values of value slot e, into v[0 .. S.nwatch). */
 EXPORT dcgmReturn_t dcgmGetLatestValues_v2(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, entity_cb cb,
                                            void *user);
@@ -168,6 +171,7 @@ static struct {
     /* one field group and one watch (jobtel makes one) */
     unsigned short watch[MAX_WATCH];
     int nwatch;
+    char fg_name[64]; /* the field group, "" when none (a second one with its name: DUPLICATE_KEY) */
     bool watching;
     bool watching_inst; /* the same fields on DCGM_GROUP_ALL_INSTANCES */
     bool updated;
@@ -451,6 +455,7 @@ EXPORT const char *errorString(dcgmReturn_t r)
     case ST_MAX_LIMIT: return "Max limit reached for the object";
     case ST_VER_MISMATCH: return "Version mismatch";
     case ST_GROUP_IS_EMPTY: return "This group is empty";
+    case ST_DUPLICATE_KEY: return "Duplicate key passed to the function";
     default: return "Unknown error";
     }
 }
@@ -473,6 +478,7 @@ EXPORT dcgmReturn_t dcgmStopEmbedded(dcgmHandle_t h)
         return ST_BADPARAM;
     S.embedded_running = false;
     S.watching = S.watching_inst = S.updated = false;
+    S.fg_name[0] = '\0';
     S.health_systems = 0;
     return ST_OK;
 }
@@ -488,6 +494,7 @@ EXPORT dcgmReturn_t dcgmConnect_v2(const char *addr, connect_params_v2 *p, dcgmH
     if (!engine_up(&epoch))
         return ST_CONNECTION_NOT_VALID;
     S.watching = S.watching_inst = S.updated = false; /* a fresh engine (or connection) watches nothing */
+    S.fg_name[0] = '\0';
     S.health_systems = 0;
     S.paused = false;
     *h = HANDLE_REMOTE_BASE + epoch;
@@ -508,6 +515,10 @@ EXPORT dcgmReturn_t dcgmFieldGroupCreate(dcgmHandle_t h, int n, const unsigned s
         return r;
     if (n <= 0 || n > MAX_WATCH || !ids || !name || !fg)
         return ST_BADPARAM;
+    if (strcmp(S.fg_name, name) == 0)
+        return ST_DUPLICATE_KEY;
+    snprintf(S.fg_name, sizeof S.fg_name, "%s", name);
+    logline("fg-create %s", name);
     memcpy(S.watch, ids, (size_t)n * sizeof ids[0]);
     S.nwatch = n;
     *fg = 7;
@@ -516,8 +527,29 @@ EXPORT dcgmReturn_t dcgmFieldGroupCreate(dcgmHandle_t h, int n, const unsigned s
 
 EXPORT dcgmReturn_t dcgmFieldGroupDestroy(dcgmHandle_t h, dcgmFieldGrp_t fg)
 {
-    (void)fg;
-    return handle_ok(h);
+    dcgmReturn_t r = handle_ok(h);
+    if (r != ST_OK)
+        return r;
+    if (fg != 7 || !S.fg_name[0])
+        return ST_BADPARAM;
+    S.fg_name[0] = '\0';
+    logline("fg-destroy");
+    return ST_OK;
+}
+
+EXPORT dcgmReturn_t dcgmUnwatchFields(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg)
+{
+    dcgmReturn_t r = handle_ok(h);
+    if (r != ST_OK)
+        return r;
+    if ((g != 0x7fffffff && g != 0x7ffffffd) || fg != 7)
+        return ST_BADPARAM;
+    if (g == 0x7ffffffd)
+        S.watching_inst = false;
+    else
+        S.watching = false;
+    logline(g == 0x7ffffffd ? "unwatch-instances" : "unwatch");
+    return ST_OK;
 }
 
 EXPORT dcgmReturn_t dcgmWatchFields(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, long long freq_us,
