@@ -96,8 +96,8 @@ static void note_unserved_profiling(struct gpu_state *st)
         if (READING_BIT(st->sel.metrics[i].def->reading) & READINGS_GPM)
             buf_printf(&names, "%s%s", names.len ? ", " : "", st->sel.metrics[i].name);
     if (names.len)
-        log_info("GPU collector: skipped (needs DCGM): %s (no GPU here has NVML GPM, and DCGM is not in use)",
-                 buf_str(&names));
+        log_info("GPU collector: skipped (needs DCGM): %s (%s, and DCGM is not in use)", buf_str(&names),
+                 st->gpm ? "no GPU here has NVML GPM" : "--no-collector.gpu.gpm");
     buf_free(&names);
 }
 
@@ -200,7 +200,7 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
     if (cfg->gpu_dcgm_names)
         st->need |= dcgm_need;
     st->nvml = gpu_nvml_new(cfg);
-    if (st->nvml)
+    if (st->nvml && cfg->gpu_gpm)
         st->gpm = gpu_gpm_new(st->nvml, (struct gpm_pause_fn){gpu_paused, st});
     if (cfg->gpu_dcgm && !(st->dcgm = gpu_dcgm_new(cfg, (struct gpm_pause_fn){gpu_paused, st}))) {
         gpu_shutdown(st);
@@ -209,7 +209,7 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
     st->pause.dir = cfg->profiling_pause_dir;
     st->exp = gpu_exp_new();
     exp_select(st);
-    if (!st->nvml || !st->gpm || !st->exp) {
+    if (!st->nvml || (cfg->gpu_gpm && !st->gpm) || !st->exp) {
         gpu_shutdown(st);
         return JT_ERR_NOMEM;
     }
@@ -237,7 +237,7 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
      * profiling counters would disturb each other. */
     if (st->dcgm)
         producer_dcgm.produce(st->dcgm, st->need, &st->c);
-    else
+    else if (st->gpm)
         producer_gpm.produce(st->gpm, st->need, &st->c);
     note_unserved_profiling(st);
     if (exp_on(st, DCGM_EXP_CLOCK))

@@ -85,6 +85,9 @@ static const struct args_opt flags[] = {
     {.name = "clock-events-count-window-size", .kind = ARGS_MILLIS, .offset = OFF(clock_events_window_s),
      .placeholder = "MS", .min = 1, .max = 86400000,
      .help = "Window of DCGM_EXP_CLOCK_EVENTS_COUNT, in milliseconds (as dcgm-exporter; default 300000)"},
+    {.name = "collector.gpu.gpm", .kind = ARGS_BOOL, .offset = OFF(gpu_gpm),
+     .help = "Profiling fields (DCGM_FI_PROF_*) from NVML GPM on Hopper and newer (default on; "
+             "--no-collector.gpu.gpm: no GPM sampling at all)"},
     {.name = "collector.gpu.dcgm", .kind = ARGS_BOOL, .offset = OFF(gpu_dcgm),
      .help = "Profiling fields from DCGM (embedded engine; -r for a host engine) instead of NVML GPM (default off; "
              "-r turns it on)"},
@@ -214,6 +217,7 @@ void config_defaults(struct exporter_config *cfg)
     cfg->gpu_dcgm_names = true;
     cfg->gpu_jobstats_names = true;
     cfg->gpu_xid_events = true;
+    cfg->gpu_gpm = true;
     cfg->xid_count_window_s = 300.0;
     cfg->clock_events_window_s = 300.0;
     cfg->device_mask = ~0ULL;
