@@ -540,8 +540,8 @@ void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
                          dcgm_lib_strerror(&d->lib, pr));
         }
     }
-    if (d->prof_paused)
-        return;
+    if (d->prof_paused || !d->fg_made)
+        return; /* paused for a job, or the last watch failed (retried above) */
     struct fill_ctx x = {d, c, need & d->watched};
     dcgmReturn_t r = d->lib.GetLatestValues_v2(d->h, DCGM_GROUP_ALL_GPUS, d->fg, on_entity, &x);
     if (r == DCGM_ST_OK && watch_instances(d, c, now))
