@@ -18,6 +18,32 @@ export FAKE_NVML_SCENARIO="$SCENARIOS/gpm.json" FAKE_NVML_GPM_LOG="$T/samples.lo
 echo '{"gpus": 2, "fields": {"1001": [0.5, 0.25]}}' >"$T/dcgm.json"
 export FAKE_DCGM_SCENARIO="$T/dcgm.json" FAKE_DCGM_LOG="$T/fake-dcgm.events"
 
+# 0. The hooks alone, as slurmd runs them (no Slurm yet): which comments ask, and an epilog where no job ever
+# asked does not create the directory.
+hook() { # prolog|epilog JOB COMMENT
+    env -i SLURM_JOB_ID="$2" SLURM_JOB_UID=65534 SLURM_JOB_GPUS=0 SLURM_JOB_COMMENT="$3" \
+        "$JOBTEL" "$1" --strict --no-syslog --hpc-dir "$T/h0" --gpustat-dir "" --profiling-pause-dir "$T/p0"
+}
+hook epilog 10 "" || fail "epilog without a pause directory"
+[ ! -e "$T/p0" ] || fail "an epilog created the pause directory"
+n=11
+for c in "JOBTEL:Profiling-Pause" "a,jobtel:profiling-pause;b" $'x\tjobtel:profiling-pause\n'; do
+    hook prolog $n "$c" || fail "prolog, comment '$c'"
+    grep -qx "$n" "$T/p0/0" || fail "comment '$c' did not pause"
+    hook epilog $n "" || fail "epilog $n"
+    [ ! -e "$T/p0/0" ] || fail "epilog $n left the pause"
+    n=$((n + 1))
+done
+big=$(head -c 120000 /dev/zero | tr '\0' 'j')
+for c in "xjobtel:profiling-pause" "jobtel:profiling-pause2" "jobtel:profiling" "$big" $'\xff\xfe jobtel:profiling-pauses'; do
+    hook prolog $n "$c" || fail "prolog, comment '${c:0:40}'"
+    [ ! -e "$T/p0/0" ] || fail "comment '${c:0:40}' paused"
+    n=$((n + 1))
+done
+env -i SLURM_JOB_ID=99 SLURM_JOB_GPUS=0 SLURM_JOB_COMMENT=jobtel:profiling-pause "$JOBTEL" prolog --strict --no-syslog \
+    --hpc-dir "$T/h0" --gpustat-dir "" --profiling-pause-dir "$T/h0" 2>"$T/same.err" && fail "pause dir = hpc dir accepted"
+pass "the hooks: which comments ask, and the epilog creates no directory"
+
 slurm_require
 mkdir -p "$T/out" "$T/work" "$T/release"
 chmod 1777 "$T/out" "$T/work"
