@@ -1,13 +1,15 @@
 #!/bin/bash
 # bench_gpm.sh - what the GPM profiling path costs: the daemon's RSS and collection CPU on 8 fake H100s (the
-# DGX H100 scenario of the fake NVML) with GPM, against the same 8 GPUs without GPM, in the same invocation.
+# DGX H100 scenario of the fake NVML, with every GPM value the exporter reads) with GPM on, against the same
+# daemon, scenario and GPUs with --no-collector.gpu.gpm, in the same invocation.
 #
 # Usage: bench/bench_gpm.sh [BUILD_DIR] [SECONDS] [ROUNDS]     (default: build, 60, 2)
-# "without" is dgx_h100.json as shipped (no GPM values: the producer asks once and never samples); "with" is
-# the same file plus every GPM value the exporter reads, so each collection takes 8 samples and 8 metric
-# requests. Runs alternate (without, with, without, with...) so machine load drifts over both alike. CPU is
-# utime + stime from /proc/<pid>/stat over SECONDS after start-up; RSS is VmRSS at the end and VmHWM.
-# Targets (issue 13): GPM adds <= 1 MiB RSS and <= 0.2 % of one core.
+# "on": each 1 s collection takes 8 GPM samples and 8 metric requests (13 metrics each) and renders the
+# profiling series of dcgm-exporter's default counters and Princeton's GPM names; "off": no GPM call at all.
+# Runs alternate (off, on, off, on...) so machine load drifts over both alike. CPU is utime + stime from
+# /proc/<pid>/stat over SECONDS after start-up (no scrape meanwhile: collection only); RSS is VmRSS at the
+# end and VmHWM. Targets (issue 13): GPM adds <= 1 MiB RSS and <= 0.2 % of one core. CHECK=1 exits 1 when
+# the means miss them.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,8 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cp "$BASE" "$T/without.json"
-"$PY" - "$BASE" "$T/with.json" <<'PY'
+"$PY" - "$BASE" "$T/gpm.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 s.setdefault("values", {}).update({
@@ -49,9 +50,10 @@ kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 # measure NAME : prints "NAME cpu% rss_kib hwm_kib profiling_series".
 measure() {
-    local name=$1 port ok=0 c0 c1 t0 t1 rss hwm
-    FAKE_NVML_SCENARIO=$T/$name.json "$JOBTEL" exporter -a 127.0.0.1:0 -n --collector.gpu.nvml-library="$LIB" \
-        --no-collector.cgroup >"$T/$name.log" 2>&1 &
+    local name=$1 port ok=0 c0 c1 t0 t1 rss hwm switch=--collector.gpu.gpm
+    [ "$name" = off ] && switch=--no-collector.gpu.gpm
+    FAKE_NVML_SCENARIO=$T/gpm.json "$JOBTEL" exporter -a 127.0.0.1:0 -n --collector.gpu.nvml-library="$LIB" \
+        --no-collector.cgroup --path.accounting="$T/acct-$name" "$switch" >"$T/$name.log" 2>&1 &
     DAEMON=$!
     for _ in $(seq 200); do
         port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/$name.log" | head -n1)
@@ -80,10 +82,13 @@ measure() {
 
 echo "jobtel GPM cost ($(nproc) CPUs, $(uname -r), 8 GPUs, ${DUR}s per run, $ROUNDS rounds)"
 for _ in $(seq "$ROUNDS"); do
-    measure without
-    measure with
+    measure off
+    measure on
 done | tee "$T/out"
-awk '{ s[$1] += $3; r[$1] += $9; n[$1]++ }
-     END { printf "mean: without %.3f %% / %.0f KiB, with %.3f %% / %.0f KiB: GPM adds %+.3f %% of a core, %+.0f KiB RSS\n",
-           s["without"] / n["without"], r["without"] / n["without"], s["with"] / n["with"], r["with"] / n["with"],
-           s["with"] / n["with"] - s["without"] / n["without"], r["with"] / n["with"] - r["without"] / n["without"] }' "$T/out"
+awk -v check="${CHECK:-0}" '{ s[$1] += $3; r[$1] += $9; n[$1]++ }
+     END { dc = s["on"] / n["on"] - s["off"] / n["off"]; dr = r["on"] / n["on"] - r["off"] / n["off"]
+           printf "mean: off %.3f %% / %.0f KiB, on %.3f %% / %.0f KiB: GPM adds %+.3f %% of a core, %+.0f KiB RSS\n",
+               s["off"] / n["off"], r["off"] / n["off"], s["on"] / n["on"], r["on"] / n["on"], dc, dr
+           ok = dc <= 0.2 && dr <= 1024
+           printf "targets (<= 0.2 %% of a core, <= 1024 KiB): %s\n", ok ? "met" : "MISSED"
+           exit check == 1 && !ok }' "$T/out"

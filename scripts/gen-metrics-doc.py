@@ -47,6 +47,13 @@ def main(root):
         add(m.group(1), "gauge", "" if m.group(2) == "NULL" else cstr(m.group(2)), gf,
             f"label `{m.group(5)}`" if m.group(5) else "")
 
+    rd = os.path.join(root, "src/collectors/render_dcgm.c")
+    body = open(rd).read()
+    body = body[body.index("exp_defs[DCGM_EXP_N] = {"):]
+    body = body[:body.index("};")]
+    for m in re.finditer(r'\[DCGM_EXP_\w+\]\s*=\s*\{\s*"(DCGM_EXP_\w+)",\s*' + STR + r'\}', body):
+        add(m.group(1), "as the CSV", cstr(m.group(2)), rd, "synthesised; type and help from the counters file")
+
     cg = os.path.join(root, "src/collectors/cgroup.c")
     text = open(cg).read()
     body = text[text.index("cg_metrics[CG_NFIELDS] = {"):]
@@ -62,7 +69,7 @@ def main(root):
             add(m.group(1), m.group(3), m.group(2), path)
 
     groups = [
-        ("dcgm-exporter names (`DCGM_FI_*`)", lambda n: n.startswith("DCGM_FI_"),
+        ("dcgm-exporter names (`DCGM_FI_*`, `DCGM_EXP_*`)", lambda n: n.startswith("DCGM_"),
          "Labels and units as dcgm-exporter ([exporter.md](exporter.md)). *default*: in dcgm-exporter's default "
          "field list, which jobtel serves when no counters file (`-f`) is given; the others need a counters file naming them."),
         ("Princeton names (`nvidia_gpu_*`)", lambda n: n.startswith("nvidia_gpu_"),

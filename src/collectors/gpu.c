@@ -13,6 +13,7 @@
 #include "attribution/owners.h"
 #include "collectors/collector.h"
 #include "collectors/gpu_dcgm.h"
+#include "collectors/gpu_exp.h"
 #include "collectors/gpu_gpm.h"
 #include "collectors/gpu_nvml.h"
 #include "collectors/gpu_render.h"
@@ -44,7 +45,23 @@ struct gpu_state {
     struct gpu_pid_table *pids_published; /* the last pid table handed to the process stage (a reference) */
     bool prof_checked;               /* the profiling fields no source serves were listed */
     struct profiling_pause pause;    /* GPUs a job profiles itself: no GPM sampling there */
+    struct gpu_exp *exp;             /* DCGM_EXP_CLOCK_EVENTS_COUNT's history */
 };
+
+/* Whether a DCGM_EXP_* metric is rendered. */
+static bool exp_on(const struct gpu_state *st, enum dcgm_exp x)
+{
+    return st->cfg->gpu_dcgm_names && st->sel.exp[x].help;
+}
+
+/* Tells the producers which synthesised metrics are selected (at start and after a reload). */
+static void exp_select(struct gpu_state *st)
+{
+    gpu_dcgm_set_health(st->dcgm, exp_on(st, DCGM_EXP_HEALTH));
+    if (exp_on(st, DCGM_EXP_HEALTH) && !st->dcgm)
+        log_info("GPU collector: DCGM_EXP_GPU_HEALTH_STATUS comes from DCGM's health checks: absent without "
+                 "--collector.gpu.dcgm");
+}
 
 static bool gpu_paused(void *arg, const struct gpu_entity *e)
 {
@@ -79,8 +96,8 @@ static void note_unserved_profiling(struct gpu_state *st)
         if (READING_BIT(st->sel.metrics[i].def->reading) & READINGS_GPM)
             buf_printf(&names, "%s%s", names.len ? ", " : "", st->sel.metrics[i].name);
     if (names.len)
-        log_info("GPU collector: skipped (needs DCGM): %s (no GPU here has NVML GPM, and DCGM is not in use)",
-                 buf_str(&names));
+        log_info("GPU collector: skipped (needs DCGM): %s (%s, and DCGM is not in use)", buf_str(&names),
+                 st->gpm ? "no GPU here has NVML GPM" : "--no-collector.gpu.gpm");
     buf_free(&names);
 }
 
@@ -183,14 +200,16 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
     if (cfg->gpu_dcgm_names)
         st->need |= dcgm_need;
     st->nvml = gpu_nvml_new(cfg);
-    if (st->nvml)
+    if (st->nvml && cfg->gpu_gpm)
         st->gpm = gpu_gpm_new(st->nvml, (struct gpm_pause_fn){gpu_paused, st});
     if (cfg->gpu_dcgm && !(st->dcgm = gpu_dcgm_new(cfg, (struct gpm_pause_fn){gpu_paused, st}))) {
         gpu_shutdown(st);
         return JT_ERR_NOMEM;
     }
     st->pause.dir = cfg->profiling_pause_dir;
-    if (!st->nvml || !st->gpm) {
+    st->exp = gpu_exp_new();
+    exp_select(st);
+    if (!st->nvml || (cfg->gpu_gpm && !st->gpm) || !st->exp) {
         gpu_shutdown(st);
         return JT_ERR_NOMEM;
     }
@@ -218,9 +237,13 @@ static enum jt_err gpu_collect(void *state, struct expo *w)
      * profiling counters would disturb each other. */
     if (st->dcgm)
         producer_dcgm.produce(st->dcgm, st->need, &st->c);
-    else
+    else if (st->gpm)
         producer_gpm.produce(st->gpm, st->need, &st->c);
     note_unserved_profiling(st);
+    if (exp_on(st, DCGM_EXP_CLOCK))
+        gpu_exp_clock_update(st->exp, &st->c, mono_now(), st->cfg->clock_events_window_s);
+    if (exp_on(st, DCGM_EXP_P2P))
+        gpu_exp_p2p_update(st->exp, st->nvml, &st->c, mono_now());
     publish_pids(st);
     /* join */
     if (st->c.n > st->owners_cap) {
@@ -269,6 +292,7 @@ static void gpu_reload(void *state)
     dcgm_selection_free(&st->sel);
     st->sel = fresh;
     st->need = need;
+    exp_select(st);
     log_info("GPU collector: reloaded %s: %zu metrics, %zu labels", st->cfg->counters_file, st->sel.nmetrics,
              st->sel.nlabels);
 }
@@ -279,6 +303,7 @@ static void gpu_shutdown(void *state)
     if (!st)
         return;
     gpu_dcgm_free(st->dcgm);
+    gpu_exp_free(st->exp);
     gpu_gpm_free(st->gpm); /* its samples go back before NVML shuts down */
     if (st->nvml)
         gpu_nvml_free(st->nvml);

@@ -6,8 +6,11 @@
  * the NVML readings keep being served, jobtel_dcgm_connected says 0, and the connection is retried with
  * back-off (1 s doubling to 30 s); a reconnection is counted (jobtel_dcgm_reconnects_total). The fields
  * watched are the profiling readings some consumer needs (the counters CSV), converted back to the readings'
- * units (% and MiB/s, as GPM gives them) so the renderers convert both sources alike. Only whole GPUs: DCGM's
- * gpuId is taken as the NVML index, which DCGM assigns in NVML order.
+ * units (% and MiB/s, as GPM gives them) so the renderers convert both sources alike. DCGM's gpuId is taken as
+ * the NVML index, which DCGM assigns in NVML order. MIG instances are DCGM's GPU_I entities, numbered by DCGM
+ * itself: the engine's hierarchy (dcgmGetGpuInstanceHierarchy) says which NVML GPU and GPU instance each is.
+ * They are watched through the all-instances pseudo group once the collection has MIG instances, and the
+ * hierarchy is read again when the MIG layout changes or an entity id is not in it.
  */
 #include "collectors/gpu_dcgm.h"
 
@@ -22,6 +25,7 @@
 
 #define DCGM_BACKOFF_MAX_S 30.0
 #define DCGM_LIB_RETRY_S 30.0
+#define DCGM_INST_RETRY_S 60.0 /* a failed watch of the MIG instances is tried again after this */
 
 /* reading -> DCGM field id, and the factor from DCGM's unit to the reading's. */
 static const struct {
@@ -55,14 +59,70 @@ struct gpu_dcgm {
     dcgmHandle_t h;
     dcgmFieldGrp_t fg;
     bool fg_made;
+    unsigned fg_generation;
     uint64_t watched;           /* readings the field group watches */
+    uint64_t watched_need;      /* the `need` they were chosen for: another one (a reload) watches again */
     double next_try;
     double backoff;
     unsigned long long reconnects;
     struct ratelimit rl;
     struct gpm_pause_fn pause;
     bool prof_paused;           /* we paused DCGM's profiling for a job that profiles itself */
+    /* MIG instances (GPU_I entities) */
+    bool inst_watched;
+    double next_inst_try;
+    uint64_t mig_sig;           /* the MIG layout the watch and hierarchy are for */
+    dcgmMigHierarchy_v2 *hier;  /* owned, 72 KiB: allocated at the first MIG collection */
+    bool hier_valid;
+    bool hier_stale;            /* an entity id was not in it: read it again */
+    /* health checks (DCGM_EXP_GPU_HEALTH_STATUS) */
+    bool want_health;
+    bool health_set;            /* the watches are set on this connection */
+    dcgmHealthResponse_v4 *health; /* owned, 65 KiB: allocated at the first check */
 };
+
+const struct gpu_health_watch gpu_health_watches[GPU_HEALTH_SYSTEMS] = {
+    {0x1, "PCIE"}, {0x2, "NVLINK"}, {0x4, "PMU"},  {0x8, "MCU"},     {0x10, "MEM"},
+    {0x20, "SM"},  {0x40, "INFOROM"}, {0x80, "THERMAL"}, {0x100, "POWER"}, {0x200, "DRIVER"},
+};
+
+/* DCGM's dcgmError_t names (dcgm_errors.h; codes are appended, never renumbered). */
+static const char *const dcgm_errors[] = {
+    "OK", "UNKNOWN", "UNRECOGNIZED", "PCI_REPLAY_RATE", "VOLATILE_DBE_DETECTED", "VOLATILE_SBE_DETECTED",
+    "PENDING_PAGE_RETIREMENTS", "RETIRED_PAGES_LIMIT", "RETIRED_PAGES_DBE_LIMIT", "CORRUPT_INFOROM",
+    "CLOCK_THROTTLE_THERMAL", "POWER_UNREADABLE", "CLOCK_THROTTLE_POWER", "NVLINK_ERROR_THRESHOLD", "NVLINK_DOWN",
+    "NVSWITCH_FATAL_ERROR", "NVSWITCH_NON_FATAL_ERROR", "NVSWITCH_DOWN", "NO_ACCESS_TO_FILE", "NVML_API",
+    "DEVICE_COUNT_MISMATCH", "BAD_PARAMETER", "CANNOT_OPEN_LIB", "DENYLISTED_DRIVER", "NVML_LIB_BAD",
+    "GRAPHICS_PROCESSES", "HOSTENGINE_CONN", "FIELD_QUERY", "BAD_CUDA_ENV", "PERSISTENCE_MODE", "LOW_BANDWIDTH",
+    "HIGH_LATENCY", "CANNOT_GET_FIELD_TAG", "FIELD_VIOLATION", "FIELD_THRESHOLD", "FIELD_VIOLATION_DBL",
+    "FIELD_THRESHOLD_DBL", "UNSUPPORTED_FIELD_TYPE", "FIELD_THRESHOLD_TS", "FIELD_THRESHOLD_TS_DBL",
+    "THERMAL_VIOLATIONS", "THERMAL_VIOLATIONS_TS", "TEMP_VIOLATION", "THROTTLING_VIOLATION", "INTERNAL",
+    "PCIE_GENERATION", "PCIE_WIDTH", "ABORTED", "TEST_DISABLED", "CANNOT_GET_STAT", "STRESS_LEVEL", "CUDA_API",
+    "FAULTY_MEMORY", "CANNOT_SET_WATCHES", "CUDA_UNBOUND", "ECC_DISABLED", "MEMORY_ALLOC", "CUDA_DBE",
+    "MEMORY_MISMATCH", "CUDA_DEVICE", "ECC_UNSUPPORTED", "ECC_PENDING", "MEMORY_BANDWIDTH", "TARGET_POWER",
+    "API_FAIL", "API_FAIL_GPU", "CUDA_CONTEXT", "DCGM_API", "CONCURRENT_GPUS", "TOO_MANY_ERRORS",
+    "NVLINK_CRC_ERROR_THRESHOLD", "NVLINK_ERROR_CRITICAL", "ENFORCED_POWER_LIMIT", "MEMORY_ALLOC_HOST",
+    "GPU_OP_MODE", "NO_MEMORY_CLOCKS", "NO_GRAPHICS_CLOCKS", "HAD_TO_RESTORE_STATE", "L1TAG_UNSUPPORTED",
+    "L1TAG_MISCOMPARE", "ROW_REMAP_FAILURE", "UNCONTAINED_ERROR", "EMPTY_GPU_LIST", "DBE_PENDING_PAGE_RETIREMENTS",
+    "UNCORRECTABLE_ROW_REMAP", "PENDING_ROW_REMAP", "BROKEN_P2P_MEMORY_DEVICE", "BROKEN_P2P_WRITER_DEVICE",
+    "NVSWITCH_NVLINK_DOWN", "EUD_BINARY_PERMISSIONS", "EUD_NON_ROOT_USER", "EUD_SPAWN_FAILURE", "EUD_TIMEOUT",
+    "EUD_ZOMBIE", "EUD_NON_ZERO_EXIT_CODE", "EUD_TEST_FAILED", "FILE_CREATE_PERMISSIONS", "PAUSE_RESUME_FAILED",
+    "PCIE_H_REPLAY_VIOLATION", "GPU_EXPECTED_NVLINKS_UP", "NVSWITCH_EXPECTED_NVLINKS_UP", "XID_ERROR",
+    "SBE_VIOLATION", "DBE_VIOLATION", "PCIE_REPLAY_VIOLATION", "SBE_THRESHOLD_VIOLATION", "DBE_THRESHOLD_VIOLATION",
+    "PCIE_REPLAY_THRESHOLD_VIOLATION", "CUDA_FM_NOT_INITIALIZED", "SXID_ERROR", "GFLOPS_THRESHOLD_VIOLATION",
+    "NAN_VALUE",
+};
+_Static_assert(sizeof dcgm_errors / sizeof dcgm_errors[0] == 112, "DCGM_FR_NAN_VALUE is 111");
+
+const char *dcgm_error_name(unsigned code)
+{
+    static char names[sizeof dcgm_errors / sizeof dcgm_errors[0]][48];
+    if (code >= sizeof dcgm_errors / sizeof dcgm_errors[0])
+        return NULL;
+    if (!names[code][0]) /* built once per code; written only on the GPU collector's thread */
+        snprintf(names[code], sizeof names[code], "DCGM_FR_%s", dcgm_errors[code]);
+    return names[code];
+}
 
 struct gpu_dcgm *gpu_dcgm_new(const struct exporter_config *cfg, struct gpm_pause_fn pause)
 {
@@ -88,6 +148,53 @@ static void drop_connection(struct gpu_dcgm *d)
         d->lib.StopEmbedded(d->h);
     d->connected = false;
     d->prof_paused = false; /* a new connection (or a restarted engine) starts unpaused */
+    d->inst_watched = false;
+    d->hier_valid = false;
+    d->health_set = false;
+}
+
+/* Watches the profiling fields of the readings in `need` on all GPUs, in a new field group (the previous one,
+ * if any, unwatched and destroyed first: a reload changed the counters). *n: how many fields. */
+static dcgmReturn_t watch_fields(struct gpu_dcgm *d, uint64_t need, int *n)
+{
+    if (d->fg_made) {
+        /* Both fail harmlessly on a dead connection; a field group left behind has its own name. */
+        d->lib.UnwatchFields(d->h, DCGM_GROUP_ALL_GPUS, d->fg);
+        if (d->inst_watched)
+            d->lib.UnwatchFields(d->h, DCGM_GROUP_ALL_INSTANCES, d->fg);
+        d->lib.FieldGroupDestroy(d->h, d->fg);
+        d->fg_made = false;
+    }
+    d->watched = 0;
+    d->inst_watched = false; /* the instances are watched again with the new group, now */
+    d->next_inst_try = 0;
+    d->watched_need = need;
+    unsigned short ids[NPROF];
+    uint64_t watched = 0;
+    *n = 0;
+    for (size_t i = 0; i < NPROF; i++) {
+        if (need & READING_BIT(dcgm_prof[i].r)) {
+            ids[(*n)++] = dcgm_prof[i].field;
+            watched |= READING_BIT(dcgm_prof[i].r);
+        }
+    }
+    if (*n == 0)
+        return DCGM_ST_OK;
+    char name[64];
+    /* Field-group names are unique per host engine: ours carries the pid (gpu-apis.md §3.3), and a generation
+     * so that a group a failed destroy left behind does not clash with the next. */
+    snprintf(name, sizeof name, "jobtel-%ld-%u", (long)getpid(), ++d->fg_generation);
+    dcgmReturn_t r = d->lib.FieldGroupCreate(d->h, *n, ids, name, &d->fg);
+    if (r != DCGM_ST_OK)
+        return r;
+    d->fg_made = true;
+    long long every_us = (long long)(d->cfg->collect_interval_s * 1e6);
+    r = d->lib.WatchFields(d->h, DCGM_GROUP_ALL_GPUS, d->fg, every_us, 3 * d->cfg->collect_interval_s + 1, 0);
+    if (r == DCGM_ST_OK)
+        r = d->lib.UpdateAllFields(d->h, 1); /* a new watch has a value only after one update */
+    if (r == DCGM_ST_OK)
+        d->watched = watched;
+    return r;
 }
 
 static bool is_unix_path(const char *addr)
@@ -136,34 +243,14 @@ static bool try_connect(struct gpu_dcgm *d, uint64_t need)
                      remote ? remote : "", dcgm_lib_strerror(&d->lib, r), d->backoff);
         return false;
     }
-    unsigned short ids[NPROF];
+    d->connected = true;
     int n = 0;
-    uint64_t watched = 0;
-    for (size_t i = 0; i < NPROF; i++) {
-        if (need & READING_BIT(dcgm_prof[i].r)) {
-            ids[n++] = dcgm_prof[i].field;
-            watched |= READING_BIT(dcgm_prof[i].r);
-        }
-    }
-    char name[64];
-    /* Field-group names are unique per host engine: ours carries the pid (gpu-apis.md §3.3). */
-    snprintf(name, sizeof name, "jobtel-%ld", (long)getpid());
-    r = n ? d->lib.FieldGroupCreate(d->h, n, ids, name, &d->fg) : DCGM_ST_OK;
-    if (r == DCGM_ST_OK && n) {
-        d->fg_made = true;
-        long long every_us = (long long)(d->cfg->collect_interval_s * 1e6);
-        r = d->lib.WatchFields(d->h, DCGM_GROUP_ALL_GPUS, d->fg, every_us, 3 * d->cfg->collect_interval_s + 1, 0);
-        if (r == DCGM_ST_OK)
-            r = d->lib.UpdateAllFields(d->h, 1); /* a new watch has a value only after one update */
-    }
+    r = watch_fields(d, need, &n);
     if (r != DCGM_ST_OK) {
         log_warn("GPU collector: DCGM watch of %d profiling fields: %s", n, dcgm_lib_strerror(&d->lib, r));
-        d->connected = true;
         drop_connection(d);
         return false;
     }
-    d->connected = true;
-    d->watched = watched;
     if (d->ever_connected) {
         d->reconnects++;
         log_info("GPU collector: DCGM %s%s: reconnected (%llu reconnections)", remote ? "host engine " : "engine",
@@ -183,17 +270,11 @@ struct fill_ctx {
     uint64_t need;
 };
 
-static int on_entity(unsigned int group, unsigned int id, dcgmFieldValue_v1 *v, int n, void *user)
+/* Sets the profiling readings in v[0 .. n) on entity e (unless it is paused). */
+static void fill_entity(struct fill_ctx *x, struct gpu_entity *e, const dcgmFieldValue_v1 *v, int n)
 {
-    struct fill_ctx *x = user;
-    if (group != DCGM_FE_GPU)
-        return 0;
-    struct gpu_entity *e = NULL;
-    for (size_t i = 0; i < x->c->n && !e; i++)
-        if (!x->c->e[i].is_mig && x->c->e[i].index == id && x->c->e[i].up)
-            e = &x->c->e[i];
-    if (!e || (x->d->pause.fn && x->d->pause.fn(x->d->pause.arg, e)))
-        return 0;
+    if (x->d->pause.fn && x->d->pause.fn(x->d->pause.arg, e))
+        return;
     for (int k = 0; k < n; k++) {
         const dcgmFieldValue_v1 *fv = &v[k];
         if (fv->status != DCGM_ST_OK)
@@ -217,7 +298,190 @@ static int on_entity(unsigned int group, unsigned int id, dcgmFieldValue_v1 *v, 
             }
         }
     }
+}
+
+/* The NVML GPU index and GPU-instance id of DCGM's GPU_I entity `id`; false if the hierarchy lacks it. */
+static bool instance_of(const struct gpu_dcgm *d, unsigned id, unsigned *gpu, unsigned *gi)
+{
+    if (!d->hier_valid)
+        return false;
+    unsigned n = d->hier->count < DCGM_MAX_HIERARCHY_INFO ? d->hier->count : DCGM_MAX_HIERARCHY_INFO;
+    for (unsigned i = 0; i < n; i++) {
+        const dcgmMigHierarchyInfo_v2 *h = &d->hier->entityList[i];
+        if (h->entity.entityGroupId == DCGM_FE_GPU_I && h->entity.entityId == id) {
+            *gpu = h->info.nvmlGpuIndex;
+            *gi = h->info.nvmlInstanceId;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int on_entity(unsigned int group, unsigned int id, dcgmFieldValue_v1 *v, int n, void *user)
+{
+    struct fill_ctx *x = user;
+    if (group == DCGM_FE_GPU) {
+        for (size_t i = 0; i < x->c->n; i++) {
+            struct gpu_entity *e = &x->c->e[i];
+            if (!e->is_mig && e->index == id && e->up) {
+                fill_entity(x, e, v, n);
+                break;
+            }
+        }
+    } else if (group == DCGM_FE_GPU_I) {
+        unsigned gpu, gi;
+        if (!instance_of(x->d, id, &gpu, &gi)) {
+            x->d->hier_stale = true; /* a new instance: read the hierarchy again next time */
+            return 0;
+        }
+        char gi_s[12];
+        snprintf(gi_s, sizeof gi_s, "%u", gi);
+        /* Every compute instance of the GPU instance (NVML's MIG devices) gets the instance's values. */
+        for (size_t i = 0; i < x->c->n; i++) {
+            struct gpu_entity *e = &x->c->e[i];
+            if (e->is_mig && e->up && e->index == gpu && strcmp(e->gi, gi_s) == 0)
+                fill_entity(x, e, v, n);
+        }
+    }
     return 0;
+}
+
+/* A fingerprint of the collection's MIG instances (GPU index, GPU-instance id, UUID); 0: none. */
+static uint64_t mig_layout(const struct gpu_collection *c)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const struct gpu_entity *e = &c->e[i];
+        if (!e->is_mig)
+            continue;
+        uint64_t k = 1469598103934665603ULL ^ e->index;
+        for (const char *p = e->gi; *p; p++)
+            k = (k ^ (unsigned char)*p) * 1099511628211ULL;
+        for (const char *p = e->mig_uuid; *p; p++)
+            k = (k ^ (unsigned char)*p) * 1099511628211ULL;
+        h += k | 1; /* order-free, never 0 */
+    }
+    return h;
+}
+
+/* Watches the profiling fields on every MIG instance and reads which instance each GPU_I entity is, when
+ * the collection has MIG instances. False when the instances cannot be read now. */
+static bool watch_instances(struct gpu_dcgm *d, const struct gpu_collection *c, double now)
+{
+    uint64_t sig = mig_layout(c);
+    if (sig == 0 || !d->fg_made)
+        return false;
+    if (sig != d->mig_sig) {
+        d->mig_sig = sig; /* reconfigured: watch and read the hierarchy again */
+        d->inst_watched = false;
+        d->hier_valid = false;
+        d->next_inst_try = 0;
+    }
+    if (!d->inst_watched) {
+        if (now < d->next_inst_try)
+            return false;
+        d->next_inst_try = now + DCGM_INST_RETRY_S;
+        long long every_us = (long long)(d->cfg->collect_interval_s * 1e6);
+        dcgmReturn_t r =
+            d->lib.WatchFields(d->h, DCGM_GROUP_ALL_INSTANCES, d->fg, every_us, 3 * d->cfg->collect_interval_s + 1, 0);
+        if (r == DCGM_ST_OK)
+            r = d->lib.UpdateAllFields(d->h, 1);
+        if (r != DCGM_ST_OK) {
+            uint64_t s;
+            if (ratelimit_allow(&d->rl, 300.0, &s))
+                log_warn("GPU collector: DCGM watch of the MIG instances: %s; their profiling series stay absent",
+                         dcgm_lib_strerror(&d->lib, r));
+            return false;
+        }
+        d->inst_watched = true;
+    }
+    if (!d->hier_valid || d->hier_stale) {
+        if (!d->hier && !(d->hier = malloc(sizeof *d->hier)))
+            return false;
+        memset(d->hier, 0, sizeof *d->hier);
+        d->hier->version = DCGM_MIG_HIERARCHY_VERSION2;
+        dcgmReturn_t r = d->lib.GetGpuInstanceHierarchy(d->h, d->hier);
+        d->hier_stale = false;
+        d->hier_valid = r == DCGM_ST_OK;
+        if (r != DCGM_ST_OK) {
+            uint64_t s;
+            if (ratelimit_allow(&d->rl, 300.0, &s))
+                log_warn("GPU collector: dcgmGetGpuInstanceHierarchy: %s; MIG profiling series absent",
+                         dcgm_lib_strerror(&d->lib, r));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The connection broke (CONNECTION_NOT_VALID): NVML readings go on, reconnect with back-off from 1 s. */
+static void lost_connection(struct gpu_dcgm *d, struct gpu_collection *c, double now)
+{
+    log_warn("GPU collector: lost the DCGM %s%s; serving NVML readings, reconnecting",
+             d->cfg->remote_hostengine ? "host engine " : "engine",
+             d->cfg->remote_hostengine ? d->cfg->remote_hostengine : "");
+    drop_connection(d);
+    d->backoff = 1.0;
+    d->next_try = now + d->backoff;
+    c->dcgm_connected = false;
+}
+
+void gpu_dcgm_set_health(struct gpu_dcgm *d, bool on)
+{
+    if (d)
+        d->want_health = on;
+}
+
+/* Sets every whole GPU's health[] from one dcgmHealthCheck of all GPUs. Each watched system passes unless an
+ * incident names it; several incidents of one system on one GPU: the worst one counts. False when the
+ * connection is gone. */
+static bool read_health(struct gpu_dcgm *d, struct gpu_collection *c, double now)
+{
+    dcgmReturn_t r = DCGM_ST_OK;
+    if (!d->health_set) {
+        r = d->lib.HealthSet(d->h, DCGM_GROUP_ALL_GPUS, DCGM_HEALTH_WATCH_ALL);
+        d->health_set = r == DCGM_ST_OK;
+    }
+    if (r == DCGM_ST_OK && !d->health && !(d->health = malloc(sizeof *d->health)))
+        return true;
+    if (r == DCGM_ST_OK) {
+        memset(d->health, 0, sizeof *d->health);
+        d->health->version = DCGM_HEALTH_RESPONSE_VERSION4;
+        r = d->lib.HealthCheck(d->h, DCGM_GROUP_ALL_GPUS, d->health);
+    }
+    if (r == DCGM_ST_CONNECTION_NOT_VALID) {
+        lost_connection(d, c, now);
+        return false;
+    }
+    if (r != DCGM_ST_OK) {
+        uint64_t s;
+        if (ratelimit_allow(&d->rl, 300.0, &s))
+            log_warn("GPU collector: DCGM health check: %s; DCGM_EXP_GPU_HEALTH_STATUS absent",
+                     dcgm_lib_strerror(&d->lib, r));
+        return true;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        struct gpu_entity *e = &c->e[i];
+        if (e->is_mig || !e->up)
+            continue;
+        e->health_valid = true;
+        memset(e->health, 0, sizeof e->health);
+        memset(e->health_code, 0, sizeof e->health_code);
+        unsigned n = d->health->incidentCount < DCGM_HEALTH_WATCH_MAX_INCIDENTS ? d->health->incidentCount
+                                                                                 : DCGM_HEALTH_WATCH_MAX_INCIDENTS;
+        for (unsigned k = 0; k < n; k++) {
+            const dcgmIncidentInfo_t *inc = &d->health->incidents[k];
+            if (inc->entityInfo.entityGroupId != DCGM_FE_GPU || inc->entityInfo.entityId != e->index)
+                continue;
+            for (size_t w = 0; w < GPU_HEALTH_SYSTEMS; w++) {
+                if (gpu_health_watches[w].bit == inc->system && inc->health >= e->health[w]) {
+                    e->health[w] = inc->health;
+                    e->health_code[w] = inc->error.code;
+                }
+            }
+        }
+    }
+    return true;
 }
 
 void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
@@ -234,7 +498,29 @@ void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
     }
     c->dcgm_connected = d->connected;
     c->dcgm_reconnects = d->reconnects;
-    if (!d->connected || !need || !c->nvml_available)
+    if (!d->connected || !c->nvml_available)
+        return;
+    if (d->want_health && !read_health(d, c, now))
+        return;
+    if (need != d->watched_need) {
+        /* The counters file changed (SIGHUP): watch what it selects now. */
+        int n = 0;
+        dcgmReturn_t r = watch_fields(d, need, &n);
+        if (r == DCGM_ST_CONNECTION_NOT_VALID) {
+            lost_connection(d, c, now);
+            return;
+        }
+        if (r != DCGM_ST_OK) {
+            uint64_t s;
+            d->watched_need = ~need; /* tried again at the next collection */
+            if (ratelimit_allow(&d->rl, 300.0, &s))
+                log_warn("GPU collector: DCGM watch of %d profiling fields after a reload: %s", n,
+                         dcgm_lib_strerror(&d->lib, r));
+        } else {
+            log_info("GPU collector: DCGM: the counters changed; watching %d profiling fields", n);
+        }
+    }
+    if (!need)
         return;
     /* A job profiling its GPUs itself: DCGM pauses profiling engine-wide (there is no per-GPU pause), so
      * while any GPU is paused no profiling field is sampled on any GPU. */
@@ -254,19 +540,15 @@ void gpu_dcgm_read(void *state, uint64_t need, struct gpu_collection *c)
                          dcgm_lib_strerror(&d->lib, pr));
         }
     }
-    if (d->prof_paused)
-        return;
+    if (d->prof_paused || !d->fg_made)
+        return; /* paused for a job, or the last watch failed (retried above) */
     struct fill_ctx x = {d, c, need & d->watched};
     dcgmReturn_t r = d->lib.GetLatestValues_v2(d->h, DCGM_GROUP_ALL_GPUS, d->fg, on_entity, &x);
+    if (r == DCGM_ST_OK && watch_instances(d, c, now))
+        r = d->lib.GetLatestValues_v2(d->h, DCGM_GROUP_ALL_INSTANCES, d->fg, on_entity, &x);
     if (r == DCGM_ST_CONNECTION_NOT_VALID) {
-        log_warn("GPU collector: lost the DCGM %s%s; serving NVML readings, reconnecting",
-                 d->cfg->remote_hostengine ? "host engine " : "engine",
-                 d->cfg->remote_hostengine ? d->cfg->remote_hostengine : "");
-        drop_connection(d);
-        d->backoff = 1.0;
-        d->next_try = now + d->backoff;
-        c->dcgm_connected = false;
         /* Values the callback may have set before the error are from the engine that answered: keep them. */
+        lost_connection(d, c, now);
         return;
     }
     if (r != DCGM_ST_OK) {
@@ -286,5 +568,7 @@ void gpu_dcgm_free(struct gpu_dcgm *d)
         d->lib.Shutdown();
     if (d->loaded)
         dcgm_lib_close(&d->lib);
+    free(d->hier);
+    free(d->health);
     free(d);
 }

@@ -29,6 +29,8 @@ struct dcgm_selection;
 #define GPU_MAX_DEVICES 64
 #define GPU_MAX_MIG 16
 #define GPU_MAX_XID_KINDS 32
+#define GPU_CLOCK_EVENT_KINDS 9   /* the clock event reasons DCGM_EXP_CLOCK_EVENTS_COUNT names (gpu_exp.h) */
+#define GPU_HEALTH_SYSTEMS 10     /* the DCGM health watches DCGM_EXP_GPU_HEALTH_STATUS reports (gpu_dcgm.h) */
 
 struct gpu_xid_count {
     unsigned long long xid;
@@ -68,6 +70,18 @@ struct gpu_entity {
     bool xid_recent_valid;
     struct gpu_xid_count xid_recent[GPU_MAX_XID_KINDS];
     size_t nxid_recent;
+    /* The synthesised DCGM_EXP_* values, whole GPUs only (zeroed by the NVML producer, set by later ones):
+     * collections within --clock-events-count-window-size in which each clock event reason was active
+     * (gpu_exp.c; valid when the reasons were read in the window) */
+    bool clock_events_valid;
+    unsigned clock_events[GPU_CLOCK_EVENT_KINDS];
+    /* DCGM's health check per watched system (gpu_dcgm.c): DCGM_HEALTH_RESULT_* and the incident's DCGM_FR_* */
+    bool health_valid;
+    unsigned health[GPU_HEALTH_SYSTEMS];
+    unsigned health_code[GPU_HEALTH_SYSTEMS];
+    /* NVLink P2P status towards each other GPU, by index (nvmlGpuP2PStatus_t); p2p_valid bit per peer */
+    uint64_t p2p_valid;
+    unsigned char p2p[GPU_MAX_DEVICES];
 };
 
 struct gpu_collection {

@@ -31,6 +31,9 @@ struct dcgm_label {
     enum dcgm_label_field kind;
 };
 
+/* dcgm-exporter's synthesised metrics (DCGM_EXP_*), in the order of their pseudo field ids 9001-9004. */
+enum dcgm_exp { DCGM_EXP_XID, DCGM_EXP_CLOCK, DCGM_EXP_HEALTH, DCGM_EXP_P2P, DCGM_EXP_N };
+
 /* What the counters CSV selects. */
 struct dcgm_selection {
     struct counter_list counters; /* owns the strings the arrays below borrow */
@@ -38,9 +41,11 @@ struct dcgm_selection {
     size_t nmetrics;
     struct dcgm_label *labels;    /* sorted by name, as dcgm-exporter orders them */
     size_t nlabels;
-    /* DCGM_EXP_XID_ERRORS_COUNT (dcgm-exporter's synthesised XID count in a window), if selected */
-    const char *exp_xid_help;     /* borrowed from counters; NULL: not selected */
-    enum counter_type exp_xid_type;
+    /* the DCGM_EXP_* metrics selected: help borrowed from counters, NULL when not selected */
+    struct {
+        const char *help;
+        enum counter_type type;
+    } exp[DCGM_EXP_N];
 };
 
 /* Builds the selection from the CSV at `path` (NULL: dcgm-exporter's default list). Fields jobtel cannot

@@ -6,6 +6,7 @@
 #include "collectors/profiling_pause.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -37,10 +38,13 @@ void profiling_pause_load(struct profiling_pause *p)
 
 bool profiling_pause_covers(const struct profiling_pause *p, const struct gpu_entity *e)
 {
+    char index_gi[32] = "";
+    if (e->is_mig && e->gi[0])
+        snprintf(index_gi, sizeof index_gi, "%s.%s", e->index_s, e->gi);
     for (size_t i = 0; i < p->n; i++) {
         const char *n = p->names[i];
         if (strcmp(n, e->index_s) == 0 || (e->uuid[0] && strcmp(n, e->uuid) == 0) ||
-            (e->is_mig && e->mig_uuid[0] && strcmp(n, e->mig_uuid) == 0))
+            (e->is_mig && e->mig_uuid[0] && strcmp(n, e->mig_uuid) == 0) || (index_gi[0] && strcmp(n, index_gi) == 0))
             return true;
     }
     return false;

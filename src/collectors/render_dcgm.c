@@ -9,11 +9,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collectors/gpu_dcgm.h"
+#include "collectors/gpu_exp.h"
 #include "collectors/gpu_render.h"
 #include "common/buf.h"
 #include "common/log.h"
 
 /* ---- selection: which DCGM fields, from the counters CSV ---------------------------------------- */
+
+/* dcgm-exporter's synthesised metrics: the name, and what it is (for docs/metrics.md; the type and HELP
+ * served are the counters file's, as dcgm-exporter serves them). */
+static const struct {
+    const char *name;
+    const char *doc;
+} exp_defs[DCGM_EXP_N] = {
+    [DCGM_EXP_XID] = {"DCGM_EXP_XID_ERRORS_COUNT",
+                      "XID events per GPU and xid within the last -x milliseconds (labels window_size_in_ms, xid)."},
+    [DCGM_EXP_CLOCK] = {"DCGM_EXP_CLOCK_EVENTS_COUNT",
+                        "Collections within --clock-events-count-window-size in which each clock event reason held "
+                        "(labels clock_event, window_size_in_ms)."},
+    [DCGM_EXP_HEALTH] = {"DCGM_EXP_GPU_HEALTH_STATUS",
+                         "DCGM health check result per watch: 0 pass, 10 warn, 20 fail (labels health_error_code, "
+                         "health_watch); needs the DCGM backend."},
+    [DCGM_EXP_P2P] = {"DCGM_EXP_P2P_STATUS",
+                      "NVLink P2P status towards each peer GPU, 0 OK to 6 Unknown (labels link_status, peer_gpu)."},
+};
+
+static enum dcgm_exp exp_lookup(const char *field)
+{
+    for (int i = 0; i < DCGM_EXP_N; i++)
+        if (strcmp(field, exp_defs[i].name) == 0)
+            return (enum dcgm_exp)i;
+    return DCGM_EXP_N;
+}
 
 static int label_cmp(const void *a, const void *b)
 {
@@ -49,6 +77,7 @@ enum jt_err dcgm_selection_load(const char *path, struct dcgm_selection *out, ui
     struct buf skipped;
     buf_init(&skipped, 8192);
     uint64_t mask = 0;
+    enum dcgm_exp x;
     for (size_t i = 0; i < s.counters.n; i++) {
         const struct counter_entry *e = &s.counters.e[i];
         if (e->type == CT_LABEL) {
@@ -59,9 +88,11 @@ enum jt_err dcgm_selection_load(const char *path, struct dcgm_selection *out, ui
                 s.nlabels++;
                 continue;
             }
-        } else if (strcmp(e->field, "DCGM_EXP_XID_ERRORS_COUNT") == 0) {
-            s.exp_xid_help = e->help;
-            s.exp_xid_type = e->type == CT_COUNTER ? CT_COUNTER : CT_GAUGE;
+        } else if ((x = exp_lookup(e->field)) != DCGM_EXP_N) {
+            s.exp[x].help = e->help;
+            s.exp[x].type = e->type == CT_COUNTER ? CT_COUNTER : CT_GAUGE;
+            if (x == DCGM_EXP_CLOCK)
+                mask |= READING_BIT(R_CLOCK_REASONS);
             continue;
         } else {
             const struct dcgm_field_def *def = dcgm_field_lookup(e->field);
@@ -166,29 +197,119 @@ static void write_dcgm(const struct gpu_render_input *in, struct expo *w, const 
     }
 }
 
+/* The family of a selected DCGM_EXP_* metric (its type and help from the counters file). */
+static struct expo_family *exp_family(const struct gpu_render_input *in, struct expo *w, enum dcgm_exp x)
+{
+    return expo_family(w, exp_defs[x].name, in->sel->exp[x].type == CT_COUNTER ? METRIC_COUNTER : METRIC_GAUGE,
+                       in->sel->exp[x].help);
+}
+
+/* One DCGM_EXP_* series: the entity's labels plus up to two of its own (sorted by name, as dcgm-exporter's
+ * attribute labels are), once per owner. k2 may be NULL. */
+static void write_exp_series(struct expo_family *f, const struct labelset *base, const char *k1, const char *v1,
+                             const char *k2, const char *v2, const struct gpu_job_set *jobs,
+                             const struct gpu_pod_set *pods, double v)
+{
+    struct labelset ls;
+    labelset_copy(&ls, base);
+    if (k1)
+        labelset_add(&ls, k1, v1);
+    if (k2)
+        labelset_add(&ls, k2, v2);
+    write_dcgm_series(f, &ls, jobs, pods, v);
+}
+
 /* DCGM_EXP_XID_ERRORS_COUNT: per GPU and XID, the events of the last window, with dcgm-exporter's extra labels
  * window_size_in_ms and xid. A GPU whose XID events are not watched has none (not a zero). */
 static void write_exp_xid(const struct gpu_render_input *in, struct expo *w, const struct gpu_entity *e,
-                          const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
+                          const struct labelset *base, const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
 {
-    if (!in->sel->exp_xid_help || e->is_mig || !e->xid_recent_valid || e->nxid_recent == 0)
+    if (!in->sel->exp[DCGM_EXP_XID].help || !e->xid_recent_valid || e->nxid_recent == 0)
         return;
-    struct labelset base;
-    dcgm_labels(in, e, &base);
     char window[24];
     snprintf(window, sizeof window, "%.0f", in->cfg->xid_count_window_s * 1000);
-    struct expo_family *f = expo_family(w, "DCGM_EXP_XID_ERRORS_COUNT",
-                                        in->sel->exp_xid_type == CT_COUNTER ? METRIC_COUNTER : METRIC_GAUGE,
-                                        in->sel->exp_xid_help);
+    struct expo_family *f = exp_family(in, w, DCGM_EXP_XID);
     for (size_t k = 0; k < e->nxid_recent; k++) {
         char xid[24];
         snprintf(xid, sizeof xid, "%llu", e->xid_recent[k].xid);
-        struct labelset ls;
-        labelset_copy(&ls, &base);
-        labelset_add(&ls, "window_size_in_ms", window);
-        labelset_add(&ls, "xid", xid);
-        write_dcgm_series(f, &ls, jobs, pods, (double)e->xid_recent[k].count);
+        write_exp_series(f, base, "window_size_in_ms", window, "xid", xid, jobs, pods, (double)e->xid_recent[k].count);
     }
+}
+
+/* DCGM_EXP_CLOCK_EVENTS_COUNT: per GPU and clock event reason, the collections of the last window during which
+ * it held (labels clock_event, window_size_in_ms). As dcgm-exporter does, a GPU with no event in the window has
+ * one series, 0, without clock_event; one whose reasons were not read in the window has none. */
+static void write_exp_clock(const struct gpu_render_input *in, struct expo *w, const struct gpu_entity *e,
+                            const struct labelset *base, const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
+{
+    if (!in->sel->exp[DCGM_EXP_CLOCK].help || !e->clock_events_valid)
+        return;
+    char window[24];
+    snprintf(window, sizeof window, "%.0f", in->cfg->clock_events_window_s * 1000);
+    struct expo_family *f = exp_family(in, w, DCGM_EXP_CLOCK);
+    bool any = false;
+    for (size_t k = 0; k < GPU_CLOCK_EVENT_KINDS; k++) {
+        if (e->clock_events[k] == 0)
+            continue;
+        any = true;
+        write_exp_series(f, base, "clock_event", gpu_clock_events[k].name, "window_size_in_ms", window, jobs, pods,
+                         (double)e->clock_events[k]);
+    }
+    if (!any)
+        write_exp_series(f, base, "window_size_in_ms", window, NULL, NULL, jobs, pods, 0);
+}
+
+/* DCGM_EXP_GPU_HEALTH_STATUS: per GPU and DCGM health watch, the result of DCGM's health check (0 pass, 10 warn,
+ * 20 fail) with health_error_code (DCGM_FR_*) and health_watch. Only with the DCGM backend. */
+static void write_exp_health(const struct gpu_render_input *in, struct expo *w, const struct gpu_entity *e,
+                             const struct labelset *base, const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
+{
+    if (!in->sel->exp[DCGM_EXP_HEALTH].help || !e->health_valid)
+        return;
+    struct expo_family *f = exp_family(in, w, DCGM_EXP_HEALTH);
+    for (size_t k = 0; k < GPU_HEALTH_SYSTEMS; k++) {
+        char code[32];
+        const char *name = dcgm_error_name(e->health_code[k]);
+        if (!name) {
+            snprintf(code, sizeof code, "%u", e->health_code[k]); /* newer than our table: the number */
+            name = code;
+        }
+        write_exp_series(f, base, "health_error_code", name, "health_watch", gpu_health_watches[k].name, jobs, pods,
+                         (double)e->health[k]);
+    }
+}
+
+/* DCGM_EXP_P2P_STATUS: per GPU and peer GPU, the NVLink P2P status (nvmlGpuP2PStatus_t: 0 OK ... 6 Unknown),
+ * labels link_status and peer_gpu. */
+static void write_exp_p2p(const struct gpu_render_input *in, struct expo *w, const struct gpu_entity *e,
+                          const struct labelset *base, const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
+{
+    static const char *const status[] = {"OK", "ChipsetNotSupported", "GPUNotSupported", "TopologyNotSupported",
+                                         "DisabledByRegKey", "NotSupported", "Unknown"};
+    if (!in->sel->exp[DCGM_EXP_P2P].help || !e->p2p_valid)
+        return;
+    struct expo_family *f = exp_family(in, w, DCGM_EXP_P2P);
+    for (unsigned peer = 0; peer < GPU_MAX_DEVICES; peer++) {
+        if (!(e->p2p_valid & (1ULL << peer)))
+            continue;
+        unsigned st = e->p2p[peer] < 7 ? e->p2p[peer] : 6;
+        char peer_s[12];
+        snprintf(peer_s, sizeof peer_s, "%u", peer);
+        write_exp_series(f, base, "link_status", status[st], "peer_gpu", peer_s, jobs, pods, (double)e->p2p[peer]);
+    }
+}
+
+static void write_exp(const struct gpu_render_input *in, struct expo *w, const struct gpu_entity *e,
+                      const struct gpu_job_set *jobs, const struct gpu_pod_set *pods)
+{
+    if (e->is_mig)
+        return;
+    struct labelset base;
+    dcgm_labels(in, e, &base);
+    write_exp_xid(in, w, e, &base, jobs, pods);
+    write_exp_clock(in, w, e, &base, jobs, pods);
+    write_exp_health(in, w, e, &base, jobs, pods);
+    write_exp_p2p(in, w, e, &base, jobs, pods);
 }
 
 static void consume(const struct gpu_render_input *in, struct expo *w)
@@ -201,7 +322,7 @@ static void consume(const struct gpu_render_input *in, struct expo *w)
             continue;
         const struct gpu_entity_owners *o = in->owners ? &in->owners[i] : NULL;
         write_dcgm(in, w, e, o ? &o->jobs : NULL, o ? &o->pods : NULL);
-        write_exp_xid(in, w, e, o ? &o->jobs : NULL, o ? &o->pods : NULL);
+        write_exp(in, w, e, o ? &o->jobs : NULL, o ? &o->pods : NULL);
     }
 }
 

@@ -28,8 +28,12 @@ static const struct {
     {"dcgmFieldGroupCreate", offsetof(struct dcgm_lib, FieldGroupCreate)},
     {"dcgmFieldGroupDestroy", offsetof(struct dcgm_lib, FieldGroupDestroy)},
     {"dcgmWatchFields", offsetof(struct dcgm_lib, WatchFields)},
+    {"dcgmUnwatchFields", offsetof(struct dcgm_lib, UnwatchFields)},
     {"dcgmUpdateAllFields", offsetof(struct dcgm_lib, UpdateAllFields)},
     {"dcgmGetLatestValues_v2", offsetof(struct dcgm_lib, GetLatestValues_v2)},
+    {"dcgmGetGpuInstanceHierarchy", offsetof(struct dcgm_lib, GetGpuInstanceHierarchy)},
+    {"dcgmHealthSet", offsetof(struct dcgm_lib, HealthSet)},
+    {"dcgmHealthCheck", offsetof(struct dcgm_lib, HealthCheck)},
     {"dcgmProfPause", offsetof(struct dcgm_lib, ProfPause)},
     {"dcgmProfResume", offsetof(struct dcgm_lib, ProfResume)},
 };

@@ -27,9 +27,15 @@ struct dcgm_lib {
     dcgmReturn_t (*FieldGroupDestroy)(dcgmHandle_t h, dcgmFieldGrp_t fg);
     dcgmReturn_t (*WatchFields)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg, long long updateFreqUsec,
                                 double maxKeepAgeSec, int maxKeepSamples);
+    dcgmReturn_t (*UnwatchFields)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg);
     dcgmReturn_t (*UpdateAllFields)(dcgmHandle_t h, int waitForUpdate);
     dcgmReturn_t (*GetLatestValues_v2)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmFieldGrp_t fg,
                                        dcgmFieldValueEntityEnumeration_f cb, void *user);
+    /* Which NVML GPU and GPU instance each GPU_I entity is (MIG). */
+    dcgmReturn_t (*GetGpuInstanceHierarchy)(dcgmHandle_t h, dcgmMigHierarchy_v2 *hierarchy);
+    /* Health watches on a group and the check of them (DCGM_EXP_GPU_HEALTH_STATUS). */
+    dcgmReturn_t (*HealthSet)(dcgmHandle_t h, dcgmGpuGrp_t g, unsigned int systems);
+    dcgmReturn_t (*HealthCheck)(dcgmHandle_t h, dcgmGpuGrp_t g, dcgmHealthResponse_v4 *response);
     /* Pause / resume profiling metric collection on every GPU of the engine (what `dcgmi profile --pause`
      * does), so a user's Nsight or CUPTI session can take the counters. */
     dcgmReturn_t (*ProfPause)(dcgmHandle_t h);

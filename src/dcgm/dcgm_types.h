@@ -28,7 +28,9 @@ typedef uintptr_t dcgmFieldGrp_t;
 
 #define DCGM_OPERATION_MODE_AUTO 1
 #define DCGM_GROUP_ALL_GPUS ((dcgmGpuGrp_t)0x7fffffff)
+#define DCGM_GROUP_ALL_INSTANCES ((dcgmGpuGrp_t)0x7ffffffd) /* every MIG GPU instance (GPU_I entities) */
 #define DCGM_FE_GPU 1u
+#define DCGM_FE_GPU_I 4u
 #define DCGM_MAX_STR_LENGTH 256
 #define DCGM_MAX_BLOB_LENGTH 4096
 
@@ -56,6 +58,63 @@ typedef struct {
     } value;
 } dcgmFieldValue_v1;
 #define DCGM_FIELD_VALUE_VERSION1 DCGM_MAKE_VERSION(dcgmFieldValue_v1, 1)
+
+/* MIG: which GPU instance each DCGM GPU_I entity id is (dcgmGetGpuInstanceHierarchy). DCGM numbers its
+ * GPU_I entities itself; nvmlGpuIndex and nvmlInstanceId are NVML's GPU index and GPU-instance id. */
+typedef struct {
+    unsigned int entityGroupId;
+    unsigned int entityId;
+} dcgmGroupEntityPair_t;
+
+typedef struct {
+    char gpuUuid[128];
+    unsigned int nvmlGpuIndex;
+    unsigned int nvmlInstanceId;
+    unsigned int nvmlComputeInstanceId;
+    unsigned int nvmlMigProfileId;
+    unsigned int nvmlProfileSlices;
+} dcgmMigEntityInfo_t;
+
+typedef struct {
+    dcgmGroupEntityPair_t entity;
+    dcgmGroupEntityPair_t parent;
+    dcgmMigEntityInfo_t info;
+} dcgmMigHierarchyInfo_v2;
+
+#define DCGM_MAX_NUM_DEVICES 32
+#define DCGM_MAX_HIERARCHY_INFO (DCGM_MAX_NUM_DEVICES * 14) /* 14 = GPU + compute instances per GPU */
+typedef struct {
+    unsigned int version;
+    unsigned int count;
+    dcgmMigHierarchyInfo_v2 entityList[DCGM_MAX_HIERARCHY_INFO];
+} dcgmMigHierarchy_v2;
+#define DCGM_MIG_HIERARCHY_VERSION2 DCGM_MAKE_VERSION(dcgmMigHierarchy_v2, 2)
+
+/* Health checks (dcgmHealthSet / dcgmHealthCheck, response version 4: DCGM 2.0 and newer). */
+#define DCGM_HEALTH_WATCH_ALL 0xFFFFFFFFu
+#define DCGM_HEALTH_RESULT_PASS 0
+#define DCGM_HEALTH_RESULT_WARN 10
+#define DCGM_HEALTH_RESULT_FAIL 20
+#define DCGM_HEALTH_WATCH_MAX_INCIDENTS 64
+typedef struct {
+    char msg[1024];
+    unsigned int code;                 /* DCGM_FR_* */
+} dcgmDiagErrorDetail_t;
+
+typedef struct {
+    unsigned int system;               /* one DCGM_HEALTH_WATCH_* bit */
+    unsigned int health;               /* DCGM_HEALTH_RESULT_* */
+    dcgmDiagErrorDetail_t error;
+    dcgmGroupEntityPair_t entityInfo;
+} dcgmIncidentInfo_t;
+
+typedef struct {
+    unsigned int version;
+    unsigned int overallHealth;
+    unsigned int incidentCount;
+    dcgmIncidentInfo_t incidents[DCGM_HEALTH_WATCH_MAX_INCIDENTS];
+} dcgmHealthResponse_v4;
+#define DCGM_HEALTH_RESPONSE_VERSION4 DCGM_MAKE_VERSION(dcgmHealthResponse_v4, 4)
 
 /* "No value" sentinels: a value at or above the blank is none (NOT_FOUND, NOT_SUPPORTED, NOT_PERMISSIONED
  * are blank + 1..3). */
@@ -90,5 +149,14 @@ _Static_assert(offsetof(dcgmFieldValue_v1, status) == 8, "dcgmFieldValue_v1.stat
 _Static_assert(offsetof(dcgmFieldValue_v1, ts) == 16, "dcgmFieldValue_v1.ts");
 _Static_assert(offsetof(dcgmFieldValue_v1, value) == 24, "dcgmFieldValue_v1.value");
 _Static_assert(DCGM_FIELD_VALUE_VERSION1 == 0x01001018u, "dcgmFieldValue_version1");
+_Static_assert(sizeof(dcgmIncidentInfo_t) == 1044, "dcgmIncidentInfo_t is 1044 bytes");
+_Static_assert(offsetof(dcgmIncidentInfo_t, entityInfo) == 1036, "dcgmIncidentInfo_t.entityInfo");
+_Static_assert(sizeof(dcgmHealthResponse_v4) == 66828, "dcgmHealthResponse_v4 is 66828 bytes");
+_Static_assert(DCGM_HEALTH_RESPONSE_VERSION4 == 0x0401050cu, "dcgmHealthResponse_version4");
+_Static_assert(sizeof(dcgmMigEntityInfo_t) == 148, "dcgmMigEntityInfo_t is 148 bytes");
+_Static_assert(sizeof(dcgmMigHierarchyInfo_v2) == 164, "dcgmMigHierarchyInfo_v2 is 164 bytes");
+_Static_assert(offsetof(dcgmMigHierarchyInfo_v2, info) == 16, "dcgmMigHierarchyInfo_v2.info");
+_Static_assert(sizeof(dcgmMigHierarchy_v2) == 73480, "dcgmMigHierarchy_v2 is 73480 bytes");
+_Static_assert(DCGM_MIG_HIERARCHY_VERSION2 == 0x02011f08u, "dcgmMigHierarchy_version2");
 
 #endif

@@ -37,6 +37,7 @@ static const struct {
     {"DCGM_EXPORTER_DEVICES_STR", "--devices"},
     {"DCGM_EXPORTER_NO_HOSTNAME", "--no-hostname"},
     {"DCGM_EXPORTER_XID_COUNT_WINDOW_SIZE", "--xid-count-window-size"},
+    {"DCGM_EXPORTER_CLOCK_EVENTS_COUNT_WINDOW_SIZE", "--clock-events-count-window-size"},
     {"DCGM_EXPORTER_WEB_CONFIG_FILE", "--web-config-file"},
     {"DCGM_EXPORTER_REPLACE_BLANKS_IN_MODEL_NAME", "--replace-blanks-in-model-name"},
     {"DCGM_POD_RESOURCES_KUBELET_SOCKET", "--kubernetes.pod-resources-socket"},
@@ -81,6 +82,12 @@ static const struct args_opt flags[] = {
     {.name = "xid-count-window-size", .aliases = "-x", .kind = ARGS_MILLIS, .offset = OFF(xid_count_window_s),
      .placeholder = "MS", .min = 1, .max = 86400000,
      .help = "Window of DCGM_EXP_XID_ERRORS_COUNT, in milliseconds (dcgm-exporter's -x; default 300000)"},
+    {.name = "clock-events-count-window-size", .kind = ARGS_MILLIS, .offset = OFF(clock_events_window_s),
+     .placeholder = "MS", .min = 1, .max = 86400000,
+     .help = "Window of DCGM_EXP_CLOCK_EVENTS_COUNT, in milliseconds (as dcgm-exporter; default 300000)"},
+    {.name = "collector.gpu.gpm", .kind = ARGS_BOOL, .offset = OFF(gpu_gpm),
+     .help = "Profiling fields (DCGM_FI_PROF_*) from NVML GPM on Hopper and newer (default on; "
+             "--no-collector.gpu.gpm: no GPM sampling at all)"},
     {.name = "collector.gpu.dcgm", .kind = ARGS_BOOL, .offset = OFF(gpu_dcgm),
      .help = "Profiling fields from DCGM (embedded engine; -r for a host engine) instead of NVML GPM (default off; "
              "-r turns it on)"},
@@ -210,7 +217,9 @@ void config_defaults(struct exporter_config *cfg)
     cfg->gpu_dcgm_names = true;
     cfg->gpu_jobstats_names = true;
     cfg->gpu_xid_events = true;
+    cfg->gpu_gpm = true;
     cfg->xid_count_window_s = 300.0;
+    cfg->clock_events_window_s = 300.0;
     cfg->device_mask = ~0ULL;
     cfg->profiling_pause_dir = "/run/jobtel/profiling-pause";
     cfg->hpc_job_mapping_dir = "/run/dcgm-job-map";

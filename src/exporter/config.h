@@ -39,7 +39,9 @@ struct exporter_config {
     bool gpu_dcgm_names;
     bool gpu_jobstats_names;
     bool gpu_xid_events;
+    bool gpu_gpm;                   /* --[no-]collector.gpu.gpm: the GPM producer (default on) */
     double xid_count_window_s;      /* -x: the window of DCGM_EXP_XID_ERRORS_COUNT, default 300 s */
+    double clock_events_window_s;   /* the window of DCGM_EXP_CLOCK_EVENTS_COUNT, default 300 s */
     bool gpu_dcgm;                  /* profiling fields from DCGM (embedded, or -r remote) instead of GPM */
     const char *dcgm_library;       /* NULL: libdcgm.so.4, then libdcgm.so.3 */
     const char *profiling_pause_dir; /* GPUs named here get no GPM/DCGM profiling sampling; NULL = off */

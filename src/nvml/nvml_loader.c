@@ -69,6 +69,7 @@ static const struct nvml_sym nvml_syms[] = {
     SYM(DeviceGetDecoderUtilization, OPT, "nvmlDeviceGetDecoderUtilization"),
     SYM(DeviceGetPerformanceState, OPT, "nvmlDeviceGetPerformanceState"),
     SYM(DeviceGetFieldValues, OPT, "nvmlDeviceGetFieldValues"),
+    SYM(DeviceGetP2PStatus, OPT, "nvmlDeviceGetP2PStatus"),
 
     SYM(DeviceGetTotalEccErrors, OPT, "nvmlDeviceGetTotalEccErrors"),
     SYM(DeviceGetRetiredPages, OPT, "nvmlDeviceGetRetiredPages"),

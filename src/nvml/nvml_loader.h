@@ -83,6 +83,9 @@ struct nvml_lib {
                                                 unsigned int *period_us);
     nvmlReturn_t (*DeviceGetPerformanceState)(nvmlDevice_t dev, nvmlPstates_t *pstate);
     nvmlReturn_t (*DeviceGetFieldValues)(nvmlDevice_t dev, int count, nvmlFieldValue_t *values);
+    /* P2P capability between two GPUs: caps_index nvmlGpuP2PCapsIndex_t (2 = NVLINK), *status
+     * nvmlGpuP2PStatus_t (0 OK ... 6 UNKNOWN); both enums are int-sized. */
+    nvmlReturn_t (*DeviceGetP2PStatus)(nvmlDevice_t dev1, nvmlDevice_t dev2, int caps_index, int *status);
 
     /* Memory errors. */
     nvmlReturn_t (*DeviceGetTotalEccErrors)(nvmlDevice_t dev, nvmlMemoryErrorType_t type,

@@ -12,6 +12,13 @@
  * slurmd waits for the hooks of every job start, so the common case is kept cheap: the driver's GPU
  * table in procfs is read only when a UUID file, a UUID in the list or minor numbering needs it.
  * The file formats and the locking live in slurm/jobmap.c, list parsing in slurm/gpulist.c.
+ *
+ * A job that runs its own profiler (Nsight, CUPTI) asks for a profiling pause with the word
+ * "jobtel:profiling-pause" in its comment (sbatch --comment): slurmd hands the comment to the Prolog and
+ * the Epilog as SLURM_JOB_COMMENT, so neither a SPANK plugin nor a node feature is needed. The prolog then
+ * also names the job's GPUs in the exporter's pause directory, in the HPC format ("<index>[.<gi>]", one
+ * job id per line, the same locking and tombstones); the epilog removes the job's lines there whatever
+ * the comment says by then (`scontrol update` can change it while the job runs).
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -34,6 +41,7 @@ struct prolog_opts {
     bool is_prolog;
     const char *hpc_dir;      /* "" disables the format */
     const char *gpustat_dir;  /* "" disables the format */
+    const char *pause_dir;    /* the exporter's profiling pause directory; "" disables */
     const char *procfs;
     const char *gpus;         /* overrides the environment when set */
     enum gpulist_numbering numbering;
@@ -57,6 +65,10 @@ static const struct args_opt opts[] = {
      .placeholder = "DIR", .help = "dcgm-exporter HPC job mapping directory (default /run/dcgm-job-map; \"\" disables)"},
     {.name = "gpustat-dir", .aliases = "--slurm.gpustat-dir", .kind = ARGS_STRING, .offset = POFF(gpustat_dir),
      .placeholder = "DIR", .help = "Princeton jobstats GPU ownership directory (default /run/gpustat; \"\" disables)"},
+    {.name = "profiling-pause-dir", .aliases = "--collector.gpu.profiling-pause-dir", .kind = ARGS_STRING,
+     .offset = POFF(pause_dir), .placeholder = "DIR",
+     .help = "The exporter's profiling pause directory, for jobs whose comment holds jobtel:profiling-pause "
+             "(default /run/jobtel/profiling-pause; \"\" disables)"},
     {.name = "path.procfs", .kind = ARGS_STRING, .offset = POFF(procfs), .placeholder = "DIR",
      .help = "procfs root for driver/nvidia/gpus/*/information, the index<->UUID table (default /proc)"},
     {.name = "gpus", .kind = ARGS_STRING, .offset = POFF(gpus), .placeholder = "LIST",
@@ -87,7 +99,9 @@ static const struct args_spec prolog_spec = {
     .usage = "jobtel prolog [options]",
     .description = "Slurm Prolog: adds the job to the mapping file of each GPU it was given.\n"
                    "Reads SLURM_JOB_ID, SLURM_JOB_UID and SLURM_JOB_GPUS (else CUDA_VISIBLE_DEVICES):\n"
-                   "indices, ranges (0-3,5), <index>.<gpu-instance>, GPU-/MIG- UUIDs.",
+                   "indices, ranges (0-3,5), <index>.<gpu-instance>, GPU-/MIG- UUIDs. A job whose\n"
+                   "SLURM_JOB_COMMENT holds the word jobtel:profiling-pause (sbatch --comment) also gets its\n"
+                   "GPUs named in the profiling pause directory.",
     .opts = opts,
     .epilogue = EXIT_CODES,
 };
@@ -95,7 +109,8 @@ static const struct args_spec prolog_spec = {
 static const struct args_spec epilog_spec = {
     .prog = "jobtel epilog",
     .usage = "jobtel epilog [options]",
-    .description = "Slurm Epilog: removes the job's lines from every mapping file. Reads SLURM_JOB_ID.",
+    .description = "Slurm Epilog: removes the job's lines from every mapping file and from the profiling\n"
+                   "pause directory. Reads SLURM_JOB_ID.",
     .opts = opts,
     .epilogue = EXIT_CODES,
 };
@@ -150,6 +165,12 @@ static enum jt_err parse_args(struct prolog_opts *o, int argc, char **argv, bool
         *why = "--hpc-dir and --gpustat-dir must differ";
         return JT_ERR_USAGE;
     }
+    if (o->pause_dir[0] && ((o->hpc_dir[0] && strcmp(o->pause_dir, o->hpc_dir) == 0) ||
+                            (o->gpustat_dir[0] && strcmp(o->pause_dir, o->gpustat_dir) == 0))) {
+        *bad = o->pause_dir; /* a pause file would read as a mapping, and the reverse */
+        *why = "--profiling-pause-dir must differ from --hpc-dir and --gpustat-dir";
+        return JT_ERR_USAGE;
+    }
     return JT_OK;
 }
 
@@ -195,16 +216,20 @@ static void count_failure(const struct prolog_opts *o, const char *dir, enum jt_
     }
 }
 
-/* Opens, locks and updates one directory. Returns the number of failures (each logged and counted). */
-static unsigned update_dir(const struct prolog_opts *o, const char *path, enum jobmap_format fmt, const struct names *ns,
-                           uint64_t jobid, uint32_t uid)
+/* Opens, locks and updates one directory. Returns the number of failures (each logged and counted).
+ * must_exist: an epilog with no directory there has nothing to do (the pause directory: see do_epilog). */
+static unsigned update_dir(const struct prolog_opts *o, const char *what, const char *path, enum jobmap_format fmt,
+                           const struct names *ns, uint64_t jobid, uint32_t uid, bool must_exist)
 {
-    const char *what = fmt == JOBMAP_HPC ? "hpc" : "gpustat";
     bool add = o->is_prolog;
     unsigned failures = 0;
     struct jobmap_dir d;
     /* The epilog creates the directory too: its tombstone must be there for a prolog still waiting. */
-    enum jt_err err = jobmap_dir_open(&d, path, fmt, true);
+    enum jt_err err = jobmap_dir_open(&d, path, fmt, !must_exist);
+    if (err == JT_ERR_NOT_FOUND && must_exist) {
+        jobmap_dir_close(&d);
+        return 0;
+    }
     if (err == JT_OK)
         err = jobmap_dir_lock(&d, o->lock_timeout_s);
     if (err != JT_OK) {
@@ -276,6 +301,31 @@ static const char *gpu_list_source(const struct prolog_opts *o, const char **fro
         }
     }
     return NULL;
+}
+
+#define PAUSE_WORD "jobtel:profiling-pause"
+
+/* True when the job's comment holds PAUSE_WORD as a word of its own (words are separated by blanks, commas
+ * or semicolons, so the request can sit beside whatever else a site keeps in comments; case is ignored). */
+static bool comment_asks_pause(const char *comment)
+{
+    static const char seps[] = " \t\r\n,;";
+    const size_t wlen = sizeof PAUSE_WORD - 1;
+    for (const char *p = comment; p && *p;) {
+        p += strspn(p, seps);
+        size_t n = strcspn(p, seps);
+        if (n == wlen) {
+            bool same = true;
+            for (size_t i = 0; i < n && same; i++) {
+                char c = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] - 'A' + 'a') : p[i];
+                same = c == PAUSE_WORD[i];
+            }
+            if (same)
+                return true;
+        }
+        p += n;
+    }
+    return false;
 }
 
 static unsigned do_prolog(const struct prolog_opts *o, uint64_t jobid)
@@ -358,9 +408,16 @@ static unsigned do_prolog(const struct prolog_opts *o, uint64_t jobid)
             names_add(gst, 0, -1, t.uuid);
     }
     if (o->hpc_dir[0] && hpc->n)
-        failures += update_dir(o, o->hpc_dir, JOBMAP_HPC, hpc, jobid, 0);
+        failures += update_dir(o, "hpc", o->hpc_dir, JOBMAP_HPC, hpc, jobid, 0, false);
     if (o->gpustat_dir[0] && uid_ok && gst->n)
-        failures += update_dir(o, o->gpustat_dir, JOBMAP_GPUSTAT, gst, jobid, (uint32_t)uid);
+        failures += update_dir(o, "gpustat", o->gpustat_dir, JOBMAP_GPUSTAT, gst, jobid, (uint32_t)uid, false);
+    if (o->pause_dir[0] && comment_asks_pause(getenv("SLURM_JOB_COMMENT"))) {
+        /* The exporter matches these names against its GPUs' indices and MIG instances' "<index>.<gi>". */
+        if (hpc->n)
+            failures += update_dir(o, "profiling-pause", o->pause_dir, JOBMAP_HPC, hpc, jobid, 0, false);
+        else
+            log_warn("job=%s asked for a profiling pause, but none of its GPUs has a known index", job_label);
+    }
 out:
     free(list);
     free(devs);
@@ -373,9 +430,16 @@ static unsigned do_epilog(const struct prolog_opts *o, uint64_t jobid)
 {
     unsigned failures = 0;
     if (o->hpc_dir[0])
-        failures += update_dir(o, o->hpc_dir, JOBMAP_HPC, NULL, jobid, 0);
+        failures += update_dir(o, "hpc", o->hpc_dir, JOBMAP_HPC, NULL, jobid, 0, false);
     if (o->gpustat_dir[0])
-        failures += update_dir(o, o->gpustat_dir, JOBMAP_GPUSTAT, NULL, jobid, 0);
+        failures += update_dir(o, "gpustat", o->gpustat_dir, JOBMAP_GPUSTAT, NULL, jobid, 0, false);
+    /* Whether or not the job asked: its comment may have changed since the prolog, and the tombstone stops
+     * a prolog of this job still waiting for the lock from pausing its GPUs after the job ended. A missing
+     * directory means no job asked since boot (/run): then the epilog of every job does not pay for a third
+     * lock. The prolog of a job that asks creates it before it waits for the lock, so an epilog that runs
+     * while that prolog waits finds it and leaves its tombstone. */
+    if (o->pause_dir[0])
+        failures += update_dir(o, "profiling-pause", o->pause_dir, JOBMAP_HPC, NULL, jobid, 0, true);
     return failures;
 }
 
@@ -394,6 +458,7 @@ static int run(bool is_prolog, int argc, char **argv)
         .is_prolog = is_prolog,
         .hpc_dir = "/run/dcgm-job-map",
         .gpustat_dir = "/run/gpustat",
+        .pause_dir = "/run/jobtel/profiling-pause",
         .procfs = "/proc",
         .numbering = GPULIST_NUMBER_INDEX,
         .use_syslog = true,

@@ -3,6 +3,7 @@
 # scenario serves DCGM_FI_PROF_* with DCGM's conversions (ratio = % / 100, bytes/s = MiB/s x 2^20) and
 # Princeton's GPM names, per GPU and per MIG instance; a GPU without GPM has no profiling series, and the log
 # says why once; the profiling fields of dcgm-exporter's default counters are served, not skipped.
+# --no-collector.gpu.gpm turns the producer off: no GPM call at all, no profiling series, the rest served.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/ephemeral.sh"
 : "${FAKE_NVML_LIB:?}" "${SCENARIOS:?}"
@@ -56,3 +57,19 @@ grep -E "^(DCGM_FI_PROF_|nvidia_gpu_[a-z0-9_]*(util|per_sec|percent))[^ ]*$A" "$
 grep -q 'skipped (needs DCGM): .*DCGM_FI_PROF_' "$T/gpm.log" && fail "PROF fields listed as skipped while GPM serves them"
 stop_pid "$EXPORTER_PID"
 pass "GPM profiling metrics"
+
+# --no-collector.gpu.gpm: the same GPUs, not one GPM sample call, and no profiling series.
+FAKE_NVML_GPM_LOG="$T/samples.log" start_exporter_ephemeral nogpm 127.0.0.1:0 \
+    --collector.gpu.nvml-library="$FAKE_NVML_LIB" --no-collector.cgroup --hostname=testhost --no-collector.gpu.gpm
+wait_metrics "$PORT"
+coll_ts() { scrape "$PORT" "$T/n.txt" && sed -n 's/^jobtel_last_collection_timestamp_seconds{collector="gpu"} //p' "$T/n.txt"; }
+ts0=$(coll_ts)
+later() { "$PY" -c "import sys; sys.exit(0 if float('$(coll_ts)') >= float('$ts0') + 2 else 1)"; }
+wait_for 15 later || fail "the GPU collector stopped"
+validate "$T/n.txt"
+grep -q '^DCGM_FI_DEV_GPU_UTIL{gpu="0"' "$T/n.txt" || fail "NVML readings gone with GPM off"
+grep -q -E '^(DCGM_FI_PROF_|nvidia_gpu_(graphics|sm|tensor|fp16|fp32|fp64|dram)[a-z_]*util)' "$T/n.txt" && fail "profiling series with GPM off"
+[ ! -s "$T/samples.log" ] || fail "GPM sampled with --no-collector.gpu.gpm: $(head -n 3 "$T/samples.log")"
+grep -q 'skipped (needs DCGM): .*--no-collector.gpu.gpm' "$T/nogpm.log" || fail "the log does not say why PROF fields are skipped"
+stop_pid "$EXPORTER_PID"
+pass "--no-collector.gpu.gpm"

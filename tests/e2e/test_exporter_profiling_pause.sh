@@ -50,5 +50,18 @@ wait_for 15 more_samples 0 0 $((k + 3)) || fail "GPU 0 stopped being sampled"
     || fail "GPU 1 or its MIG instances sampled while paused"
 rm "$T/pause/1"
 wait_for 10 scrape_has "$PORT" '^DCGM_FI_PROF_GR_ENGINE_ACTIVE\{gpu="1".*GPU_I_ID="9"' || fail "MIG series did not resume"
+
+# 4. A MIG instance by "<index>.<gi>", as `jobtel prolog` names a job on one (the HPC mapping's names): that
+# instance (GPU instance 9, slot 2) stops, its sibling (GPU instance 2, slot 1) and the parent go on.
+echo 4444 >"$T/pause/1.9"
+mig9() { curl -sf "http://127.0.0.1:$PORT/metrics" -o "$T/mig.txt" && grep -q -E '^DCGM_FI_PROF_[A-Z_]+\{gpu="1".*GPU_I_ID="9"' "$T/mig.txt"; }
+no_mig9() { ! mig9; }
+wait_for 10 no_mig9 || fail "MIG instance 1.9 keeps its profiling series while paused"
+m1=$(samples 1 1); m2=$(samples 1 2)
+wait_for 15 more_samples 1 1 $((m1 + 3)) || fail "the sibling MIG instance 1.2 stopped being sampled"
+[ "$(samples 1 2)" = "$m2" ] || fail "MIG instance 1.9 sampled while paused"
+grep -q -E '^DCGM_FI_PROF_GR_ENGINE_ACTIVE\{gpu="1".*GPU_I_ID="2"' "$T/mig.txt" || fail "MIG instance 1.2 lost its series"
+rm "$T/pause/1.9"
+wait_for 10 mig9 || fail "MIG instance 1.9's series did not resume"
 stop_pid "$EXPORTER_PID"
 pass "profiling pause"

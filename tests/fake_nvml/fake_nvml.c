@@ -1125,6 +1125,39 @@ nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t device, unsigned int *corrRo
     return r;
 }
 
+/* FAKE_NVML_P2P: the NVLink P2P status matrix, rows (GPU 0, 1, ...) separated by ';', each the ','-separated
+ * statuses towards GPU 0, 1, ...; unset: the call is NOT_SUPPORTED. Other caps indices: status NOT_SUPPORTED. */
+nvmlReturn_t nvmlDeviceGetP2PStatus(nvmlDevice_t device1, nvmlDevice_t device2, int p2pIndex, int *p2pStatus)
+{
+    struct call c;
+    nvmlReturn_t r = call_begin_dev(&c, __func__, device1, 0);
+    unsigned int g2, slot2;
+    const char *m = getenv("FAKE_NVML_P2P");
+    if (r == NVML_SUCCESS && (!p2pStatus || !handle_decode(device2.handle, &g2, &slot2) || slot2 != 0 || c.mig))
+        r = NVML_ERROR_INVALID_ARGUMENT;
+    if (r == NVML_SUCCESS && (!m || !*m))
+        r = NVML_ERROR_NOT_SUPPORTED;
+    if (r == NVML_SUCCESS) {
+        *p2pStatus = 5; /* NVML_P2P_STATUS_NOT_SUPPORTED */
+        for (unsigned int row = 0; p2pIndex == 2 && *m; row++) {
+            size_t len = strcspn(m, ";");
+            if (row == c.gpu_index) {
+                const char *p = m;
+                for (unsigned int col = 0; p < m + len; col++) {
+                    if (col == g2)
+                        *p2pStatus = (int)strtol(p, NULL, 10);
+                    p += strcspn(p, ",;");
+                    if (*p == ',')
+                        p++;
+                }
+            }
+            m += len + (m[len] == ';');
+        }
+    }
+    call_end(&c);
+    return r;
+}
+
 nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t device, unsigned int *speed)
 {
     return simple_u32(__func__, device, SF_FAN, speed);
