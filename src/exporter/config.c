@@ -91,6 +91,9 @@ static const struct args_opt flags[] = {
      .values = fields_values, .placeholder = "full|minimal",
      .help = "full: dcgm-exporter's default fields (or -f) and every Princeton name; minimal: only what the shipped "
              "rules, dashboards and jobstats read (-f still selects the DCGM fields) (default full)"},
+    {.name = "collector.cgroup.steps", .kind = ARGS_BOOL, .offset = OFF(cgroup_steps),
+     .help = "cgroup_* series for each job step and task too, not only for the job (step=\"\", task=\"\") that "
+             "jobstats reads (default on)"},
     {.name = "collector.gpu.xid-events", .kind = ARGS_BOOL, .offset = OFF(gpu_xid_events),
      .help = "Watch NVML XID events (default on)"},
     {.name = "xid-count-window-size", .aliases = "-x", .kind = ARGS_MILLIS, .offset = OFF(xid_count_window_s),
@@ -224,6 +227,9 @@ void config_defaults(struct exporter_config *cfg)
     cfg->nvml_library = "libnvidia-ml.so.1";
     cfg->gpu_dcgm_names = true;
     cfg->gpu_jobstats_names = true;
+    cfg->gpu_job_labels = GPU_JOB_LABELS_ALL;
+    cfg->gpu_fields = GPU_FIELDS_FULL;
+    cfg->cgroup_steps = true;
     cfg->gpu_xid_events = true;
     cfg->xid_count_window_s = 300.0;
     cfg->device_mask = ~0ULL;

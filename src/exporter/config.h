@@ -81,6 +81,7 @@ struct exporter_config {
     const char *path_procfs;        /* default "/proc" */
     const char *path_cgroupfs;      /* default "/sys/fs/cgroup" */
     int cgroup_version;             /* 0 = detect, 1 or 2 = forced */
+    bool cgroup_steps;              /* series for steps and tasks too (default), not only for jobs */
     /* logging */
     enum log_level log_level;
     /* dcgm-exporter drop-in (started as `dcgm-exporter`, or --dcgm-exporter-compat) */
