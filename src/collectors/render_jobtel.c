@@ -6,17 +6,23 @@
 #include "collectors/gpu_render.h"
 #include "exporter/config.h"
 
+/* The GPU or MIG instance an info series is about: gpu, UUID, and GPU_I_ID for a MIG instance. */
+static void owner_labels(const struct gpu_entity *e, struct labelset *ls)
+{
+    labelset_init(ls);
+    labelset_add(ls, "gpu", e->index_s);
+    labelset_add(ls, "UUID", e->uuid);
+    if (e->is_mig)
+        labelset_add(ls, "GPU_I_ID", e->gi);
+}
+
 /* The Princeton names have a fixed label schema without pods, so pods are joined through this gauge
  * (on UUID, or gpu + GPU_I_ID for MIG) rather than added to nvidia_gpu_* series. */
 static void write_pod_info(struct expo *w, const struct gpu_entity *e, const struct gpu_pod_set *pods)
 {
     for (size_t i = 0; i < pods->n; i++) {
         struct labelset ls;
-        labelset_init(&ls);
-        labelset_add(&ls, "gpu", e->index_s);
-        labelset_add(&ls, "UUID", e->uuid);
-        if (e->is_mig)
-            labelset_add(&ls, "GPU_I_ID", e->gi);
+        owner_labels(e, &ls);
         labelset_add(&ls, "container", pods->pod[i].container);
         labelset_add(&ls, "namespace", pods->pod[i].ns);
         labelset_add(&ls, "pod", pods->pod[i].pod);
@@ -49,11 +55,7 @@ static void write_job_info(struct expo *w, const struct gpu_entity *e, const str
 {
     for (size_t i = 0; i < jobs->n; i++) {
         struct labelset ls;
-        labelset_init(&ls);
-        labelset_add(&ls, "gpu", e->index_s);
-        labelset_add(&ls, "UUID", e->uuid);
-        if (e->is_mig)
-            labelset_add(&ls, "GPU_I_ID", e->gi);
+        owner_labels(e, &ls);
         labelset_add(&ls, "jobid", jobs->job[i].jobid);
         labelset_add(&ls, "userid", jobs->job[i].uid[0] ? jobs->job[i].uid : NULL);
         expo_sample(expo_family(w, "jobtel_gpu_job_info", METRIC_GAUGE,
