@@ -68,7 +68,7 @@ static void labels_insert_sorted(struct labelset *ls, const char *name, const ch
     ls->n++;
 }
 
-/* `labelled`: the job goes into the labels too (job-labels=all); either way it is the jobId/jobUid value. */
+/* The job goes into the labels with job-labels=all only; it is the value of nvidia_gpu_jobId/jobUid in either mode. */
 static void write_jobstats(struct expo *w, const struct exporter_config *cfg, const struct gpu_entity *e,
                            const struct gpu_job *job)
 {
