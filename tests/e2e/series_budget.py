@@ -8,6 +8,8 @@ A series is a metric name and its label set, as Prometheus stores it.
   series_budget.py difffam BEFORE AFTER       "<family> <created> <removed>" per family
   series_budget.py joblabels FILE             GPU series carrying a job or pod label (for info mode)
   series_budget.py budget DOC                 "<settings> <scenario> <budget>" rows of the doc's table
+  series_budget.py measure DOC DIR REPORT SETTINGS STATES CHURNS
+                                              every count against the budget, in one pass (the test's check)
 """
 import re
 import sys
