@@ -41,6 +41,12 @@ def main(root):
         add(m.group(1), "counter" if m.group(2) == "CT_COUNTER" else "gauge", cstr(m.group(3)), gf,
             "per MIG instance too" if m.group(4) == "true" else "")
     defaults = set(re.findall(r'"(DCGM_FI_[A-Z0-9_]+), (?:gauge|counter)', text[text.index("dcgm_default_counters_csv"):]))
+    # --collector.gpu.fields=minimal keeps these (render_dcgm.c, render_jobstats.c)
+    rd = open(os.path.join(root, "src/collectors/render_dcgm.c")).read()
+    minimal = set(re.findall(r'"(DCGM_FI_[A-Z0-9_]+), (?:gauge|counter)', rd[rd.index("dcgm_minimal_counters_csv"):]))
+    rj = open(os.path.join(root, "src/collectors/render_jobstats.c")).read()
+    rj = rj[rj.index("jobstats_minimal_names[] = {"):]
+    minimal |= set(re.findall(r'"(nvidia_gpu_\w+)"', rj[:rj.index("};")]))
     body = text[text.index("jobstats_metrics[] = {"):]
     body = body[:body.index("};")]
     for m in re.finditer(r'\{\s*"(nvidia_gpu_\w+)",\s*R_\w+,\s*[^,]+,\s*(NULL|' + STR + r'),\s*(NULL|"(\w+)")', body):
@@ -71,9 +77,12 @@ def main(root):
     groups = [
         ("dcgm-exporter names (`DCGM_FI_*`, `DCGM_EXP_*`)", lambda n: n.startswith("DCGM_"),
          "Labels and units as dcgm-exporter ([exporter.md](exporter.md)). *default*: in dcgm-exporter's default "
-         "field list, which jobtel serves when no counters file (`-f`) is given; the others need a counters file naming them."),
+         "field list, which jobtel serves when no counters file (`-f`) is given; the others need a counters file naming them. "
+         "*minimal*: kept by `--collector.gpu.fields=minimal` ([scaling.md](scaling.md))."),
         ("Princeton names (`nvidia_gpu_*`)", lambda n: n.startswith("nvidia_gpu_"),
-         "As plazonic/nvidia_gpu_prometheus_exporter names them; switched off with `--no-collector.gpu.jobstats-names`."),
+         "As plazonic/nvidia_gpu_prometheus_exporter names them; switched off with `--no-collector.gpu.jobstats-names`. "
+         "*minimal*: kept by `--collector.gpu.fields=minimal` (`nvidia_gpu_num_devices`, `_jobId`, `_jobUid` and "
+         "`_last_error` are always served)."),
         ("Per-job CPU and memory (`cgroup_*`)", lambda n: n.startswith("cgroup_"),
          "As Princeton's cgroup_exporter names them; labels `jobid`, `step`, `task` ([cgroup.md](cgroup.md))."),
         ("jobtel's own (`jobtel_*`)", lambda n: n.startswith("jobtel_"), ""),
@@ -93,6 +102,8 @@ def main(root):
         for n in names:
             typ, help_, rel, extra = fams[n]
             notes = extra
+            if n in minimal:
+                notes = ("minimal, " + notes).strip(", ")
             if n.startswith("DCGM_FI_") and n in defaults:
                 notes = ("default, " + notes).strip(", ")
             cell = help_.replace("|", "\\|")

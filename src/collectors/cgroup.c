@@ -132,6 +132,7 @@ struct cg_state {
     char *root;          /* --path.cgroupfs */
     char *procfs;        /* --path.procfs */
     int forced_version;  /* --collector.cgroup.version, 0 = detect */
+    bool steps;          /* --[no-]collector.cgroup.steps: step and task series too, not only the job's */
     struct cg_reader rd; /* its error counts persist across collections */
     struct cg_names names[LVL_MAX];
     _Alignas(struct dirent64) char dents[16384]; /* getdents64 buffer */
@@ -486,6 +487,8 @@ static void emit_all(struct cg_state *s)
         const char *jobid = entry_key(s, e);
         const char *step = jobid + strlen(jobid) + 1;
         const char *task = step + strlen(step) + 1;
+        if (step[0] && !s->steps)
+            continue; /* walked all the same: the job's owner is found in its task cgroups */
         struct labelset ls;
         labelset_init(&ls);
         labelset_add(&ls, "jobid", jobid);
@@ -818,6 +821,7 @@ static enum jt_err cg_init(const struct exporter_config *cfg, void **state)
     s->root = strdup(cfg->path_cgroupfs ? cfg->path_cgroupfs : "/sys/fs/cgroup");
     s->procfs = strdup(cfg->path_procfs ? cfg->path_procfs : "/proc");
     s->forced_version = cfg->cgroup_version;
+    s->steps = cfg->cgroup_steps;
     s->procfd = -1;
     if (!s->root || !s->procfs) {
         cg_shutdown(s);

@@ -192,7 +192,7 @@ static enum jt_err gpu_init(const struct exporter_config *cfg, void **state)
     st->cfg = cfg;
     st->need = base_need(cfg);
     uint64_t dcgm_need = 0;
-    enum jt_err rc = dcgm_selection_load(cfg->counters_file, &st->sel, &dcgm_need);
+    enum jt_err rc = dcgm_selection_for(cfg, &st->sel, &dcgm_need);
     if (rc != JT_OK) {
         free(st);
         return rc;
@@ -283,7 +283,7 @@ static void gpu_reload(void *state)
     uint64_t need = base_need(st->cfg);
     /* The DCGM fields count only when their names are rendered (--no-collector.gpu.dcgm-names). */
     uint64_t dcgm_need = 0;
-    if (dcgm_selection_load(st->cfg->counters_file, &fresh, &dcgm_need) != JT_OK) {
+    if (dcgm_selection_for(st->cfg, &fresh, &dcgm_need) != JT_OK) {
         log_error("GPU collector: keeping the previous counters after a failed reload");
         return;
     }

@@ -52,6 +52,9 @@ struct dcgm_selection {
  * serve from NVML are listed once in the log and skipped; a malformed file is an error naming file:line.
  * ORs the readings the selection needs into *need. */
 enum jt_err dcgm_selection_load(const char *path, struct dcgm_selection *out, uint64_t *need);
+/* The selection the configuration asks for: the counters file when given, else the built-in default list,
+ * or with --collector.gpu.fields=minimal the fields the shipped rules and dashboards read. */
+enum jt_err dcgm_selection_for(const struct exporter_config *cfg, struct dcgm_selection *out, uint64_t *need);
 void dcgm_selection_free(struct dcgm_selection *s);
 
 /* The readings the Princeton names and the API need. */

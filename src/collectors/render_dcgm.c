@@ -3,7 +3,9 @@
  *
  * Labels follow dcgm-exporter (../shared/reference/dcgm-exporter.md): gpu, UUID, pci_bus_id, device,
  * modelName, [GPU_I_PROFILE, GPU_I_ID,] hostname, the label fields of the CSV sorted by name, then per
- * owner container, hpc_job, namespace, pod. One series per job and per pod sharing the GPU.
+ * owner container, hpc_job, namespace, pod. One series per job and per pod sharing the GPU; with
+ * --collector.gpu.job-labels=info none of the owner labels, and one series per GPU (the owners are on
+ * jobtel_gpu_job_info and jobtel_kubernetes_gpu_pod_info instead, render_jobtel.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "collectors/gpu_render.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "exporter/config.h"
 
 /* ---- selection: which DCGM fields, from the counters CSV ---------------------------------------- */
 
@@ -56,14 +59,32 @@ void dcgm_selection_free(struct dcgm_selection *s)
     memset(s, 0, sizeof *s);
 }
 
-enum jt_err dcgm_selection_load(const char *path, struct dcgm_selection *out, uint64_t *need)
+/* --collector.gpu.fields=minimal without -f: the fields the shipped recording rules, alerts and dashboards read
+ * (deploy/), plus the tensor field of dcgm-exporter's Grafana dashboard 12239. docs/scaling.md lists them. */
+static const char dcgm_minimal_counters_csv[] =
+    "# Format: DCGM field, Prometheus metric type, help message\n"
+    "DCGM_FI_DEV_SM_CLOCK, gauge, SM clock frequency (in MHz).\n"
+    "DCGM_FI_DEV_MEM_CLOCK, gauge, Memory clock frequency (in MHz).\n"
+    "DCGM_FI_DEV_GPU_TEMP, gauge, GPU temperature (in C).\n"
+    "DCGM_FI_DEV_POWER_USAGE, gauge, Power draw (in W).\n"
+    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION, counter, Total energy consumption since boot (in mJ).\n"
+    "DCGM_FI_DEV_GPU_UTIL, gauge, GPU utilization (in %).\n"
+    "DCGM_FI_DEV_XID_ERRORS, gauge, Value of the last XID error encountered.\n"
+    "DCGM_FI_DEV_FB_FREE, gauge, Framebuffer memory free (in MiB).\n"
+    "DCGM_FI_DEV_FB_USED, gauge, Framebuffer memory used (in MiB).\n"
+    "DCGM_FI_DEV_ROW_REMAP_FAILURE, gauge, Whether remapping of rows has failed\n"
+    "DCGM_FI_DRIVER_VERSION, label, Driver Version\n"
+    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE, gauge, Ratio of cycles the tensor (HMMA) pipe is active.\n";
+
+/* From the file `name` (text NULL) or the built-in list `text` called `name` (NULL: the default list). */
+static enum jt_err dcgm_selection_parse(const char *name, const char *text, struct dcgm_selection *out, uint64_t *need)
 {
     char why[512];
     struct dcgm_selection s;
     memset(&s, 0, sizeof s);
-    enum jt_err rc = path ? counters_load(path, &s.counters, why, sizeof why)
-                          : counters_parse("built-in default counters", dcgm_default_counters_csv,
-                                           strlen(dcgm_default_counters_csv), &s.counters, why, sizeof why);
+    enum jt_err rc = !text ? counters_load(name, &s.counters, why, sizeof why)
+                           : counters_parse(name ? name : "built-in default counters", text, strlen(text),
+                                            &s.counters, why, sizeof why);
     if (rc != JT_OK) {
         log_error("counters file: %s", why);
         return rc;
@@ -115,6 +136,18 @@ enum jt_err dcgm_selection_load(const char *path, struct dcgm_selection *out, ui
     *out = s;
     *need |= mask;
     return JT_OK;
+}
+
+enum jt_err dcgm_selection_for(const struct exporter_config *cfg, struct dcgm_selection *out, uint64_t *need)
+{
+    if (cfg->counters_file || cfg->gpu_fields != GPU_FIELDS_MINIMAL)
+        return dcgm_selection_load(cfg->counters_file, out, need);
+    return dcgm_selection_parse("built-in minimal counters", dcgm_minimal_counters_csv, out, need);
+}
+
+enum jt_err dcgm_selection_load(const char *path, struct dcgm_selection *out, uint64_t *need)
+{
+    return dcgm_selection_parse(path, path ? NULL : dcgm_default_counters_csv, out, need);
 }
 
 /* ---- rendering -------------------------------------------------------------------------------- */
@@ -320,7 +353,9 @@ static void consume(const struct gpu_render_input *in, struct expo *w)
         const struct gpu_entity *e = &in->c->e[i];
         if (!e->up)
             continue;
-        const struct gpu_entity_owners *o = in->owners ? &in->owners[i] : NULL;
+        /* job-labels=info: one series per GPU whoever uses it; the owners are on the info series */
+        const struct gpu_entity_owners *o =
+            in->owners && in->cfg->gpu_job_labels != GPU_JOB_LABELS_INFO ? &in->owners[i] : NULL;
         write_dcgm(in, w, e, o ? &o->jobs : NULL, o ? &o->pods : NULL);
         write_exp(in, w, e, o ? &o->jobs : NULL, o ? &o->pods : NULL);
     }

@@ -2,13 +2,33 @@
  * labels them (../shared/reference/jobstats.md §5), from a GPU collection (see gpu_render.h).
  *
  * The label schema is fixed (minor_number, name, ordinal, uuid, jobid, userid, [GPU_I_ID]): the first
- * job on a GPU names it, and pods are joined through jobtel_kubernetes_gpu_pod_info instead.
+ * job on a GPU names it, and pods are joined through jobtel_kubernetes_gpu_pod_info instead. With
+ * --collector.gpu.job-labels=info the series carry no jobid/userid, and nvidia_gpu_jobId/jobUid (the job
+ * in the value, the GPU's labels otherwise) are the join, as in Princeton's exporter before v0.2.2.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "collectors/gpu_render.h"
 #include "common/strparse.h"
+#include "exporter/config.h"
+
+/* --collector.gpu.fields=minimal: what Princeton's jobstats (memory, duty cycle, and the GPM graphics
+ * activity it falls back to on MIG), gpudash (duty cycle and the job gauges, always written) and the
+ * Single Job Stats dashboard (power, temperature) read. */
+static const char *const jobstats_minimal_names[] = {
+    "nvidia_gpu_duty_cycle", "nvidia_gpu_memory_used_bytes", "nvidia_gpu_memory_total_bytes",
+    "nvidia_gpu_power_usage_milliwatts", "nvidia_gpu_temperature_celsius", "nvidia_gpu_graphics_util_percent",
+};
+
+static bool in_minimal(const char *name)
+{
+    for (size_t i = 0; i < sizeof jobstats_minimal_names / sizeof jobstats_minimal_names[0]; i++) {
+        if (strcmp(name, jobstats_minimal_names[i]) == 0)
+            return true;
+    }
+    return false;
+}
 
 uint64_t jobstats_need(void)
 {
@@ -48,15 +68,20 @@ static void labels_insert_sorted(struct labelset *ls, const char *name, const ch
     ls->n++;
 }
 
-static void write_jobstats(struct expo *w, const struct gpu_entity *e, const struct gpu_job *job)
+/* The job goes into the labels with job-labels=all only; it is the value of nvidia_gpu_jobId/jobUid in either mode. */
+static void write_jobstats(struct expo *w, const struct exporter_config *cfg, const struct gpu_entity *e,
+                           const struct gpu_job *job)
 {
     const struct gpu_readings *rd = &e->rd;
     bool mig = e->is_mig;
+    bool minimal = cfg->gpu_fields == GPU_FIELDS_MINIMAL;
     struct labelset base;
-    jobstats_labels(e, job, &base);
+    jobstats_labels(e, cfg->gpu_job_labels == GPU_JOB_LABELS_INFO ? NULL : job, &base);
     for (size_t i = 0; i < jobstats_metrics_count; i++) {
         const struct jobstats_metric_def *m = &jobstats_metrics[i];
         if (mig && !m->per_mig_instance)
+            continue;
+        if (minimal && !in_minimal(m->name))
             continue;
         if (!(rd->valid & READING_BIT(m->reading)))
             continue;
@@ -70,7 +95,7 @@ static void write_jobstats(struct expo *w, const struct gpu_entity *e, const str
     }
     if (mig)
         return;
-    if (rd->valid & READING_BIT(R_CLOCK_REASONS)) {
+    if (!minimal && (rd->valid & READING_BIT(R_CLOCK_REASONS))) {
         char reasons[256];
         jobstats_clock_reasons((uint64_t)rd->v[R_CLOCK_REASONS], reasons, sizeof reasons);
         struct labelset ls;
@@ -112,7 +137,7 @@ static void consume(const struct gpu_render_input *in, struct expo *w)
         const struct gpu_entity *e = &in->c->e[i];
         const struct gpu_entity_owners *o = in->owners ? &in->owners[i] : NULL;
         if (e->up)
-            write_jobstats(w, e, o && o->jobs.n ? &o->jobs.job[0] : NULL);
+            write_jobstats(w, in->cfg, e, o && o->jobs.n ? &o->jobs.job[0] : NULL);
         if (!e->is_mig)
             write_last_error(w, e);
     }

@@ -4,6 +4,17 @@
 #include <stdio.h>
 
 #include "collectors/gpu_render.h"
+#include "exporter/config.h"
+
+/* The GPU or MIG instance an info series is about: gpu, UUID, and GPU_I_ID for a MIG instance. */
+static void owner_labels(const struct gpu_entity *e, struct labelset *ls)
+{
+    labelset_init(ls);
+    labelset_add(ls, "gpu", e->index_s);
+    labelset_add(ls, "UUID", e->uuid);
+    if (e->is_mig)
+        labelset_add(ls, "GPU_I_ID", e->gi);
+}
 
 /* The Princeton names have a fixed label schema without pods, so pods are joined through this gauge
  * (on UUID, or gpu + GPU_I_ID for MIG) rather than added to nvidia_gpu_* series. */
@@ -11,11 +22,7 @@ static void write_pod_info(struct expo *w, const struct gpu_entity *e, const str
 {
     for (size_t i = 0; i < pods->n; i++) {
         struct labelset ls;
-        labelset_init(&ls);
-        labelset_add(&ls, "gpu", e->index_s);
-        labelset_add(&ls, "UUID", e->uuid);
-        if (e->is_mig)
-            labelset_add(&ls, "GPU_I_ID", e->gi);
+        owner_labels(e, &ls);
         labelset_add(&ls, "container", pods->pod[i].container);
         labelset_add(&ls, "namespace", pods->pod[i].ns);
         labelset_add(&ls, "pod", pods->pod[i].pod);
@@ -37,6 +44,22 @@ static void write_process_jobs(struct expo *w, const struct gpu_entity *e, const
         labelset_add(&ls, "jobid", jobs->job[i].jobid);
         expo_sample(expo_family(w, "jobtel_gpu_process_job_info", METRIC_GAUGE,
                                 "A Slurm job found running on the GPU through its processes' cgroups (no mapping file names the GPU)."),
+                    &ls, 1);
+    }
+}
+
+/* --collector.gpu.job-labels=info: the one series per (GPU or MIG instance, job) that carries the job, so the
+ * GPU series need not (docs/scaling.md). Labels as jobtel_kubernetes_gpu_pod_info's, for joins on
+ * (instance, gpu, GPU_I_ID) with the DCGM_FI_* series; userid when the mapping names the owner. */
+static void write_job_info(struct expo *w, const struct gpu_entity *e, const struct gpu_job_set *jobs)
+{
+    for (size_t i = 0; i < jobs->n; i++) {
+        struct labelset ls;
+        owner_labels(e, &ls);
+        labelset_add(&ls, "jobid", jobs->job[i].jobid);
+        labelset_add(&ls, "userid", jobs->job[i].uid[0] ? jobs->job[i].uid : NULL);
+        expo_sample(expo_family(w, "jobtel_gpu_job_info", METRIC_GAUGE,
+                                "A Slurm job using this GPU or MIG instance (always 1; with --collector.gpu.job-labels=info)."),
                     &ls, 1);
     }
 }
@@ -80,6 +103,8 @@ static void consume(const struct gpu_render_input *in, struct expo *w)
         if (e->up && o) {
             write_pod_info(w, e, &o->pods);
             write_process_jobs(w, e, &o->jobs);
+            if (in->cfg->gpu_job_labels == GPU_JOB_LABELS_INFO)
+                write_job_info(w, e, &o->jobs);
         }
         if (!e->is_mig)
             write_status(w, e);

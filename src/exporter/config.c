@@ -54,6 +54,12 @@ static bool opt_no_hostname(void *base, const char *unused, const char **why)
 
 _Static_assert(sizeof(enum log_level) == sizeof(int), "ARGS_CHOICE stores an int");
 
+/* The series budget switches (docs/scaling.md): where job labels go, and how many fields. */
+static const char *const job_labels_words[] = {"all", "info", NULL};
+static const int job_labels_values[] = {GPU_JOB_LABELS_ALL, GPU_JOB_LABELS_INFO};
+static const char *const fields_words[] = {"full", "minimal", NULL};
+static const int fields_values[] = {GPU_FIELDS_FULL, GPU_FIELDS_MINIMAL};
+
 static const struct args_opt flags[] = {
     {.name = "web.listen-address", .aliases = "-a --address", .kind = ARGS_STRING, .offset = OFF(listen_address),
      .placeholder = "ADDR", .help = "Address to listen on, [host]:port (default \":9400\"; -a as in dcgm-exporter)"},
@@ -77,6 +83,18 @@ static const struct args_opt flags[] = {
      .help = "Export dcgm-exporter metric names (default on)"},
     {.name = "collector.gpu.jobstats-names", .kind = ARGS_BOOL, .offset = OFF(gpu_jobstats_names),
      .help = "Export Princeton nvidia_gpu_* metric names (default on)"},
+    {.name = "collector.gpu.job-labels", .kind = ARGS_CHOICE, .offset = OFF(gpu_job_labels),
+     .choices = job_labels_words, .values = job_labels_values, .placeholder = "all|info",
+     .help = "all: job and pod labels on every GPU series (dcgm-exporter, Princeton); info: only on one info "
+             "series per GPU and job (jobtel_gpu_job_info, nvidia_gpu_jobId), so a job's end creates and removes "
+             "few series (default all; see docs/scaling.md)"},
+    {.name = "collector.gpu.fields", .kind = ARGS_CHOICE, .offset = OFF(gpu_fields), .choices = fields_words,
+     .values = fields_values, .placeholder = "full|minimal",
+     .help = "full: dcgm-exporter's default fields (or -f) and every Princeton name; minimal: only what the shipped "
+             "rules, dashboards and jobstats read (-f still selects the DCGM fields) (default full)"},
+    {.name = "collector.cgroup.steps", .kind = ARGS_BOOL, .offset = OFF(cgroup_steps),
+     .help = "cgroup_* series for each job step and task too, not only for the job (step=\"\", task=\"\") that "
+             "jobstats reads (default on)"},
     {.name = "collector.gpu.xid-events", .kind = ARGS_BOOL, .offset = OFF(gpu_xid_events),
      .help = "Watch NVML XID events (default on)"},
     {.name = "xid-count-window-size", .aliases = "-x", .kind = ARGS_MILLIS, .offset = OFF(xid_count_window_s),
@@ -216,6 +234,9 @@ void config_defaults(struct exporter_config *cfg)
     cfg->nvml_library = "libnvidia-ml.so.1";
     cfg->gpu_dcgm_names = true;
     cfg->gpu_jobstats_names = true;
+    cfg->gpu_job_labels = GPU_JOB_LABELS_ALL;
+    cfg->gpu_fields = GPU_FIELDS_FULL;
+    cfg->cgroup_steps = true;
     cfg->gpu_xid_events = true;
     cfg->gpu_gpm = true;
     cfg->xid_count_window_s = 300.0;

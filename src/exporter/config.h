@@ -16,6 +16,10 @@
 
 #define CONFIG_MAX_COLLECTORS 16
 
+/* --collector.gpu.job-labels and --collector.gpu.fields */
+enum { GPU_JOB_LABELS_ALL, GPU_JOB_LABELS_INFO };
+enum { GPU_FIELDS_FULL, GPU_FIELDS_MINIMAL };
+
 struct api_store;
 struct job_acct;
 struct owners;
@@ -38,6 +42,11 @@ struct exporter_config {
     const char *counters_file;      /* dcgm-exporter counters CSV, NULL = built-in default list */
     bool gpu_dcgm_names;
     bool gpu_jobstats_names;
+    /* series budget for large sites (docs/scaling.md) */
+    int gpu_job_labels;             /* GPU_JOB_LABELS_ALL: job and pod labels on every GPU series; _INFO: only
+                                     * on the info series (jobtel_gpu_job_info, nvidia_gpu_jobId) */
+    int gpu_fields;                 /* GPU_FIELDS_FULL, or _MINIMAL: what the shipped rules, dashboards and
+                                     * jobstats read */
     bool gpu_xid_events;
     bool gpu_gpm;                   /* --[no-]collector.gpu.gpm: the GPM producer (default on) */
     double xid_count_window_s;      /* -x: the window of DCGM_EXP_XID_ERRORS_COUNT, default 300 s */
@@ -74,6 +83,7 @@ struct exporter_config {
     const char *path_procfs;        /* default "/proc" */
     const char *path_cgroupfs;      /* default "/sys/fs/cgroup" */
     int cgroup_version;             /* 0 = detect, 1 or 2 = forced */
+    bool cgroup_steps;              /* series for steps and tasks too (default), not only for jobs */
     /* logging */
     enum log_level log_level;
     /* dcgm-exporter drop-in (started as `dcgm-exporter`, or --dcgm-exporter-compat) */

@@ -260,6 +260,34 @@ static void test_v2_golden(void **state)
     run_free(&r);
 }
 
+/* --no-collector.cgroup.steps: the job's own series only, the same values, and the owner still found in
+ * the task cgroups that are walked but not exported. */
+static void test_v2_jobs_only(void **state)
+{
+    (void)state;
+    char root[1024], procfs[1024];
+    fixture_path(root, sizeof root, "cgroup_v2");
+    fixture_path(procfs, sizeof procfs, "cgroup_procfs");
+    struct run r;
+    memset(&r, 0, sizeof r);
+    config_defaults(&r.cfg);
+    r.cfg.path_cgroupfs = root;
+    r.cfg.path_procfs = procfs;
+    r.cfg.cgroup_steps = false;
+    assert_int_equal(collector_cgroup.init(&r.cfg, &r.state), JT_OK);
+    buf_init(&r.out, 64u << 20);
+    assert_int_equal(run_collect(&r), JT_OK);
+    const char *t = run_text(&r);
+    assert_has_line(t, "cgroup_cpu_total_seconds{jobid=\"301\",step=\"\",task=\"\"} 90.5");
+    assert_has_line(t, "cgroup_cpus{jobid=\"301\",step=\"\",task=\"\"} 7");
+    assert_has_line(t, "cgroup_uid{jobid=\"301\"} 1001");
+    assert_no_substring(t, "step=\"0\"");
+    assert_no_substring(t, "step=\"batch\"");
+    assert_true(count_substring(t, "step=\"") > 0);
+    assert_int_equal(count_substring(t, "step=\""), count_substring(t, "step=\"\""));
+    run_free(&r);
+}
+
 static void test_v2_rules(void **state)
 {
     (void)state;
@@ -889,6 +917,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_v1_golden),
         cmocka_unit_test(test_v1_rules),
         cmocka_unit_test(test_v2_golden),
+        cmocka_unit_test(test_v2_jobs_only),
         cmocka_unit_test(test_v2_rules),
         cmocka_unit_test(test_v2_scope_at_root),
         cmocka_unit_test(test_missing_root_is_not_an_error),

@@ -85,6 +85,9 @@ static void test_defaults(void **state)
     assert_string_equal(c.path_procfs, "/proc");
     assert_string_equal(c.path_cgroupfs, "/sys/fs/cgroup");
     assert_int_equal(c.cgroup_version, 0);
+    assert_true(c.cgroup_steps);
+    assert_int_equal(c.gpu_job_labels, GPU_JOB_LABELS_ALL);
+    assert_int_equal(c.gpu_fields, GPU_FIELDS_FULL);
     assert_int_equal(c.log_level, LOG_LVL_INFO);
     for (int i = 0; i < CONFIG_MAX_COLLECTORS; i++)
         assert_int_equal(c.collector_enabled[i], -1);
@@ -155,6 +158,22 @@ static void test_booleans(void **state)
     assert_false(c.kubernetes);
     assert_false(c.replace_blanks_in_model_name);
     assert_false(c.gpu_xid_events);
+}
+
+/* The series budget switches (docs/scaling.md). */
+static void test_series_budget_switches(void **state)
+{
+    (void)state;
+    struct exporter_config c;
+    PARSE_OK(&c, "--collector.gpu.job-labels=info", "--collector.gpu.fields", "minimal", "--no-collector.cgroup.steps");
+    assert_int_equal(c.gpu_job_labels, GPU_JOB_LABELS_INFO);
+    assert_int_equal(c.gpu_fields, GPU_FIELDS_MINIMAL);
+    assert_false(c.cgroup_steps);
+    PARSE_OK(&c, "--collector.gpu.job-labels", "all", "--collector.gpu.fields=full");
+    assert_int_equal(c.gpu_job_labels, GPU_JOB_LABELS_ALL);
+    assert_int_equal(c.gpu_fields, GPU_FIELDS_FULL);
+    USAGE("want one of all, info", "--collector.gpu.job-labels=some");
+    USAGE("want one of full, minimal", "--collector.gpu.fields=tiny");
 }
 
 static void test_collector_switches(void **state)
@@ -249,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_values_both_spellings_and_aliases),
         cmocka_unit_test(test_booleans),
+        cmocka_unit_test(test_series_budget_switches),
         cmocka_unit_test(test_collector_switches),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_help_and_version),

@@ -209,6 +209,77 @@ static void test_jobtel_series(void **state)
     free(d);
 }
 
+/* --collector.gpu.job-labels=info: no job or pod label on a GPU series; the info series carry them, and
+ * nvidia_gpu_jobId keeps the job as its value on the GPU's own labels (Princeton before v0.2.2). */
+static void test_job_labels_info(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.gpu_job_labels = GPU_JOB_LABELS_INFO;
+    f->own[0].jobs.job[1] = f->own[0].jobs.job[0];
+    snprintf(f->own[0].jobs.job[1].jobid, sizeof f->own[0].jobs.job[1].jobid, "1002");
+    f->own[0].jobs.job[1].uid[0] = '\0';
+    f->own[0].jobs.n = 2; /* two jobs share GPU 0 */
+    char *t = render(f, &render_dcgm);
+    has(t, "DCGM_FI_DEV_GPU_UTIL{" DL0 ",hostname=\"node1\",DCGM_FI_DRIVER_VERSION=\"550.1\"} 42\n");
+    lacks(t, "hpc_job");
+    lacks(t, "pod=");
+    free(t);
+    t = render(f, &render_jobstats);
+    const char *pl = "minor_number=\"0\",name=\"NVIDIA H100\",ordinal=\"0\",uuid=\"GPU-0\"";
+    char line[512];
+    snprintf(line, sizeof line, "nvidia_gpu_duty_cycle{%s} 42\n", pl);
+    has(t, line);
+    snprintf(line, sizeof line, "nvidia_gpu_jobId{%s} 1001\n", pl);
+    has(t, line);
+    snprintf(line, sizeof line, "nvidia_gpu_jobUid{%s} 5000\n", pl);
+    has(t, line);
+    lacks(t, "jobid=");
+    lacks(t, "userid=");
+    free(t);
+    t = render(f, &render_jobtel);
+    has(t, "jobtel_gpu_job_info{gpu=\"0\",UUID=\"GPU-0\",jobid=\"1001\",userid=\"5000\"} 1\n");
+    has(t, "jobtel_gpu_job_info{gpu=\"0\",UUID=\"GPU-0\",jobid=\"1002\"} 1\n");
+    has(t, "jobtel_kubernetes_gpu_pod_info{gpu=\"0\",UUID=\"GPU-0\",GPU_I_ID=\"3\",container=\"t\",namespace=\"ml\",pod=\"trainer\"} 1\n");
+    free(t);
+    /* the default has no info series: the labels are on every series */
+    f->cfg.gpu_job_labels = GPU_JOB_LABELS_ALL;
+    t = render(f, &render_jobtel);
+    lacks(t, "jobtel_gpu_job_info");
+    free(t);
+}
+
+/* --collector.gpu.fields=minimal: what the shipped rules, dashboards and jobstats read, no more. */
+static void test_fields_minimal(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.gpu_fields = GPU_FIELDS_MINIMAL;
+    struct dcgm_selection sel;
+    uint64_t need = 0;
+    assert_int_equal(dcgm_selection_for(&f->cfg, &sel, &need), JT_OK);
+    assert_int_equal(sel.nmetrics, 11);
+    assert_int_equal(sel.nlabels, 1);
+    dcgm_selection_free(&f->sel);
+    f->sel = sel;
+    reading_set(&f->e[0].rd, R_MEM_CLOCK, 2619);
+    reading_set(&f->e[0].rd, R_MEM_TEMP, 70);
+    char *t = render(f, &render_dcgm);
+    has(t, "DCGM_FI_DEV_GPU_UTIL{");
+    has(t, "DCGM_FI_DEV_MEM_CLOCK{");
+    lacks(t, "DCGM_FI_DEV_MEMORY_TEMP");
+    free(t);
+    t = render(f, &render_jobstats);
+    has(t, "nvidia_gpu_duty_cycle{");
+    has(t, "nvidia_gpu_power_usage_milliwatts{");
+    has(t, "nvidia_gpu_jobId{");
+    lacks(t, "nvidia_gpu_clock_event_reason");
+    lacks(t, "nvidia_gpu_clock{");
+    free(t);
+    /* a counters file still selects the DCGM fields */
+    f->cfg.counters_file = "/nonexistent/counters.csv";
+    assert_int_not_equal(dcgm_selection_for(&f->cfg, &sel, &need), JT_OK);
+    f->cfg.counters_file = NULL;
+}
+
 static void test_api_only_valid_readings(void **state)
 {
     struct fixture *f = *state;
@@ -242,6 +313,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_jobstats_names_only_valid_readings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobtel_series, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_only_valid_readings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_labels_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fields_minimal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
