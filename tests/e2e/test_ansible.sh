@@ -17,8 +17,16 @@ recap() {
     sed -n "s/^$1 *: .*[[:space:]]$2=\([0-9]*\).*/\1/p" "$3" | tail -n 1
 }
 
-ansible-playbook --syntax-check -i localhost, "$PLAYBOOK" >"$T/syntax.log" 2>&1 || fail "syntax-check: $(cat "$T/syntax.log")"
-pass "ansible-playbook --syntax-check"
+# The playbook, and the two example inventories with their group_vars.
+EX=$SRC/deploy/ansible/inventories
+ansible-playbook --syntax-check -i "$EX/new-deployment" -i "$EX/existing-prometheus" "$PLAYBOOK" >"$T/syntax.log" 2>&1 \
+    || fail "syntax-check: $(cat "$T/syntax.log")"
+! grep -q WARNING "$T/syntax.log" || fail "syntax-check warns: $(cat "$T/syntax.log")"
+ansible-inventory -i "$EX/new-deployment" --host dgx003 >"$T/inv1.json" 2>&1 || fail "new-deployment inventory: $(cat "$T/inv1.json")"
+grep -q '"jobtel_deb_dir": "/srv/jobtel-debs"' "$T/inv1.json" || fail "new-deployment group_vars not read: $(cat "$T/inv1.json")"
+ansible-inventory -i "$EX/existing-prometheus" --host dgx-16 >"$T/inv2.json" 2>&1 || fail "existing-prometheus inventory: $(cat "$T/inv2.json")"
+grep -q '"jobtel_prometheus_mode": "existing"' "$T/inv2.json" || fail "existing-prometheus group_vars not read: $(cat "$T/inv2.json")"
+pass "ansible-playbook --syntax-check; the example inventories parse"
 
 # The files the packages hold, from this build (the same install rules debian/rules uses).
 DESTDIR="$T/tree" cmake --install "$(dirname "$JOBTEL")" --prefix /usr >"$T/install.log" 2>&1 || fail "cmake --install"
