@@ -172,10 +172,18 @@ ask() {
 
 yesno() { case $1 in y | yes | true | 1) echo true ;; *) echo false ;; esac; }
 
-# scontrol show config VALUE of KEY, when Slurm answers here.
+# slurm_config KEY: its value in `scontrol show config` when Slurm answers here within 10 s (a
+# controller that is down makes scontrol retry for a long time). SlurmctldHost[0] = host(addr) -> host.
+# Asked only when the answer it would propose is not saved yet.
+SLURM_CONFIG=
 slurm_config() {
-    command -v scontrol >/dev/null 2>&1 || return 0
-    scontrol show config 2>/dev/null | sed -n "s/^$1 *= *\([^ (]*\).*/\1/p" | head -n 1
+    if [ -z "$SLURM_CONFIG" ]; then
+        SLURM_CONFIG=none
+        if command -v scontrol >/dev/null 2>&1; then
+            SLURM_CONFIG=$(timeout 10 scontrol show config 2>/dev/null) || SLURM_CONFIG=none
+        fi
+    fi
+    printf '%s\n' "$SLURM_CONFIG" | sed -n "s/^$1\(\[0\]\)\{0,1\} *= *\([^ (]*\).*/\2/p" | head -n 1
 }
 
 # The GPU nodes from the chosen source, one per line.
@@ -216,7 +224,9 @@ $PLAYDIR/site.yml (a dry run first if you like: nothing changes until you say ap
 
 EOF
 
-ask cluster name "Cluster name (the cluster label of every series)" "$(slurm_config ClusterName)"
+def=
+have cluster || def=$(slurm_config ClusterName)
+ask cluster name "Cluster name (the cluster label of every series)" "$def"
 src_def=file
 command -v sinfo >/dev/null 2>&1 && src_def=slurm
 ask nodes_source "choice:slurm|bcm|file|list" "Where does the GPU node list come from (slurm, bcm, file, list)" "$src_def"
@@ -232,7 +242,9 @@ for h in $NODES; do valid host "$h" || die "node list: bad host name '$h'"; done
 bcm_def=no
 [ "$(get nodes_source)" = bcm ] && bcm_def=yes
 ask bcm "choice:yes|no" "Is Slurm managed by BCM (slurm.conf through cmsh)" "$bcm_def"
-ask controller host "Slurm controller host (none: no Slurm)" "$(slurm_config SlurmctldHost)"
+def=
+have controller || def=$(slurm_config SlurmctldHost)
+ask controller host "Slurm controller host (none: no Slurm)" "$def"
 ask login_nodes hosts "Login nodes (separated by blanks, none)" "none"
 ask prometheus_host host "Prometheus host" "$(get controller | sed 's/^none$//')"
 ask prometheus_mode "choice:new|existing" "A new Prometheus, or an existing one you keep configuring (new, existing)" "new"

@@ -30,7 +30,14 @@ cat >"$T/bin/sinfo" <<'EOF'
 #!/bin/sh
 printf '%s\n' 'gpu01 gpu:h100:4(S:0-1)' 'cpu01 (null)' 'gpu01 gpu:h100:4(S:0-1)' 'bigmem01 (null)'
 EOF
-chmod 0755 "$T/bin/sinfo"
+# scontrol show config as Slurm 23.02 prints it: the wizard's defaults for the cluster and controller.
+cat >"$T/bin/scontrol" <<'EOF'
+#!/bin/sh
+[ "$*" = "show config" ] || exit 1
+printf '%s\n' 'Configuration data as of 2026-11-30T01:00:00' 'AccountingStorageTRES   = cpu,mem,energy,node,billing' \
+    'ClusterName             = lab' 'SlurmctldHost[0]        = ctl01(10.0.0.1)' 'SlurmctldPort           = 6817'
+EOF
+chmod 0755 "$T/bin/sinfo" "$T/bin/scontrol"
 export PATH="$T/bin:$PATH"
 
 R=$T/root
@@ -151,13 +158,13 @@ refused() { # refused NAME PROMPT: the hint is on screen and the wizard asks PRO
     last_line_is "$1" "$2" && grep -q 'please answer one of: new existing' "$T/pane.txt"
 }
 session w1
-answer w1 'Cluster name' 'mars'
+answer w1 'Cluster name (the cluster label of every series) [lab]' 'mars'
 answer w1 'Where does the GPU node list come from' 'list'
 answer w1 'GPU nodes' 'gpu-a gpu-b'
 answer w1 'Is Slurm managed by BCM' ''
-answer w1 'Slurm controller host' 'head1'
+answer w1 'Slurm controller host (none: no Slurm) [ctl01]' ''
 answer w1 'Login nodes' 'login1 login2'
-answer w1 'Prometheus host [head1]' ''
+answer w1 'Prometheus host [ctl01]' ''
 answer w1 'A new Prometheus' 'maybe'
 wait_for 30 refused w1 'A new Prometheus' || fail "a bad answer was not refused and asked again: $(cat "$T/pane.txt")"
 answer w1 'A new Prometheus' 'existing'
@@ -180,30 +187,31 @@ all:
         gpu-b: {}
     slurm_controller:
       hosts:
-        head1: {}
+        ctl01: {}
     login_nodes:
       hosts:
         login1: {}
         login2: {}
     prometheus:
       hosts:
-        head1: {}
+        ctl01: {}
     grafana:
       hosts: {}
 EOF
 diff "$T/want2.yml" "$D2/inventory/hosts.yml" || fail "the interactive answers gave another inventory"
 for l in "jobtel_cluster: 'mars'" 'jobtel_prometheus_mode: existing' 'jobtel_targets_source: inventory' \
     "jobtel_deb_dir: '/srv/debs'" 'jobtel_install_method: deb' "ansible_user: 'admin'" 'jobtel_become: true' \
-    "jobtel_prometheus_url: 'http://head1:9090'"; do
+    "jobtel_prometheus_url: 'http://ctl01:9090'"; do
     grep -qxF "$l" "$D2/inventory/group_vars/all.yml" || fail "interactive group_vars lack '$l': $(cat "$D2/inventory/group_vars/all.yml")"
 done
-pass "interactive (tmux): 16 answers, a bad one asked again, the expected inventory and variables"
+pass "interactive (tmux): 16 answers (defaults from scontrol), a bad one asked again, the expected inventory and variables"
 
 # A second session: every question offers the saved answer; Enter keeps it; nothing is rewritten.
 cp -p "$D2/inventory/hosts.yml" "$T/hosts2.before"
 session w2
-for q in 'Cluster name [mars]' 'Where does the GPU node list come from' 'GPU nodes [gpu-a gpu-b]' 'Is Slurm managed by BCM' \
-    'Slurm controller host [head1]' 'Login nodes [login1 login2]' 'Prometheus host [head1]' 'A new Prometheus' \
+for q in 'Cluster name (the cluster label of every series) [mars]' 'Where does the GPU node list come from' \
+    'GPU nodes (separated by blanks) [gpu-a gpu-b]' 'Is Slurm managed by BCM' 'Slurm controller host (none: no Slurm) [ctl01]' \
+    'Login nodes (separated by blanks, none) [login1 login2]' 'Prometheus host [ctl01]' 'A new Prometheus' \
     'Grafana host (none: no Grafana) [none]' 'Packages from' 'Directory holding the jobtel .deb files [/srv/debs]' \
     'How Ansible reaches the hosts' 'SSH user [admin]' 'Become root with sudo [yes]'; do
     answer w2 "$q" ''
