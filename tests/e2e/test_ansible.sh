@@ -63,6 +63,8 @@ inventory() { # inventory FILE HOST=ROOTNAME[:bcm] ... (GPU hosts first, then af
             printf '        %s:\n          jobtel_root: %s\n' "${h%%:*}" "$T/r-${h%%:*}"
             # BCM nodes get the packages from their software image: configuration only.
             case $h in *:bcm) printf '          bcm: true\n          jobtel_install_method: none\n' ;; esac
+            # A dry run as on a real host: services managed, their units not installed yet.
+            case $h in *:svc) printf '          jobtel_manage_services: true\n' ;; esac
         done
     } >"$f"
 }
@@ -145,7 +147,7 @@ done
 pass "second run: changed=0 on every host, no file touched"
 
 # --- dry run: --check --diff on fresh roots (and on the configured node) ---------------------------
-inventory "$T/fresh.yml" fgpu gpu
+inventory "$T/fresh.yml" fgpu:svc gpu
 before=$(sums "$T"/r-*)
 ansible-playbook -i "$T/fresh.yml" "$PLAYBOOK" --check --diff >"$T/check.log" 2>&1 || fail "check run: $(tail -n 30 "$T/check.log")"
 [ "$before" = "$(sums "$T"/r-*)" ] || fail "--check changed files: $(diff <(echo "$before") <(sums "$T"/r-*))"
@@ -154,4 +156,6 @@ ansible-playbook -i "$T/fresh.yml" "$PLAYBOOK" --check --diff >"$T/check.log" 2>
 [ "$(recap gpu changed "$T/check.log")" = 0 ] || fail "the dry run reports changes on a configured node"
 grep -q '^+Prolog=/usr/lib/jobtel/jobtel-prolog.sh' "$T/check.log" || fail "the dry run's diff lacks the Prolog line"
 grep -q '^+AccountingStorageTRES=gres/shard,gres/gpu' "$T/check.log" || fail "the dry run's diff lacks the TRES change"
+grep -q 'changed: \[fgpu\]' <(sed -n '/jobtel-exporter.service would be enabled and started/,/^$/p' "$T/check.log") \
+    || fail "the dry run does not report the exporter's unit to be enabled"
 pass "--check --diff: nothing written, changes reported on a fresh host with the slurm.conf diff, none on a configured one"
