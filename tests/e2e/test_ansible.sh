@@ -5,9 +5,12 @@
 # hosts of one play run in parallel, so four cases cost one run: a GPU node editing its slurm.conf, a
 # GPU node on BCM (links in BCM's prologs dir, slurm.conf untouched), the controller, the controller on
 # BCM (prints the cmsh commands), and a GPU node whose slurm.conf names a site's own Prolog (refused).
-# Then: applied again, zero changes; --check --diff on fresh roots writes nothing and reports the change.
+# A Prometheus host in existing mode rides along (targets from cmsh, prometheus.yml untouched). Then:
+# applied again, zero changes; --check --diff on fresh roots writes nothing and reports the change.
 . "$(dirname "$0")/lib.sh"
-command -v ansible-playbook >/dev/null || fail "ansible-playbook is missing (scripts/install-deps.sh: ansible-core)"
+for tool in ansible-playbook promtool; do
+    command -v "$tool" >/dev/null || fail "$tool is missing (scripts/install-deps.sh)"
+done
 PLAYBOOK="$SRC/deploy/ansible/site.yml"
 export ANSIBLE_CONFIG="$SRC/deploy/ansible/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_LOCAL_TEMP="$T/ansible-tmp" \
     ANSIBLE_HOME="$T/ansible-home"
@@ -41,7 +44,7 @@ mkroot() { # mkroot DIR: a fresh host root holding the site's slurm.conf
     install -d "$1/etc/slurm"
     printf '%s' "$SITE_CONF" >"$1/etc/slurm/slurm.conf"
 }
-for h in gpu gpubcm ctl ctlbcm siteprolog fgpu; do mkroot "$T/r-$h"; done
+for h in gpu gpubcm ctl ctlbcm siteprolog fgpu promx; do mkroot "$T/r-$h"; done
 printf 'Prolog=/etc/slurm/site-prolog.sh\n' >>"$T/r-siteprolog/etc/slurm/slurm.conf"
 cp "$T/r-siteprolog/etc/slurm/slurm.conf" "$T/siteprolog.conf"
 cp "$T/r-gpubcm/etc/slurm/slurm.conf" "$T/gpubcm.conf"
@@ -50,7 +53,7 @@ chmod 0640 "$T/r-ctl/etc/slurm/slurm.conf" # rewriting it keeps its mode
 install -d "$T/r-gpu/etc/jobtel"
 printf '# site edit\nJOBTEL_EXPORTER_ARGS="--old"\n' >"$T/r-gpu/etc/jobtel/jobtel-exporter.env"
 
-inventory() { # inventory FILE HOST=ROOTNAME[:bcm] ... (GPU hosts first, then after "--" controllers)
+inventory() { # inventory FILE HOST[:bcm|:svc|:existing] ... (GPU nodes, after "--" controllers, after "++" Prometheus)
     local f=$1 group=gpu_nodes h
     shift
     {
@@ -60,21 +63,24 @@ inventory() { # inventory FILE HOST=ROOTNAME[:bcm] ... (GPU hosts first, then af
         printf '    jobtel_prometheus_url: http://prom.example:9090\n  children:\n    gpu_nodes:\n      hosts:\n'
         for h in "$@"; do
             if [ "$h" = -- ]; then printf '    slurm_controller:\n      hosts:\n'; continue; fi
+            if [ "$h" = ++ ]; then printf '    prometheus:\n      hosts:\n'; continue; fi
             printf '        %s:\n          jobtel_root: %s\n' "${h%%:*}" "$T/r-${h%%:*}"
             # BCM nodes get the packages from their software image: configuration only.
             case $h in *:bcm) printf '          bcm: true\n          jobtel_install_method: none\n' ;; esac
             # A dry run as on a real host: services managed, their units not installed yet.
             case $h in *:svc) printf '          jobtel_manage_services: true\n' ;; esac
+            # The site's own Prometheus on a BCM head node: targets from cmsh, prometheus.yml untouched.
+            case $h in *:existing) printf '          jobtel_prometheus_mode: existing\n          jobtel_targets_source: bcm\n' ;; esac
         done
     } >"$f"
 }
-inventory "$T/hosts.yml" gpu gpubcm:bcm siteprolog -- ctl ctlbcm:bcm
+inventory "$T/hosts.yml" gpu gpubcm:bcm siteprolog -- ctl ctlbcm:bcm ++ promx:existing
 
 # --- first run -------------------------------------------------------------------------------------
 rc=0
 ansible-playbook -i "$T/hosts.yml" "$PLAYBOOK" >"$T/run1.log" 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "first run: exit $rc, want 2 (one host refused): $(tail -n 30 "$T/run1.log")"
-for h in gpu gpubcm ctl ctlbcm; do
+for h in gpu gpubcm ctl ctlbcm promx; do
     [ "$(recap "$h" failed "$T/run1.log")" = 0 ] || fail "$h failed: $(grep -E "(fatal|failed): \[$h\]" "$T/run1.log")"
     [ "$(recap "$h" changed "$T/run1.log")" -gt 0 ] || fail "$h: first run changed nothing"
 done
@@ -132,9 +138,28 @@ grep -q 'cmsh -c \\"wlm; use slurm; set epilogslurmctld /usr/lib/jobtel/jobtel-e
 grep -q 'imageupdate -w -c dgx' "$T/run1.log" || fail "BCM GPU node: no image commands printed"
 pass "BCM: slurm.conf untouched, hooks linked in prologs/epilogs, cmsh commands printed"
 
+# An existing Prometheus: prometheus.yml left alone; the scrape jobs to merge form a configuration
+# promtool accepts; the rules installed; targets from cmsh through the ExecStart= drop-in.
+R=$T/r-promx
+[ ! -e "$R/etc/prometheus/prometheus.yml" ] || fail "existing Prometheus: prometheus.yml was written"
+promtool check config "$R/etc/jobtel/prometheus-jobtel.yml" >"$T/promx.log" 2>&1 || fail "the scrape jobs to merge: $(cat "$T/promx.log")"
+grep -q -- '- job_name: jobtel' "$R/etc/jobtel/prometheus-jobtel.yml" && grep -q -- '- job_name: node' "$R/etc/jobtel/prometheus-jobtel.yml" \
+    || fail "the scrape jobs to merge lack jobtel or node"
+cmp -s "$SRC/deploy/prometheus/rules/jobtel-alerts.rules.yml" "$R/etc/prometheus/rules/jobtel/jobtel-alerts.rules.yml" || fail "alert rules"
+grep -q -- '--source=command --cluster=lab .* -- /cm/local/apps/cmd/bin/cmsh -c "device; foreach -c dgx (get hostname)"$' \
+    "$R/etc/systemd/system/jobtel-targets.service.d/jobtel-bcm.conf" || fail "the cmsh drop-in"
+! grep -q '^JOBTEL_TARGETS_ARGS=' "$R/etc/jobtel/jobtel-targets.env" || fail "targets env still sets a source"
+grep -q 'rule_files: /etc/prometheus/rules/jobtel/\*.rules.yml' "$T/run1.log" || fail "no merge instructions printed"
+pass "existing Prometheus: prometheus.yml untouched, scrape jobs to merge (promtool-clean), rules, cmsh source"
+
 # --- second run: nothing to change (the two editing hosts: fewer hosts, less CPU) -------------------
 inventory "$T/again.yml" gpu -- ctl
-sums() { find "$@" \( -type f -o -type l \) | sort | while read -r f; do printf '%s %s\n' "$f" "$(md5sum <"$f" 2>/dev/null || readlink "$f")"; done; }
+# A link by its target, never by what it points at: the packages test installs /usr/lib/jobtel meanwhile.
+sums() {
+    find "$@" \( -type f -o -type l \) | sort | while read -r f; do
+        if [ -L "$f" ]; then printf '%s -> %s\n' "$f" "$(readlink "$f")"; else printf '%s %s\n' "$f" "$(md5sum <"$f")"; fi
+    done
+}
 before=$(sums "$T"/r-*)
 rc=0
 ansible-playbook -i "$T/again.yml" "$PLAYBOOK" >"$T/run2.log" 2>&1 || rc=$?
