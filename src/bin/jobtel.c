@@ -3,7 +3,8 @@
  * slurmd runs `jobtel prolog` / `jobtel epilog` for every job, so they run in this small program
  * (src/slurm/ and src/common/ only: no HTTP, TLS or JSON library to load). The other subcommands are
  * programs of their own, exec'd from here (common/exec_sibling.c): `exporter` is `jobtel-exporter`,
- * `stats` and `summary` are `jobstats`, `doctor` is `jobtel-doctor`.
+ * `stats` and `summary` are `jobstats`, `doctor` is `jobtel-doctor`, `setup` is the wizard script
+ * installed in the libexec directory (../lib/jobtel/jobtel-setup from the bin directory).
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,13 @@ static int cmd_targets_exec(int argc, char **argv)
     return cli_exec_sibling("jobtel-targets", NULL, argc, argv);
 }
 
+/* The wizard is a shell script (deploy/setup/jobtel-setup.sh): it asks, writes an Ansible inventory and
+ * runs ansible-playbook, nothing a C program would do better. Package jobtel-deploy installs it. */
+static int cmd_setup_exec(int argc, char **argv)
+{
+    return cli_exec_sibling("../lib/jobtel/jobtel-setup", NULL, argc, argv);
+}
+
 static const struct subcommand subcommands[] = {
     {"exporter", "serve GPU and job metrics for Prometheus (runs `jobtel-exporter`)", cmd_exporter_exec},
     {"prolog", "Slurm prolog: record which GPUs a job got", cmd_prolog},
@@ -51,6 +59,7 @@ static const struct subcommand subcommands[] = {
     {"summary", "store a job's summary at job end (EpilogSlurmctld), retry the spool", cmd_summary_exec},
     {"doctor", "check this node's setup, one line per check with the fix (runs `jobtel-doctor`)", cmd_doctor_exec},
     {"targets", "write Prometheus file_sd targets for the GPU nodes (runs `jobtel-targets`)", cmd_targets_exec},
+    {"setup", "deployment wizard: inventory + Ansible playbook, with a dry run (package jobtel-deploy)", cmd_setup_exec},
 };
 
 /* The front's own options: only --help and --version, before the command word. */
@@ -61,7 +70,7 @@ static const struct args_opt front_opts[] = {
 };
 
 /* The commands list, from the table above, for the generated help. */
-static char front_commands[1024];
+static char front_commands[2048];
 
 static const struct args_spec front_spec = {
     .prog = "jobtel",

@@ -29,7 +29,8 @@ check() {
 check jobtel.8 "$B/jobtel" --help
 check jobtel.8 "$B/jobtel" prolog --help
 check jobtel.8 "$B/jobtel" epilog --help
-for sub in exporter prolog epilog stats summary doctor targets; do
+check jobtel.8 sh "$SRC/deploy/setup/jobtel-setup.sh" --help
+for sub in exporter prolog epilog stats summary doctor targets setup; do
     grep -qE "^ +$sub( |$)" <(render "$M/jobtel.8") || fail "jobtel.8 does not describe 'jobtel $sub'"
 done
 check jobtel-exporter.8 "$B/jobtel-exporter" --help

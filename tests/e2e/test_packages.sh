@@ -10,7 +10,7 @@
 for tool in dpkg-buildpackage dh lintian systemd-analyze apt-get flock setpriv; do
     command -v "$tool" >/dev/null || fail "$tool is missing (scripts/install-deps.sh)"
 done
-PKGS="jobtel jobtel-node jobtel-jobstats jobtel-controller jobtel-targets"
+PKGS="jobtel jobtel-node jobtel-jobstats jobtel-controller jobtel-targets jobtel-deploy"
 APT=(apt-get -y -qq -o DPkg::Lock::Timeout=600)
 
 exec 9>/tmp/jobtel-packages.lock
@@ -60,7 +60,7 @@ trap 'purge_all || true; cleanup' EXIT
 debs=()
 for p in $PKGS; do debs+=("$(ls "$T"/"${p}"_*.deb)"); done
 "${APT[@]}" install --no-install-recommends "${debs[@]}" >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "apt-get install"; }
-pass "apt-get install of the five packages"
+pass "apt-get install of the six packages"
 
 for p in $PKGS; do
     dpkg-query -W -f='${db:Status-Status}\n' "$p" | grep -qx installed || fail "$p not installed"
@@ -82,6 +82,8 @@ done
 /usr/bin/jobtel targets --version | grep -q '^jobtel-targets version' || fail "jobtel targets (sibling exec)"
 /usr/bin/jobtel summary --help | grep -q 'retry-spool' || fail "jobtel summary (sibling exec)"
 /usr/bin/jobtel doctor --help | grep -q -- "--role" || fail "jobtel doctor (sibling exec)"
+/usr/bin/jobtel setup --help | grep -q -- "--non-interactive" || fail "jobtel setup (the wizard in /usr/lib/jobtel)"
+[ -f /usr/share/jobtel/deploy/ansible/site.yml ] && [ -f /usr/share/jobtel/deploy/prometheus/prometheus.yml ] || fail "jobtel-deploy: no playbook"
 env -i /usr/lib/jobtel/jobtel-epilog-slurmctld.sh || fail "EpilogSlurmctld wrapper without a job must exit 0"
 env -i SLURM_JOB_ID=1 /usr/lib/jobtel/jobtel-epilog.sh || fail "epilog wrapper"
 # The exporter as the service runs it: user jobtel, no capabilities, against the fake GPUs.
