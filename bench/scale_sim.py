@@ -375,6 +375,7 @@ def main():
                   "rule_slowest_s": round(max(x[0] for x in rt), 3),
                   "rss_peak_queries_mib": round(peak.peak, 1)})
         res["engines"][name] = r
+        res["distinct_series"] = len(cl.cache)  # the span's series, churned job series included
         print(f"{name}: {json.dumps(r)}", file=sys.stderr)
     a_, b_ = (json.loads(jobs_out[k]) for k in ("victoriametrics", "prometheus"))
     res["jobstats_same_figures"] = a_ == b_
