@@ -241,13 +241,19 @@ static void batch_free(struct query_batch *b)
     }
 }
 
-static enum jt_err batch_add(struct query_batch *b, const char *url, const char *query, const char *time_s, bool debug)
+/* step: the resolution of the `[D:]` subqueries. Prometheus ignores it on an instant query and uses its
+ * evaluation_interval; VictoriaMetrics (single-node and vmselect) takes it, 5m when absent, which
+ * misses a one-sample memory peak and skews a mean (docs/scaling.md, MetricsQL differences). */
+static enum jt_err batch_add(struct query_batch *b, const char *url, const char *query, const char *time_s,
+                             double step_s, bool debug)
 {
     if (b->n == BATCH_MAX)
         return JT_ERR_INTERNAL;
-    struct http_param p[2] = {{"query", query}, {"time", time_s}};
-    debug_line(debug, "query: %s time=%s", query, time_s);
-    enum jt_err rc = http_build_url(url, p, 2, &b->qurl[b->n]);
+    char step[32];
+    snprintf(step, sizeof step, "%gs", step_s);
+    struct http_param p[3] = {{"query", query}, {"time", time_s}, {"step", step}};
+    debug_line(debug, "query: %s time=%s step=%s", query, time_s, step);
+    enum jt_err rc = http_build_url(url, p, 3, &b->qurl[b->n]);
     if (rc != JT_OK)
         return rc;
     b->reqs[b->n] = (struct http_request){buf_str(&b->qurl[b->n]), &b->answer[b->n], JT_OK, 0, ""};
@@ -319,25 +325,25 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
         else
             rc = promq_build_job((enum promq_key)k, r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
         if (rc == JT_OK)
-            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
     }
     size_t ex_at = b.n;
     if (rc == JT_OK && exact) {
         buf_reset(&q);
         rc = exact_build_totals(r->cluster, r->job->jobid, exact_window, &q);
         if (rc == JT_OK)
-            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
         buf_reset(&q);
         if (rc == JT_OK)
             rc = exact_build_inventory(r->cluster, r->job->jobid, r->range, &q);
         if (rc == JT_OK)
-            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
     }
     if (rc == JT_OK && probe) {
         buf_reset(&q);
         rc = promq_build_gpm_probe(r->cluster, r->job->jobid, r->range, &q);
         if (rc == JT_OK)
-            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
     }
     if (rc != JT_OK)
         snprintf(err, errsz, "cannot build the queries for job %s (cluster '%s', %s)", r->job->jobid, r->cluster,
@@ -380,7 +386,7 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
         buf_reset(&q);
         rc = promq_build(PQ_GPU_UTILIZATION, r->cluster, r->job->jobid, r->range, &q);
         if (rc == JT_OK)
-            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
         if (rc == JT_OK)
             rc = batch_run(&b, conf, r->debug, err, errsz);
         char why[512] = "";

@@ -412,3 +412,38 @@ expect_cpu_bracket() {
 cgroup_cpu_seconds() {
     "$PY" "$SRC/tests/e2e/cgcpu.py" seconds "$1" "${2:-total}"
 }
+
+# --- VictoriaMetrics ----------------------------------------------------------------------------------
+# Single-node VictoriaMetrics (Debian's victoria-metrics) serves the query API vmselect serves, so a test
+# that passes against it proves jobstats, the rules' expressions and the dashboards on a VM cluster too.
+
+# start_victoria [ARGS...] : VictoriaMetrics on 127.0.0.1 (port 0: the kernel's pick) with $T/vm as its
+# data and a 31-day retention, plus ARGS (e.g. -promscrape.config=FILE). Sets VM_PID, VM_PORT and VM_URL.
+start_victoria() {
+    command -v victoria-metrics >/dev/null || fail "victoria-metrics not installed (scripts/install-deps.sh)"
+    mkdir -p "$T/vm"
+    start_port0 victoria 60 victoria-metrics -httpListenAddr=127.0.0.1:0 -storageDataPath="$T/vm" \
+        -retentionPeriod=31d -loggerLevel=WARN "$@"
+    VM_PID=$LAST_PID
+    VM_PORT=$LAST_PORT
+    VM_URL=http://127.0.0.1:$VM_PORT
+    wait_for 30 curl -sf "$VM_URL/health" || fail "victoria-metrics not healthy"
+}
+
+# vm_import FILE : imports an OpenMetrics file as promtool's backfill reads it (timestamps in seconds)
+# through /api/v1/import/prometheus (milliseconds), then flushes so that queries see all of it.
+vm_import() {
+    "$PY" - "$1" >"$T/vm-import.prom" <<'PY' || fail "cannot convert $1 for VictoriaMetrics"
+import sys
+for line in open(sys.argv[1]):
+    if line.startswith("#") or not line.strip():
+        continue
+    head, _, ts = line.rstrip("\n").rpartition(" ")
+    print(f"{head} {round(float(ts) * 1000)}")
+PY
+    local code
+    code=$(curl -s -o "$T/vm-import.out" -w '%{http_code}' --data-binary @"$T/vm-import.prom" \
+        "$VM_URL/api/v1/import/prometheus") || fail "import into VictoriaMetrics failed"
+    [ "$code" = 204 ] || [ "$code" = 200 ] || fail "import into VictoriaMetrics: HTTP $code $(cat "$T/vm-import.out")"
+    curl -sf -o /dev/null "$VM_URL/internal/force_flush" || fail "VictoriaMetrics force_flush failed"
+}
