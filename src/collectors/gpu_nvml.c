@@ -5,8 +5,11 @@
  * (gpu_readings.h) with the quantities some consumer needs, looping over the reading table
  * (gpu_fields.h, reading_defs), each value with a valid bit, plus each GPU's compute processes (pids)
  * and XID counts. Naming, labels, jobs and pods are the renderers' business (render_*.c), wired in
- * gpu.c. A GPU that answers GPU_IS_LOST is flagged (up = false) and not queried again; the others carry
- * on. XID errors arrive as NVML events on a thread of their own. No NVML at all is not an error: the
+ * gpu.c. A GPU that answers GPU_IS_LOST is flagged (up = false, its readings absent, never zeros) and
+ * looked for again with a back-off (1 s doubling to 60 s): a GPU that falls off the bus can come back after
+ * a reset or a driver reload, with new handles (the old ones stay lost), so it is found again by UUID, then
+ * by index. The same board gets its labels back; another board in its slot is a new GPU with labels of its
+ * own. The others carry on meanwhile. XID errors arrive as NVML events on a thread of their own. No NVML at all is not an error: the
  * collection says nvml_available = false and the library is retried now and then.
  */
 #include "collectors/gpu_nvml.h"
@@ -24,6 +27,8 @@
 #include "nvml/nvml_procs.h"
 
 #define GPU_NVML_RETRY_S 30.0
+#define GPU_LOST_RETRY_MIN_S 1.0  /* first look for a lost GPU after this long, then twice as long ... */
+#define GPU_LOST_RETRY_MAX_S 60.0 /* ... up to this */
 #define GPU_XID_RING 128 /* events remembered per GPU for DCGM_EXP_XID_ERRORS_COUNT */
 
 struct mig_instance {
@@ -47,6 +52,8 @@ struct gpu_device {
     char model[NVML_DEVICE_NAME_V2_BUFFER_SIZE]; /* modelName label (blanks optionally replaced) */
     char pci[NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE];
     bool lost;
+    double lost_retry_at;   /* when to look for the lost GPU next (mono_now) */
+    double lost_backoff;    /* seconds until the look after that */
     nvmlReturn_t last_error; /* last non-NOT_SUPPORTED failure, NVML_SUCCESS if none */
     struct mig_instance mig[GPU_MAX_MIG];
     size_t nmig;
@@ -145,6 +152,33 @@ static void enumerate_mig(struct gpu_nvml *st, struct gpu_device *d)
     }
 }
 
+/* The labels of a GPU but its index and UUID: minor number, name, model, PCI bus id ("" where NVML
+ * cannot tell). */
+static void read_identity(struct gpu_nvml *st, struct gpu_device *d)
+{
+    const struct nvml_lib *L = &st->lib;
+    unsigned minor;
+    d->minor_s[0] = '\0';
+    if (L->DeviceGetMinorNumber && L->DeviceGetMinorNumber(d->h, &minor) == NVML_SUCCESS)
+        snprintf(d->minor_s, sizeof d->minor_s, "%u", minor);
+    if (L->DeviceGetName(d->h, d->name, sizeof d->name) != NVML_SUCCESS)
+        d->name[0] = '\0';
+    copy_model(d->model, sizeof d->model, d->name, st->cfg->replace_blanks_in_model_name);
+    nvmlPciInfo_t pci;
+    memset(&pci, 0, sizeof pci);
+    d->pci[0] = '\0';
+    if (L->DeviceGetPciInfo && L->DeviceGetPciInfo(d->h, &pci) == NVML_SUCCESS)
+        str_copy(d->pci, sizeof d->pci, pci.busId, strnlen(pci.busId, sizeof pci.busId));
+}
+
+static void mark_lost(struct gpu_device *d)
+{
+    d->lost = true;
+    d->last_error = NVML_ERROR_GPU_IS_LOST;
+    d->lost_backoff = GPU_LOST_RETRY_MIN_S;
+    d->lost_retry_at = mono_now() + GPU_LOST_RETRY_MIN_S;
+}
+
 static enum jt_err enumerate(struct gpu_nvml *st)
 {
     const struct nvml_lib *L = &st->lib;
@@ -171,24 +205,15 @@ static enum jt_err enumerate(struct gpu_nvml *st)
         d->index = i;
         snprintf(d->index_s, sizeof d->index_s, "%u", i);
         snprintf(d->device_s, sizeof d->device_s, "nvidia%u", i);
-        unsigned minor;
-        if (L->DeviceGetMinorNumber && L->DeviceGetMinorNumber(d->h, &minor) == NVML_SUCCESS)
-            snprintf(d->minor_s, sizeof d->minor_s, "%u", minor);
         r = L->DeviceGetUUID(d->h, d->uuid, sizeof d->uuid);
         if (r == NVML_ERROR_GPU_IS_LOST)
             d->lost = true;
         else if (r != NVML_SUCCESS)
             d->uuid[0] = '\0';
-        if (L->DeviceGetName(d->h, d->name, sizeof d->name) != NVML_SUCCESS)
-            d->name[0] = '\0';
-        copy_model(d->model, sizeof d->model, d->name, st->cfg->replace_blanks_in_model_name);
-        nvmlPciInfo_t pci;
-        memset(&pci, 0, sizeof pci);
-        if (L->DeviceGetPciInfo && L->DeviceGetPciInfo(d->h, &pci) == NVML_SUCCESS)
-            str_copy(d->pci, sizeof d->pci, pci.busId, strnlen(pci.busId, sizeof pci.busId));
+        read_identity(st, d);
         if (d->lost) {
             log_error("GPU collector: GPU %u is lost (fell off the bus)", i);
-            d->last_error = NVML_ERROR_GPU_IS_LOST;
+            mark_lost(d);
         } else {
             enumerate_mig(st, d);
         }
@@ -198,6 +223,18 @@ static enum jt_err enumerate(struct gpu_nvml *st)
 }
 
 static void *xid_thread_main(void *arg);
+
+/* Registers handle h for XID events on the event set; false if the GPU cannot deliver them. */
+static bool xid_register(struct gpu_nvml *st, nvmlDevice_t h)
+{
+    const struct nvml_lib *L = &st->lib;
+    unsigned long long supported = nvmlEventTypeXidCriticalError;
+    if (L->DeviceGetSupportedEventTypes && L->DeviceGetSupportedEventTypes(h, &supported) != NVML_SUCCESS)
+        supported = 0;
+    /* One unsupported bit fails the whole registration, so ask only for what is supported. */
+    unsigned long long want = nvmlEventTypeXidCriticalError & supported;
+    return want && L->DeviceRegisterEvents(h, want, st->evset) == NVML_SUCCESS;
+}
 
 static void xid_start(struct gpu_nvml *st)
 {
@@ -211,14 +248,7 @@ static void xid_start(struct gpu_nvml *st)
     size_t registered = 0;
     for (size_t i = 0; i < st->ndev; i++) {
         struct gpu_device *d = &st->devs[i];
-        if (d->lost)
-            continue;
-        unsigned long long supported = nvmlEventTypeXidCriticalError;
-        if (L->DeviceGetSupportedEventTypes && L->DeviceGetSupportedEventTypes(d->h, &supported) != NVML_SUCCESS)
-            supported = 0;
-        /* One unsupported bit fails the whole registration, so ask only for what is supported. */
-        unsigned long long want = nvmlEventTypeXidCriticalError & supported;
-        if (want && L->DeviceRegisterEvents(d->h, want, st->evset) == NVML_SUCCESS) {
+        if (!d->lost && xid_register(st, d->h)) {
             d->xid_registered = true;
             registered++;
         }
@@ -606,6 +636,56 @@ static void identity(const struct gpu_device *d, struct gpu_entity *e)
     e->mig_slot = -1;
 }
 
+/* Looks for a lost GPU again, once its back-off has passed. Its old handle stays lost whatever happens:
+ * the board is asked for by UUID (the same board, wherever it is now), else whatever answers at its index
+ * (nvmlDeviceGetCount first: the slot may be gone). The same UUID keeps the labels, XID counts and
+ * process sampling mark; another UUID is a new GPU: its own identity, counts from zero. */
+static void try_return(struct gpu_nvml *st, struct gpu_device *d)
+{
+    const struct nvml_lib *L = &st->lib;
+    double now = mono_now();
+    if (now < d->lost_retry_at)
+        return;
+    d->lost_backoff = d->lost_backoff * 2 < GPU_LOST_RETRY_MAX_S ? d->lost_backoff * 2 : GPU_LOST_RETRY_MAX_S;
+    d->lost_retry_at = now + d->lost_backoff;
+    nvmlDevice_t h;
+    nvmlReturn_t r = NVML_ERROR_NOT_FOUND;
+    if (d->uuid[0] && L->DeviceGetHandleByUUID)
+        r = L->DeviceGetHandleByUUID(d->uuid, &h);
+    if (r != NVML_SUCCESS && r != NVML_ERROR_GPU_IS_LOST) {
+        unsigned count = 0;
+        if (L->DeviceGetCount(&count) != NVML_SUCCESS || d->index >= count)
+            return;
+        r = L->DeviceGetHandleByIndex(d->index, &h);
+    }
+    char uuid[sizeof d->uuid];
+    if (r != NVML_SUCCESS || L->DeviceGetUUID(h, uuid, sizeof uuid) != NVML_SUCCESS)
+        return; /* still lost */
+    bool same = strcmp(uuid, d->uuid) == 0;
+    bool xid = st->evset_created && xid_register(st, h);
+    pthread_mutex_lock(&st->xid_mu);
+    d->h = h;
+    d->xid_registered = xid;
+    if (!same) {
+        d->last_xid = 0;
+        d->nxids = 0;
+        d->xid_ring_n = d->xid_ring_next = 0;
+    }
+    pthread_mutex_unlock(&st->xid_mu);
+    if (same) {
+        log_info("GPU collector: GPU %s (%s, %s) is back", d->index_s, d->uuid, d->pci);
+    } else {
+        log_warn("GPU collector: GPU %s (%s) is back as another board, %s: exported as a new GPU", d->index_s,
+                 d->uuid[0] ? d->uuid : "UUID unknown", uuid);
+        str_copy(d->uuid, sizeof d->uuid, uuid, strlen(uuid));
+        read_identity(st, d);
+        d->util_seen_us = 0;
+        d->last_error = NVML_SUCCESS;
+    }
+    d->lost = false;
+    enumerate_mig(st, d);
+}
+
 static void read_gpu(struct gpu_nvml *st, struct gpu_device *d, uint64_t need, struct gpu_collection *c)
 {
     struct gpu_entity *e = &c->e[c->n++];
@@ -614,10 +694,9 @@ static void read_gpu(struct gpu_nvml *st, struct gpu_device *d, uint64_t need, s
         struct read_ctx rc = {st, d, &e->rd, false, false};
         read_device(&rc, need);
         if (rc.lost) {
-            d->lost = true;
-            d->last_error = NVML_ERROR_GPU_IS_LOST;
+            mark_lost(d);
             log_error("GPU collector: GPU %s (%s, %s) is lost: it fell off the bus or needs a reset; "
-                      "no longer querying it", d->index_s, d->uuid, d->pci);
+                      "looking for it again from time to time", d->index_s, d->uuid, d->pci);
         } else if (d->nmig == 0) {
             read_processes(st, d->h, c, e);
             if (st->cfg->gpu_accounting)
@@ -698,8 +777,11 @@ void gpu_nvml_read(void *state, uint64_t need, struct gpu_collection *c)
     snprintf(c->driver_version, sizeof c->driver_version, "%s", st->driver_version);
     snprintf(c->nvml_version, sizeof c->nvml_version, "%s", st->nvml_version);
     size_t total = 0;
-    for (size_t i = 0; i < st->ndev; i++)
+    for (size_t i = 0; i < st->ndev; i++) {
+        if (st->devs[i].lost)
+            try_return(st, &st->devs[i]); /* before counting: a GPU that is back may bring MIG instances */
         total += 1 + st->devs[i].nmig;
+    }
     if (!gpu_collection_reserve(c, total)) {
         c->nvml_available = false;
         return;

@@ -12,8 +12,10 @@
  * never pulls memory from under a running call, and a call that an injected fault makes hang sleeps without
  * holding the lock: other threads keep working.
  *
- * Handles: device handles point into a static table (one row per GPU, one column per MIG slot), so a handle is
- * validated by address arithmetic alone and a foreign pointer is never dereferenced.
+ * Handles: device handles point into a static table (one plane per handle generation, one row per GPU, one column
+ * per MIG slot), so a handle is validated by address arithmetic alone and a foreign pointer is never dereferenced.
+ * A GPU's handle generation is the number of losses it has come back from: like the real driver, a GPU that
+ * returns needs a new handle (nvmlDeviceGetHandleByIndex / ByUUID), and the ones issued before stay lost.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -54,7 +56,8 @@ struct nvmlEventSet_st {
     size_t mark_n;
 };
 
-static struct nvmlDevice_st g_devs[SCENARIO_MAX_GPUS][1 + SCENARIO_MAX_MIG];
+#define HANDLE_GENS (SCENARIO_MAX_LOSSES + 1)
+static struct nvmlDevice_st g_devs[HANDLE_GENS][SCENARIO_MAX_GPUS][1 + SCENARIO_MAX_MIG];
 static struct nvmlEventSet_st g_sets[EVENT_SETS];
 
 #define GPM_SAMPLES 1024
@@ -97,6 +100,8 @@ struct call {
     const struct scenario_mig *mig; /* non-NULL when the handle is a MIG device */
     unsigned int gpu_index;
     unsigned int mig_slot;
+    unsigned int gen;  /* handle generation the call named (TARGET_HANDLE), else the current one */
+    bool by_handle;
     double t; /* scenario time of the call, after any injected hang */
 };
 
@@ -376,18 +381,20 @@ static int faults_fire_locked(struct scenario *scn, const char *name, bool has_g
 
 /* ---- handles ---- */
 
-static nvmlDevice_t handle_make(unsigned int gpu, unsigned int slot)
+static nvmlDevice_t handle_make(unsigned int gen, unsigned int gpu, unsigned int slot)
 {
-    nvmlDevice_t d = {&g_devs[gpu][slot]};
+    nvmlDevice_t d = {&g_devs[gen < HANDLE_GENS ? gen : HANDLE_GENS - 1][gpu][slot]};
     return d;
 }
 
-static bool handle_decode(const struct nvmlDevice_st *h, unsigned int *gpu, unsigned int *slot)
+static bool handle_decode(const struct nvmlDevice_st *h, unsigned int *gen, unsigned int *gpu, unsigned int *slot)
 {
-    uintptr_t p = (uintptr_t)h, base = (uintptr_t)&g_devs[0][0];
+    uintptr_t p = (uintptr_t)h, base = (uintptr_t)&g_devs[0][0][0];
     if (p < base || p - base >= sizeof(g_devs) || (p - base) % sizeof(struct nvmlDevice_st) != 0)
         return false;
     size_t i = (p - base) / sizeof(struct nvmlDevice_st);
+    *gen = (unsigned int)(i / (SCENARIO_MAX_GPUS * (1 + SCENARIO_MAX_MIG)));
+    i %= SCENARIO_MAX_GPUS * (1 + SCENARIO_MAX_MIG);
     *gpu = (unsigned int)(i / (1 + SCENARIO_MAX_MIG));
     *slot = (unsigned int)(i % (1 + SCENARIO_MAX_MIG));
     return true;
@@ -413,22 +420,25 @@ static void call_set_device(struct call *c, unsigned int gpu, unsigned int slot)
     c->gpu = &c->scn->gpus[gpu];
     c->mig_slot = slot;
     c->mig = slot ? &c->gpu->mig[slot - 1] : NULL;
+    scenario_gpu_lost(c->gpu, c->t, &c->gen);
 }
 
 /* Finds the device a call is about in the current scenario. */
 static nvmlReturn_t resolve(struct call *c, const struct target *tg)
 {
     const struct scenario *scn = c->scn;
-    unsigned int gpu, slot;
+    unsigned int gen, gpu, slot;
     switch (tg->kind) {
     case TARGET_NONE:
         return NVML_SUCCESS;
     case TARGET_HANDLE:
-        if (!handle_decode(tg->dev.handle, &gpu, &slot) || gpu >= scn->ngpus)
+        if (!handle_decode(tg->dev.handle, &gen, &gpu, &slot) || gpu >= scn->ngpus)
             return NVML_ERROR_INVALID_ARGUMENT;
         if (slot && !(mig_visible(&scn->gpus[gpu]) && scn->gpus[gpu].mig[slot - 1].used))
             return NVML_ERROR_INVALID_ARGUMENT; /* MIG handles die with a reconfiguration */
         call_set_device(c, gpu, slot);
+        c->by_handle = true;
+        c->gen = gen; /* compared with the current generation in call_begin_target */
         return NVML_SUCCESS;
     case TARGET_INDEX:
         if (tg->index >= scn->ngpus)
@@ -440,7 +450,7 @@ static nvmlReturn_t resolve(struct call *c, const struct target *tg)
             return NVML_ERROR_INVALID_ARGUMENT;
         for (gpu = 0; gpu < scn->ngpus; gpu++) {
             const struct scenario_gpu *g_ = &scn->gpus[gpu];
-            if (strcmp(tg->uuid, g_->uuid) == 0) {
+            if (strcmp(tg->uuid, scenario_gpu_uuid(g_, c->t)) == 0) {
                 call_set_device(c, gpu, 0);
                 return NVML_SUCCESS;
             }
@@ -484,8 +494,12 @@ static nvmlReturn_t call_begin_target(struct call *c, const char *name, const st
     }
     if (fault)
         return (nvmlReturn_t)fault;
-    if (c->gpu && c->gpu->has_lost_at && c->t >= c->gpu->lost_at)
-        return NVML_ERROR_GPU_IS_LOST;
+    if (c->gpu) {
+        /* Lost now, or a handle from before the GPU's last return: the old handle stays lost. */
+        unsigned int now_gen;
+        if (scenario_gpu_lost(c->gpu, c->t, &now_gen) || (c->by_handle && c->gen != now_gen))
+            return NVML_ERROR_GPU_IS_LOST;
+    }
     if (c->mig && !(flags & CALL_MIG_OK))
         return NVML_ERROR_NOT_SUPPORTED;
     return NVML_SUCCESS;
@@ -771,7 +785,7 @@ static nvmlReturn_t handle_by_index(const char *name, unsigned int index, nvmlDe
     if (r == NVML_SUCCESS && !device)
         r = NVML_ERROR_INVALID_ARGUMENT;
     if (r == NVML_SUCCESS)
-        *device = handle_make(c.gpu_index, 0);
+        *device = handle_make(c.gen, c.gpu_index, 0);
     call_end(&c);
     return r;
 }
@@ -794,7 +808,7 @@ nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device)
     if (r == NVML_SUCCESS && !device)
         r = NVML_ERROR_INVALID_ARGUMENT;
     if (r == NVML_SUCCESS)
-        *device = handle_make(c.gpu_index, c.mig_slot);
+        *device = handle_make(c.gen, c.gpu_index, c.mig_slot);
     call_end(&c);
     return r;
 }
@@ -814,7 +828,7 @@ nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int len
     struct call c;
     nvmlReturn_t r = call_begin_dev(&c, __func__, device, CALL_MIG_OK);
     if (r == NVML_SUCCESS)
-        r = copy_string(uuid, length, c.mig ? c.mig->uuid : c.gpu->uuid);
+        r = copy_string(uuid, length, c.mig ? c.mig->uuid : scenario_gpu_uuid(c.gpu, c.t));
     call_end(&c);
     return r;
 }
@@ -1606,7 +1620,12 @@ nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsi
         if (r != NVML_SUCCESS)
             break;
         if (x) {
-            data->device = handle_make(got.gpu, 0);
+            unsigned int gen = 0;
+            pthread_mutex_lock(&g.lock);
+            if (g.scn && got.gpu < g.scn->ngpus)
+                scenario_gpu_lost(&g.scn->gpus[got.gpu], t, &gen);
+            pthread_mutex_unlock(&g.lock);
+            data->device = handle_make(gen, got.gpu, 0);
             data->eventType = NVML_EVENT_TYPE_XID;
             data->eventData = got.xid;
             data->gpuInstanceId = got.gi;
@@ -1673,7 +1692,7 @@ nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned i
     if (r == NVML_SUCCESS && !c.gpu->mig[index].used)
         r = NVML_ERROR_NOT_FOUND; /* an empty slot */
     if (r == NVML_SUCCESS)
-        *migDevice = handle_make(c.gpu_index, index + 1);
+        *migDevice = handle_make(c.gen, c.gpu_index, index + 1);
     call_end(&c);
     return r;
 }
@@ -1697,7 +1716,7 @@ nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t migDevice
     if (r == NVML_SUCCESS && (!device || !c.mig))
         r = NVML_ERROR_INVALID_ARGUMENT;
     if (r == NVML_SUCCESS)
-        *device = handle_make(c.gpu_index, 0);
+        *device = handle_make(c.gen, c.gpu_index, 0);
     call_end(&c);
     return r;
 }

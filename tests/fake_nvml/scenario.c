@@ -783,6 +783,28 @@ static double curve_integral(const struct scenario_curve *c, double t)
     return curve_integral_span(c, 0, t);
 }
 
+bool scenario_gpu_lost(const struct scenario_gpu *g, double t, unsigned int *returns)
+{
+    unsigned int back = 0;
+    bool lost = false;
+    for (size_t i = 0; i < g->nlosses; i++) {
+        if (t >= g->losses[i].until)
+            back++;
+        else if (t >= g->losses[i].from)
+            lost = true;
+    }
+    if (returns)
+        *returns = back;
+    return lost;
+}
+
+const char *scenario_gpu_uuid(const struct scenario_gpu *g, double t)
+{
+    if (g->return_uuid[0] && g->nlosses && t >= g->losses[g->nlosses - 1].until)
+        return g->return_uuid;
+    return g->uuid;
+}
+
 bool scenario_value_at(const struct scenario_value *v, double t, double *out)
 {
     double x;
@@ -1056,6 +1078,67 @@ static bool parse_mig(struct scenario *scn, const json_t *o, struct scenario_gpu
     return true;
 }
 
+/* A GPU's losses: "lost_at" (and "returns_at"), or "lost": [[from, until or null], ...]; "returns_as" puts a
+ * different board in the slot from the end of the last loss on. */
+static bool parse_losses(const json_t *o, struct scenario_gpu *g, struct perr *e, const char *path)
+{
+    char p[PATH_LEN];
+    const json_t *at = json_object_get(o, "lost_at"), *ret = json_object_get(o, "returns_at");
+    const json_t *list = json_object_get(o, "lost"), *as = json_object_get(o, "returns_as");
+    g->nlosses = 0;
+    if (at && list)
+        return fail(e, path, "\"lost_at\" and \"lost\" exclude each other");
+    if (ret && !at)
+        return fail(e, path, "\"returns_at\" needs \"lost_at\"");
+    if (at) {
+        path_key(p, path, "lost_at");
+        if (!get_time(at, &g->losses[0].from, e, p))
+            return false;
+        g->losses[0].until = INFINITY;
+        path_key(p, path, "returns_at");
+        if (ret && !get_time(ret, &g->losses[0].until, e, p))
+            return false;
+        if (g->losses[0].until <= g->losses[0].from)
+            return fail(e, p, "must be later than \"lost_at\"");
+        g->nlosses = 1;
+    }
+    if (list) {
+        path_key(p, path, "lost");
+        if (!get_array(list, SCENARIO_MAX_LOSSES, e, p))
+            return false;
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            char q[PATH_LEN];
+            path_idx(q, p, i);
+            const json_t *w = json_array_get(list, i);
+            if (!json_is_array(w) || json_array_size(w) != 2)
+                return fail(e, q, "expected [from, until] (until null: never returns)");
+            double from, until = INFINITY;
+            if (!get_time(json_array_get(w, 0), &from, e, q))
+                return false;
+            if (!json_is_null(json_array_get(w, 1)) && !get_time(json_array_get(w, 1), &until, e, q))
+                return false;
+            if (until <= from)
+                return fail(e, q, "until must be later than from");
+            if (i > 0 && from < g->losses[i - 1].until)
+                return fail(e, q, "windows must be sorted and must not overlap");
+            g->losses[i].from = from;
+            g->losses[i].until = until;
+            g->nlosses = i + 1;
+        }
+    }
+    g->return_uuid[0] = '\0';
+    if (as) {
+        path_key(p, path, "returns_as");
+        if (!get_string(as, g->return_uuid, sizeof(g->return_uuid), e, p))
+            return false;
+        if (strncmp(g->return_uuid, "GPU-", 4) != 0 || strcmp(g->return_uuid, g->uuid) == 0)
+            return fail(e, p, "a GPU UUID (\"GPU-...\") other than the GPU's own");
+        if (g->nlosses == 0 || !isfinite(g->losses[g->nlosses - 1].until))
+            return fail(e, p, "needs a loss the GPU returns from");
+    }
+    return true;
+}
+
 static bool parse_gpu(struct scenario *scn, const json_t *o, size_t index, struct scenario_gpu *g,
                       const struct scenario_value *defaults, struct perr *e, const char *path)
 {
@@ -1070,6 +1153,9 @@ static bool parse_gpu(struct scenario *scn, const json_t *o, size_t index, struc
                                        "nvlink_links",
                                        "supported_event_types",
                                        "lost_at",
+                                       "returns_at",
+                                       "lost",
+                                       "returns_as",
                                        "values",
                                        "processes",
                                        "mig",
@@ -1121,12 +1207,8 @@ static bool parse_gpu(struct scenario *scn, const json_t *o, size_t index, struc
     path_key(p, path, "supported_event_types");
     if ((j = json_object_get(o, "supported_event_types")) && !get_uint(j, ~0ULL, &g->supported_events, e, p))
         return false;
-    path_key(p, path, "lost_at");
-    if ((j = json_object_get(o, "lost_at"))) {
-        if (!get_time(j, &g->lost_at, e, p))
-            return false;
-        g->has_lost_at = true;
-    }
+    if (!parse_losses(o, g, e, path))
+        return false;
 
     path_key(p, path, "values");
     if ((j = json_object_get(o, "values")) && !parse_values(scn, j, g->values, NULL, 0, true, e, p))
@@ -1323,6 +1405,10 @@ static bool check_unique(const struct scenario *scn, struct perr *e)
                 return fail(e, "gpus", "GPUs %zu and %zu have the same uuid", a, b);
             if (strcmp(ga->bus_id, gb->bus_id) == 0)
                 return fail(e, "gpus", "GPUs %zu and %zu have the same pci_bus_id", a, b);
+            if ((ga->return_uuid[0] && (strcmp(ga->return_uuid, gb->uuid) == 0 ||
+                                        strcmp(ga->return_uuid, gb->return_uuid) == 0)) ||
+                (gb->return_uuid[0] && strcmp(gb->return_uuid, ga->uuid) == 0))
+                return fail(e, "gpus", "GPUs %zu and %zu: returns_as repeats a uuid", a, b);
         }
         for (size_t s = 0; s < SCENARIO_MAX_MIG; s++) {
             if (!ga->mig[s].used)

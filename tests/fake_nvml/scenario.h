@@ -17,6 +17,7 @@
 #define SCENARIO_MAX_POINTS 4096    /* points in one timeline */
 #define SCENARIO_MAX_PROCS 256      /* process entries per GPU */
 #define SCENARIO_MAX_FAULTS 256
+#define SCENARIO_MAX_LOSSES 256     /* loss windows of one GPU */
 #define SCENARIO_MAX_XIDS 1024
 #define SCENARIO_MAX_FILE (4u << 20) /* bytes */
 #define SCENARIO_MAX_HANG_MS 600000u
@@ -161,8 +162,11 @@ struct scenario_gpu {
     bool has_nvlink_links;
     unsigned int nvlink_links;
     unsigned long long supported_events;
-    bool has_lost_at;
-    double lost_at;
+    /* Windows of scenario time in which the GPU is lost (from <= t < until; until INFINITY: it never comes
+     * back), sorted and disjoint. Each return invalidates the handles issued before it (scenario_gpu_lost). */
+    struct { double from, until; } losses[SCENARIO_MAX_LOSSES];
+    size_t nlosses;
+    char return_uuid[SCENARIO_STR]; /* "" or the UUID of the board in this slot after the last loss */
     struct scenario_value values[SF_COUNT];
     struct scenario_proc *procs;
     size_t nprocs;
@@ -285,6 +289,13 @@ void scenario_stat(const char *path, struct scenario_sig *sig);
 bool scenario_sig_equal(const struct scenario_sig *a, const struct scenario_sig *b);
 
 /* The value of v at scenario time t (seconds since start), scale applied. False when there is no value. */
+/* Whether GPU g is lost at scenario time t; *returns (if not NULL) gets how many losses it has come back from
+ * by then, the generation of the handles issued at t. */
+bool scenario_gpu_lost(const struct scenario_gpu *g, double t, unsigned int *returns);
+
+/* The UUID GPU g answers at t: return_uuid once it has come back from its last loss, if the scenario sets one. */
+const char *scenario_gpu_uuid(const struct scenario_gpu *g, double t);
+
 bool scenario_value_at(const struct scenario_value *v, double t, double *out);
 
 /* The mean of v over [t1, t2] (t1 < t2), scale applied: what a GPM metric over two samples reads. False when v

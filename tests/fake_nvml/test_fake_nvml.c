@@ -943,6 +943,65 @@ static void test_gpu_lost(void **state)
     unsetenv("FAKE_NVML_START_EPOCH");
 }
 
+/* A GPU lost twice that comes back each time, the second time as another board. Like the real driver, a
+ * handle issued before a return stays lost: the GPU must be opened again (by index or UUID). */
+static void test_gpu_return(void **state)
+{
+    (void)state;
+    char path[PATH_MAX], uuid[96];
+    static const char text[] = "{\"gpus\": [" GPU_JSON(0, "") ", " GPU_JSON(1, ", \"lost\": [[1, 2], [3, 4]], "
+                               "\"returns_as\": \"GPU-99999999-0000-4000-8000-000000000001\", "
+                               "\"values\": {\"power_mw\": 5}") "]}";
+    const char *old = "GPU-00000000-0000-0000-0000-000000000001", *new = "GPU-99999999-0000-4000-8000-000000000001";
+    unsigned int u = 0;
+    nvmlDevice_t d, d2;
+    use_path(temp_scenario(path, sizeof(path), "return.json", text));
+    start_at(0.5);
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    nvmlDevice_t gen0 = handle(1);
+    assert_int_equal(power(gen0), 5);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+
+    start_at(1.5); /* lost: every way to it */
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(gen0, &u), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlDeviceGetHandleByIndex_v2(1, &d), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlDeviceGetHandleByUUID(old, &d), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+
+    start_at(2.5); /* back: the old handle stays lost, a new one works, the same board */
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(gen0, &u), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlDeviceGetUUID(gen0, uuid, sizeof(uuid)), NVML_ERROR_GPU_IS_LOST);
+    nvmlDevice_t gen1 = handle(1);
+    assert_ptr_not_equal(gen1.handle, gen0.handle);
+    assert_int_equal(power(gen1), 5);
+    assert_int_equal(nv.nvmlDeviceGetUUID(gen1, uuid, sizeof(uuid)), NVML_SUCCESS);
+    assert_string_equal(uuid, old);
+    assert_int_equal(nv.nvmlDeviceGetHandleByUUID(old, &d), NVML_SUCCESS);
+    assert_ptr_equal(d.handle, gen1.handle);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+
+    start_at(3.5); /* lost again */
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(gen1, &u), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlDeviceGetHandleByIndex_v2(1, &d), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+
+    start_at(4.5); /* back as another board: the old UUID is gone */
+    assert_int_equal(nv.nvmlInit_v2(), NVML_SUCCESS);
+    assert_int_equal(nv.nvmlDeviceGetPowerUsage(gen1, &u), NVML_ERROR_GPU_IS_LOST);
+    assert_int_equal(nv.nvmlDeviceGetHandleByUUID(old, &d), NVML_ERROR_NOT_FOUND);
+    nvmlDevice_t gen2 = handle(1);
+    assert_int_equal(nv.nvmlDeviceGetUUID(gen2, uuid, sizeof(uuid)), NVML_SUCCESS);
+    assert_string_equal(uuid, new);
+    assert_int_equal(nv.nvmlDeviceGetHandleByUUID(new, &d2), NVML_SUCCESS);
+    assert_ptr_equal(d2.handle, gen2.handle);
+    assert_int_equal(power(gen2), 5);
+    assert_int_equal(nv.nvmlShutdown(), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_START_EPOCH");
+}
+
 static const char events_json[] = "{\"gpus\": [" GPU_JSON(0, "") ", " GPU_JSON(1, "") "],\n"
                                   " \"xid_events\": [{\"gpu\": 1, \"at\": 0.6, \"xid\": 48},\n"
                                   "  {\"gpu\": 1, \"at\": 0.3, \"xid\": 31},\n"
@@ -1280,6 +1339,18 @@ static void test_hostile(void **state)
         "{\"gpus\": [" GPU_JSON(0, ", \"values\": {\"energy_mj\": {\"rate\": \"fan_percent\"}}") "]}",
         "{\"gpus\": [" GPU_JSON(0, ", \"values\": {\"energy_mj\": {\"rate\": \"energy_mj\"}}") "]}",
         "{\"gpus\": [" GPU_JSON(0, ", \"color\": \"green\"") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"lost_at\": 1, \"lost\": [[2, 3]]") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"returns_at\": 3") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"lost_at\": 3, \"returns_at\": 3") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"lost\": [[2, 3], [2.5, 4]]") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"lost\": [[2, 1]]") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"lost\": [[2, null], [3, 4]]") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"lost\": [2, 3]") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"lost\": [[1, 2]], \"returns_as\": \"GPU-00000000-0000-0000-0000-000000000000\"") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"lost_at\": 1, \"returns_as\": \"GPU-9\"") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"returns_as\": \"GPU-9\"") "]}",
+        "{\"gpus\": [" GPU_JSON(0, ", \"lost\": [[1, 2]], \"returns_as\": \"GPU-00000000-0000-0000-0000-000000000001\"") ", "
+        GPU_JSON(1, "") "]}",
         "{\"gpus\": [{\"name\": \"x\", \"uuid\": \"GPU-1\", \"pci_bus_id\": \"0000:18:00\", \"memory_total_mib\": 1}]}",
         "{\"gpus\": [{\"name\": \"x\", \"uuid\": \"GPU-1\", \"pci_bus_id\": \"00000000:18:20.0\", "
         "\"memory_total_mib\": 1}]}",
@@ -1719,7 +1790,7 @@ static void remove_tmpdir(void)
 {
     static const char *const names[] = {"broken.json", "typo.json",   "timeline.json", "faults.json",
                                         "star.json",   "initfail.json", "events.json", "reload.json",
-                                        "reload.json.new", "stress.json", "stress.json.new", "hostile.json",
+                                        "reload.json.new", "return.json", "stress.json", "stress.json.new", "hostile.json",
                                         "mutant.json", "branch.json", "branch.json.new", "branchbad.json"};
     char path[PATH_MAX];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -1761,6 +1832,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_faults, teardown),
         cmocka_unit_test_teardown(test_fault_lifecycle, teardown),
         cmocka_unit_test_teardown(test_gpu_lost, teardown),
+        cmocka_unit_test_teardown(test_gpu_return, teardown),
         cmocka_unit_test_teardown(test_events, teardown),
         cmocka_unit_test_teardown(test_mig, teardown),
         cmocka_unit_test_teardown(test_reload, teardown),

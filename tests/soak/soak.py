@@ -8,7 +8,8 @@ Every collector runs every 10 ms (the shortest interval the exporter accepts), s
   - jobs start and end: mapping files (HPC and gpustat) are written and removed, processes come and go in
     the fake procfs;
   - cgroups churn: job directories appear and disappear in a fixture cgroup v2 tree;
-  - GPU 1 is lost and returns (fake NVML faults: GPU_IS_LOST in windows of scenario time);
+  - GPU 1 is lost and returns (the fake NVML's "lost" windows of scenario time: like a real driver's, the
+    handles from before a return stay lost, so the exporter must open the GPU again);
   - the kubelet restarts (tests/e2e/kube/fake_kubelet.py killed and started again on the same socket);
   - SIGHUPs arrive; scrapes of /metrics and /api/v1/gpus run.
 Cycles are counted from the daemon's own jobtel_scrape_collector_collections_total{collector="gpu"}.
@@ -24,7 +25,9 @@ Assertions (exit 1 and a FAIL line on the first broken one):
   - no fd or thread growth: the least count seen in the last quarter is no higher than the least seen
     in the second quarter (a transient open file or connection thread is not growth; a leak raises the
     floor);
-  - the churn happened: GPU 1 was seen lost, the kubelet restarted, jobs started and ended.
+  - GPU 1 came back: seen lost (no reading of it in that scrape: absent, never zero), then seen back with
+    its UUID and a reading, more than once;
+  - the churn happened: the kubelet restarted, jobs started and ended.
 Figures go to stdout, one "soak:" line each.
 """
 import argparse
@@ -63,7 +66,9 @@ class Soak:
         self.jobs = {}            # jobid -> gpu
         self.next_job = 5000
         self.stats = dict(job_starts=0, job_ends=0, cgroup_adds=0, cgroup_removes=0, kubelet_restarts=0,
-                          sighups=0, scrapes=0, api_scrapes=0, gpu1_lost_seen=0, gpu1_back_seen=0)
+                          sighups=0, scrapes=0, api_scrapes=0, gpu1_lost_seen=0, gpu1_back_seen=0,
+                          gpu1_returns=0)
+        self.gpu1_was_lost = False
         self.samples = []         # (cycles, rss_kib, fds, threads)
         self.kubelet = None
         self.exporter = None
@@ -77,20 +82,19 @@ class Soak:
         shutil.copytree(os.path.join(self.a.src, "tests/fixtures/cgroup_v2"), cg, symlinks=True)
         self.scope = os.path.join(cg, "system.slice/slurmstepd.scope")
         self.template = os.path.join(self.scope, "job_x1")
-        # GPU 1 is lost for 4 s of every 20 s of scenario time (faults: from/until), for as long as a
-        # run can take.
-        faults = [{"call": "*", "gpu": 1, "return": "GPU_IS_LOST", "from": 20 * k + 8, "until": 20 * k + 12}
-                  for k in range(250)]
+        # GPU 1 is lost for 4 s of every 20 s of scenario time, for as long as a run can take (250
+        # windows, 5,000 s), and comes back each time with new handles.
         gpus = []
         for i in range(4):
             gpus.append({"name": "G", "uuid": UUIDS[i], "pci_bus_id": "00000000:%02X:00.0" % (0x18 + i),
                          "minor_number": i, "memory_total_mib": 80000,
                          "processes": [{"pid": 7100 + i, "used_memory_mib": 100}]})
+        gpus[1]["lost"] = [[20 * k + 8, 20 * k + 12] for k in range(250)]
         scen = {"schema": 1, "driver_version": "550.144.03",
                 "values": {"gpu_util": {"timeline": [[0, 20], [0.5, 60]], "period": 1}, "mem_util": 5,
                            "memory_used_mib": 1000, "temperature_c": 40, "power_mw": 100000,
                            "energy_mj": {"rate": "power_mw", "initial": 1000000}},
-                "gpus": gpus, "faults": faults}
+                "gpus": gpus}
         self.scenario = os.path.join(w, "scenario.json")
         with open(self.scenario, "w") as f:
             json.dump(scen, f)
@@ -227,6 +231,7 @@ class Soak:
         i = 0
         stall_deadline = time.monotonic() + 300
         last_cycles = -1
+        return_deadline = None
         while True:
             if self.exporter.poll() is not None:
                 fail("the exporter died (exit %s): %s" % (self.exporter.returncode, open(self.log_path).read()[-3000:]))
@@ -235,10 +240,7 @@ class Soak:
             if status == 200:
                 collections = {m.group(1): int(m.group(2)) for m in re.finditer(
                     r'^jobtel_scrape_collector_collections_total\{collector="([a-z_]+)"\} (\d+)$', body, re.M)}
-                if re.search(r'^jobtel_gpu_up\{[^}]*gpu="1"[^}]*\} 0$', body, re.M):
-                    self.stats["gpu1_lost_seen"] += 1
-                elif re.search(r'^jobtel_gpu_up\{[^}]*gpu="1"[^}]*\} 1$', body, re.M) and self.stats["gpu1_lost_seen"]:
-                    self.stats["gpu1_back_seen"] += 1
+                self.check_gpu1(body)
             cycles = collections.get("gpu", 0)
             if cycles != last_cycles:
                 last_cycles = cycles
@@ -248,7 +250,15 @@ class Soak:
             if cycles:
                 self.sample(cycles)
             if cycles >= a.cycles:
-                break
+                # A short run (valgrind) may end before GPU 1's first return: it goes on until then (the
+                # windows recur every 20 s of scenario time), within a deadline.
+                if self.stats["gpu1_returns"]:
+                    break
+                if return_deadline is None:
+                    return_deadline = time.monotonic() + 180
+                elif time.monotonic() > return_deadline:
+                    fail("GPU 1 did not come back within 180 s after %d cycles (seen lost %d times)"
+                         % (cycles, self.stats["gpu1_lost_seen"]))
             if i % 3 == 0:
                 self.get("/api/v1/gpus")
                 self.stats["api_scrapes"] += 1
@@ -272,6 +282,26 @@ class Soak:
             i += 1
             time.sleep(a.step)
         self.stop(collections)
+
+    def check_gpu1(self, body):
+        """GPU 1 in one scrape: lost with no reading (absent, never a zero), or up with its own UUID and a
+        reading. A return is counted when a lost scrape is followed by an up one."""
+        up = re.search(r'^jobtel_gpu_up\{[^}]*gpu="1"[^}]*\} ([01])$', body, re.M)
+        util = re.search(r'^DCGM_FI_DEV_GPU_UTIL\{gpu="1",UUID="%s"[^}]*\} (\d+)$' % UUIDS[1], body, re.M)
+        if not up:
+            return  # before the first GPU collection
+        if up.group(1) == "0":
+            if re.search(r'^DCGM_FI_DEV_\w+\{gpu="1",', body, re.M):
+                fail("GPU 1 is lost but still has readings:\n" + body[:3000])
+            self.stats["gpu1_lost_seen"] += 1
+            self.gpu1_was_lost = True
+        elif self.stats["gpu1_lost_seen"]:
+            self.stats["gpu1_back_seen"] += 1
+            if not util or int(util.group(1)) not in (20, 60):
+                fail("GPU 1 is back without its reading (UUID %s, utilization 20 or 60):\n%s" % (UUIDS[1], body[:3000]))
+            if self.gpu1_was_lost:
+                self.stats["gpu1_returns"] += 1
+                self.gpu1_was_lost = False
 
     def stop(self, collections):
         a = self.a
@@ -323,11 +353,14 @@ class Soak:
         print("soak: fds start=%d end=%d floor_q2=%d floor_q4=%d max=%d" % (s[0][2], s[-1][2], fd2, fd4, max(x[2] for x in s)))
         print("soak: threads start=%d end=%d floor_q2=%d floor_q4=%d max=%d" % (s[0][3], s[-1][3], th2, th4, max(x[3] for x in s)))
         st = self.stats
-        # The fake brings GPU 1 back after each window, but the exporter does not query a GPU again once it
-        # answered GPU_IS_LOST (src/collectors/gpu_nvml.c: a lost GPU needs a reset): it must be seen lost,
-        # while the other GPUs go on being collected (cycles counted above).
+        # The fake brings GPU 1 back after each window, with new handles: the exporter must open it again
+        # (src/collectors/gpu_nvml.c, with a back-off) and see it back, more than once in a long enough run.
         if not st["gpu1_lost_seen"]:
             fail("GPU 1 was never seen lost")
+        if not st["gpu1_returns"]:
+            fail("GPU 1 never came back after a loss")
+        if s[-1][0] >= 5000 and a.mode != "valgrind" and st["gpu1_returns"] < 2:
+            fail("GPU 1 came back only %d time(s)" % st["gpu1_returns"])
         if a.job_churn and (st["job_starts"] < 2 or st["job_ends"] < 2):
             fail("too little job churn")
         if a.kubelet_every < 1e9 and st["kubelet_restarts"] < 1:
