@@ -164,6 +164,14 @@ static const struct args_opt flags[] = {
     {.name = "kubernetes-gpu-id-type", .kind = ARGS_STRING, .offset = OFF(kubernetes_gpu_id_type),
      .placeholder = "TYPE",
      .help = "uid or device-name (dcgm-exporter's; jobtel matches the kubelet's device ids in either form)"},
+    /* privileges (exporter/privdrop.c) */
+    {.name = "run-as-user", .aliases = "--user", .kind = ARGS_STRING, .offset = OFF(run_as_user), .placeholder = "USER",
+     .help = "Started as root, become USER (name or uid) once the port is bound and NVML is open, with no "
+             "capability left (default: jobtel if that user exists, else uid 0 without capabilities; with "
+             "--kubernetes uid 0 without capabilities; root: stay root)"},
+    {.name = "path.devfs", .kind = ARGS_STRING, .offset = OFF(path_devfs), .placeholder = "DIR",
+     .help = "Where the GPU device nodes are: their groups are kept by --run-as-user when they are not open to all "
+             "(default /dev)"},
     {.name = "log.level", .kind = ARGS_CHOICE, .offset = OFF(log_level), .choices = log_level_words,
      .values = log_level_values, .placeholder = "LEVEL", .help = "One of error, warn, info, debug (default info)"},
     {.name = "help", .aliases = "-h", .kind = ARGS_HELP, .help = "Show this help"},
@@ -253,6 +261,7 @@ void config_defaults(struct exporter_config *cfg)
     cfg->accounting_socket = NULL; /* derived from --path.accounting after parsing */
     cfg->path_procfs = "/proc";
     cfg->path_cgroupfs = "/sys/fs/cgroup";
+    cfg->path_devfs = "/dev";
     cfg->log_level = LOG_LVL_INFO;
     static char host[256];
     const char *node = getenv("NODE_NAME");

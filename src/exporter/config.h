@@ -92,6 +92,9 @@ struct exporter_config {
     const char *devices;             /* -d: "f", "g[:list]" or "i[:list]" */
     unsigned long long device_mask;  /* GPUs -d selects (bit = NVML index); all ones = every GPU */
     const char *kubernetes_gpu_id_type; /* "uid" or "device-name" */
+    /* privileges (exporter/privdrop.h) */
+    const char *run_as_user;         /* --run-as-user: NULL = jobtel if it exists (uid 0 with -k), "root" = keep */
+    const char *path_devfs;          /* where the GPU device nodes are, for their groups; default "/dev" */
 };
 
 void config_defaults(struct exporter_config *cfg);

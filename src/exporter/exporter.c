@@ -4,6 +4,8 @@
  * Signals are blocked in every thread and taken synchronously by the main thread with sigtimedwait,
  * so handlers never run inside a collector or libmicrohttpd. Under systemd the main thread also
  * sends READY=1 once serving and WATCHDOG=1 while its own threads make progress (sdnotify.c).
+ * Started as root, it gives root up in two steps (privdrop.c): what is per thread before the first
+ * thread starts, the user switch once the port is bound, NVML is open and the sockets listen.
  */
 #include <malloc.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 #include "exporter/api.h"
 #include "exporter/config.h"
 #include "exporter/http.h"
+#include "exporter/privdrop.h"
 #include "exporter/scheduler.h"
 #include "exporter/snapshot.h"
 
@@ -44,6 +47,12 @@ int cmd_exporter(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* Before the first thread: no_new_privs, bounding set, and in the uid-0 mode every capability. */
+    struct privdrop priv;
+    enum jt_err prc = privdrop_early(&cfg, &priv);
+    if (prc != JT_OK)
+        return prc == JT_ERR_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
 
     /* The JSON API's store: written by the GPU collector, read by the HTTP thread. */
     cfg.api = api_store_new();
@@ -86,6 +95,8 @@ int cmd_exporter(int argc, char **argv)
         goto out;
     if (cfg.acct && cfg.accounting_socket)
         records = record_server_start(cfg.accounting_socket, cfg.acct); /* off (logged) if it cannot listen */
+    if (privdrop_late(&cfg, &priv) != JT_OK)
+        goto out; /* never serve as root by accident */
     sd_notify_send("READY=1\nSTATUS=serving metrics");
 
     uint64_t wd_usec = 0;
