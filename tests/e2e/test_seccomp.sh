@@ -26,7 +26,7 @@ EXP=$B/jobtel-exporter
 # A sanitizer runtime makes calls of its own (its shadow memory, its reports), not the daemon's.
 ALLOW=
 if ldd "$EXP" | grep -q libasan; then
-    ALLOW=--allow=sigaltstack,personality,madvise,prlimit64,getrlimit,setrlimit,sched_getaffinity,readlink,mincore,gettid,tgkill,rt_sigaction,pipe2,wait4,clone,clone3,ptrace,prctl,statfs,getppid
+    ALLOW=--allow=getdents,sigaltstack,personality,madvise,prlimit64,getrlimit,setrlimit,sched_getaffinity,readlink,mincore,gettid,tgkill,rt_sigaction,pipe2,wait4,clone,clone3,ptrace,prctl,statfs,getppid
 fi
 
 # --- fixtures -----------------------------------------------------------------------------------------------
