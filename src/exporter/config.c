@@ -166,9 +166,8 @@ static const struct args_opt flags[] = {
      .help = "uid or device-name (dcgm-exporter's; jobtel matches the kubelet's device ids in either form)"},
     /* privileges (exporter/privdrop.c) */
     {.name = "run-as-user", .aliases = "--user", .kind = ARGS_STRING, .offset = OFF(run_as_user), .placeholder = "USER",
-     .help = "Started as root, become USER (name or uid) once the port is bound and NVML is open, with no "
-             "capability left (default: jobtel if that user exists, else uid 0 without capabilities; with "
-             "--kubernetes uid 0 without capabilities; root: stay root)"},
+     .help = "Started as root, become USER (name or uid, e.g. jobtel) once the port is bound and NVML is open, "
+             "with no capability left (default: stay uid 0 but without any capability; root: stay root)"},
     {.name = "path.devfs", .kind = ARGS_STRING, .offset = OFF(path_devfs), .placeholder = "DIR",
      .help = "Where the GPU device nodes are: their groups are kept by --run-as-user when they are not open to all "
              "(default /dev)"},

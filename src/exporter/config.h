@@ -93,7 +93,7 @@ struct exporter_config {
     unsigned long long device_mask;  /* GPUs -d selects (bit = NVML index); all ones = every GPU */
     const char *kubernetes_gpu_id_type; /* "uid" or "device-name" */
     /* privileges (exporter/privdrop.h) */
-    const char *run_as_user;         /* --run-as-user: NULL = jobtel if it exists (uid 0 with -k), "root" = keep */
+    const char *run_as_user;         /* --run-as-user: NULL = uid 0 without capabilities, "root" = keep */
     const char *path_devfs;          /* where the GPU device nodes are, for their groups; default "/dev" */
 };
 

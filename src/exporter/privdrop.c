@@ -32,8 +32,6 @@
 #include "exporter/http.h"
 #include "exporter/webconfig.h"
 
-#define PRIVDROP_DEFAULT_USER "jobtel"
-
 /* Sets this thread's permitted, effective and inheritable sets to `keep` (a mask of capability numbers
  * below 32, 0 = none). glibc has no wrapper and libcap would be a dependency for one call. */
 static int caps_set(unsigned keep)
@@ -146,14 +144,11 @@ enum jt_err privdrop_early(const struct exporter_config *cfg, struct privdrop *p
         if (resolve_user(want, pd, true) != JT_OK)
             return JT_ERR_USAGE;
         pd->mode = pd->uid == 0 ? PRIV_ROOTLESS : PRIV_SWITCH;
-    } else if (cfg->kubernetes) {
-        pd->mode = PRIV_ROOTLESS; /* the kubelet's pod-resources socket is root's alone */
-    } else if (resolve_user(PRIVDROP_DEFAULT_USER, pd, false) == JT_OK && pd->uid != 0) {
-        pd->mode = PRIV_SWITCH;
     } else {
+        /* No user named: uid 0 without any capability. Switching by default would break whoever started
+         * us as root for root's files (the kubelet's socket, a root-only state directory), and a user
+         * switch is the admin's choice (--run-as-user=jobtel; the shipped unit starts us as jobtel). */
         pd->mode = PRIV_ROOTLESS;
-        log_warn("started as root and there is no user '%s': staying uid 0 without any capability "
-                 "(--run-as-user=USER to switch)", PRIVDROP_DEFAULT_USER);
     }
     if (pd->mode == PRIV_SWITCH) {
         device_groups(cfg, pd);

@@ -32,8 +32,8 @@ struct privdrop {
     int ngroups;
 };
 
-/* Decides the mode from --run-as-user (cfg->run_as_user), whether we are root and whether the Kubernetes
- * collector needs the kubelet's socket, then, before any thread starts: sets no_new_privs, empties the
+/* Decides the mode from --run-as-user (cfg->run_as_user) and whether we are root, then, before any thread
+ * starts: sets no_new_privs, empties the
  * bounding and ambient sets, and in PRIV_ROOTLESS also the supplementary groups and every capability.
  * JT_ERR_USAGE (logged) for a user that does not exist or cannot be switched to. */
 enum jt_err privdrop_early(const struct exporter_config *cfg, struct privdrop *pd);
