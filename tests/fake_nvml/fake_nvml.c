@@ -1145,9 +1145,9 @@ nvmlReturn_t nvmlDeviceGetP2PStatus(nvmlDevice_t device1, nvmlDevice_t device2, 
 {
     struct call c;
     nvmlReturn_t r = call_begin_dev(&c, __func__, device1, 0);
-    unsigned int g2, slot2;
+    unsigned int gen2, g2, slot2; /* device2 from any generation: only its index matters here */
     const char *m = getenv("FAKE_NVML_P2P");
-    if (r == NVML_SUCCESS && (!p2pStatus || !handle_decode(device2.handle, &g2, &slot2) || slot2 != 0 || c.mig))
+    if (r == NVML_SUCCESS && (!p2pStatus || !handle_decode(device2.handle, &gen2, &g2, &slot2) || slot2 != 0 || c.mig))
         r = NVML_ERROR_INVALID_ARGUMENT;
     if (r == NVML_SUCCESS && (!m || !*m))
         r = NVML_ERROR_NOT_SUPPORTED;
