@@ -52,7 +52,7 @@ purge_all() { # the ones dpkg knows (installed or config-files)
     [ "${#known[@]}" -eq 0 ] || "${APT[@]}" purge "${known[@]}" >"$T/purge.log" 2>&1 || { cat "$T/purge.log"; return 1; }
 }
 # Paths the maintainer scripts create, so the purge check knows which were ours.
-OURS="/etc/jobtel /var/lib/jobtel /var/spool/jobtel /usr/lib/jobtel /run/dcgm-job-map /run/gpustat"
+OURS="/etc/jobtel /var/lib/jobtel /var/spool/jobtel /usr/lib/jobtel /run/dcgm-job-map /run/gpustat /run/jobtel"
 purge_all # a previous run that died half-way
 declare -A existed=()
 for d in $OURS; do [ ! -e "$d" ] || existed[$d]=1; done
@@ -69,6 +69,8 @@ getent passwd jobtel | grep -q ':/usr/sbin/nologin$' || fail "no jobtel system u
 [ "$(stat -c %U:%a /var/lib/jobtel/targets)" = jobtel:755 ] || fail "/var/lib/jobtel/targets: $(stat -c %U:%a /var/lib/jobtel/targets)"
 [ -d /var/spool/jobtel/summaries ] || fail "no summary spool"
 [ -d /run/dcgm-job-map ] && [ -d /run/gpustat ] || fail "tmpfiles did not create the mapping dirs"
+# The exporter (user jobtel) keeps its per-job totals and the epilog's socket in /run/jobtel.
+[ "$(stat -c %U:%a /run/jobtel 2>&1)" = jobtel:755 ] || fail "/run/jobtel: $(stat -c %U:%a /run/jobtel 2>&1)"
 for f in /etc/jobtel/jobtel-exporter.env:jobtel-node /etc/jobtel/jobstats.conf:jobtel-jobstats /etc/jobtel/jobtel-targets.env:jobtel-targets; do
     dpkg-query -W -f='${Conffiles}\n' "${f#*:}" | grep -q " ${f%%:*} " || fail "${f%%:*} is not a conffile of ${f#*:}"
 done
@@ -98,7 +100,11 @@ FAKE_NVML_SCENARIO="$T/scenario.json" start_bg exporter setpriv --reuid=jobtel -
 EXP=$LAST_PID
 wait_for 15 scrape_has "$PORT" '^DCGM_FI_DEV_GPU_TEMP\{' || fail "installed exporter (user jobtel) serves no GPU metrics"
 [ "$(stat -c %U /proc/"$EXP")" = jobtel ] || fail "exporter not running as jobtel"
+# Its default --path.accounting is usable by that user: the record socket is there, the state lock is its.
+wait_for 15 test -S /run/jobtel/accounting.sock || fail "no /run/jobtel/accounting.sock: $(ls -la /run/jobtel 2>&1)"
 stop_pid "$EXP" || fail "exporter exit status after SIGTERM"
+[ "$(stat -c %U /run/jobtel/job_accounting.state.lock 2>&1)" = jobtel ] ||
+    fail "the exporter could not keep its per-job totals in /run/jobtel: $(ls -la /run/jobtel 2>&1)"
 pass "installed programs run; the exporter serves the fake GPU as user jobtel"
 
 # --- units ----------------------------------------------------------------------------------------
