@@ -415,7 +415,8 @@ enum jt_err jobmap_read_dir(const char *dir, enum jobmap_format fmt, struct jobm
 
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        ret = errno == ENOTDIR ? JT_ERR_NOT_FOUND : errno_to_err(errno);
+        /* ENOTDIR (a file where the directory belongs) is JT_ERR_UNSAFE: a fault, not "no prolog yet". */
+        ret = errno_to_err(errno);
         goto out;
     }
     dp = fdopendir(dfd);
