@@ -79,6 +79,8 @@ def fmt(value, unit):
         text = f"{v:.1f}"
     else:
         text = f"{v:.3g}"
+    if unit.startswith("of_"):
+        return f"{text} of {unit[3:]}"
     if unit == "%core":
         return f"{text} % of a core"
     return f"{text} {unit}" if unit not in ("", "-") else text
