@@ -68,8 +68,15 @@ while [ "$SECONDS" -lt "$end" ]; do
 done
 echo "64 jobs on 8 GPUs ($(cat "$T/pairs") (job, GPU) pairs accounted), ${DUR} s, 1 s collections, three daemons side by side:"
 printf '%-16s %10s %10s %22s\n' daemon "CPU %core" "RSS KiB" "gpu collection ms"
+. "$SRC/bench/result.sh"
+declare -A RCPU RRSS
 for n in nojobs jobs64 jobs64_noacct; do
     c1=$(cpu_ticks "${PID[$n]}")
+    RCPU[$n]=$(awk -v a="${C0[$n]}" -v b="$c1" -v t="$TICK" -v d="$DUR" 'BEGIN { printf "%.3f", 100 * (b - a) / t / d }')
+    RRSS[$n]=$(rss_kib "${PID[$n]}")
     printf '%-16s %10.2f %10d %22.3f\n' "$n" "$(awk -v a="${C0[$n]}" -v b="$c1" -v t="$TICK" -v d="$DUR" 'BEGIN { print 100 * (b - a) / t / d }')" \
         "$(rss_kib "${PID[$n]}")" "$(awk -v s="${DSUM[$n]}" -v n="${DN[$n]}" 'BEGIN { print 1000 * s / n }')"
 done
+bench_result accounting_cpu_jobs64 "${RCPU[jobs64]}" %core "${RCPU[nojobs]}" no_jobs
+bench_result accounting_cpu_jobs64_noacct "${RCPU[jobs64_noacct]}" %core "${RCPU[nojobs]}" no_jobs
+bench_result accounting_rss_jobs64 "${RRSS[jobs64]}" KiB "${RRSS[nojobs]}" no_jobs

@@ -50,6 +50,7 @@ cleanup() {
 trap cleanup EXIT
 
 . "$SRC/bench/cgroup_tree.sh"
+. "$SRC/bench/result.sh"
 
 build_v1_real() {
     local jobs=$1 j s c cpus mems
@@ -92,6 +93,7 @@ run() {
     printf '%-11s %6d cgroups (exported %d, floor %d)  CPU ms: collector %.2f floor %.2f  ratio %s  [rounds %s]  wall ms: %.2f / %.2f  %s\n' \
         "$1" "$4" "$series" "$n" "$(median "${cms[@]}")" "$(median "${fms[@]}")" "$(median "${ratios[@]}")" \
         "${ratios[*]}" "$(median "${cwall[@]}")" "$(median "${fwall[@]}")" "$(sed 's/.*max_ms=[0-9.]* //' <<<"$stats")"
+    bench_result "cgroup_cpu_$1_$4" "$(median "${cms[@]}")" ms "$(median "${fms[@]}")" c_floor
 }
 
 echo "jobtel cgroup collector benchmark ($(nproc) CPUs, $(uname -r), $REPEAT collections each, in $ROUNDS rounds against the floor)"

@@ -8,8 +8,10 @@ BUILD=${1:-build}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-1000}
 DUR=${DUR:-10}
-JP=19400
-NP=19100
+free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+JP=$(free_port)
+NP=$(free_port)
+. "$SRC/bench/result.sh"
 T=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; for p in "${PIDS[@]}"; do wait $p 2>/dev/null || true; done; rm -rf "$T"' EXIT
@@ -68,3 +70,11 @@ row "new-conn curl p99 ms" "$jc99" "$nc99"
 row "wrk req/s (-t2 -c4 ${DUR}s)" "$jr" "$nr"
 row "body bytes" "$jbytes" "$nbytes"
 row "series" "$jseries" "$nseries"
+bench_result rss_kib "$jrss" KiB "$nrss" node_exporter
+bench_result private_dirty_kib "$jpd" KiB "$npd" node_exporter
+bench_result scrape_keepalive_p50 "$jl50" ms "$nl50" node_exporter
+bench_result scrape_keepalive_p99 "$jl99" ms "$nl99" node_exporter
+bench_result scrape_newconn_p50 "$jc50" ms "$nc50" node_exporter
+bench_result scrape_newconn_p99 "$jc99" ms "$nc99" node_exporter
+bench_result throughput "$jr" req/s "$nr" node_exporter
+bench_result series "$jseries" series "$nseries" node_exporter

@@ -92,3 +92,7 @@ awk -v check="${CHECK:-0}" '{ s[$1] += $3; r[$1] += $9; n[$1]++ }
            ok = dc <= 0.2 && dr <= 1024
            printf "targets (<= 0.2 %% of a core, <= 1024 KiB): %s\n", ok ? "met" : "MISSED"
            exit check == 1 && !ok }' "$T/out"
+. "$SRC/bench/result.sh"
+awk '{ s[$1] += $3; r[$1] += $9; n[$1]++ } END {
+     printf "%.3f %.3f %.0f %.0f\n", s["on"] / n["on"], s["off"] / n["off"], r["on"] / n["on"], r["off"] / n["off"] }' \
+    "$T/out" | { read -r cw cwo rw rwo; bench_result gpm_cpu "$cw" %core "$cwo" without_gpm; bench_result gpm_rss "$rw" KiB "$rwo" without_gpm; }

@@ -76,3 +76,9 @@ row "during the attack" "$T/j-attack" "$T/n-attack"
 read -r _ _ j99 _ < <(stats "$T/j-attack")
 read -r _ _ n99 _ < <(stats "$T/n-attack")
 echo "p99 during the attack, jobtel/node_exporter: $($PY -c "print(f'{$j99/$n99:.3g}x')")"
+. "$SRC/bench/result.sh"
+read -r _ _ jc99 _ < <(stats "$T/j-calm")
+read -r _ _ nc99 _ < <(stats "$T/n-calm")
+bench_result scrape_calm_p99 "$jc99" ms "$nc99" node_exporter
+bench_result scrape_attack_p99 "$j99" ms "$n99" node_exporter
+bench_result scrape_attack_answered "$(stats "$T/j-attack" | cut -d/ -f1)" of_$N "$(stats "$T/n-attack" | cut -d/ -f1)" node_exporter

@@ -37,6 +37,7 @@ cleanup() {
 trap cleanup EXIT
 
 . "$SRC/bench/cgroup_tree.sh"
+. "$SRC/bench/result.sh"
 build_v2_fixture "$T/cg" 250
 mkdir -p "$T/proc"
 TICK=$(getconf CLK_TCK)
@@ -87,6 +88,8 @@ measure() {
     awk -v n="$name" -v a="$c0" -v b="$c1" -v hz="$TICK" -v t0="$t0" -v t1="$t1" -v g="$gpus" -v j="$jobs" \
         'BEGIN { printf "%-12s %5.2f %% of one core  (%.2f s CPU in %.1f s; %d GPUs, %d cgroups exported)\n",
                  n, (b - a) / hz / (t1 - t0) * 100, (b - a) / hz, t1 - t0, g, j }'
+    bench_result "idle_cpu_$name" "$(awk -v a="$c0" -v b="$c1" -v hz="$TICK" -v t0="$t0" -v t1="$t1" \
+        'BEGIN { printf "%.3f", (b - a) / hz / (t1 - t0) * 100 }')" %core
 }
 
 echo "jobtel idle CPU benchmark ($(nproc) CPUs, $(uname -r), ${DUR}s per run${EXTRA:+, extra flags: $EXTRA})"

@@ -101,3 +101,9 @@ awk '{ for (i = 1; i <= NF; i++) if ($i == "p50") p[NR] = $(i + 1) } END {
     printf "ratio p50, exact counters / Princeton'"'"'s expressions (same jobstats): %.2f\n", p[1] / p[3]
     printf "ratio p50, exact counters / Python floor (Princeton'"'"'s queries): %.2f (fast set: %.2f, Princeton expressions: %.2f)\n",
         p[1] / p[5], p[2] / p[5], p[3] / p[5] }' "$T/results"
+. "$SRC/bench/result.sh"
+p50() { awk -v n="$1" 'NR == n { for (i = 1; i <= NF; i++) if ($i == "p50") print $(i + 1) }' "$T/results"; }
+bench_result jobstats_prometheus_p50 "$(p50 1)" ms "$(p50 5)" python_floor
+bench_result jobstats_fast_queries_p50 "$(p50 2)" ms "$(p50 5)" python_floor
+bench_result jobstats_princeton_expressions_p50 "$(p50 3)" ms "$(p50 5)" python_floor
+bench_result jobstats_summary_p50 "$(p50 4)" ms "$(p50 5)" python_floor

@@ -96,6 +96,14 @@ awk -v j50="$j50" -v j99="$j99" -v b50="$b50" -v b99="$b99" -v d50="$d50" -v d99
     printf "ratio jobtel/bash:               p50 %.2fx   p99 %.2fx   (target p50 <= %.1fx)\n", j50 / b50, j99 / b99, t
     printf "jobtel prolog, both dirs (24 files, procfs): p50 %.2f ms  p99 %.2f ms\n", d50 / 1000, d99 / 1000
     printf "jobtel epilog, both dirs:                    p50 %.2f ms  p99 %.2f ms\n", e50 / 1000, e99 / 1000 }'
+. "$(dirname "$0")/result.sh"
+ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; }
+bench_result prolog_p50 "$(ms "$j50")" ms "$(ms "$b50")" bash_prolog
+bench_result prolog_p99 "$(ms "$j99")" ms "$(ms "$b99")" bash_prolog
+bench_result prolog_both_dirs_p50 "$(ms "$d50")" ms
+bench_result prolog_both_dirs_p99 "$(ms "$d99")" ms
+bench_result epilog_both_dirs_p50 "$(ms "$e50")" ms
+bench_result epilog_both_dirs_p99 "$(ms "$e99")" ms
 if [ "${CHECK:-0}" = 1 ] && ! awk -v a="$j50" -v b="$b50" -v t="$TARGET" 'BEGIN { exit !(a <= t * b) }'; then
     echo "p50 over ${TARGET}x the bash prolog" >&2
     exit 1

@@ -82,3 +82,9 @@ print("jobtel TLS / node_exporter TLS: keep-alive p50 %.2fx p99 %.2fx; new conn 
       % (kt[0] / kn[0], kt[1] / kn[1], nt[0] / nn[0], nt[1] / nn[1], rt / rn))
 print("jobtel TLS / jobtel plain, keep-alive: p50 %.2fx p99 %.2fx" % (kt[0] / kp[0], kt[1] / kp[1]))
 PY
+. "$SRC/bench/result.sh"
+bench_result tls_keepalive_p50 "$(cut -d' ' -f1 <<<"$KA_TLS")" ms "$(cut -d' ' -f1 <<<"$KA_NE")" node_exporter_tls
+bench_result tls_keepalive_p99 "$(cut -d' ' -f2 <<<"$KA_TLS")" ms "$(cut -d' ' -f2 <<<"$KA_NE")" node_exporter_tls
+bench_result tls_newconn_p50 "$(cut -d' ' -f1 <<<"$NC_TLS")" ms "$(cut -d' ' -f1 <<<"$NC_NE")" node_exporter_tls
+bench_result tls_newconn_p99 "$(cut -d' ' -f2 <<<"$NC_TLS")" ms "$(cut -d' ' -f2 <<<"$NC_NE")" node_exporter_tls
+bench_result tls_rss "$R_TLS" MiB "$R_NE" node_exporter_tls

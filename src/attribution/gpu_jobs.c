@@ -16,10 +16,10 @@
 #include "common/strparse.h"
 #include "slurm/cgpath.h"
 
-static void read_one(const char *dir, enum jobmap_format fmt, struct jobmap *m, bool *ok, struct ratelimit *rl,
-                     const char *what)
+static void read_one(const char *dir, enum jobmap_format fmt, struct jobmap *m, enum mapping_dir_state *state,
+                     struct ratelimit *rl, const char *what)
 {
-    *ok = false;
+    *state = MAPPING_DIR_ABSENT;
     if (!dir)
         return;
     enum jt_err rc = jobmap_read_dir(dir, fmt, m);
@@ -27,26 +27,38 @@ static void read_one(const char *dir, enum jobmap_format fmt, struct jobmap *m, 
         return; /* no prolog has run yet */
     uint64_t suppressed = 0;
     if (rc != JT_OK) {
+        *state = MAPPING_DIR_UNREADABLE;
         if (ratelimit_allow(rl, 60, &suppressed))
             log_warn("job mapping: cannot read %s directory %s: %s", what, dir, jt_strerror(rc));
         return;
     }
-    *ok = true;
+    *state = MAPPING_DIR_OK;
     if (m->stats.malformed && ratelimit_allow(rl, 60, &suppressed))
         log_warn("job mapping: skipped %u malformed file(s) in %s (first: %s: %s)%s", m->stats.malformed, dir,
                  m->stats.first_malformed, jt_strerror(m->stats.first_malformed_err),
                  suppressed ? " (repeats suppressed)" : "");
 }
 
-static void write_stats(struct expo *w, const char *format, const struct jobmap *m, bool ok)
+static void write_stats(struct expo *w, const char *format, const struct jobmap *m, enum mapping_dir_state state)
 {
+    static const char *const state_names[MAPPING_DIR_STATE_N] = {"absent", "unreadable", "ok"};
     struct labelset ls;
     labelset_init(&ls);
     labelset_add(&ls, "format", format);
     expo_sample(expo_family(w, "jobtel_gpu_job_mapping_readable", METRIC_GAUGE,
                             "Whether the GPU-to-job mapping directory could be read in the last collection (1) or was absent or unreadable (0)."),
-                &ls, ok ? 1 : 0);
-    if (!ok)
+                &ls, state == MAPPING_DIR_OK ? 1 : 0);
+    /* A state set: an absent directory (no GPU job since boot) is no fault, an unreadable one is. */
+    struct expo_family *sf = expo_family(w, "jobtel_gpu_job_mapping_dir_state", METRIC_GAUGE,
+                                        "What the last collection found at the GPU-to-job mapping directory: 1 for the state that holds (ok, absent: no prolog has created it yet, unreadable: permissions, not a directory or an I/O error), 0 for the others.");
+    for (unsigned i = 0; i < MAPPING_DIR_STATE_N; i++) {
+        struct labelset sl;
+        labelset_init(&sl);
+        labelset_add(&sl, "format", format);
+        labelset_add(&sl, "state", state_names[i]);
+        expo_sample(sf, &sl, state == (enum mapping_dir_state)i ? 1 : 0);
+    }
+    if (state != MAPPING_DIR_OK)
         return;
     expo_sample(expo_family(w, "jobtel_gpu_job_mapping_files", METRIC_GAUGE,
                             "Mapping files read from the GPU-to-job mapping directory in the last collection."),
@@ -87,8 +99,8 @@ struct slurm_mapping_table *slurm_mapping_read(const char *hpc_dir, const char *
     struct slurm_mapping_table *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    read_one(hpc_dir, JOBMAP_HPC, &t->hpc, &t->hpc_ok, rl_hpc, "HPC job mapping");
-    read_one(gpustat_dir, JOBMAP_GPUSTAT, &t->gpustat, &t->gpustat_ok, rl_gpustat, "gpustat");
+    read_one(hpc_dir, JOBMAP_HPC, &t->hpc, &t->hpc_state, rl_hpc, "HPC job mapping");
+    read_one(gpustat_dir, JOBMAP_GPUSTAT, &t->gpustat, &t->gpustat_state, rl_gpustat, "gpustat");
     owner_table_init(&t->base, mapping_destroy);
     return t;
 }
@@ -96,9 +108,9 @@ struct slurm_mapping_table *slurm_mapping_read(const char *hpc_dir, const char *
 void slurm_mapping_write_stats(const struct slurm_mapping_table *t, bool hpc_on, bool gpustat_on, struct expo *w)
 {
     if (hpc_on)
-        write_stats(w, "hpc", &t->hpc, t->hpc_ok);
+        write_stats(w, "hpc", &t->hpc, t->hpc_state);
     if (gpustat_on)
-        write_stats(w, "gpustat", &t->gpustat, t->gpustat_ok);
+        write_stats(w, "gpustat", &t->gpustat, t->gpustat_state);
 }
 
 static void set_add_id(struct gpu_job_set *out, const char *id, bool has_uid, uint32_t uid)
@@ -148,14 +160,14 @@ void gpu_jobs_lookup(const struct slurm_mapping_table *j, unsigned index, const 
             return;
         inst = (int32_t)v;
     }
-    if (j->gpustat_ok) {
+    if (j->gpustat_state == MAPPING_DIR_OK) {
         /* Princeton's exporter looks up the UUID first, then the index. */
         const struct jobmap_key *k = uuid && uuid[0] ? jobmap_find_uuid(&j->gpustat, uuid) : NULL;
         if (!k)
             k = jobmap_find_index(&j->gpustat, index, inst);
         add_key(out, &j->gpustat, k);
     }
-    if (j->hpc_ok)
+    if (j->hpc_state == MAPPING_DIR_OK)
         add_key(out, &j->hpc, jobmap_find_index(&j->hpc, index, inst));
 }
 

@@ -36,12 +36,17 @@ struct gpu_job_set {
     bool from_processes; /* found through process cgroups, not a mapping file */
 };
 
+/* What one read found where a mapping directory should be: the state label of
+ * jobtel_gpu_job_mapping_dir_state. Absent is normal on a fresh node (the prolog creates the directory at
+ * the first GPU job); unreadable (permissions, a file where the directory belongs, an I/O error) is not. */
+enum mapping_dir_state { MAPPING_DIR_ABSENT, MAPPING_DIR_UNREADABLE, MAPPING_DIR_OK, MAPPING_DIR_STATE_N };
+
 /* The mapping directories as one collection of the slurm_mapping stage read them (owners.h). */
 struct slurm_mapping_table {
     struct owner_table base;
     struct jobmap hpc;
     struct jobmap gpustat;
-    bool hpc_ok, gpustat_ok;  /* the directory was read */
+    enum mapping_dir_state hpc_state, gpustat_state;
 };
 
 /* pid -> Slurm job, for the compute processes the GPU collector last saw (slurm_process stage). */

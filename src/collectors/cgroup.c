@@ -128,6 +128,19 @@ struct cg_entry {
     uint32_t uid;
 };
 
+/* A v2 job's owner as a collection found it. A job keeps its uid for life, so the next collection takes
+ * it from here instead of reading a task's cgroup.procs and its processes' status again (v2 has no uid in
+ * the path); only the jobs a collection saw are carried to the next. */
+struct uid_memo {
+    char jobid[64];
+    uint32_t uid;
+};
+
+struct uid_memos {
+    struct uid_memo *v;  /* sorted by jobid once the collection that filled it is over */
+    size_t n, cap;
+};
+
 struct cg_state {
     char *root;          /* --path.cgroupfs */
     char *procfs;        /* --path.procfs */
@@ -150,6 +163,7 @@ struct cg_state {
     struct expo_family *fam[CG_NFIELDS];
     struct expo_family *fam_uid;
     int procfd;
+    struct uid_memos memo, memo_next; /* the last collection's job owners; this one's */
     bool short_eof[CG_CTRL_MAX]; /* the tree's filesystem fills a getdents buffer to the end (see list_children) */
     bool kernfs[CG_CTRL_MAX];    /* the tree is a real cgroup mount, whose files are all regular (see tree_reads) */
     enum jt_err err;
@@ -471,6 +485,54 @@ static size_t record(struct cg_state *s, const struct cg_labels *lab, const stru
     return s->nent - 1;
 }
 
+static int memo_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct uid_memo *)a)->jobid, ((const struct uid_memo *)b)->jobid);
+}
+
+/* The owner the last collection found for `jobid`. */
+static bool uid_memo_find(const struct cg_state *s, const char *jobid, uint32_t *uid)
+{
+    struct uid_memo key;
+    if (!s->memo.n || strlen(jobid) >= sizeof key.jobid)
+        return false;
+    memcpy(key.jobid, jobid, strlen(jobid) + 1);
+    const struct uid_memo *m = bsearch(&key, s->memo.v, s->memo.n, sizeof *m, memo_cmp);
+    if (m)
+        *uid = m->uid;
+    return m != NULL;
+}
+
+/* Remembers `jobid`'s owner for the next collection; nothing is lost when this fails but a file read. */
+static void uid_memo_keep(struct cg_state *s, const char *jobid, uint32_t uid)
+{
+    struct uid_memos *m = &s->memo_next;
+    size_t len = strlen(jobid);
+    if (len >= sizeof m->v[0].jobid)
+        return;
+    if (m->n == m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 64;
+        struct uid_memo *v = realloc(m->v, ncap * sizeof *v);
+        if (!v)
+            return;
+        m->v = v;
+        m->cap = ncap;
+    }
+    memcpy(m->v[m->n].jobid, jobid, len + 1);
+    m->v[m->n++].uid = uid;
+}
+
+/* At the end of a collection: its owners become the ones the next collection looks up. */
+static void uid_memo_swap(struct cg_state *s)
+{
+    struct uid_memos t = s->memo;
+    s->memo = s->memo_next;
+    s->memo_next = t;
+    s->memo_next.n = 0;
+    if (s->memo.n > 1)
+        qsort(s->memo.v, s->memo.n, sizeof *s->memo.v, memo_cmp);
+}
+
 static void set_uid(struct cg_state *s, size_t entry, uint32_t uid)
 {
     if (entry != CG_NO_ENTRY && !s->ent[entry].has_uid) {
@@ -745,11 +807,13 @@ static void walk_v2_scope(struct cg_state *s, int rootfd, const struct cg_dirset
         struct cg_ctx jctx;
         size_t entry;
         if (visit(s, 2, &jd, &lab, &ctx, &jctx, &entry)) {
-            bool have_uid = false;
             uint32_t uid = 0;
+            bool have_uid = uid_memo_find(s, jobid, &uid);
             walk_steps(s, 2, &jd, jobid, &jctx, &have_uid, &uid);
-            if (have_uid)
+            if (have_uid) {
                 set_uid(s, entry, uid);
+                uid_memo_keep(s, jobid, uid);
+            }
         }
         dirset_close(&jd);
     }
@@ -799,6 +863,8 @@ static void cg_shutdown(void *state)
     for (unsigned i = 0; i < LVL_MAX; i++)
         names_free(&s->names[i]);
     cg_reader_free(&s->rd);
+    free(s->memo.v);
+    free(s->memo_next.v);
     free(s->ent);
     free(s->slots);
     buf_free(&s->keys);
@@ -852,6 +918,7 @@ static enum jt_err cg_collect(void *state, struct expo *w)
         if (version == 2) {
             s->procfd = open(s->procfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             walk_v2(s, rootfd);
+            uid_memo_swap(s);
             if (s->procfd >= 0)
                 close(s->procfd);
             s->procfd = -1;

@@ -29,7 +29,7 @@ void buf_reset(struct buf *b)
     b->err = JT_OK;
 }
 
-static enum jt_err buf_reserve(struct buf *b, size_t extra)
+enum jt_err buf_reserve(struct buf *b, size_t extra)
 {
     if (b->err != JT_OK)
         return b->err;

@@ -25,6 +25,9 @@ void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b); /* len = 0, keeps memory, clears the error */
 
+/* Makes room for `extra` more bytes at once (within max): a buffer about to take a known amount grows
+ * in one allocation rather than by doubling and copying. */
+enum jt_err buf_reserve(struct buf *b, size_t extra);
 enum jt_err buf_append(struct buf *b, const void *p, size_t n);
 enum jt_err buf_puts(struct buf *b, const char *s);
 enum jt_err buf_putc(struct buf *b, char c);

@@ -280,40 +280,59 @@ void doctor_check_cgroup(const struct doctor_opts *o, struct doctor_report *rep)
 
 /* --- mapping directories ----------------------------------------------------------------------------- */
 
-/* Appends a problem with one directory to msg; returns false if it has one. */
-static bool check_one_dir(const char *dir, enum jobmap_format fmt, const struct jobset *jobs, bool have_jobs,
-                          struct buf *msg, struct buf *fix)
+/* Appends a problem with one directory to msg and its fix to fix. Returns DOCTOR_OK, DOCTOR_WARN for a
+ * directory that is absent on a node with no Slurm job yet (the prolog creates it at the first GPU job:
+ * the exporter reports jobtel_gpu_job_mapping_dir_state{state="absent"} and nothing alerts), or
+ * DOCTOR_FAIL: absent while jobs run, unreadable (not a directory, not listable by the exporter's user),
+ * unsafe, malformed or stale. */
+static enum doctor_status check_one_dir(const char *dir, enum jobmap_format fmt, const struct jobset *jobs,
+                                        bool have_jobs, struct buf *msg, struct buf *fix)
 {
     const char *what = fmt == JOBMAP_HPC ? "hpc" : "gpustat";
     struct stat st;
     if (lstat(dir, &st) != 0) {
+        if (errno == ENOENT && !have_jobs) {
+            buf_printf(msg, "%s%s dir %s absent: normal before the first GPU job after boot", msg->len ? "; " : "",
+                       what, dir);
+            buf_printf(fix, "%sthe prolog creates %s at the first GPU job: check slurm.conf Prolog runs "
+                            "`jobtel prolog` (docs/slurm.md)", fix->len ? "; " : "", dir);
+            return DOCTOR_WARN;
+        }
         buf_printf(msg, "%s%s dir %s: %s", msg->len ? "; " : "", what, dir, strerror(errno));
         buf_printf(fix, "%sthe prolog creates %s at the first GPU job after boot: check slurm.conf Prolog runs "
                         "`jobtel prolog` (docs/slurm.md), or `install -d -m 0755 %s`",
                    fix->len ? "; " : "", dir, dir);
-        return false;
+        return DOCTOR_FAIL;
     }
     if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
         buf_printf(msg, "%s%s dir %s: %s (owner uid %u, mode %04o)", msg->len ? "; " : "", what, dir,
-                   !S_ISDIR(st.st_mode) ? "not a directory" : "must be owned by root and not group/world-writable",
+                   !S_ISDIR(st.st_mode) ? "not a directory: unreadable for the exporter"
+                                        : "must be owned by root and not group/world-writable",
                    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
         buf_printf(fix, "%schown root:root %s && chmod 0755 %s (the prolog refuses it otherwise)", fix->len ? "; " : "",
                    dir, dir);
-        return false;
+        return DOCTOR_FAIL;
+    }
+    /* The doctor runs as root and reads anything; the exporter's unit runs as user jobtel. */
+    if ((st.st_mode & 05) != 05) {
+        buf_printf(msg, "%s%s dir %s unreadable by the exporter's user (mode %04o)", msg->len ? "; " : "", what, dir,
+                   (unsigned)(st.st_mode & 07777));
+        buf_printf(fix, "%schmod 0755 %s", fix->len ? "; " : "", dir);
+        return DOCTOR_FAIL;
     }
     struct jobmap m = {0};
     enum jt_err rc = jobmap_read_dir(dir, fmt, &m);
-    bool ok = true;
+    enum doctor_status ok = DOCTOR_OK;
     if (rc != JT_OK) {
         buf_printf(msg, "%s%s dir %s unreadable: %s", msg->len ? "; " : "", what, dir, jt_strerror(rc));
         buf_printf(fix, "%smake %s readable by the exporter's user", fix->len ? "; " : "", dir);
-        ok = false;
+        ok = DOCTOR_FAIL;
     } else if (m.stats.malformed) {
         buf_printf(msg, "%s%s dir %s: %u malformed file(s), first %s", msg->len ? "; " : "", what, dir,
                    m.stats.malformed, m.stats.first_malformed);
         buf_printf(fix, "%sremove %s/%s (only jobtel prolog/epilog should write there)", fix->len ? "; " : "", dir,
                    m.stats.first_malformed);
-        ok = false;
+        ok = DOCTOR_FAIL;
     } else if (have_jobs) {
         for (size_t i = 0; i < m.njobs; i++) {
             char id[24];
@@ -323,13 +342,18 @@ static bool check_one_dir(const char *dir, enum jobmap_format fmt, const struct 
                            what, dir, id);
                 buf_printf(fix, "%sthe epilog did not run for job %s: check slurm.conf Epilog; "
                                 "`SLURM_JOB_ID=%s jobtel epilog` removes it", fix->len ? "; " : "", id, id);
-                ok = false;
+                ok = DOCTOR_FAIL;
                 break;
             }
         }
     }
     jobmap_free(&m);
     return ok;
+}
+
+static enum doctor_status worst(enum doctor_status a, enum doctor_status b)
+{
+    return a > b ? a : b;
 }
 
 void doctor_check_mapping(const struct doctor_opts *o, struct doctor_report *rep)
@@ -341,27 +365,27 @@ void doctor_check_mapping(const struct doctor_opts *o, struct doctor_report *rep
     unsigned roots = 0;
     int err;
     bool have_jobs = jobs && cgroup_layout(o->cgroupfs, jobs, &roots, &err) && roots > 0;
-    bool ok = true;
+    enum doctor_status st = DOCTOR_OK;
     int ndirs = 0;
     if (o->hpc_dir && *o->hpc_dir) {
         ndirs++;
-        ok &= check_one_dir(o->hpc_dir, JOBMAP_HPC, jobs, have_jobs, &msg, &fix);
+        st = worst(st, check_one_dir(o->hpc_dir, JOBMAP_HPC, jobs, have_jobs, &msg, &fix));
     }
     if (o->gpustat_dir && *o->gpustat_dir) {
         ndirs++;
-        ok &= check_one_dir(o->gpustat_dir, JOBMAP_GPUSTAT, jobs, have_jobs, &msg, &fix);
+        st = worst(st, check_one_dir(o->gpustat_dir, JOBMAP_GPUSTAT, jobs, have_jobs, &msg, &fix));
     }
     if (ndirs == 0)
         doctor_add(rep, "mapping-dirs", DOCTOR_WARN, "pass --hpc-job-mapping-dir or --slurm.gpustat-dir",
                    "no mapping directory configured: GPUs get no job labels");
-    else if (ok)
+    else if (st == DOCTOR_OK)
         doctor_add(rep, "mapping-dirs", DOCTOR_OK, NULL, "%s%s%s: present, root-owned, readable%s",
                    o->hpc_dir && *o->hpc_dir ? o->hpc_dir : "",
                    o->hpc_dir && *o->hpc_dir && o->gpustat_dir && *o->gpustat_dir ? ", " : "",
                    o->gpustat_dir && *o->gpustat_dir ? o->gpustat_dir : "",
                    have_jobs ? ", every job named has a cgroup" : "");
     else
-        doctor_add(rep, "mapping-dirs", DOCTOR_FAIL, buf_str(&fix), "%s", buf_str(&msg));
+        doctor_add(rep, "mapping-dirs", st, buf_str(&fix), "%s", buf_str(&msg));
     free(jobs);
     buf_free(&msg);
     buf_free(&fix);

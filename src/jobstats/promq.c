@@ -24,6 +24,29 @@ static bool safe_label_value(const char *s, bool digits_only)
     return true;
 }
 
+/* The matcher of a job's series: cluster (unless empty) and `id`, both checked by the caller. */
+static void format_selector(const char *cluster, const char *id, char *sel, size_t selsz)
+{
+    if (cluster && cluster[0])
+        snprintf(sel, selsz, "cluster='%s',jobid='%s'", cluster, id);
+    else
+        snprintf(sel, selsz, "jobid='%s'", id);
+}
+
+enum jt_err promq_job_selector(const char *cluster, const char *jobid, int64_t range_s, char *sel, size_t selsz)
+{
+    if (!jobid[0] || !safe_label_value(jobid, true) || (cluster && !safe_label_value(cluster, false)) || range_s < 1)
+        return JT_ERR_USAGE;
+    format_selector(cluster, jobid, sel, selsz);
+    return JT_OK;
+}
+
+/* The job-level cgroup series of a job's matcher: those of no step and no task. */
+static void cgroup_selector(const char *sel, char *cgsel, size_t cgselsz)
+{
+    snprintf(cgsel, cgselsz, "%s,step='',task=''", sel);
+}
+
 /* The four per-job cgroup queries over the selector cgsel (jobstats.md §1.3). */
 static enum jt_err cgroup_query(enum promq_key k, const char *cgsel, long long d, struct buf *out)
 {
@@ -47,14 +70,11 @@ static enum jt_err cgroup_query(enum promq_key k, const char *cgsel, long long d
 enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid, int64_t range_s,
                         struct buf *out)
 {
-    if (!jobid[0] || !safe_label_value(jobid, true) || (cluster && !safe_label_value(cluster, false)) || range_s < 1)
-        return JT_ERR_USAGE;
     char sel[256], cgsel[300];
-    if (cluster && cluster[0])
-        snprintf(sel, sizeof sel, "cluster='%s',jobid='%s'", cluster, jobid);
-    else
-        snprintf(sel, sizeof sel, "jobid='%s'", jobid);
-    snprintf(cgsel, sizeof cgsel, "%s,step='',task=''", sel);
+    enum jt_err rc = promq_job_selector(cluster, jobid, range_s, sel, sizeof sel);
+    if (rc != JT_OK)
+        return rc;
+    cgroup_selector(sel, cgsel, sizeof cgsel);
     long long d = (long long)range_s;
     switch (k) {
     case PQ_TOTAL_MEMORY:
@@ -89,26 +109,11 @@ enum jt_err promq_build_job(enum promq_key k, const char *cluster, const char *j
             return JT_ERR_USAGE;
     /* promq_build checks its jobid as a Slurm job id; the SLUID was checked just above. */
     char sel[256], cgsel[300];
-    if (cluster && cluster[0])
-        snprintf(sel, sizeof sel, "cluster='%s',jobid='%s'", cluster, sluid);
-    else
-        snprintf(sel, sizeof sel, "jobid='%s'", sluid);
-    snprintf(cgsel, sizeof cgsel, "%s,step='',task=''", sel);
-    long long d = (long long)range_s;
+    format_selector(cluster, sluid, sel, sizeof sel);
+    cgroup_selector(sel, cgsel, sizeof cgsel);
     if ((rc = buf_puts(out, " or ")) != JT_OK)
         return rc;
-    return cgroup_query(k, cgsel, d, out);
-}
-
-enum jt_err promq_job_selector(const char *cluster, const char *jobid, int64_t range_s, char *sel, size_t selsz)
-{
-    if (!jobid[0] || !safe_label_value(jobid, true) || (cluster && !safe_label_value(cluster, false)) || range_s < 1)
-        return JT_ERR_USAGE;
-    if (cluster && cluster[0])
-        snprintf(sel, selsz, "cluster='%s',jobid='%s'", cluster, jobid);
-    else
-        snprintf(sel, selsz, "jobid='%s'", jobid);
-    return JT_OK;
+    return cgroup_query(k, cgsel, (long long)range_s, out);
 }
 
 enum jt_err promq_build_util_fast(const char *cluster, const char *jobid, int64_t range_s, struct buf *out)

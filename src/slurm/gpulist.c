@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/fileio.h"
 #include "common/strparse.h"
 
 #define INFO_FILE_MAX 8192 /* the driver's file is ~400 bytes */
@@ -240,43 +241,6 @@ static enum jt_err parse_information(const char *text, size_t len, struct gpulis
     return have_uuid && have_minor ? JT_OK : JT_ERR_PARSE;
 }
 
-/* Reads `name` under dirfd if it is a regular file, never blocking: a FIFO planted in a fixture or a
- * bind-mounted procfs must not hang slurmd's prolog. Local until common/fileio.c has this helper. */
-static enum jt_err read_regular_at(int dirfd, const char *name, size_t max, struct buf *out)
-{
-    enum jt_err ret = JT_OK;
-    int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? JT_ERR_NOT_FOUND : JT_ERR_IO;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ret = JT_ERR_UNSAFE;
-        goto out;
-    }
-    char chunk[4096];
-    for (;;) {
-        ssize_t r = read(fd, chunk, sizeof chunk);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            ret = JT_ERR_IO;
-            break;
-        }
-        if (r == 0)
-            break;
-        if (out->len + (size_t)r > max) {
-            ret = JT_ERR_LIMIT;
-            break;
-        }
-        ret = buf_append(out, chunk, (size_t)r);
-        if (ret != JT_OK)
-            break;
-    }
-out:
-    close(fd);
-    return ret;
-}
-
 enum jt_err gpulist_devices_load(const char *procfs, struct gpulist_devices *out)
 {
     enum jt_err ret = JT_OK;
@@ -314,7 +278,7 @@ enum jt_err gpulist_devices_load(const char *procfs, struct gpulist_devices *out
         buf_printf(&path, "%s/information", de->d_name);
         buf_reset(&text);
         enum jt_err err =
-            path.err != JT_OK ? path.err : read_regular_at(dirfd(dir), buf_str(&path), INFO_FILE_MAX, &text);
+            path.err != JT_OK ? path.err : file_read_at(dirfd(dir), buf_str(&path), INFO_FILE_MAX, &text);
         if (err == JT_OK)
             err = parse_information(text.data, text.len, d);
         if (err != JT_OK) {

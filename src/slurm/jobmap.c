@@ -25,6 +25,7 @@
 
 #include "common/array.h"
 #include "common/buf.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/strparse.h"
 
@@ -127,55 +128,12 @@ void jobmap_parse_text(enum jobmap_format fmt, const char *text, size_t len, str
     }
 }
 
-/* Reads `name` in dirfd if it is a regular file (O_NONBLOCK so a FIFO cannot hang us). */
+/* Reads mapping file `name` in dirfd, never blocking (common/fileio.h). What is not a regular file, or is a
+ * symlink, is JT_ERR_UNSAFE here: the hooks count it under reason "unsafe". */
 static enum jt_err read_regular(int dirfd, const char *name, struct buf *out)
 {
-    enum jt_err ret = JT_OK;
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-        switch (errno) {
-        case ENOENT: return JT_ERR_NOT_FOUND;
-        case ELOOP: return JT_ERR_UNSAFE;
-        case EACCES:
-        case EPERM: return JT_ERR_PERMISSION;
-        default: return JT_ERR_IO;
-        }
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        ret = JT_ERR_IO;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ret = JT_ERR_UNSAFE;
-        goto out;
-    }
-    if (st.st_size > JOBMAP_FILE_MAX) {
-        ret = JT_ERR_LIMIT;
-        goto out;
-    }
-    char chunk[4096];
-    for (;;) {
-        ssize_t r = read(fd, chunk, sizeof chunk);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            ret = JT_ERR_IO;
-            goto out;
-        }
-        if (r == 0)
-            break;
-        if (out->len + (size_t)r > JOBMAP_FILE_MAX) {
-            ret = JT_ERR_LIMIT;
-            goto out;
-        }
-        ret = buf_append(out, chunk, (size_t)r);
-        if (ret != JT_OK)
-            goto out;
-    }
-out:
-    close(fd);
-    return ret;
+    enum jt_err e = file_read_at(dirfd, name, JOBMAP_FILE_MAX, out);
+    return e == JT_ERR_NOT_REGULAR ? JT_ERR_UNSAFE : e;
 }
 
 static enum jt_err errno_to_err(int e)
@@ -415,7 +373,8 @@ enum jt_err jobmap_read_dir(const char *dir, enum jobmap_format fmt, struct jobm
 
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        ret = errno == ENOTDIR ? JT_ERR_NOT_FOUND : errno_to_err(errno);
+        /* ENOTDIR (a file where the directory belongs) is JT_ERR_UNSAFE: a fault, not "no prolog yet". */
+        ret = errno_to_err(errno);
         goto out;
     }
     dp = fdopendir(dfd);

@@ -131,8 +131,8 @@ void jobmap_parse_text(enum jobmap_format fmt, const char *text, size_t len, str
 
 /* Read a whole directory in `fmt`. Any previous content of *out is freed first. Returns JT_OK (with
  * malformed files skipped and counted in out->stats), JT_ERR_NOT_FOUND if the directory does not
- * exist (no prolog has run yet: not an error for the caller), JT_ERR_IO/JT_ERR_PERMISSION if it cannot
- * be listed, JT_ERR_NOMEM. On error *out is empty but its stats are valid. A file that disappears
+ * exist (no prolog has run yet: not an error for the caller), JT_ERR_UNSAFE if `dir` (or a parent) is not
+ * a directory, JT_ERR_IO/JT_ERR_PERMISSION if it cannot be listed, JT_ERR_NOMEM. On error *out is empty but its stats are valid. A file that disappears
  * between listing and opening (an epilog ran) is neither an error nor counted. */
 enum jt_err jobmap_read_dir(const char *dir, enum jobmap_format fmt, struct jobmap *out);
 

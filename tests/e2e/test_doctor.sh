@@ -76,6 +76,19 @@ FAKE_NVML_SCENARIO="$T/hang.json" doctor 1 '^\[FAIL\] nvml: NVML did not answer 
     --timeout=1s
 doctor 1 "^\[FAIL\] mapping-dirs: hpc dir $T/gone: No such file or directory -- fix: the prolog creates" \
     --hpc-job-mapping-dir="$T/gone"
+# Unreadable for the exporter's user (it runs as jobtel; the doctor as root reads anything) or a file in
+# the directory's place: both fail, as the exporter's jobtel_gpu_job_mapping_dir_state{state="unreadable"}.
+install -d -m 0700 "$T/private"
+doctor 1 "^\[FAIL\] mapping-dirs: hpc dir $T/private unreadable by the exporter's user \(mode 0700\) -- fix: chmod 0755" \
+    --hpc-job-mapping-dir="$T/private"
+: >"$T/afile"
+doctor 1 "^\[FAIL\] mapping-dirs: hpc dir $T/afile: not a directory: unreadable for the exporter" \
+    --hpc-job-mapping-dir="$T/afile"
+# Absent on a node with no Slurm job yet (fresh boot): a warning, not a failure.
+install -d "$T/cg-nojobs" && : >"$T/cg-nojobs/cgroup.controllers"
+doctor 0 "" --hpc-job-mapping-dir="$T/gone" --path.cgroupfs="$T/cg-nojobs"
+grep -q "^\[WARN\] mapping-dirs: hpc dir $T/gone absent: normal before the first GPU job after boot" "$T/out.txt" ||
+    fail "an absent mapping dir on a node with no job must be a warning"
 install -d -m 0777 "$T/open"
 doctor 1 "^\[FAIL\] mapping-dirs: gpustat dir $T/open: must be owned by root and not group/world-writable" \
     --slurm.gpustat-dir="$T/open"

@@ -76,5 +76,15 @@ scrape $EXPORTER_PORT "$T/m3.txt"
 validate "$T/m3.txt"
 expect_none "$T/m3.txt" '*' hpc_job=2001
 expect_value "$T/m3.txt" 'jobtel_scrape_collector_success{collector="gpu"}' 1
+# Absent (a fresh node: no alert) and unreadable (a file where the directory belongs: the alert) differ.
+expect_value "$T/m3.txt" 'jobtel_gpu_job_mapping_dir_state{format="hpc",state="absent"}' 1
+expect_value "$T/m3.txt" 'jobtel_gpu_job_mapping_dir_state{format="hpc",state="unreadable"}' 0
+: >"$T/hpc"
+wait_for 30 scrape_has $EXPORTER_PORT 'jobtel_gpu_job_mapping_dir_state\{format="hpc",state="unreadable"\} 1' ||
+    fail "a file in place of the mapping dir must be reported unreadable"
+scrape $EXPORTER_PORT "$T/m4.txt"
+expect_value "$T/m4.txt" 'jobtel_gpu_job_mapping_dir_state{format="hpc",state="absent"}' 0
+expect_value "$T/m4.txt" 'jobtel_gpu_job_mapping_readable{format="hpc"}' 0
+expect_value "$T/m4.txt" 'jobtel_gpu_job_mapping_dir_state{format="gpustat",state="absent"}' 1
 stop_pid "$EXPORTER_PID"
 pass "job labels from mapping directories and process cgroups"

@@ -1,13 +1,20 @@
-/* test_gpu_jobs.c - finding a process's Slurm job in its /proc/<pid>/cgroup text. */
+/* test_gpu_jobs.c - finding a process's Slurm job in its /proc/<pid>/cgroup text, and what the mapping
+ * stage reports for a mapping directory that is absent, unreadable or fine. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "attribution/gpu_jobs.h"
+#include "common/buf.h"
 
 static void expect_job(const char *text, const char *jobid, const char *uid)
 {
@@ -56,11 +63,99 @@ static void test_not_a_job(void **state)
     expect_none("12:memory:/slurm/uid_99999999999/job_1\n"); /* uid beyond 32 bits */
 }
 
+/* The hpc directory's state after one read of `dir`, and the exposition it gives. */
+static enum mapping_dir_state read_state(const char *dir, struct buf *text)
+{
+    struct ratelimit rl1 = {0}, rl2 = {0};
+    struct slurm_mapping_table *t = slurm_mapping_read(dir, NULL, &rl1, &rl2);
+    assert_non_null(t);
+    enum mapping_dir_state st = t->hpc_state;
+    if (text) {
+        struct expo w;
+        expo_init(&w, 1 << 20);
+        slurm_mapping_write_stats(t, true, false, &w);
+        buf_reset(text);
+        assert_int_equal(expo_render(&w, text), JT_OK);
+        expo_free(&w);
+    }
+    owner_unref(&t->base);
+    return st;
+}
+
+static void expect_line(const struct buf *text, const char *line)
+{
+    if (!strstr(buf_str(text), line))
+        fail_msg("missing \"%s\" in:\n%s", line, buf_str(text));
+}
+
+/* Absent (a fresh node: no prolog yet) and unreadable (a file where the directory belongs, a directory the
+ * exporter's user may not list) are told apart; jobtel_gpu_job_mapping_readable stays 0 for both. */
+static void test_mapping_dir_state(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/jobtel-mapstate.XXXXXX", dir[64];
+    assert_non_null(mkdtemp(root));
+    assert_int_equal(chmod(root, 0755), 0);
+    struct buf text;
+    buf_init(&text, 1 << 20);
+
+    snprintf(dir, sizeof dir, "%s/hpc", root);
+    assert_int_equal(read_state(dir, &text), MAPPING_DIR_ABSENT);
+    expect_line(&text, "jobtel_gpu_job_mapping_dir_state{format=\"hpc\",state=\"absent\"} 1\n");
+    expect_line(&text, "jobtel_gpu_job_mapping_dir_state{format=\"hpc\",state=\"unreadable\"} 0\n");
+    expect_line(&text, "jobtel_gpu_job_mapping_dir_state{format=\"hpc\",state=\"ok\"} 0\n");
+    expect_line(&text, "jobtel_gpu_job_mapping_readable{format=\"hpc\"} 0\n");
+
+    FILE *f = fopen(dir, "w"); /* a file where the directory belongs */
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(read_state(dir, &text), MAPPING_DIR_UNREADABLE);
+    expect_line(&text, "jobtel_gpu_job_mapping_dir_state{format=\"hpc\",state=\"unreadable\"} 1\n");
+    expect_line(&text, "jobtel_gpu_job_mapping_dir_state{format=\"hpc\",state=\"absent\"} 0\n");
+    expect_line(&text, "jobtel_gpu_job_mapping_readable{format=\"hpc\"} 0\n");
+    char below[96];
+    snprintf(below, sizeof below, "%s/x", dir); /* a parent that is a file */
+    assert_int_equal(read_state(below, NULL), MAPPING_DIR_UNREADABLE);
+    assert_int_equal(unlink(dir), 0);
+
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char file[96];
+    snprintf(file, sizeof file, "%s/0", dir);
+    f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("42\n", f);
+    fclose(f);
+    assert_int_equal(read_state(dir, &text), MAPPING_DIR_OK);
+    expect_line(&text, "jobtel_gpu_job_mapping_dir_state{format=\"hpc\",state=\"ok\"} 1\n");
+    expect_line(&text, "jobtel_gpu_job_mapping_readable{format=\"hpc\"} 1\n");
+
+    /* Mode 000, read as the unprivileged user the exporter's unit runs as (root reads anything). */
+    assert_int_equal(chmod(dir, 0), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(100);
+        _exit((int)read_state(dir, NULL));
+    }
+    int ws = 0;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws));
+    assert_int_equal(WEXITSTATUS(ws), MAPPING_DIR_UNREADABLE);
+    assert_int_equal(chmod(dir, 0755), 0);
+
+    assert_int_equal(unlink(file), 0);
+    assert_int_equal(rmdir(dir), 0);
+    assert_int_equal(rmdir(root), 0);
+    buf_free(&text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layouts),
         cmocka_unit_test(test_not_a_job),
+        cmocka_unit_test(test_mapping_dir_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

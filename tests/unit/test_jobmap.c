@@ -632,7 +632,8 @@ static void test_read_caps(void **state)
     put(root, "plain", "");
     char p[256];
     path_of(p, sizeof p, root, "plain");
-    assert_int_equal(jobmap_read_hpc_dir(p, &m), JT_ERR_NOT_FOUND);
+    /* A file where the directory belongs is a fault (unreadable), not an absent directory. */
+    assert_int_equal(jobmap_read_hpc_dir(p, &m), JT_ERR_UNSAFE);
 }
 
 /* Many files: every GPU up to JOBMAP_FILES_MAX is mapped, the rest are counted, none silently lost.
