@@ -54,7 +54,10 @@ void job_acct_free(struct job_acct *a)
         close(a->lock_fd);
     for (size_t i = 0; i < a->n; i++)
         tl_free(&a->rec[i].tl);
+    for (size_t i = 0; i < a->ncpu; i++)
+        tl_free(&a->cpu[i].tl);
     free(a->rec);
+    free(a->cpu);
     free(a->base);
     free(a->dir);
     free(a);
@@ -333,6 +336,116 @@ void job_acct_end(struct job_acct *a, double mono, double wall)
     pthread_mutex_unlock(&a->mu);
 }
 
+/* ---- the jobs' CPU timelines -------------------------------------------------------------------- */
+
+static struct acct_cpu_record *find_cpu(struct job_acct *a, const char *jobid)
+{
+    for (size_t i = 0; i < a->ncpu; i++) {
+        if (strcmp(a->cpu[i].jobid, jobid) == 0)
+            return &a->cpu[i];
+    }
+    return NULL;
+}
+
+static void remove_cpu(struct job_acct *a, size_t i)
+{
+    tl_free(&a->cpu[i].tl);
+    a->cpu[i] = a->cpu[a->ncpu - 1];
+    a->ncpu--;
+}
+
+/* A new job's CPU record (its slot freed from the ended job seen longest ago when full), or NULL. */
+static struct acct_cpu_record *add_cpu(struct job_acct *a, const char *jobid, double wall)
+{
+    if (a->ncpu >= a->max_records) {
+        size_t best = a->ncpu;
+        for (size_t i = 0; i < a->ncpu; i++) {
+            if (a->cpu[i].ended && (best == a->ncpu || a->cpu[i].last_wall < a->cpu[best].last_wall))
+                best = i;
+        }
+        if (best == a->ncpu) {
+            a->dropped++;
+            return NULL;
+        }
+        remove_cpu(a, best);
+        a->evicted++;
+    }
+    if (a->ncpu == a->capcpu) {
+        size_t cap = a->capcpu ? a->capcpu * 2 : 16;
+        if (cap > a->max_records)
+            cap = a->max_records;
+        struct acct_cpu_record *r = realloc(a->cpu, cap * sizeof *r);
+        if (!r) {
+            a->dropped++;
+            return NULL;
+        }
+        a->cpu = r;
+        a->capcpu = cap;
+    }
+    struct acct_cpu_record *r = &a->cpu[a->ncpu];
+    memset(r, 0, sizeof *r);
+    if (!str_copy(r->jobid, sizeof r->jobid, jobid, strlen(jobid))) {
+        a->dropped++;
+        return NULL;
+    }
+    r->first_wall = r->last_wall = wall;
+    r->base_mono = -1;
+    tl_init(&r->tl);
+    a->ncpu++;
+    return r;
+}
+
+void job_acct_cpu(struct job_acct *a, const struct acct_cpu_sample *s, size_t n, double mono, double wall,
+                  double max_gap_s)
+{
+    pthread_mutex_lock(&a->mu);
+    for (size_t i = 0; i < a->ncpu; i++)
+        a->cpu[i].seen = false;
+    for (size_t k = 0; k < n; k++) {
+        struct acct_cpu_record *r = find_cpu(a, s[k].jobid);
+        if (!r && !(r = add_cpu(a, s[k].jobid, wall)))
+            continue;
+        bool was_ended = r->ended;
+        r->seen = true;
+        r->ended = false;
+        r->last_wall = wall;
+        double dt = mono - r->base_mono;
+        /* The first reading after the job appeared (or returned, or a restart) is only a baseline. */
+        bool integrate = r->base_mono >= 0 && !was_ended && dt > 0 && dt <= max_gap_s;
+        struct tl_values v = {{0}, 0};
+        if (integrate && s[k].has_cpu && r->base_cpu_valid && s[k].cpu_s >= r->base_cpu_s) {
+            v.v[TL_CPU_CORES] = (s[k].cpu_s - r->base_cpu_s) / dt;
+            v.valid |= 1u << TL_CPU_CORES;
+        }
+        if (integrate && s[k].has_mem) {
+            v.v[TL_CPU_MEM] = s[k].mem_bytes / 1073741824.0;
+            v.valid |= 1u << TL_CPU_MEM;
+        }
+        if (integrate)
+            tl_add(&r->tl, mono, wall, dt, &v);
+        r->base_mono = mono;
+        r->base_cpu_valid = s[k].has_cpu;
+        r->base_cpu_s = s[k].cpu_s;
+    }
+    size_t i = 0;
+    while (i < a->ncpu) {
+        struct acct_cpu_record *r = &a->cpu[i];
+        if (!r->seen && !r->ended) {
+            r->ended = true;
+            r->base_mono = -1;
+            tl_trim(&r->tl);
+        }
+        if (r->ended && wall - r->last_wall > a->retention_s) {
+            remove_cpu(a, i);
+            continue;
+        }
+        i++;
+    }
+    if (a->ncpu)
+        a->dirty = true;
+    pthread_mutex_unlock(&a->mu);
+}
+
 /* ---- counters ------------------------------------------------------------------------------------ */
 
 void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, double wall)
@@ -409,7 +522,8 @@ void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, d
 /* ---- persistence --------------------------------------------------------------------------------- */
 
 /* One line per record: jobid gpu gi(- for none) have ended allocated busy sm tensor energy throttle
- * mem_peak xids first_wall last_wall, then (version 2) its timeline's "tl" and "p" lines, if any.
+ * mem_peak xids first_wall last_wall, then (version 2) its timeline's "tl" and "p" lines, if any; then
+ * (version 3) one line per job's CPU timeline: "cpu" jobid ended first_wall last_wall, and its "tl", "p".
  * %.17g keeps doubles exact across a restart (%.9g the timeline's floats). */
 static enum jt_err format_state(struct job_acct *a, struct buf *out)
 {
@@ -420,7 +534,12 @@ static enum jt_err format_state(struct job_acct *a, struct buf *out)
                    r->gi[0] ? r->gi : "-", r->have, r->ended ? 1 : 0, r->allocated_s, r->busy_s, r->sm_active_s,
                    r->tensor_active_s, r->energy_j, r->throttle_s, r->mem_peak_bytes, (unsigned long long)r->xids,
                    r->first_wall, r->last_wall);
-        tl_format(&r->tl, out);
+        tl_format(&r->tl, &tl_gpu_layout, out);
+    }
+    for (size_t i = 0; i < a->ncpu; i++) {
+        const struct acct_cpu_record *r = &a->cpu[i];
+        buf_printf(out, "cpu %s %d %.17g %.17g\n", r->jobid, r->ended ? 1 : 0, r->first_wall, r->last_wall);
+        tl_format(&r->tl, &tl_cpu_layout, out);
     }
     buf_puts(out, "end\n");
     return out->err;
@@ -488,6 +607,29 @@ static bool parse_line(const char *line, size_t len, struct acct_record *r)
     if (!str_to_u64(t, n, &xids))
         return false;
     r->xids = xids;
+    if (!next_double(&c, &r->first_wall) || !next_double(&c, &r->last_wall))
+        return false;
+    cur_skip_space(&c);
+    return cur_eof(&c);
+}
+
+/* "cpu <jobid> <ended> <first_wall> <last_wall>" (after the keyword) into r. */
+static bool parse_cpu_line(const char *line, size_t len, struct acct_cpu_record *r)
+{
+    struct cursor c;
+    cur_init(&c, line, len);
+    const char *t;
+    uint64_t ended;
+    memset(r, 0, sizeof *r);
+    cur_skip_space(&c);
+    size_t n = cur_token(&c, " ", &t);
+    if (!token_ok(t, n, sizeof r->jobid) || !str_copy(r->jobid, sizeof r->jobid, t, n))
+        return false;
+    cur_skip_space(&c);
+    n = cur_token(&c, " ", &t);
+    if (!str_to_u64(t, n, &ended) || ended > 1)
+        return false;
+    r->ended = ended == 1;
     if (!next_double(&c, &r->first_wall) || !next_double(&c, &r->last_wall))
         return false;
     cur_skip_space(&c);
@@ -575,13 +717,15 @@ enum jt_err job_acct_load(struct job_acct *a)
             rc = JT_ERR_PARSE;
             log_error("accounting: %s is not a job accounting state of version 1 to %d", path, ACCT_STATE_VERSION);
         } else {
-            struct acct_record *last = NULL; /* the record a "tl" line belongs to */
-            unsigned tl_points = 0;          /* the points its "tl" line announced */
+            struct acct_timeline *last = NULL;     /* the timeline a "tl" line belongs to */
+            const struct tl_layout *lay = NULL;    /* and its columns */
+            unsigned tl_points = 0;                /* the points its "tl" line announced */
+            bool in_cpu = false;                   /* the CPU records come after every GPU record */
             while (cur_line(&c, &line, &len)) {
                 struct cursor lc;
                 if (version >= 2 && len > 3 && memcmp(line, "tl ", 3) == 0) {
                     cur_init(&lc, line + 3, len - 3);
-                    if (!last || last->tl.t0 > 0 || !tl_parse_head(&lc, &last->tl, &tl_points)) {
+                    if (!last || last->t0 > 0 || !tl_parse_head(&lc, last, &tl_points)) {
                         rc = JT_ERR_PARSE;
                         break;
                     }
@@ -589,19 +733,42 @@ enum jt_err job_acct_load(struct job_acct *a)
                 }
                 if (version >= 2 && len > 2 && memcmp(line, "p ", 2) == 0) {
                     cur_init(&lc, line + 2, len - 2);
-                    if (!last || !(last->tl.t0 > 0) || last->tl.n >= tl_points || !tl_parse_point(&lc, &last->tl)) {
+                    if (!last || !(last->t0 > 0) || last->n >= tl_points || !tl_parse_point(&lc, last, lay)) {
                         rc = JT_ERR_PARSE;
                         break;
                     }
                     continue;
                 }
-                if (last && last->tl.t0 > 0 && !tl_check(&last->tl, tl_points)) {
+                if (last && last->t0 > 0 && !tl_check(last, tl_points)) {
                     rc = JT_ERR_PARSE;
                     break;
                 }
                 last = NULL;
                 if (len == 3 && memcmp(line, "end", 3) == 0) {
                     ended_ok = cur_eof(&c);
+                    break;
+                }
+                if (version >= 3 && len > 4 && memcmp(line, "cpu ", 4) == 0) {
+                    struct acct_cpu_record r;
+                    in_cpu = true;
+                    if (!parse_cpu_line(line + 4, len - 4, &r) || find_cpu(a, r.jobid) || a->ncpu >= a->max_records) {
+                        rc = a->ncpu >= a->max_records ? JT_ERR_LIMIT : JT_ERR_PARSE;
+                        break;
+                    }
+                    struct acct_cpu_record *dst = add_cpu(a, r.jobid, r.first_wall);
+                    if (!dst) {
+                        rc = JT_ERR_NOMEM;
+                        break;
+                    }
+                    /* ended or not, a restart lost its baseline: the next reading starts a new interval */
+                    dst->ended = r.ended;
+                    dst->last_wall = r.last_wall;
+                    last = &dst->tl;
+                    lay = &tl_cpu_layout;
+                    continue;
+                }
+                if (in_cpu) {
+                    rc = JT_ERR_PARSE;
                     break;
                 }
                 struct acct_record r;
@@ -617,7 +784,8 @@ enum jt_err job_acct_load(struct job_acct *a)
                 *dst = r;
                 dst->seen = false;
                 tl_init(&dst->tl);
-                last = dst;
+                last = &dst->tl;
+                lay = &tl_gpu_layout;
                 loaded++;
             }
             if (rc == JT_OK && !ended_ok)
@@ -629,6 +797,9 @@ enum jt_err job_acct_load(struct job_acct *a)
         for (size_t i = 0; i < a->n; i++)
             tl_free(&a->rec[i].tl);
         a->n = 0;
+        for (size_t i = 0; i < a->ncpu; i++)
+            tl_free(&a->cpu[i].tl);
+        a->ncpu = 0;
         state_path(a, bad, sizeof bad, ".bad");
         log_error("accounting: %s refused (%s); kept as %s, starting empty", path, jt_strerror(rc), bad);
         if (rename(path, bad) != 0)
@@ -636,7 +807,7 @@ enum jt_err job_acct_load(struct job_acct *a)
         return rc;
     }
     a->loaded = true;
-    log_info("accounting: %zu job records restored from %s", loaded, path);
+    log_info("accounting: %zu job records and %zu CPU timelines restored from %s", loaded, a->ncpu, path);
     return JT_OK;
 }
 
@@ -705,10 +876,16 @@ enum jt_err job_acct_save(struct job_acct *a)
 
 void job_acct_maybe_save(struct job_acct *a, double mono)
 {
-    if (!a->dir || (a->last_save_mono > 0 && mono - a->last_save_mono < a->save_every_s))
+    if (!a->dir)
         return;
-    a->last_save_mono = mono;
-    job_acct_save(a);
+    /* Called from the GPU and the cgroup collectors' threads: the due check under the lock too. */
+    pthread_mutex_lock(&a->mu);
+    bool due = !(a->last_save_mono > 0 && mono - a->last_save_mono < a->save_every_s);
+    if (due)
+        a->last_save_mono = mono;
+    pthread_mutex_unlock(&a->mu);
+    if (due)
+        job_acct_save(a);
 }
 
 /* ---- one job's record ---------------------------------------------------------------------------- */
@@ -737,11 +914,17 @@ enum jt_err job_acct_job_json(struct job_acct *a, const char *jobid, struct buf 
             buf_printf(out, ",\"throttle_s\":%.6f", r->throttle_s);
         if (r->have & ACCT_HAVE_MEM)
             buf_printf(out, ",\"mem_peak_bytes\":%.0f", r->mem_peak_bytes);
-        tl_json(&r->tl, out);
+        tl_json(&r->tl, &tl_gpu_layout, "tl", out);
         buf_puts(out, "}");
         found++;
     }
-    buf_puts(out, "]}\n");
+    buf_puts(out, "]");
+    const struct acct_cpu_record *cr = find_cpu(a, jobid);
+    if (cr && cr->tl.n) {
+        tl_json(&cr->tl, &tl_cpu_layout, "cpu_tl", out);
+        found++;
+    }
+    buf_puts(out, "}\n");
     pthread_mutex_unlock(&a->mu);
     if (out->err != JT_OK)
         return out->err;

@@ -42,7 +42,8 @@
 #include "accounting/job_timeline.h"
 #include "exporter/expo.h"
 
-#define ACCT_STATE_VERSION 2     /* 2: + each record's timeline; 1 is still read (no timeline) */
+/* 2: + each record's timeline; 3: + the jobs' CPU timelines ("cpu" lines). Older versions are still read. */
+#define ACCT_STATE_VERSION 3
 /* The epilog's record JSON: additions (the timeline "tl") keep version 1, readers skip unknown keys. */
 #define ACCT_RECORD_VERSION 1
 #define ACCT_STATE_FILE "job_accounting.state"
@@ -77,6 +78,27 @@ struct acct_record {
     bool ended;               /* not seen in the latest collection */
     bool seen;                /* scratch: seen in the current collection */
     struct acct_timeline tl;  /* downsampled per-interval means (job_timeline.h), points owned */
+};
+
+/* One job's CPU timeline (from its Slurm cgroup, every step summed), kept like a GPU record: ended when a
+ * cgroup collection no longer finds the job, removed retention_s later, at most max_records of them. */
+struct acct_cpu_record {
+    char jobid[24];
+    double first_wall, last_wall; /* unix seconds: first and last cgroup collection that saw the job */
+    bool ended;
+    bool seen;                /* scratch: seen in the current collection */
+    double base_mono;         /* not persisted: the previous reading's time (-1: none) and CPU seconds */
+    double base_cpu_s;
+    bool base_cpu_valid;
+    struct acct_timeline tl;  /* tl_cpu_layout: cores used, memory in use (GiB); points owned */
+};
+
+/* What one cgroup collection read for one job: its CPU seconds counter and memory in use. */
+struct acct_cpu_sample {
+    const char *jobid;
+    bool has_cpu, has_mem;
+    double cpu_s;             /* CPU time used since the cgroup was created, seconds */
+    double mem_bytes;         /* memory charged to it now */
 };
 
 /* What one collection read on one GPU (or MIG instance), in NVML's units; has_* say what was valid. */
@@ -119,6 +141,8 @@ struct job_acct {
     double last_save_mono;
     struct acct_record *rec;  /* owned */
     size_t n, cap;
+    struct acct_cpu_record *cpu; /* owned: the jobs' CPU timelines */
+    size_t ncpu, capcpu;
     struct acct_gpu_base *base; /* owned */
     size_t nbase, capbase;
     uint64_t evicted, dropped, save_errors, intervals, gaps;
@@ -137,6 +161,13 @@ void job_acct_begin(struct job_acct *a);
 void job_acct_add(struct job_acct *a, const struct acct_sample *s, double mono, double wall);
 void job_acct_end(struct job_acct *a, double mono, double wall);
 
+/* One cgroup collection: every job it found (n of them, at monotonic `mono`, unix `wall`). The CPU
+ * cores of an interval are the CPU seconds' delta over its length, integrated only when the interval is
+ * at most `max_gap_s` long and the counter did not go back; memory is the reading at its end. A job not
+ * in the list has ended. Takes the lock. */
+void job_acct_cpu(struct job_acct *a, const struct acct_cpu_sample *s, size_t n, double mono, double wall,
+                  double max_gap_s);
+
 /* The even split, or the weights normalised; the busy seconds and joules of one job in one interval. */
 double acct_share(const double *weights, size_t njobs, size_t j);
 
@@ -154,7 +185,8 @@ enum jt_err job_acct_save(struct job_acct *a);
 /* Saves when `save_every_s` passed since the last save (call after a collection). */
 void job_acct_maybe_save(struct job_acct *a, double mono);
 
-/* One job's records as JSON (for the epilog's record request). JT_ERR_NOT_FOUND if none. */
+/* One job's records as JSON (for the epilog's record request): its GPUs' and its CPU timeline ("cpu_tl").
+ * JT_ERR_NOT_FOUND if it has neither. */
 enum jt_err job_acct_job_json(struct job_acct *a, const char *jobid, struct buf *out);
 
 #endif

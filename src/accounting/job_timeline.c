@@ -21,6 +21,10 @@ static long long tl_round(double x)
     return (long long)tl_floor(x + 0.5);
 }
 
+const struct tl_layout tl_gpu_layout = {
+    TL_SERIES, "[\"util\",\"power\",\"mem\",\"sm\",\"clock\",\"throttle\"]", {0, 0, 1, 0, 0, 0}};
+const struct tl_layout tl_cpu_layout = {TL_CPU_SERIES, "[\"cpu\",\"mem\"]", {2, 1}};
+
 void tl_init(struct acct_timeline *t)
 {
     memset(t, 0, sizeof *t);
@@ -166,24 +170,26 @@ void tl_add(struct acct_timeline *t, double mono, double wall, double dt, const 
     }
 }
 
-void tl_json(const struct acct_timeline *t, struct buf *out)
+void tl_json(const struct acct_timeline *t, const struct tl_layout *lay, const char *key, struct buf *out)
 {
+    static const double scale[] = {1, 10, 100, 1000};
     if (t->t0 <= 0 || t->n == 0)
         return;
     double t0 = tl_floor(t->t0), frac = t->t0 - t0;
-    buf_printf(out, ",\"tl\":{\"t0\":%.0f,\"cols\":" TL_COLS_JSON ",\"pts\":[", t0);
+    buf_printf(out, ",\"%s\":{\"t0\":%.0f,\"cols\":%s,\"pts\":[", key, t0, lay->cols_json);
     for (unsigned i = 0; i < t->n; i++) {
         const struct tl_point *p = &t->p[i];
         long long off = tl_round(frac + p->start), end = tl_round(frac + p->end);
         buf_printf(out, "%s[%lld,%lld", i ? "," : "", off, end - off);
-        for (int c = 0; c < TL_SERIES; c++) {
+        for (unsigned c = 0; c < lay->ncols; c++) {
             if (!(p->w[c] > 0)) {
                 buf_puts(out, ",null");
                 continue;
             }
             double m = (double)p->sum[c] / (double)p->w[c];
-            if (c == TL_MEM)
-                buf_printf(out, ",%.1f", (double)tl_round(m * 10) / 10);
+            unsigned d = lay->decimals[c] < 3 ? lay->decimals[c] : 3;
+            if (d)
+                buf_printf(out, ",%.*f", (int)d, (double)tl_round(m * scale[d]) / scale[d]);
             else
                 buf_printf(out, ",%lld", tl_round(m));
         }
@@ -194,7 +200,7 @@ void tl_json(const struct acct_timeline *t, struct buf *out)
 
 /* ---- state file ----------------------------------------------------------------------------------- */
 
-void tl_format(const struct acct_timeline *t, struct buf *out)
+void tl_format(const struct acct_timeline *t, const struct tl_layout *lay, struct buf *out)
 {
     if (t->t0 <= 0 || t->n == 0)
         return;
@@ -202,7 +208,7 @@ void tl_format(const struct acct_timeline *t, struct buf *out)
     for (unsigned i = 0; i < t->n; i++) {
         const struct tl_point *p = &t->p[i];
         buf_printf(out, "p %.9g %.9g", (double)p->start, (double)p->end);
-        for (int c = 0; c < TL_SERIES; c++)
+        for (unsigned c = 0; c < lay->ncols; c++)
             buf_printf(out, " %.9g %.9g", (double)p->sum[c], (double)p->w[c]);
         buf_puts(out, "\n");
     }
@@ -248,13 +254,14 @@ bool tl_parse_head(struct cursor *c, struct acct_timeline *t, unsigned *npoints)
     return tl_reserve(t, n);
 }
 
-bool tl_parse_point(struct cursor *c, struct acct_timeline *t)
+bool tl_parse_point(struct cursor *c, struct acct_timeline *t, const struct tl_layout *lay)
 {
-    if (t->n >= t->cap)
+    if (t->n >= t->cap || lay->ncols > TL_SERIES)
         return false;
     struct tl_point p;
+    memset(&p, 0, sizeof p);
     double v[2 + 2 * TL_SERIES];
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    for (size_t i = 0; i < 2 + 2 * lay->ncols; i++) {
         if (!next_num(c, &v[i]))
             return false;
     }
@@ -265,7 +272,7 @@ bool tl_parse_point(struct cursor *c, struct acct_timeline *t)
     p.end = (float)v[1];
     if (!cur_eof(c) || p.end < p.start || (t->n && p.start < t->p[t->n - 1].end))
         return false;
-    for (int k = 0; k < TL_SERIES; k++) {
+    for (unsigned k = 0; k < lay->ncols; k++) {
         p.sum[k] = (float)v[2 + 2 * k];
         p.w[k] = (float)v[3 + 2 * k];
     }

@@ -22,7 +22,10 @@
 #include "common/buf.h"
 #include "common/strparse.h"
 
+/* A timeline holds up to TL_SERIES columns; which ones, their names and their precision are its
+ * layout's (a GPU record's six, a job's CPU timeline's two). */
 enum tl_col { TL_UTIL, TL_POWER, TL_MEM, TL_SM, TL_CLOCK, TL_THROTTLE, TL_SERIES };
+enum tl_cpu_col { TL_CPU_CORES, TL_CPU_MEM, TL_CPU_SERIES };
 
 #define TL_RES_S 5.0          /* seconds per dense point */
 #define TL_HEAD_S 120.0       /* the first 2 minutes stay dense */
@@ -31,8 +34,15 @@ enum tl_col { TL_UTIL, TL_POWER, TL_MEM, TL_SM, TL_CLOCK, TL_THROTTLE, TL_SERIES
 #define TL_MID_POINTS 52
 #define TL_MAX_POINTS (TL_HEAD_POINTS + TL_MID_POINTS + TL_TAIL_POINTS)
 
-/* The columns' names in the record and the summary, in enum tl_col order. */
-#define TL_COLS_JSON "[\"util\",\"power\",\"mem\",\"sm\",\"clock\",\"throttle\"]"
+/* The columns of a kind of timeline: their names in the record and the summary (a JSON array, in enum
+ * order) and the decimals each is written with. */
+struct tl_layout {
+    unsigned ncols;
+    const char *cols_json;
+    unsigned char decimals[TL_SERIES];
+};
+extern const struct tl_layout tl_gpu_layout; /* util %, power W, mem GiB, sm %, clock MHz, throttle % */
+extern const struct tl_layout tl_cpu_layout; /* cpu cores, mem GiB */
 
 struct tl_point {
     float start, end;         /* offsets from t0, seconds */
@@ -50,7 +60,7 @@ struct acct_timeline {
     struct tl_point *p;       /* owned (tl_free); cap points */
 };
 
-/* One interval's means: v[c] valid when bit c of `valid` is set (units: %, W, GiB, %, MHz, %). */
+/* One interval's means: v[c] valid when bit c of `valid` is set (in the layout's units). */
 struct tl_values {
     double v[TL_SERIES];
     unsigned valid;
@@ -67,15 +77,15 @@ void tl_trim(struct acct_timeline *t);
  * follow the previous one (a gap, a restart) is placed by the wall clock, never before the last point. */
 void tl_add(struct acct_timeline *t, double mono, double wall, double dt, const struct tl_values *v);
 
-/* Writes `"tl":{...}` (the record's and the summary's format, docs/accounting.md); nothing if empty. */
-void tl_json(const struct acct_timeline *t, struct buf *out);
+/* Writes `,"<key>":{...}` (the record's and the summary's format, docs/accounting.md); nothing if empty. */
+void tl_json(const struct acct_timeline *t, const struct tl_layout *lay, const char *key, struct buf *out);
 
-/* State file: "tl <t0> <mid_w> <nhead> <nmid> <n>" then n lines "p <start> <end> (<sum> <w>) x 6". */
-void tl_format(const struct acct_timeline *t, struct buf *out);
+/* State file: "tl <t0> <mid_w> <nhead> <nmid> <n>" then n lines "p <start> <end> (<sum> <w>) x ncols". */
+void tl_format(const struct acct_timeline *t, const struct tl_layout *lay, struct buf *out);
 /* Parses the "tl" line (after its keyword) then each "p" line (after its keyword); false: malformed.
  * tl_check after the last point: counts and order consistent. */
 bool tl_parse_head(struct cursor *c, struct acct_timeline *t, unsigned *npoints);
-bool tl_parse_point(struct cursor *c, struct acct_timeline *t);
+bool tl_parse_point(struct cursor *c, struct acct_timeline *t, const struct tl_layout *lay);
 bool tl_check(const struct acct_timeline *t, unsigned npoints);
 
 #endif

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "collectors/cgroup_parse.h"
+#include "collectors/cgroup_readings.h"
 #include "collectors/collector.h"
 #include "common/array.h"
 #include "common/log.h"
@@ -41,6 +42,9 @@
 #ifndef TMPFS_MAGIC
 #define TMPFS_MAGIC 0x01021994
 #endif
+
+/* Who reads each job's figures after a complete walk (cgroup_readings.h). */
+static const struct cgroup_readings_consumer *const consumers[] = {&cgroup_accounting};
 
 /* v1 controller trees we read, in the order of struct cg_dirset; v2 has one tree, in fd[0]. */
 enum { V1_CPUACCT, V1_MEMORY, V1_CPUSET, CG_CTRL_MAX };
@@ -142,6 +146,10 @@ struct uid_memos {
 };
 
 struct cg_state {
+    const struct exporter_config *cfg;
+    double interval_s;   /* this collector's interval, for the consumers' gap rule */
+    struct cgroup_job_reading *jobs; /* the job-level entries handed to the consumers */
+    size_t capjobs;
     char *root;          /* --path.cgroupfs */
     char *procfs;        /* --path.procfs */
     int forced_version;  /* --collector.cgroup.version, 0 = detect */
@@ -845,6 +853,28 @@ static void walk_v2(struct cg_state *s, int rootfd)
 
 /* --- the collector --- */
 
+/* Hands every job-level entry (step and task "") to the enabled consumers, after a complete walk only:
+ * a failed one would make the jobs it missed look ended. */
+static void consume_all(struct cg_state *s)
+{
+    size_t n = 0;
+    struct cgroup_job_reading *jobs = array_grow(s->jobs, &s->capjobs, s->nent ? s->nent : 1, sizeof *jobs, 64);
+    if (!jobs)
+        return;
+    s->jobs = jobs;
+    for (size_t i = 0; i < s->nent; i++) {
+        const char *jobid = entry_key(s, &s->ent[i]);
+        const char *step = jobid + strlen(jobid) + 1;
+        if (step[0] == '\0' && step[1] == '\0')
+            jobs[n++] = (struct cgroup_job_reading){jobid, &s->ent[i].st};
+    }
+    struct cgroup_readings in = {s->cfg, jobs, n, mono_now(), wall_now(), s->interval_s};
+    for (size_t i = 0; i < sizeof consumers / sizeof consumers[0]; i++) {
+        if (consumers[i]->enabled(s->cfg))
+            consumers[i]->consume(&in);
+    }
+}
+
 /* v2 when the root is a cgroup2 mount or (fixture trees) holds cgroup.controllers; else v1, which
  * includes the hybrid layout whose v2 part is only the empty `unified` mount. */
 static int detect_version(int rootfd)
@@ -866,6 +896,7 @@ static void cg_shutdown(void *state)
     free(s->memo.v);
     free(s->memo_next.v);
     free(s->ent);
+    free(s->jobs);
     free(s->slots);
     buf_free(&s->keys);
     free(s->root);
@@ -889,6 +920,9 @@ static enum jt_err cg_init(const struct exporter_config *cfg, void **state)
     s->forced_version = cfg->cgroup_version;
     s->steps = cfg->cgroup_steps;
     s->procfd = -1;
+    s->cfg = cfg;
+    int idx = collector_find("cgroup");
+    s->interval_s = idx >= 0 ? config_interval(cfg, (size_t)idx) : 10.0;
     if (!s->root || !s->procfs) {
         cg_shutdown(s);
         return JT_ERR_NOMEM;
@@ -942,6 +976,8 @@ static enum jt_err cg_collect(void *state, struct expo *w)
                      (unsigned long long)s->rd.read_errors);
         s->read_errors_logged = s->rd.read_errors;
     }
+    if (s->err == JT_OK)
+        consume_all(s);
     expo_sample_u64(expo_family(w, "jobtel_cgroup_parse_errors_total", METRIC_COUNTER,
                                 "Cgroup files skipped because their content was not in the expected format."),
                     NULL, s->rd.parse_errors);

@@ -5,7 +5,8 @@
  * as before; the exact figures go under one extra top-level key, "jobtel":
  *   {"v": 1, "gpu_util_exact": %, "energy_j": J, "sm_active": %,
  *    "nodes": {NODE: {GPU: {"alloc": s, "busy": s, "energy": J, "sm": s, "mem_peak": bytes,
- *                            "xids": n, "throttle": s, "tl": {"t0": s, "cols": [...], "pts": [...]}}}}}
+ *                            "xids": n, "throttle": s, "tl": {"t0": s, "cols": [...], "pts": [...]}},
+ *                      "cpu_tl": {"t0": s, "cols": ["cpu", "mem"], "pts": [...]}}}}
  * (the timeline's format: docs/accounting.md)
  * (a figure a node did not measure is absent, never 0). The files are hostile input: each is opened
  * without following symlinks and without blocking, must be a regular file of at most 1 MiB, valid JSON
@@ -27,7 +28,7 @@
 
 #define RECORD_FILE_MAX (1u << 20)
 #define RECORD_FILES_MAX 4096
-#define TL_NCOLS 6
+#define TL_MAX_COLS 6
 #define TL_MAX_PTS 512           /* a daemon writes at most 100 */
 #define TL_MAX_OFFSET 100000000  /* seconds: three years */
 #define TL_THIN_MIN 1            /* records_thin leaves a timeline of one point as it is */
@@ -44,28 +45,37 @@ static bool num(const json_t *o, const char *key, double *v)
 
 /* ---- timelines ------------------------------------------------------------------------------------ */
 
-static const char *const tl_cols[TL_NCOLS] = {"util", "power", "mem", "sm", "clock", "throttle"};
+/* The columns of a kind of timeline and the decimals each is stored with (as the daemon writes them). */
+struct tl_kind {
+    size_t ncols;
+    const char *cols[TL_MAX_COLS];
+    int decimals[TL_MAX_COLS];
+};
+static const struct tl_kind tl_gpu = {6, {"util", "power", "mem", "sm", "clock", "throttle"}, {0, 0, 1, 0, 0, 0}};
+static const struct tl_kind tl_cpu = {2, {"cpu", "mem"}, {2, 1}};
 
-/* A column's value as the summary stores it: memory in GiB with one decimal, the others whole. */
-static json_t *tl_value(size_t col, double v)
+/* A column's value as the summary stores it: GPU memory in GiB with one decimal, the CPU's cores with two,
+ * the others whole. */
+static json_t *tl_value(const struct tl_kind *k, size_t col, double v)
 {
-    if (col == 2)
-        return json_real(round(v * 10) / 10);
-    return json_integer((json_int_t)llround(v));
+    if (k->decimals[col] == 0)
+        return json_integer((json_int_t)llround(v));
+    double scale = k->decimals[col] == 1 ? 10 : 100;
+    return json_real(round(v * scale) / scale);
 }
 
-/* The node's "tl", checked and rebuilt (hostile input: only the documented shape goes through), or
- * NULL when it is malformed. */
-static json_t *tl_clean(const json_t *tl)
+/* A GPU's "tl" or the node's "cpu_tl", checked and rebuilt (hostile input: only the documented shape goes
+ * through), or NULL when it is malformed. */
+static json_t *tl_clean(const json_t *tl, const struct tl_kind *k)
 {
     const json_t *t0 = json_object_get(tl, "t0"), *cols = json_object_get(tl, "cols"), *pts = json_object_get(tl, "pts");
     if (!json_is_integer(t0) || json_integer_value(t0) <= 0 || json_integer_value(t0) > ((json_int_t)1 << 40) ||
-        !json_is_array(cols) || json_array_size(cols) != TL_NCOLS || !json_is_array(pts) ||
+        !json_is_array(cols) || json_array_size(cols) != k->ncols || !json_is_array(pts) ||
         json_array_size(pts) > TL_MAX_PTS)
         return NULL;
-    for (size_t c = 0; c < TL_NCOLS; c++) {
+    for (size_t c = 0; c < k->ncols; c++) {
         const json_t *name = json_array_get(cols, c);
-        if (!json_is_string(name) || strcmp(json_string_value(name), tl_cols[c]) != 0)
+        if (!json_is_string(name) || strcmp(json_string_value(name), k->cols[c]) != 0)
             return NULL;
     }
     json_t *out = json_array();
@@ -74,14 +84,14 @@ static json_t *tl_clean(const json_t *tl)
     const json_t *p;
     json_array_foreach(pts, i, p) {
         const json_t *off = json_array_get(p, 0), *dur = json_array_get(p, 1);
-        if (!json_is_array(p) || json_array_size(p) != 2 + TL_NCOLS || !json_is_integer(off) || !json_is_integer(dur) ||
+        if (!json_is_array(p) || json_array_size(p) != 2 + k->ncols || !json_is_integer(off) || !json_is_integer(dur) ||
             json_integer_value(off) < prev_end || json_integer_value(dur) < 0 ||
             json_integer_value(off) > TL_MAX_OFFSET || json_integer_value(dur) > TL_MAX_OFFSET)
             goto bad;
         prev_end = json_integer_value(off) + json_integer_value(dur);
         json_t *q = json_pack("[II]", json_integer_value(off), json_integer_value(dur));
         json_array_append_new(out, q);
-        for (size_t c = 0; c < TL_NCOLS; c++) {
+        for (size_t c = 0; c < k->ncols; c++) {
             const json_t *v = json_array_get(p, 2 + c);
             double d;
             if (json_is_null(v)) {
@@ -90,7 +100,7 @@ static json_t *tl_clean(const json_t *tl)
             }
             if (!json_is_number(v) || !isfinite(d = json_number_value(v)) || d < 0 || d > 1e7)
                 goto bad;
-            json_array_append_new(q, tl_value(c, d));
+            json_array_append_new(q, tl_value(k, c, d));
         }
     }
     return json_pack("{s:I, s:O, s:o}", "t0", json_integer_value(t0), "cols", cols, "pts", out);
@@ -100,14 +110,14 @@ bad:
 }
 
 /* Merges points i and i+1 of `pts` (duration-weighted means of the non-null values). */
-static void tl_merge_pair(json_t *pts, size_t i)
+static void tl_merge_pair(json_t *pts, size_t i, const struct tl_kind *k)
 {
     json_t *a = json_array_get(pts, i), *b = json_array_get(pts, i + 1);
     json_int_t off = json_integer_value(json_array_get(a, 0));
     double da = (double)json_integer_value(json_array_get(a, 1)), db = (double)json_integer_value(json_array_get(b, 1));
     json_int_t end = json_integer_value(json_array_get(b, 0)) + json_integer_value(json_array_get(b, 1));
     json_t *m = json_pack("[II]", off, end - off);
-    for (size_t c = 0; c < TL_NCOLS; c++) {
+    for (size_t c = 0; c < k->ncols; c++) {
         const json_t *va = json_array_get(a, 2 + c), *vb = json_array_get(b, 2 + c);
         double s = 0, w = 0, n = 0, plain = 0;
         if (json_is_number(va)) {
@@ -125,7 +135,7 @@ static void tl_merge_pair(json_t *pts, size_t i)
         if (n == 0)
             json_array_append_new(m, json_null());
         else
-            json_array_append_new(m, tl_value(c, w > 0 ? s / w : plain / n));
+            json_array_append_new(m, tl_value(k, c, w > 0 ? s / w : plain / n));
     }
     json_array_set_new(pts, i, m);
     json_array_remove(pts, i + 1);
@@ -139,7 +149,10 @@ bool records_thin(json_t *summary)
     bool thinned = false, any = false;
     json_object_foreach(nodes, nk, node) {
         json_object_foreach(node, gk, gpu) {
-            json_t *pts = json_object_get(json_object_get(gpu, "tl"), "pts");
+            /* the node's CPU timeline is thinned like its GPUs' */
+            bool cpu = strcmp(gk, "cpu_tl") == 0;
+            const struct tl_kind *k = cpu ? &tl_cpu : &tl_gpu;
+            json_t *pts = json_object_get(cpu ? gpu : json_object_get(gpu, "tl"), "pts");
             if (!pts)
                 continue;
             any = true;
@@ -150,7 +163,7 @@ bool records_thin(json_t *summary)
              * minutes) stay while the middle has points to merge. */
             size_t keep = n >= 2 * TL_THIN_KEEP + 4 ? TL_THIN_KEEP : 0;
             for (size_t i = keep; i + 1 < json_array_size(pts) - keep; i++)
-                tl_merge_pair(pts, i);
+                tl_merge_pair(pts, i, k);
             thinned = true;
         }
     }
@@ -158,6 +171,7 @@ bool records_thin(json_t *summary)
         return thinned;
     /* Every timeline is down to a handful of points and the summary is still too large: no timelines. */
     json_object_foreach(nodes, nk, node) {
+        json_object_del(node, "cpu_tl");
         json_object_foreach(node, gk, gpu) {
             json_object_del(gpu, "tl");
         }
@@ -232,13 +246,21 @@ static bool fold_one(const json_t *rec, const char *jobid, json_t *node, struct 
             json_object_set_new(o, "throttle", json_real(v));
         const json_t *tl = json_object_get(g, "tl");
         if (tl) {
-            json_t *clean = tl_clean(tl);
+            json_t *clean = tl_clean(tl, &tl_gpu);
             if (clean)
                 json_object_set_new(o, "tl", clean);
             else
                 log_warn("job %s: GPU %s: malformed timeline left out (the totals are kept)", jobid, key);
         }
         json_object_set_new(node, key, o);
+    }
+    const json_t *ctl = json_object_get(rec, "cpu_tl");
+    if (ctl) {
+        json_t *clean = tl_clean(ctl, &tl_cpu);
+        if (clean)
+            json_object_set_new(node, "cpu_tl", clean);
+        else
+            log_warn("job %s: malformed CPU timeline left out", jobid);
     }
     return true;
 }

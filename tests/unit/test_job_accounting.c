@@ -411,7 +411,7 @@ static void test_hostile_state_files(void **state)
     expect_refused(JT_ERR_UNSAFE);
     rmdir(p);
     /* wrong version, malformed numbers, negative totals, truncated, too many records */
-    write_state("jobtel-job-accounting 3\nend\n");
+    write_state("jobtel-job-accounting 4\nend\n");
     expect_refused(JT_ERR_PARSE);
     write_state("jobtel-job-accounting 0\nend\n");
     expect_refused(JT_ERR_PARSE);
