@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "accounting/job_accounting.h"
 #include "collectors/collector.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -905,6 +907,45 @@ static void test_job_under_two_scopes_is_summed(void **state)
     remove_tree(root, NULL);
 }
 
+/* The collector hands each job's figures to the accounting's CPU timelines (cgroup_readings.h): the
+ * points' integral is the CPU seconds' delta of the job cgroup's cpu.stat between two collections,
+ * whatever time passed between them, and the memory is the job's anon (RSS). A job gone from the tree
+ * has ended. */
+static void test_feeds_cpu_timeline(void **state)
+{
+    (void)state;
+    char root[64];
+    fmt(root, sizeof root, "/tmp/jt_cgtl_XXXXXX");
+    assert_non_null(mkdtemp(root));
+    put_file(root, "cgroup.controllers", "cpu memory\n");
+    put_job(root, "slurmstepd.scope", "job_5", "usage_usec 3000000\nuser_usec 2000000\nsystem_usec 1000000\n",
+            "4096\n");
+    struct run r;
+    run_init(&r, root, "/nonexistent", 0);
+    r.cfg.acct = job_acct_new(NULL, 5, 3600, 16);
+    assert_non_null(r.cfg.acct);
+    assert_int_equal(run_collect(&r), JT_OK);
+    assert_int_equal(r.cfg.acct->ncpu, 1);
+    assert_int_equal(r.cfg.acct->cpu[0].tl.n, 0); /* the first reading is a baseline */
+    put_job(root, "slurmstepd.scope", "job_5", "usage_usec 5500000\nuser_usec 4000000\nsystem_usec 1500000\n",
+            "4096\n");
+    assert_int_equal(run_collect(&r), JT_OK);
+    const struct acct_cpu_record *c = &r.cfg.acct->cpu[0];
+    assert_string_equal(c->jobid, "5");
+    assert_int_equal(c->tl.n, 1);
+    assert_true(fabs((double)c->tl.p[0].sum[TL_CPU_CORES] - 2.5) < 1e-5);
+    assert_true(fabs((double)(c->tl.p[0].sum[TL_CPU_MEM] / c->tl.p[0].w[TL_CPU_MEM]) - 1000 / 1073741824.0) < 1e-9);
+    assert_false(c->ended);
+    char d[512];
+    fmt(d, sizeof d, "%s/system.slice/slurmstepd.scope", root);
+    remove_tree(d, NULL);
+    assert_int_equal(run_collect(&r), JT_OK);
+    assert_true(r.cfg.acct->cpu[0].ended);
+    job_acct_free(r.cfg.acct);
+    run_free(&r);
+    remove_tree(root, NULL);
+}
+
 /* --- driver for the live test and the benchmark --- */
 
 static int drive(int argc, char **argv)
@@ -982,6 +1023,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_peaks_from_the_kernel),
         cmocka_unit_test(test_fifo_never_blocks),
         cmocka_unit_test(test_job_under_two_scopes_is_summed),
+        cmocka_unit_test(test_feeds_cpu_timeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -467,6 +467,172 @@ static void test_job_record_json(void **state)
     job_acct_free(a);
 }
 
+/* ---- the jobs' CPU timelines ---------------------------------------------------------------------- */
+
+static struct acct_cpu_record *cpu_rec(struct job_acct *a, const char *job)
+{
+    for (size_t i = 0; i < a->ncpu; i++) {
+        if (strcmp(a->cpu[i].jobid, job) == 0)
+            return &a->cpu[i];
+    }
+    return NULL;
+}
+
+/* One cgroup collection at scripted time t (unix 1.7e9 + t) finding the jobs in s[0..n). */
+static void cpu_collect(struct job_acct *a, double t, const struct acct_cpu_sample *s, size_t n)
+{
+    job_acct_cpu(a, s, n, t, 1.7e9 + t, 30);
+}
+
+/* A CPU-only job over 10 s collections with jitter: every point is one interval whose cores are the CPU
+ * seconds' delta over its length and whose memory is the reading at its end; the counter going back
+ * (recreated cgroup) leaves that interval's cores null; a gap is no point; the job's end trims the
+ * timeline, and its record (no GPU) carries "cpu_tl" in the documented units. */
+static void test_cpu_timeline(void **state)
+{
+    (void)state;
+    struct job_acct *a = job_acct_new(dir, 5, 3600, 8);
+    uint64_t seed = 0x5eed;
+    double t = 100, cpu = 12.5; /* the job had used 12.5 CPU s before the daemon first saw it */
+    struct acct_cpu_sample s = {.jobid = "77", .has_cpu = true, .has_mem = true, .cpu_s = cpu, .mem_bytes = 0};
+    cpu_collect(a, t, &s, 1); /* a baseline only */
+    struct acct_cpu_record *r = cpu_rec(a, "77");
+    assert_non_null(r);
+    assert_int_equal(r->tl.n, 0);
+    double cores[20], mem[20], total = 0;
+    for (int k = 0; k < 20; k++) {
+        double dt = jitter(&seed, 9, 11);
+        cores[k] = k < 6 ? 2.0 : 0.25 + 0.01 * k;
+        mem[k] = (1.0 + 0.5 * k) * 1073741824.0;
+        t += dt;
+        cpu += cores[k] * dt;
+        total += cores[k] * dt;
+        s.cpu_s = cpu;
+        s.mem_bytes = mem[k];
+        cpu_collect(a, t, &s, 1);
+    }
+    r = cpu_rec(a, "77");
+    assert_int_equal(r->tl.n, 20);
+    double sum = 0;
+    for (int k = 0; k < 20; k++) {
+        const struct tl_point *p = &r->tl.p[k];
+        assert_true(fabs(p->sum[TL_CPU_CORES] / p->w[TL_CPU_CORES] - cores[k]) < 1e-4);
+        assert_true(fabs(p->sum[TL_CPU_MEM] / p->w[TL_CPU_MEM] - mem[k] / 1073741824.0) < 1e-4);
+        sum += p->sum[TL_CPU_CORES];
+    }
+    /* the points' integral is the counter's own delta over the intervals seen */
+    assert_true(fabs(sum - total) < 1e-3);
+    /* the counter went back: memory still drawn, cores unknown (null), never negative */
+    t += 10;
+    s.cpu_s = 1;
+    cpu_collect(a, t, &s, 1);
+    r = cpu_rec(a, "77");
+    assert_int_equal(r->tl.n, 21);
+    assert_true(r->tl.p[20].w[TL_CPU_CORES] == 0 && r->tl.p[20].w[TL_CPU_MEM] > 0);
+    /* a gap longer than the limit: no point for it */
+    t += 100;
+    s.cpu_s = 5;
+    cpu_collect(a, t, &s, 1);
+    assert_int_equal(cpu_rec(a, "77")->tl.n, 21);
+    /* the job ends: it is kept (ended) for the epilog, its points trimmed */
+    t += 10;
+    cpu_collect(a, t, NULL, 0);
+    r = cpu_rec(a, "77");
+    assert_true(r->ended);
+    assert_int_equal(r->tl.cap, r->tl.n);
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    assert_int_equal(job_acct_job_json(a, "77", &b), JT_OK);
+    assert_non_null(strstr(b.data, "\"gpus\":[],\"cpu_tl\":{\"t0\":1700000100,\"cols\":[\"cpu\",\"mem\"],\"pts\":[[0,"));
+    char want[64];
+    snprintf(want, sizeof want, ",2.00,1.0],[");
+    assert_non_null(strstr(b.data, want));
+    assert_non_null(strstr(b.data, ",null,10.5]]}}"));
+    /* persisted: the timeline comes back exactly after a restart */
+    assert_int_equal(job_acct_save(a), JT_OK);
+    struct buf before;
+    buf_init(&before, 1 << 16);
+    buf_append(&before, b.data, b.len);
+    job_acct_free(a);
+    a = job_acct_new(dir, 5, 3600, 8);
+    assert_int_equal(job_acct_load(a), JT_OK);
+    buf_reset(&b);
+    assert_int_equal(job_acct_job_json(a, "77", &b), JT_OK);
+    assert_string_equal(b.data, before.data);
+    assert_true(cpu_rec(a, "77")->ended);
+    /* unknown job: not found; a job whose cgroup was seen once has no point yet: not found either */
+    s.jobid = "78";
+    cpu_collect(a, t + 10, &s, 1);
+    buf_reset(&b);
+    assert_int_equal(job_acct_job_json(a, "78", &b), JT_ERR_NOT_FOUND);
+    /* retention: the ended job goes retention_s after it was last seen */
+    cpu_collect(a, t + 3700, &s, 1);
+    assert_null(cpu_rec(a, "77"));
+    buf_free(&before);
+    buf_free(&b);
+    job_acct_free(a);
+    char p[256];
+    state_file(p, sizeof p, "");
+    unlink(p);
+}
+
+/* Bounded: max_records CPU timelines; a new job evicts the ended job seen longest ago, and is dropped
+ * (counted) when every slot holds a live job. */
+static void test_cpu_timeline_bounded(void **state)
+{
+    (void)state;
+    struct job_acct *a = job_acct_new(NULL, 5, 3600, 2);
+    struct acct_cpu_sample s[3] = {{.jobid = "1", .has_cpu = true}, {.jobid = "2", .has_cpu = true},
+                                   {.jobid = "3", .has_cpu = true}};
+    cpu_collect(a, 0, s, 3);
+    assert_int_equal(a->ncpu, 2);
+    assert_int_equal(a->dropped, 1);
+    cpu_collect(a, 10, &s[1], 1); /* job 1 ended */
+    cpu_collect(a, 20, &s[1], 2); /* job 3 takes its slot */
+    assert_int_equal(a->ncpu, 2);
+    assert_int_equal(a->evicted, 1);
+    assert_null(cpu_rec(a, "1"));
+    assert_non_null(cpu_rec(a, "3"));
+    job_acct_free(a);
+}
+
+/* Hostile CPU lines in a state file: refused whole, like any other malformed state. */
+static void test_cpu_state_hostile(void **state)
+{
+    (void)state;
+    /* a CPU line in a version that has none */
+    write_state("jobtel-job-accounting 2\ncpu 5 0 1 2\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    /* a point with the GPU's six columns under a CPU timeline */
+    write_state("jobtel-job-accounting 3\ncpu 5 0 1 2\ntl 1700000000 5 1 0 1\n"
+                "p 0 5 1 5 1 5 1 5 1 5 1 5 1 5\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    /* a GPU record after the CPU ones, a duplicate job, a negative time, junk after the fields */
+    write_state("jobtel-job-accounting 3\ncpu 5 0 1 2\n1 0 - 3 0 1 2 0 0 5 0 7 0 1 2\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    write_state("jobtel-job-accounting 3\ncpu 5 0 1 2\ncpu 5 0 1 2\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    write_state("jobtel-job-accounting 3\ncpu 5 0 -1 2\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    write_state("jobtel-job-accounting 3\ncpu 5 2 1 2\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    write_state("jobtel-job-accounting 3\ncpu 5 0 1 2 x\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    /* a good one loads */
+    write_state("jobtel-job-accounting 3\n1 0 - 3 0 1 2 0 0 5 0 7 0 1 2\ncpu 5 1 1 2\ntl 1700000000 5 1 0 1\n"
+                "p 0 5 10 5 20 5\nend\n");
+    struct job_acct *a = job_acct_new(dir, 5, 1e12, 4);
+    assert_int_equal(job_acct_load(a), JT_OK);
+    assert_int_equal(a->n, 1);
+    assert_int_equal(a->ncpu, 1);
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    assert_int_equal(job_acct_job_json(a, "5", &b), JT_OK);
+    assert_non_null(strstr(b.data, "\"cpu_tl\":{\"t0\":1700000000,\"cols\":[\"cpu\",\"mem\"],\"pts\":[[0,5,2.00,4.0]]}"));
+    buf_free(&b);
+    job_acct_free(a);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/jt_acct_XXXXXX");
@@ -482,6 +648,9 @@ int main(void)
         cmocka_unit_test(test_restart_continues_without_double_counting),
         cmocka_unit_test(test_hostile_state_files),
         cmocka_unit_test(test_job_record_json),
+        cmocka_unit_test(test_cpu_timeline),
+        cmocka_unit_test(test_cpu_timeline_bounded),
+        cmocka_unit_test(test_cpu_state_hostile),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];

@@ -129,6 +129,54 @@ static void test_fold_timeline(void **state)
     json_decref(summary);
 }
 
+/* The node's CPU timeline: a CPU-only job's record (no GPU) folds into "cpu_tl" on the node object, checked
+ * like the GPUs' (rebuilt, cores with two decimals, memory with one), thinned and dropped with them. */
+static void test_fold_cpu_timeline(void **state)
+{
+    (void)state;
+    char p[128];
+    snprintf(p, sizeof p, "%s/89", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    put_in("89", "n1.json",
+           "{\"version\":1,\"jobid\":\"89\",\"gpus\":[],\"cpu_tl\":{\"t0\":1700000000,\"cols\":[\"cpu\",\"mem\"],"
+           "\"pts\":[[0,10,1.504,2.04],[10,10,null,2.0],[20,30,0.25,null]],\"extra\":1}}\n");
+    /* GPU columns where the CPU's belong, a negative value, overlapping points: no CPU timeline */
+    put_in("89", "n2.json",
+           "{\"version\":1,\"jobid\":\"89\",\"gpus\":[],\"cpu_tl\":{\"t0\":1700000000,\"cols\":[\"util\",\"mem\"],"
+           "\"pts\":[[0,10,1,2]]}}\n");
+    put_in("89", "n3.json",
+           "{\"version\":1,\"jobid\":\"89\",\"gpus\":[],\"cpu_tl\":{\"t0\":1700000000,\"cols\":[\"cpu\",\"mem\"],"
+           "\"pts\":[[0,10,-1,2]]}}\n");
+    put_in("89", "n4.json",
+           "{\"version\":1,\"jobid\":\"89\",\"gpus\":[],\"cpu_tl\":{\"t0\":1700000000,\"cols\":[\"cpu\",\"mem\"],"
+           "\"pts\":[[0,10,1,2],[5,10,1,2]]}}\n");
+    json_t *summary = json_pack("{s:{s:{}}}", "nodes", "n1");
+    struct records_sum sum;
+    assert_int_equal(records_fold(dir, "89", summary, &sum), 4);
+    const json_t *nodes = json_object_get(json_object_get(summary, "jobtel"), "nodes");
+    const json_t *node = json_object_get(nodes, "n1");
+    char *dump = json_dumps(json_object_get(node, "cpu_tl"), JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    assert_string_equal(dump, "{\"t0\":1700000000,\"cols\":[\"cpu\",\"mem\"],\"pts\":[[0,10,1.5,2.0],[10,10,null,2.0],"
+                              "[20,30,0.25,null]]}");
+    free(dump);
+    assert_int_equal(json_object_size(node), 1);
+    for (int n = 2; n <= 4; n++) {
+        char k[4];
+        snprintf(k, sizeof k, "n%d", n);
+        assert_non_null(json_object_get(nodes, k));
+        assert_null(json_object_get(json_object_get(nodes, k), "cpu_tl"));
+    }
+    /* thinning: pairwise, duration-weighted (1.5 x 10 s and nothing: 1.5; memory 2.0 and 2.0) */
+    assert_true(records_thin(summary));
+    dump = json_dumps(json_object_get(json_object_get(node, "cpu_tl"), "pts"), JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    assert_string_equal(dump, "[[0,20,1.5,2.0],[20,30,0.25,null]]");
+    free(dump);
+    assert_true(records_thin(summary));
+    assert_true(records_thin(summary)); /* one point left everywhere: the timelines go */
+    assert_null(json_object_get(node, "cpu_tl"));
+    json_decref(summary);
+}
+
 static void *late_writer(void *arg)
 {
     (void)arg;
@@ -163,6 +211,7 @@ int main(void)
     if (!mkdtemp(dir))
         return 1;
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_fold_timeline),
+                                       cmocka_unit_test(test_fold_cpu_timeline),
                                        cmocka_unit_test(test_wait_for_records)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];
