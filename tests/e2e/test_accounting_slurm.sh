@@ -10,9 +10,11 @@
 #    independently of jobtel, holds Princeton's keys and the "jobtel" key, whose exact utilization and
 #    energy match the scenario's integrals over the job's recorded span (2 pp, 1 %), and whose per-GPU
 #    timelines are in time order with every point's values within what the scenario gave over that
-#    point's span (exactly the constant values on GPU 1).
+#    point's span (exactly the constant values on GPU 1). The node's CPU timeline ("cpu_tl", fed by the
+#    cgroup collector) integrates to the job cgroup's own CPU counter (cpuacct) over a burst of CPU the
+#    job spends between two reads of that counter, the job idle around them.
 # 3. Prometheus stopped: `jobstats JOBID` prints the exact section from the stored summary, and
-#    `jobstats --timeline JOBID` draws the stored timelines.
+#    `jobstats --timeline JOBID` draws the stored timelines, the CPU row included.
 #
 # test_jobstats_slurm.sh covers the Princeton summary path (spool, retry, report equality); this one adds
 # the node records, which make the stored report differ from a live one by design.
@@ -71,7 +73,8 @@ SLURM_ACCOUNTING=1 SLURM_CGROUP=1 SLURM_EPILOG_CTLD="$T/epilog_ctld.sh" slurm_up
 pass "Slurm with slurmdbd, node epilog with job-record, EpilogSlurmctld with --records-dir"
 
 FAKE_NVML_SCENARIO="$T/scenario.json" start_exporter 0 --collector.gpu.nvml-library="$FAKE_NVML_LIB" \
-    --slurm.gpustat-dir="$T/gpustat" --hpc-job-mapping-dir="$T/hpc" --accounting.socket="$T/acct.sock"
+    --slurm.gpustat-dir="$T/gpustat" --hpc-job-mapping-dir="$T/hpc" --accounting.socket="$T/acct.sock" \
+    --collector.cgroup.interval=2
 mkdir -p "$T/prom"
 cat >"$T/prom/prometheus.yml" <<EOS
 global:
@@ -98,10 +101,25 @@ EOS
 wait_for 60 prom_is 'up{cluster="jobtele2e"}' 1 || fail "Prometheus never scraped the exporter"
 
 # --- the job: both GPUs until the daemon has accounted 45 s of it (two full periods of GPU 0) -------------
+# It idles (a check every 0.5 s) but for one burst of CPU between the files burn and stop, which the test
+# ends once the kernel has counted 3 s of it.
 J=$(sbatch --parsable --gres=gpu:2 -c 1 --mem=100M -t 5 -D "$T/work" -o "$T/out/%j.out" \
-    --wrap "for i in \$(seq 3000); do [ -e $T/out/release ] && break; sleep 0.1; done")
+    --wrap "for i in \$(seq 1200); do [ -e $T/out/release ] && break
+        if [ -e $T/out/burn ]; then while [ ! -e $T/out/stop ]; do :; done; rm -f $T/out/burn; fi; sleep 0.5; done")
 [ -n "$J" ] || fail "sbatch failed"
 wait_for 60 sh -c "[ \"\$(squeue -h -j $J -o %T)\" = RUNNING ]" || fail "job $J did not start"
+# The CPU burst, bracketed by the kernel's own counter of the job cgroup, read once the daemon has the job
+# (its first reading, the timeline's baseline, is then before the first read, the job idle between).
+JOBCG=/sys/fs/cgroup/cpuacct/slurm_$HOST/uid_$(id -u)/job_$J
+wait_for 60 scrape_has "$EXPORTER_PORT" "^cgroup_cpu_total_seconds\\{jobid=\"$J\",step=\"\",task=\"\"\\} " ||
+    fail "the daemon has no cgroup series of job $J"
+[ -d "$JOBCG" ] || fail "no job cgroup at $JOBCG"
+CPU0=$(cgroup_cpu_seconds "$JOBCG")
+touch "$T/out/burn"
+kernel_past() { "$PY" -c "import sys; sys.exit(0 if $(cgroup_cpu_seconds "$JOBCG") >= $1 else 1)"; }
+wait_for 120 kernel_past "$CPU0 + 3" || fail "job $J got no CPU for 2 minutes"
+touch "$T/out/stop"
+wait_for 30 sh -c "[ ! -e $T/out/burn ]" || fail "job $J did not stop its CPU burst"
 allocated() {
     local f v
     f=$(mktemp "$T/scrape.XXXXXX")
@@ -112,6 +130,16 @@ allocated() {
 wait_for 180 allocated 45 || fail "the daemon did not account 45 s of job $J: $(grep "jobid=\"$J\"" "$T"/exporter*.log | head -3)"
 # Princeton's part needs the job's GPU series in Prometheus for a few samples.
 wait_for 60 prom_is "count(nvidia_gpu_duty_cycle{jobid=\"$J\"})" 2 || fail "Prometheus does not see job $J's GPUs"
+CPU1=$(cgroup_cpu_seconds "$JOBCG")
+# a daemon reading after that read, so the timeline covers the whole burst
+cg_past() {
+    local f v
+    f=$(mktemp "$T/scrape.XXXXXX")
+    curl -sf "http://127.0.0.1:$EXPORTER_PORT/metrics" -o "$f" || return 1
+    v=$(awk -v s="cgroup_cpu_total_seconds{jobid=\"$J\",step=\"\",task=\"\"}" 'index($0, s) == 1 { print $NF }' "$f")
+    [ -n "$v" ] && "$PY" -c "import sys; sys.exit(0 if float('$v') >= $1 else 1)"
+}
+wait_for 60 cg_past "$CPU1" || fail "the daemon never read job $J's cgroup after the burst"
 touch "$T/out/release"
 wait_for 60 sh -c "[ -z \"\$(squeue -h -j $J 2>/dev/null)\" ]" || fail "job $J did not end"
 
@@ -125,7 +153,7 @@ wait_for 90 sh -c "sacct -n -X -P -j $J -o AdminComment | grep -qE '^(JS1:H4sI|j
 sacct -n -X -P -j "$J" -o AdminComment >"$T/admin_comment.txt"
 grep -q "exact accounting records of 1 node(s) folded in" "$T/epilog_ctld.log" \
     || fail "the summary was stored without the node's record: $(cat "$T/epilog_ctld.log")"
-"$PY" - "$T/admin_comment.txt" "$T/records/$J/$HOST.json" "$HOST" "$START" "$T/summary.json" <<'EOP' || fail "stored summary of job $J does not match the scenario: $(cat "$T/summary.json" 2>/dev/null)"
+"$PY" - "$T/admin_comment.txt" "$T/records/$J/$HOST.json" "$HOST" "$START" "$T/summary.json" "$CPU0" "$CPU1" <<'EOP' || fail "stored summary of job $J does not match the scenario: $(cat "$T/summary.json" 2>/dev/null)"
 import base64, gzip, json, math, sys
 comment, record_file, host, start = open(sys.argv[1]).read().strip(), sys.argv[2], sys.argv[3], float(sys.argv[4])
 # Decoded here as Princeton's tools do (JS1: base64) or as the lowercase base32 spelling reads.
@@ -143,7 +171,7 @@ assert summary["gpus"] == 2 and set(pnode["gpu_utilization"]) == {"0", "1"}, "Pr
 rec = {g["gpu"]: g for g in json.load(open(record_file))["gpus"]}
 jt = summary["jobtel"]
 node = jt["nodes"][host]
-assert set(node) == {"0", "1"}, node.keys()
+assert set(node) == {"0", "1", "cpu_tl"}, node.keys()
 
 # The scenario, in scenario time (wall - start).
 def util0(t): return 20.0 if (t % 20) < 10 else 80.0
@@ -203,6 +231,23 @@ for gpu in ("0", "1"):
     if gpu == "0":
         assert min(seen) <= 30 and max(seen) >= 70, ("the timeline does not show GPU 0's swings", sorted(seen))
     print(f"GPU {gpu}: {len(pts)} timeline points over {covered} s, utilization values {sorted(seen) if seen else 50}")
+# The CPU timeline: cores x seconds over its points is the kernel's count of the burst (the job idle
+# around it: a check every 0.5 s), within the rounding of its points (whole seconds, 0.01 core).
+cpu0, cpu1 = float(sys.argv[6]), float(sys.argv[7])
+ctl = node["cpu_tl"]
+assert ctl["cols"] == ["cpu", "mem"] and isinstance(ctl["t0"], int), ctl
+prev_end, used = 0, 0.0
+for off, dur, cores, mem in ctl["pts"]:
+    assert isinstance(off, int) and isinstance(dur, int) and off >= prev_end and dur >= 0, (off, dur)
+    assert cores is None or 0 <= cores <= 4, cores
+    assert mem is None or 0 <= mem < 1, mem
+    prev_end = off + dur
+    used += (cores or 0) * dur
+kernel = cpu1 - cpu0
+print(f"CPU timeline: {len(ctl['pts'])} points, {used:.2f} core-seconds; the job cgroup counted {kernel:.2f} s "
+      f"of CPU between the reads around the burst")
+assert 3 <= kernel and abs(used - kernel) <= 1.5 + 0.05 * kernel, ("CPU timeline vs cpuacct", used, kernel)
+assert max(p[2] or 0 for p in ctl["pts"]) >= 0.3, "the burst is not in the CPU timeline"
 with open(sys.argv[5] + ".exact", "w") as f:
     f.write(f"{jt['gpu_util_exact']:.1f} {jt['energy_j'] / 3.6e6:.3f}\n")
 EOP
@@ -222,5 +267,7 @@ pass "Prometheus stopped: jobstats $J prints the exact section ($UTIL %, $KWH kW
 cat "$T/timeline.txt"
 grep -qE "^  $HOST GPU 0 \|.*\| mean [0-9.]+ max 80\.0" "$T/timeline.txt" || fail "--timeline: no GPU 0 utilization line reaching 80 %"
 grep -qE "^  $HOST GPU 1 \|.*\| mean 50\.0 max 50\.0" "$T/timeline.txt" || fail "--timeline: GPU 1 is not at 50 %"
-pass "Prometheus stopped: jobstats --timeline $J draws the stored timelines"
+awk -v h="$HOST" '/^CPU utilization/ { c = 1; next } /^$/ { c = 0 } c && $1 == h && /\| mean [0-9.]+ max [0-9.]+$/ { ok = 1 }
+    END { exit !ok }' "$T/timeline.txt" || fail "--timeline: no CPU row for $HOST"
+pass "Prometheus stopped: jobstats --timeline $J draws the stored timelines, the CPU row included"
 stop_pid "$EXPORTER_PID"
