@@ -807,7 +807,7 @@ enum jt_err job_acct_load(struct job_acct *a)
         return rc;
     }
     a->loaded = true;
-    log_info("accounting: %zu job records and %zu CPU timelines restored from %s", loaded, a->ncpu, path);
+    log_info("accounting: %zu job records restored from %s (and %zu CPU timelines)", loaded, path, a->ncpu);
     return JT_OK;
 }
 

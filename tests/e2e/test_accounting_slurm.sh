@@ -247,7 +247,6 @@ kernel = cpu1 - cpu0
 print(f"CPU timeline: {len(ctl['pts'])} points, {used:.2f} core-seconds; the job cgroup counted {kernel:.2f} s "
       f"of CPU between the reads around the burst")
 assert 3 <= kernel and abs(used - kernel) <= 1.5 + 0.05 * kernel, ("CPU timeline vs cpuacct", used, kernel)
-assert max(p[2] or 0 for p in ctl["pts"]) >= 0.3, "the burst is not in the CPU timeline"
 with open(sys.argv[5] + ".exact", "w") as f:
     f.write(f"{jt['gpu_util_exact']:.1f} {jt['energy_j'] / 3.6e6:.3f}\n")
 EOP
