@@ -120,26 +120,21 @@ kernel_past() { "$PY" -c "import sys; sys.exit(0 if $(cgroup_cpu_seconds "$JOBCG
 wait_for 120 kernel_past "$CPU0 + 3" || fail "job $J got no CPU for 2 minutes"
 touch "$T/out/stop"
 wait_for 30 sh -c "[ ! -e $T/out/burn ]" || fail "job $J did not stop its CPU burst"
-allocated() {
+# series_at_least PREFIX MIN: the daemon's sample whose line starts with PREFIX is at least MIN (wait_for).
+series_at_least() {
     local f v
     f=$(mktemp "$T/scrape.XXXXXX")
     curl -sf "http://127.0.0.1:$EXPORTER_PORT/metrics" -o "$f" || return 1
-    v=$(awk -v s="jobtel_job_gpu_allocated_seconds_total{jobid=\"$J\",gpu=\"1\"" 'index($0, s) == 1 { print $NF }' "$f")
-    [ -n "$v" ] && "$PY" -c "import sys; sys.exit(0 if float('$v') >= $1 else 1)"
+    v=$(awk -v s="$1" 'index($0, s) == 1 { print $NF }' "$f")
+    [ -n "$v" ] && "$PY" -c "import sys; sys.exit(0 if float('$v') >= $2 else 1)"
 }
+allocated() { series_at_least "jobtel_job_gpu_allocated_seconds_total{jobid=\"$J\",gpu=\"1\"" "$1"; }
 wait_for 180 allocated 45 || fail "the daemon did not account 45 s of job $J: $(grep "jobid=\"$J\"" "$T"/exporter*.log | head -3)"
 # Princeton's part needs the job's GPU series in Prometheus for a few samples.
 wait_for 60 prom_is "count(nvidia_gpu_duty_cycle{jobid=\"$J\"})" 2 || fail "Prometheus does not see job $J's GPUs"
 CPU1=$(cgroup_cpu_seconds "$JOBCG")
 # a daemon reading after that read, so the timeline covers the whole burst
-cg_past() {
-    local f v
-    f=$(mktemp "$T/scrape.XXXXXX")
-    curl -sf "http://127.0.0.1:$EXPORTER_PORT/metrics" -o "$f" || return 1
-    v=$(awk -v s="cgroup_cpu_total_seconds{jobid=\"$J\",step=\"\",task=\"\"}" 'index($0, s) == 1 { print $NF }' "$f")
-    [ -n "$v" ] && "$PY" -c "import sys; sys.exit(0 if float('$v') >= $1 else 1)"
-}
-wait_for 60 cg_past "$CPU1" || fail "the daemon never read job $J's cgroup after the burst"
+wait_for 60 series_at_least "cgroup_cpu_total_seconds{jobid=\"$J\",step=\"\",task=\"\"}" "$CPU1" || fail "the daemon never read job $J's cgroup after the burst"
 touch "$T/out/release"
 wait_for 60 sh -c "[ -z \"\$(squeue -h -j $J 2>/dev/null)\" ]" || fail "job $J did not end"
 
