@@ -299,7 +299,7 @@ struct round {
 };
 
 /* One round of queries sent at once: Princeton's keys [k_from, k_to) and, with exact, the exact totals
- * and the GPU inventory (exact.h). *gpu_keys_done says whether the exact totals filled Princeton's GPU
+ * and the GPU inventory over the last exact_window seconds (exact.h). *gpu_keys_done says whether the exact totals filled Princeton's GPU
  * keys (so no second round is needed). */
 static enum jt_err query_round(const struct round *r, int k_from, int k_to, int64_t exact_window, bool *gpu_keys_done,
                                bool *incomplete, char *err, size_t errsz)
@@ -335,7 +335,7 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
             rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
         buf_reset(&q);
         if (rc == JT_OK)
-            rc = exact_build_inventory(r->cluster, r->job->jobid, r->range, &q);
+            rc = exact_build_inventory(r->cluster, r->job->jobid, exact_window, &q);
         if (rc == JT_OK)
             rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
     }
@@ -372,8 +372,10 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
     }
     if (rc == JT_OK && exact) {
         char why[512] = "";
+        /* Over a window shorter than the run, the inventory must list every GPU sacct gave the job. */
+        size_t want = exact_window < r->range ? r->job->gpus : 0;
         rc = exact_fold(buf_str(&b.answer[ex_at]), b.answer[ex_at].len, buf_str(&b.answer[ex_at + 1]),
-                        b.answer[ex_at + 1].len, r->root, gpu_keys_done, incomplete, why, sizeof why);
+                        b.answer[ex_at + 1].len, want, r->root, gpu_keys_done, incomplete, why, sizeof why);
         if (rc != JT_OK)
             snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, why);
         debug_line(r->debug, "exact counters: %s", *gpu_keys_done ? "every GPU, Princeton's GPU queries not needed"
@@ -436,9 +438,10 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
     int k_to = job->gpus == 0 || exact ? PQ_GPU_TOTAL_MEMORY : PQ_COUNT;
     int64_t recent = r.range < EXACT_RECENT_S ? r.range : EXACT_RECENT_S;
     rc = query_round(&r, 0, k_to, exact ? recent : 0, &done, &incomplete, err, errsz);
-    /* Some GPU without totals in the last hour while others have them: its node's counters stopped
-     * earlier (an exporter that died mid-job), so the whole run time is asked. A job with no totals at
-     * all in the last hour goes to Princeton's queries directly (a site without the accounting). */
+    /* Some GPU without totals or inventory in the last hour while others have them: its node's series
+     * stopped earlier (an exporter that died mid-job), so the whole run time is asked. A job with no
+     * totals at all in the last hour goes to Princeton's queries directly (a site without the
+     * accounting). */
     if (rc == JT_OK && exact && !done && incomplete && recent < r.range && json_object_get(root, "jobtel")) {
         debug_line(debug, "exact counters: some GPU has none in the last %llds; asking the whole run time", (long long)recent);
         rc = query_round(&r, 0, 0, r.range, &done, &incomplete, err, errsz);
