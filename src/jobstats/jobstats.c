@@ -316,12 +316,17 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
      * one is Princeton's full expression asked (a second round trip, MIG/GPM jobs only); when it finds
      * none, the `or` adds nothing at any step, so the answer is the same series with the same values. */
     bool probe = k_to > PQ_GPU_UTILIZATION && conf->fast_queries;
+    /* With fast_queries, used memory is asked as two queries without Princeton's `or`, whose larger value
+     * per series is Princeton's answer (promq_build_used_memory_part); the second is sent last. */
+    bool split = conf->fast_queries && k_from <= PQ_USED_MEMORY && PQ_USED_MEMORY < k_to;
     struct query_batch b;
     batch_init(&b);
     for (int k = k_from; k < k_to && rc == JT_OK; k++) {
         buf_reset(&q);
         if (probe && k == PQ_GPU_UTILIZATION)
             rc = promq_build_util_fast(r->cluster, r->job->jobid, r->range, &q);
+        else if (split && k == PQ_USED_MEMORY)
+            rc = promq_build_used_memory_part(0, r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
         else
             rc = promq_build_job((enum promq_key)k, r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
         if (rc == JT_OK)
@@ -345,6 +350,13 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
         if (rc == JT_OK)
             rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
     }
+    size_t mem_at = b.n;
+    if (rc == JT_OK && split) {
+        buf_reset(&q);
+        rc = promq_build_used_memory_part(1, r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
+        if (rc == JT_OK)
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+    }
     if (rc != JT_OK)
         snprintf(err, errsz, "cannot build the queries for job %s (cluster '%s', %s)", r->job->jobid, r->cluster,
                  conf->prom_url);
@@ -361,12 +373,19 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
         gpm = n > 0;
         debug_line(r->debug, "graphics_util_percent samples: %s", gpm ? "yes, full query" : "none");
     }
+    bool mem_again = false;
     for (int k = k_from; k < k_to && rc == JT_OK; k++) {
         if (gpm && k == PQ_GPU_UTILIZATION)
             continue;
         char why[512] = "";
         size_t i = (size_t)(k - k_from);
-        rc = promq_parse_answer((enum promq_key)k, buf_str(&b.answer[i]), b.answer[i].len, r->nodes, why, sizeof why);
+        if (split && k == PQ_USED_MEMORY) {
+            rc = promq_parse_used_memory_parts(buf_str(&b.answer[i]), b.answer[i].len, buf_str(&b.answer[mem_at]),
+                                               b.answer[mem_at].len, r->nodes, &mem_again, why, sizeof why);
+            debug_line(r->debug, "used memory: %s", mem_again ? "two series on one node, Princeton's query" : "two parts merged");
+        } else {
+            rc = promq_parse_answer((enum promq_key)k, buf_str(&b.answer[i]), b.answer[i].len, r->nodes, why, sizeof why);
+        }
         if (rc != JT_OK)
             snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[i].status, why);
     }
@@ -383,17 +402,23 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
                                                                                         : "none, Princeton's GPU queries");
     }
     batch_free(&b);
-    if (rc == JT_OK && gpm) {
+    /* A second round trip, rare: Princeton's full expression for a key the cheaper queries could not
+     * answer exactly (GPM series for GPU utilization, two series on one node for used memory). */
+    const enum promq_key again[2] = {PQ_GPU_UTILIZATION, PQ_USED_MEMORY};
+    const bool need[2] = {gpm, mem_again};
+    for (int a = 0; a < 2 && rc == JT_OK; a++) {
+        if (!need[a])
+            continue;
         batch_init(&b);
         buf_reset(&q);
-        rc = promq_build(PQ_GPU_UTILIZATION, r->cluster, r->job->jobid, r->range, &q);
+        rc = promq_build_job(again[a], r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
         if (rc == JT_OK)
             rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
         if (rc == JT_OK)
             rc = batch_run(&b, conf, r->debug, err, errsz);
         char why[512] = "";
         if (rc == JT_OK) {
-            rc = promq_parse_answer(PQ_GPU_UTILIZATION, buf_str(&b.answer[0]), b.answer[0].len, r->nodes, why, sizeof why);
+            rc = promq_parse_answer(again[a], buf_str(&b.answer[0]), b.answer[0].len, r->nodes, why, sizeof why);
             if (rc != JT_OK)
                 snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[0].status, why);
         }
