@@ -344,6 +344,7 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
         if (rc == JT_OK)
             rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
     }
+    size_t probe_at = b.n;
     if (rc == JT_OK && probe) {
         buf_reset(&q);
         rc = promq_build_gpm_probe(r->cluster, r->job->jobid, r->range, &q);
@@ -366,7 +367,7 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
     if (rc == JT_OK && probe) {
         char why[512] = "";
         double n = 0;
-        const struct buf *a = &b.answer[b.n - 1];
+        const struct buf *a = &b.answer[probe_at];
         rc = promq_parse_count(buf_str(a), a->len, &n, why, sizeof why);
         if (rc != JT_OK)
             snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, why);

@@ -235,6 +235,14 @@ assert u == {"0": 30, "1": 80}, u
 EOP
 "$JOBSTATS" --config "$T/jobstats.conf" -d -f -j $JOB 2>"$T/probe1.log" >/dev/null
 grep -q "graphics_util_percent samples: none" "$T/probe1.log" || fail "probe not used for job $JOB"
+# Used memory in two parts (gn1 has shmem, gn2 has not: both parts carry a figure), merged to the very
+# figures of Princeton's `(rss + shmem) or 1*rss` compared above.
+grep -q "^DEBUG: query: max_over_time((cgroup_memory_rss_bytes{[^}]*} unless cgroup_memory_shmem_bytes" "$T/probe1.log" \
+    || fail "used memory not asked in two parts: $(grep 'DEBUG: query:.*memory_rss' "$T/probe1.log")"
+if grep "^DEBUG: query:" "$T/probe1.log" | grep -q " or 1\*cgroup_memory_rss_bytes"; then
+    fail "Princeton's used-memory expression sent with fast_queries"
+fi
+grep -q "^DEBUG: used memory: two parts merged" "$T/probe1.log" || fail "used-memory parts not merged"
 "$JOBSTATS" --config "$T/jobstats.conf" -d -f -j $GPM_JOB 2>"$T/probe2.log" >/dev/null
 grep -q "graphics_util_percent samples: yes" "$T/probe2.log" || fail "probe did not find the GPM series of job $GPM_JOB"
 pass "fast query set: the same figures as Princeton's queries (plain GPUs and a MIG slice with GPM)"
@@ -246,7 +254,7 @@ pass "fast query set: the same figures as Princeton's queries (plain GPUs and a 
 grep -q "^DEBUG: exact counters: some GPU has none in the last 3600s" "$T/stop.dbg" || fail "job $STOP_JOB: no second round: $(grep exact "$T/stop.dbg")"
 grep -q "^DEBUG: exact counters: every GPU" "$T/stop.dbg" || fail "job $STOP_JOB: exact path not taken: $(grep exact "$T/stop.dbg")"
 (cat "$T/jobstats.conf"; echo "exact_counters = false") >"$T/noexact.conf"
-"$JOBSTATS" --config "$T/noexact.conf" -f -j $STOP_JOB >"$T/stop.princeton.json" || fail "exact_counters = false -j $STOP_JOB"
+"$JOBSTATS" --config "$T/noexact.conf" -f -j $STOP_JOB >"$T/stop.princeton.json" 2>"$T/stop.err" || fail "exact_counters = false -j $STOP_JOB: $(cat "$T/stop.err")"
 "$PY" - "$T/stop.json" "$T/stop.princeton.json" <<'EOP' || fail "job $STOP_JOB: exact and Princeton figures differ"
 import json, sys
 got, want = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
