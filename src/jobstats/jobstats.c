@@ -356,7 +356,7 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
         buf_reset(&q);
         rc = promq_build_used_memory_part(1, r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
         if (rc == JT_OK)
-            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->debug);
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
     }
     if (rc != JT_OK)
         snprintf(err, errsz, "cannot build the queries for job %s (cluster '%s', %s)", r->job->jobid, r->cluster,
