@@ -76,7 +76,7 @@ run "report from the stored JS1 summary" -n $JOB
 # packaged, so it cannot be run here): interpreter start, `import requests`, and the very queries
 # Princeton's jobstats sends (fast_queries = false), each answer parsed as JSON; no sacct, no report. Whatever the Python original
 # does on top of this only adds to its time.
-"$JOBSTATS" --config "$T/princeton.conf" -d -n -f $JOB 2>&1 >/dev/null | sed -n 's/^DEBUG: query: \(.*\) time=\([0-9.]*\)$/\2 \1/p' >"$T/queries"
+"$JOBSTATS" --config "$T/princeton.conf" -d -n -f $JOB 2>&1 >/dev/null | sed -n 's/^DEBUG: query: \(.*\) time=\([0-9.]*\)\( step=[0-9.]*s\)\{0,1\}$/\2 \1/p' >"$T/queries"
 cat >"$T/floor.py" <<'PY'
 import json, sys
 import requests

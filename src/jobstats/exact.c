@@ -241,7 +241,7 @@ static json_t *jobtel_key(const struct ex_gpu *tab, size_t n)
 }
 
 enum jt_err exact_fold(const char *totals, size_t totals_len, const char *inventory, size_t inventory_len,
-                       json_t *summary, bool *gpu_keys, bool *incomplete, char *err, size_t errsz)
+                       size_t want_gpus, json_t *summary, bool *gpu_keys, bool *incomplete, char *err, size_t errsz)
 {
     json_t *troot = NULL, *iroot = NULL, *tres, *ires, *pkeys = NULL;
     struct ex_gpu *tab = NULL;
@@ -254,6 +254,9 @@ enum jt_err exact_fold(const char *totals, size_t totals_len, const char *invent
         rc = read_totals(tres, &tab, &n, &cap, err, errsz);
     if (rc == JT_OK && n == 0 && json_array_size(ires) > 0)
         *incomplete = true; /* GPUs, but no totals in the window asked */
+    bool inventory_whole = rc != JT_OK || want_gpus == 0 || json_array_size(ires) == want_gpus;
+    if (!inventory_whole)
+        *incomplete = true; /* a GPU missing from a short window's inventory (or one too many) */
     if (rc != JT_OK || n == 0)
         goto out;
     json_t *jt = jobtel_key(tab, n);
@@ -267,7 +270,7 @@ enum jt_err exact_fold(const char *totals, size_t totals_len, const char *invent
     }
     json_object_set_new(summary, "jobtel", jt);
     json_t *nodes = json_object_get(summary, "nodes");
-    pkeys = json_is_object(nodes) ? princeton_gpu_keys(ires, tab, n, incomplete) : NULL;
+    pkeys = json_is_object(nodes) && inventory_whole ? princeton_gpu_keys(ires, tab, n, incomplete) : NULL;
     if (pkeys) {
         const char *host;
         json_t *keys;

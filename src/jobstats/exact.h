@@ -26,7 +26,10 @@
  * whole run time only when some GPU of the inventory has no totals in that window. */
 #define EXACT_RECENT_S 3600
 enum jt_err exact_build_totals(const char *cluster, const char *jobid, int64_t range_s, struct buf *out);
-/* The GPU inventory: max_over_time(nvidia_gpu_memory_total_bytes{..}[range_s]). */
+/* The GPU inventory: max_over_time(nvidia_gpu_memory_total_bytes{..}[range_s]). jobstats asks it over
+ * the same last EXACT_RECENT_S as the totals (a GPU's total memory does not change; reading three days
+ * of it cost Prometheus more than the totals): a GPU whose series stopped before that window is
+ * missing from it, which exact_fold's want_gpus check turns into a second round over the whole run. */
 enum jt_err exact_build_inventory(const char *cluster, const char *jobid, int64_t range_s, struct buf *out);
 
 /* Folds the two answers into summary (Princeton's {"nodes": ...}, created by the caller):
@@ -38,8 +41,10 @@ enum jt_err exact_build_inventory(const char *cluster, const char *jobid, int64_
  *   (and none is a MIG instance): then *gpu_keys = true and Princeton's GPU queries are not needed.
  * A malformed answer is an error (err says why) and changes nothing. */
 enum jt_err exact_fold(const char *totals, size_t totals_len, const char *inventory, size_t inventory_len,
-                       json_t *summary, bool *gpu_keys, bool *incomplete, char *err, size_t errsz);
+                       size_t want_gpus, json_t *summary, bool *gpu_keys, bool *incomplete, char *err, size_t errsz);
 /* *incomplete: some GPU of the inventory has no exact totals in the answer (its counters stopped before
- * the window asked, or it has none). */
+ * the window asked, or it has none), or want_gpus is not 0 and the inventory does not list exactly that
+ * many GPUs (sacct's count: a GPU whose series stopped before a window shorter than the run, or a
+ * duplicate series): then Princeton's GPU keys are not filled, and the caller asks the whole run. */
 
 #endif

@@ -299,7 +299,7 @@ struct round {
 };
 
 /* One round of queries sent at once: Princeton's keys [k_from, k_to) and, with exact, the exact totals
- * and the GPU inventory (exact.h). *gpu_keys_done says whether the exact totals filled Princeton's GPU
+ * and the GPU inventory over the last exact_window seconds (exact.h). *gpu_keys_done says whether the exact totals filled Princeton's GPU
  * keys (so no second round is needed). */
 static enum jt_err query_round(const struct round *r, int k_from, int k_to, int64_t exact_window, bool *gpu_keys_done,
                                bool *incomplete, char *err, size_t errsz)
@@ -316,12 +316,17 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
      * one is Princeton's full expression asked (a second round trip, MIG/GPM jobs only); when it finds
      * none, the `or` adds nothing at any step, so the answer is the same series with the same values. */
     bool probe = k_to > PQ_GPU_UTILIZATION && conf->fast_queries;
+    /* With fast_queries, used memory is asked as two queries without Princeton's `or`, whose larger value
+     * per series is Princeton's answer (promq_build_used_memory_part); the second is sent last. */
+    bool split = conf->fast_queries && k_from <= PQ_USED_MEMORY && PQ_USED_MEMORY < k_to;
     struct query_batch b;
     batch_init(&b);
     for (int k = k_from; k < k_to && rc == JT_OK; k++) {
         buf_reset(&q);
         if (probe && k == PQ_GPU_UTILIZATION)
             rc = promq_build_util_fast(r->cluster, r->job->jobid, r->range, &q);
+        else if (split && k == PQ_USED_MEMORY)
+            rc = promq_build_used_memory_part(0, r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
         else
             rc = promq_build_job((enum promq_key)k, r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
         if (rc == JT_OK)
@@ -335,13 +340,21 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
             rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
         buf_reset(&q);
         if (rc == JT_OK)
-            rc = exact_build_inventory(r->cluster, r->job->jobid, r->range, &q);
+            rc = exact_build_inventory(r->cluster, r->job->jobid, exact_window, &q);
         if (rc == JT_OK)
             rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
     }
+    size_t probe_at = b.n;
     if (rc == JT_OK && probe) {
         buf_reset(&q);
         rc = promq_build_gpm_probe(r->cluster, r->job->jobid, r->range, &q);
+        if (rc == JT_OK)
+            rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
+    }
+    size_t mem_at = b.n;
+    if (rc == JT_OK && split) {
+        buf_reset(&q);
+        rc = promq_build_used_memory_part(1, r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
         if (rc == JT_OK)
             rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
     }
@@ -354,26 +367,35 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
     if (rc == JT_OK && probe) {
         char why[512] = "";
         double n = 0;
-        const struct buf *a = &b.answer[b.n - 1];
+        const struct buf *a = &b.answer[probe_at];
         rc = promq_parse_count(buf_str(a), a->len, &n, why, sizeof why);
         if (rc != JT_OK)
             snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, why);
         gpm = n > 0;
         debug_line(r->debug, "graphics_util_percent samples: %s", gpm ? "yes, full query" : "none");
     }
+    bool mem_again = false;
     for (int k = k_from; k < k_to && rc == JT_OK; k++) {
         if (gpm && k == PQ_GPU_UTILIZATION)
             continue;
         char why[512] = "";
         size_t i = (size_t)(k - k_from);
-        rc = promq_parse_answer((enum promq_key)k, buf_str(&b.answer[i]), b.answer[i].len, r->nodes, why, sizeof why);
+        if (split && k == PQ_USED_MEMORY) {
+            rc = promq_parse_used_memory_parts(buf_str(&b.answer[i]), b.answer[i].len, buf_str(&b.answer[mem_at]),
+                                               b.answer[mem_at].len, r->nodes, &mem_again, why, sizeof why);
+            debug_line(r->debug, "used memory: %s", mem_again ? "two series on one node, Princeton's query" : "two parts merged");
+        } else {
+            rc = promq_parse_answer((enum promq_key)k, buf_str(&b.answer[i]), b.answer[i].len, r->nodes, why, sizeof why);
+        }
         if (rc != JT_OK)
             snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[i].status, why);
     }
     if (rc == JT_OK && exact) {
         char why[512] = "";
+        /* Over a window shorter than the run, the inventory must list every GPU sacct gave the job. */
+        size_t want = exact_window < r->range ? r->job->gpus : 0;
         rc = exact_fold(buf_str(&b.answer[ex_at]), b.answer[ex_at].len, buf_str(&b.answer[ex_at + 1]),
-                        b.answer[ex_at + 1].len, r->root, gpu_keys_done, incomplete, why, sizeof why);
+                        b.answer[ex_at + 1].len, want, r->root, gpu_keys_done, incomplete, why, sizeof why);
         if (rc != JT_OK)
             snprintf(err, errsz, "Prometheus at %s: %s", conf->prom_url, why);
         debug_line(r->debug, "exact counters: %s", *gpu_keys_done ? "every GPU, Princeton's GPU queries not needed"
@@ -381,17 +403,23 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
                                                                                         : "none, Princeton's GPU queries");
     }
     batch_free(&b);
-    if (rc == JT_OK && gpm) {
+    /* A second round trip, rare: Princeton's full expression for a key the cheaper queries could not
+     * answer exactly (GPM series for GPU utilization, two series on one node for used memory). */
+    const enum promq_key again[2] = {PQ_GPU_UTILIZATION, PQ_USED_MEMORY};
+    const bool need[2] = {gpm, mem_again};
+    for (int a = 0; a < 2 && rc == JT_OK; a++) {
+        if (!need[a])
+            continue;
         batch_init(&b);
         buf_reset(&q);
-        rc = promq_build(PQ_GPU_UTILIZATION, r->cluster, r->job->jobid, r->range, &q);
+        rc = promq_build_job(again[a], r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
         if (rc == JT_OK)
             rc = batch_add(&b, r->url, buf_str(&q), r->tbuf, r->conf->sampling_period, r->debug);
         if (rc == JT_OK)
             rc = batch_run(&b, conf, r->debug, err, errsz);
         char why[512] = "";
         if (rc == JT_OK) {
-            rc = promq_parse_answer(PQ_GPU_UTILIZATION, buf_str(&b.answer[0]), b.answer[0].len, r->nodes, why, sizeof why);
+            rc = promq_parse_answer(again[a], buf_str(&b.answer[0]), b.answer[0].len, r->nodes, why, sizeof why);
             if (rc != JT_OK)
                 snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[0].status, why);
         }
@@ -436,9 +464,10 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
     int k_to = job->gpus == 0 || exact ? PQ_GPU_TOTAL_MEMORY : PQ_COUNT;
     int64_t recent = r.range < EXACT_RECENT_S ? r.range : EXACT_RECENT_S;
     rc = query_round(&r, 0, k_to, exact ? recent : 0, &done, &incomplete, err, errsz);
-    /* Some GPU without totals in the last hour while others have them: its node's counters stopped
-     * earlier (an exporter that died mid-job), so the whole run time is asked. A job with no totals at
-     * all in the last hour goes to Princeton's queries directly (a site without the accounting). */
+    /* Some GPU without totals or inventory in the last hour while others have them: its node's series
+     * stopped earlier (an exporter that died mid-job), so the whole run time is asked. A job with no
+     * totals at all in the last hour goes to Princeton's queries directly (a site without the
+     * accounting). */
     if (rc == JT_OK && exact && !done && incomplete && recent < r.range && json_object_get(root, "jobtel")) {
         debug_line(debug, "exact counters: some GPU has none in the last %llds; asking the whole run time", (long long)recent);
         rc = query_round(&r, 0, 0, r.range, &done, &incomplete, err, errsz);

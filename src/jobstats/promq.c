@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/strparse.h"
@@ -133,6 +134,37 @@ enum jt_err promq_build_gpm_probe(const char *cluster, const char *jobid, int64_
         return rc;
     return buf_printf(out, "count(count_over_time(nvidia_gpu_graphics_util_percent{%s}[%llds]))", sel,
                       (long long)range_s + PROMQ_PROBE_MARGIN_S);
+}
+
+static enum jt_err used_memory_part(int part, const char *cgsel, long long d, struct buf *out)
+{
+    return buf_printf(out, "max_over_time((cgroup_memory_rss_bytes{%s} %s cgroup_memory_shmem_bytes{%s})[%llds:])",
+                      cgsel, part == 0 ? "+" : "unless", cgsel, d);
+}
+
+enum jt_err promq_build_used_memory_part(int part, const char *cluster, const char *jobid, const char *sluid,
+                                         int64_t range_s, struct buf *out)
+{
+    char sel[256], cgsel[300];
+    enum jt_err rc = promq_job_selector(cluster, jobid, range_s, sel, sizeof sel);
+    if (rc != JT_OK)
+        return rc;
+    snprintf(cgsel, sizeof cgsel, "%s,step='',task=''", sel);
+    rc = used_memory_part(part, cgsel, (long long)range_s, out);
+    if (rc != JT_OK || !sluid || !sluid[0])
+        return rc;
+    for (const char *p = sluid; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+              *p == '-' || *p == '.'))
+            return JT_ERR_USAGE;
+    if (cluster && cluster[0])
+        snprintf(sel, sizeof sel, "cluster='%s',jobid='%s'", cluster, sluid);
+    else
+        snprintf(sel, sizeof sel, "jobid='%s'", sluid);
+    snprintf(cgsel, sizeof cgsel, "%s,step='',task=''", sel);
+    if ((rc = buf_puts(out, " or ")) != JT_OK)
+        return rc;
+    return used_memory_part(part, cgsel, (long long)range_s, out);
 }
 
 /* Beyond 2^53 a double no longer holds every integer: no byte count, CPU time or percentage a job can
@@ -327,4 +359,93 @@ bool promq_instance_host(const char *inst, char *dst, size_t dstsz)
     const char *colon = strchr(inst, ':');
     size_t hl = colon ? (size_t)(colon - inst) : strlen(inst);
     return hl > 0 && str_copy(dst, dstsz, inst, hl);
+}
+
+/* One answer's series into merged (label set -> {"metric", "v"}), keeping the larger value per label set. */
+static enum jt_err merge_parts(json_t *result, json_t *merged, char *err, size_t errsz)
+{
+    size_t i;
+    json_t *series;
+    json_array_foreach(result, i, series) {
+        json_t *metric = json_object_get(series, "metric");
+        const char *vstr = json_string_value(json_array_get(json_object_get(series, "value"), 1));
+        if (!json_is_object(metric) || !vstr) {
+            snprintf(err, errsz, "series %zu lacks instance or value", i);
+            return JT_ERR_PARSE;
+        }
+        double v;
+        if (!cstr_to_double(vstr, &v)) {
+            if (strcmp(vstr, "NaN") == 0) /* as promq_parse_answer: no value; max_over_time skips NaN too */
+                continue;
+            snprintf(err, errsz, "series %zu has a bad value '%.32s'", i, vstr);
+            return JT_ERR_PARSE;
+        }
+        char *key = json_dumps(metric, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!key) {
+            snprintf(err, errsz, "out of memory");
+            return JT_ERR_NOMEM;
+        }
+        json_t *e = json_object_get(merged, key);
+        if (!e || v > json_real_value(json_object_get(e, "v"))) {
+            if (json_object_set_new(merged, key, json_pack("{s:O,s:f}", "metric", metric, "v", v)) != 0) {
+                free(key);
+                snprintf(err, errsz, "out of memory");
+                return JT_ERR_NOMEM;
+            }
+        }
+        free(key);
+    }
+    return JT_OK;
+}
+
+enum jt_err promq_parse_used_memory_parts(const char *b0, size_t l0, const char *b1, size_t l1, json_t *nodes,
+                                          bool *ambiguous, char *err, size_t errsz)
+{
+    json_t *r0 = NULL, *r1 = NULL, *res0, *res1, *merged = json_object(), *hosts = json_object(), *answer = NULL;
+    *ambiguous = false;
+    enum jt_err rc = merged && hosts ? JT_OK : JT_ERR_NOMEM;
+    if (rc == JT_OK)
+        rc = promq_load_result(b0, l0, "vector", &r0, &res0, err, errsz);
+    if (rc == JT_OK)
+        rc = promq_load_result(b1, l1, "vector", &r1, &res1, err, errsz);
+    if (rc == JT_OK)
+        rc = merge_parts(res0, merged, err, errsz);
+    if (rc == JT_OK)
+        rc = merge_parts(res1, merged, err, errsz);
+    json_t *result = json_array();
+    answer = json_pack("{s:s,s:{s:s,s:o}}", "status", "success", "data", "resultType", "vector", "result", result);
+    if (rc == JT_OK && !answer)
+        rc = JT_ERR_NOMEM;
+    const char *key;
+    json_t *e;
+    json_object_foreach(merged, key, e) {
+        if (rc != JT_OK)
+            break;
+        const char *inst = json_string_value(json_object_get(json_object_get(e, "metric"), "instance"));
+        char host[256], val[64];
+        if (!promq_instance_host(inst, host, sizeof host)) {
+            snprintf(err, errsz, "a used-memory series has a bad instance label");
+            rc = JT_ERR_PARSE;
+            break;
+        }
+        if (json_object_get(hosts, host))
+            *ambiguous = true;
+        json_object_set_new(hosts, host, json_true());
+        snprintf(val, sizeof val, "%.17g", json_real_value(json_object_get(e, "v")));
+        if (json_array_append_new(result, json_pack("{s:O,s:[i,s]}", "metric", json_object_get(e, "metric"), "value", 0, val)) != 0)
+            rc = JT_ERR_NOMEM;
+    }
+    if (rc == JT_OK && !*ambiguous) {
+        char *body = json_dumps(answer, JSON_COMPACT);
+        rc = body ? promq_parse_answer(PQ_USED_MEMORY, body, strlen(body), nodes, err, errsz) : JT_ERR_NOMEM;
+        free(body);
+    }
+    if (rc == JT_ERR_NOMEM && errsz > 0 && !err[0])
+        snprintf(err, errsz, "out of memory");
+    json_decref(answer);
+    json_decref(merged);
+    json_decref(hosts);
+    json_decref(r0);
+    json_decref(r1);
+    return rc;
 }

@@ -49,6 +49,20 @@ enum jt_err promq_build_util_fast(const char *cluster, const char *jobid, int64_
  * subquery step of the full query could see, with a lookback of up to the margin. */
 #define PROMQ_PROBE_MARGIN_S 3600
 enum jt_err promq_build_gpm_probe(const char *cluster, const char *jobid, int64_t range_s, struct buf *out);
+/* Used memory (PQ_USED_MEMORY) as two queries whose per-series maximum is Princeton's answer: part 0
+ * max_over_time((rss + shmem)[Ds:]) (the steps where both exist), part 1 max_over_time((rss unless
+ * shmem)[Ds:]) (the steps where rss is alone). Princeton's `(rss + shmem) or 1*rss` builds, at each step,
+ * the one or the other for a series, and the maximum over all steps is the larger of the two maxima;
+ * Prometheus evaluates the two without the `or` at a third of the cost, and in parallel. With a SLUID
+ * the same part for it follows after " or ", as in promq_build_job. */
+enum jt_err promq_build_used_memory_part(int part, const char *cluster, const char *jobid, const char *sluid,
+                                         int64_t range_s, struct buf *out);
+/* Merges the answers of parts 0 and 1 (per series: the larger value; NaN as absent) into nodes as
+ * promq_parse_answer(PQ_USED_MEMORY) does with Princeton's answer. *ambiguous is set, and nodes left
+ * alone, when two series share a node: Princeton's answer then keeps whichever comes last in its order,
+ * which two answers cannot reproduce, so the caller asks Princeton's expression instead. */
+enum jt_err promq_parse_used_memory_parts(const char *b0, size_t l0, const char *b1, size_t l1, json_t *nodes,
+                                          bool *ambiguous, char *err, size_t errsz);
 /* The single value of a count() answer (0 when the result is empty). */
 enum jt_err promq_parse_count(const char *body, size_t len, double *count, char *err, size_t errsz);
 

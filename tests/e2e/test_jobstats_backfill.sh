@@ -28,7 +28,8 @@ OLD_END=$((NOW - 40 * 86400)) # beyond Prometheus' 15-day retention
 OLD_START=$((OLD_END - 7200))
 mkdir -p "$T/prom"
 GPM_JOB=4245 # a MIG slice with only nvidia_gpu_graphics_util_percent, beside a plain GPU
-"$PY" "$SRC/tests/fixtures/jobstats/make_history.py" "$START" "$END" "$JOB" tc "$HIST_STEP" $GPM_JOB >"$T/hist.om" 2>"$T/expect.json"
+STOP_JOB=4246 # jobtel's exact counters, one node's exporter stopped two hours before the end
+STOPPED_JOBID=$STOP_JOB "$PY" "$SRC/tests/fixtures/jobstats/make_history.py" "$START" "$END" "$JOB" tc "$HIST_STEP" $GPM_JOB >"$T/hist.om" 2>"$T/expect.json"
 promtool tsdb create-blocks-from openmetrics "$T/hist.om" "$T/prom/data" >"$T/promtool.log" 2>&1 \
     || fail "promtool backfill failed"
 
@@ -42,6 +43,7 @@ case " \$* " in
   *" -j $JOB "*) echo '$JOB|$START|$END|tc|billing=32,cpu=32,gres/gpu:a100=8,mem=128G,node=2|$COMMENT|alice|physics|COMPLETED|2|32|128G|normal|gpu|5760|train|big run' ;;
   *" -j 77 "*) echo '77|Unknown|Unknown|tc|cpu=1,mem=1G,node=1||alice|physics|PENDING|1|1|1G|normal|gpu|60|waiting' ;;
   *" -j $GPM_JOB "*) echo '$GPM_JOB|$START|$END|tc|billing=2,cpu=2,gres/gpu=2,mem=8G,node=1||bob|physics|COMPLETED|1|2|8G|normal|gpu|5760|mig' ;;
+  *" -j $STOP_JOB "*) echo '$STOP_JOB|$START|$END|tc|billing=4,cpu=4,gres/gpu=2,mem=16G,node=2||bob|physics|COMPLETED|2|4|16G|normal|gpu|5760|stop' ;;
   *" -j 4243 "*) echo '4243|$OLD_START|$OLD_END|tc|cpu=4,mem=4G,node=1||alice|physics|COMPLETED|1|4|4G|normal|cpu|600|old' ;;
   *" -j 4244 "*) echo '4244|$((END - 20))|$END|tc|cpu=1,mem=1G,node=1||alice|physics|COMPLETED|1|1|1G|normal|cpu|10|blink' ;;
 esac
@@ -233,9 +235,35 @@ assert u == {"0": 30, "1": 80}, u
 EOP
 "$JOBSTATS" --config "$T/jobstats.conf" -d -f -j $JOB 2>"$T/probe1.log" >/dev/null
 grep -q "graphics_util_percent samples: none" "$T/probe1.log" || fail "probe not used for job $JOB"
+# Used memory in two parts (gn1 has shmem, gn2 has not: both parts carry a figure), merged to the very
+# figures of Princeton's `(rss + shmem) or 1*rss` compared above.
+grep -q "^DEBUG: query: max_over_time((cgroup_memory_rss_bytes{[^}]*} unless cgroup_memory_shmem_bytes" "$T/probe1.log" \
+    || fail "used memory not asked in two parts: $(grep 'DEBUG: query:.*memory_rss' "$T/probe1.log")"
+if grep "^DEBUG: query:" "$T/probe1.log" | grep -q " or 1\*cgroup_memory_rss_bytes"; then
+    fail "Princeton's used-memory expression sent with fast_queries"
+fi
+grep -q "^DEBUG: used memory: two parts merged" "$T/probe1.log" || fail "used-memory parts not merged"
 "$JOBSTATS" --config "$T/jobstats.conf" -d -f -j $GPM_JOB 2>"$T/probe2.log" >/dev/null
 grep -q "graphics_util_percent samples: yes" "$T/probe2.log" || fail "probe did not find the GPM series of job $GPM_JOB"
 pass "fast query set: the same figures as Princeton's queries (plain GPUs and a MIG slice with GPM)"
+
+# Exact counters asked over the last hour (totals and GPU inventory): a node whose exporter stopped two
+# hours before the end is missing from both, which the GPU count sacct gives must catch (the whole run
+# is asked again), so its GPU keeps its figures: the same as Princeton's queries (constant values).
+"$JOBSTATS" --config "$T/jobstats.conf" -d -f -j $STOP_JOB >"$T/stop.json" 2>"$T/stop.dbg" || fail "-j $STOP_JOB: $(cat "$T/stop.dbg")"
+grep -q "^DEBUG: exact counters: some GPU has none in the last 3600s" "$T/stop.dbg" || fail "job $STOP_JOB: no second round: $(grep exact "$T/stop.dbg")"
+grep -q "^DEBUG: exact counters: every GPU" "$T/stop.dbg" || fail "job $STOP_JOB: exact path not taken: $(grep exact "$T/stop.dbg")"
+(cat "$T/jobstats.conf"; echo "exact_counters = false") >"$T/noexact.conf"
+"$JOBSTATS" --config "$T/noexact.conf" -f -j $STOP_JOB >"$T/stop.princeton.json" 2>"$T/stop.err" || fail "exact_counters = false -j $STOP_JOB: $(cat "$T/stop.err")"
+"$PY" - "$T/stop.json" "$T/stop.princeton.json" <<'EOP' || fail "job $STOP_JOB: exact and Princeton figures differ"
+import json, sys
+got, want = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert got["nodes"] == want["nodes"], (got["nodes"], want["nodes"])
+assert got["nodes"]["gd2"]["gpu_utilization"] == {"0": 60}, got["nodes"]["gd2"]
+assert sorted(got["jobtel"]["nodes"]) == ["gd1", "gd2"], got["jobtel"]["nodes"].keys()
+print("stopped exporter:", got["nodes"]["gd1"]["gpu_utilization"], got["nodes"]["gd2"]["gpu_utilization"])
+EOP
+pass "exact counters with an exporter stopped before the last hour: the whole run is asked, every GPU kept"
 
 # A job older than Prometheus' retention, and one shorter than a sampling period: Princeton's messages.
 rc=0

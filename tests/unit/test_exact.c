@@ -26,7 +26,7 @@ static json_t *fold(const char *tot, const char *inv, bool *keys, bool *incomple
 {
     json_t *s = json_pack("{s:{}}", "nodes");
     char err[256] = "";
-    *rc = exact_fold(tot, strlen(tot), inv, strlen(inv), s, keys, incomplete, err, sizeof err);
+    *rc = exact_fold(tot, strlen(tot), inv, strlen(inv), 0, s, keys, incomplete, err, sizeof err);
     if (*rc != JT_OK)
         assert_true(err[0] != '\0');
     return s;
@@ -109,6 +109,27 @@ static void test_no_princeton_keys(void **state)
     json_decref(s);
 }
 
+/* A short window's inventory must list as many GPUs as sacct gave the job (want_gpus), else a GPU whose
+ * series stopped before the window would vanish from the report: no Princeton keys, incomplete. */
+static void test_want_gpus(void **state)
+{
+    (void)state;
+    for (size_t want = 1; want <= 3; want++) {
+        json_t *s = json_pack("{s:{}}", "nodes");
+        char err[256] = "";
+        bool keys, inc;
+        assert_int_equal(exact_fold(good_totals, strlen(good_totals), good_inventory, strlen(good_inventory), want, s,
+                                    &keys, &inc, err, sizeof err),
+                         JT_OK);
+        assert_true(keys == (want == 2));
+        assert_true(inc == (want != 2));
+        assert_non_null(json_object_get(s, "jobtel")); /* the totals themselves stand */
+        if (want != 2)
+            assert_int_equal(json_object_size(json_object_get(s, "nodes")), 0);
+        json_decref(s);
+    }
+}
+
 static void test_hostile(void **state)
 {
     (void)state;
@@ -140,7 +161,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query), cmocka_unit_test(test_join), cmocka_unit_test(test_no_princeton_keys),
-        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_hostile), cmocka_unit_test(test_want_gpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -149,11 +149,69 @@ static void test_fast_set(void **state)
     assert_non_null(strstr(err, "boom"));
 }
 
+#define MEM_SERIES(inst, job, v) "{\"metric\":{\"instance\":\"" inst "\",\"jobid\":\"" job "\"},\"value\":[1,\"" v "\"]}"
+#define MEM_ANSWER(...) "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[" __VA_ARGS__ "]}}"
+
+/* Used memory in two parts: the queries, and the larger value per series, which is Princeton's. */
+static void test_used_memory_parts(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 4096);
+    assert_int_equal(promq_build_used_memory_part(0, "della", "123", NULL, 3600, &b), JT_OK);
+    assert_string_equal(buf_str(&b), "max_over_time((cgroup_memory_rss_bytes{cluster='della',jobid='123',step='',task=''} + "
+                                     "cgroup_memory_shmem_bytes{cluster='della',jobid='123',step='',task=''})[3600s:])");
+    buf_reset(&b);
+    assert_int_equal(promq_build_used_memory_part(1, "", "123", "S1x", 60, &b), JT_OK);
+    assert_string_equal(buf_str(&b), "max_over_time((cgroup_memory_rss_bytes{jobid='123',step='',task=''} unless "
+                                     "cgroup_memory_shmem_bytes{jobid='123',step='',task=''})[60s:]) or "
+                                     "max_over_time((cgroup_memory_rss_bytes{jobid='S1x',step='',task=''} unless "
+                                     "cgroup_memory_shmem_bytes{jobid='S1x',step='',task=''})[60s:])");
+    buf_reset(&b);
+    assert_int_equal(promq_build_used_memory_part(1, "", "123", "S'}", 60, &b), JT_ERR_USAGE);
+    assert_int_equal(promq_build_used_memory_part(0, "c'", "123", NULL, 60, &b), JT_ERR_USAGE);
+    buf_free(&b);
+
+    /* n1: shmem at some steps (sum 5 GiB) and rss alone at others (6 GiB): 6 GiB. n2: rss alone only.
+     * n3: the sum only, the other part NaN. */
+    const char *p0 = MEM_ANSWER(MEM_SERIES("n1:9306", "123", "5368709120") "," MEM_SERIES("n3:9306", "123", "1.5"));
+    const char *p1 = MEM_ANSWER(MEM_SERIES("n1:9306", "123", "6442450944") "," MEM_SERIES("n2:9306", "123", "1024") ","
+                                MEM_SERIES("n3:9306", "123", "NaN"));
+    char err[256] = "";
+    bool ambiguous = true;
+    json_t *nodes = json_object();
+    assert_int_equal(promq_parse_used_memory_parts(p0, strlen(p0), p1, strlen(p1), nodes, &ambiguous, err, sizeof err), JT_OK);
+    assert_false(ambiguous);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(nodes, "n1"), "used_memory")), 6442450944LL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(nodes, "n2"), "used_memory")), 1024);
+    assert_true(json_real_value(json_object_get(json_object_get(nodes, "n3"), "used_memory")) == 1.5);
+    json_decref(nodes);
+    /* the same in the other order: the larger wins whichever part holds it */
+    nodes = json_object();
+    assert_int_equal(promq_parse_used_memory_parts(p1, strlen(p1), p0, strlen(p0), nodes, &ambiguous, err, sizeof err), JT_OK);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(nodes, "n1"), "used_memory")), 6442450944LL);
+    json_decref(nodes);
+    /* two series on one node (another jobid label, e.g. the SLUID): Princeton's order decides, so no figure */
+    const char *dup = MEM_ANSWER(MEM_SERIES("n1:9306", "123", "1") "," MEM_SERIES("n1:9306", "S1x", "2"));
+    const char *none = MEM_ANSWER();
+    nodes = json_object();
+    assert_int_equal(promq_parse_used_memory_parts(dup, strlen(dup), none, strlen(none), nodes, &ambiguous, err, sizeof err), JT_OK);
+    assert_true(ambiguous);
+    assert_int_equal(json_object_size(nodes), 0);
+    /* a refused value stays refused; an error answer is an error */
+    const char *huge = MEM_ANSWER(MEM_SERIES("n1:9306", "123", "1e300"));
+    assert_int_not_equal(promq_parse_used_memory_parts(huge, strlen(huge), none, strlen(none), nodes, &ambiguous, err, sizeof err), JT_OK);
+    const char *bad = "{\"status\":\"error\",\"error\":\"boom\"}";
+    assert_int_not_equal(promq_parse_used_memory_parts(none, strlen(none), bad, strlen(bad), nodes, &ambiguous, err, sizeof err), JT_OK);
+    assert_non_null(strstr(err, "boom"));
+    json_decref(nodes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queries), cmocka_unit_test(test_answers), cmocka_unit_test(test_bad_answers),
-        cmocka_unit_test(test_fast_set), cmocka_unit_test(test_sluid_queries),
+        cmocka_unit_test(test_fast_set), cmocka_unit_test(test_sluid_queries), cmocka_unit_test(test_used_memory_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
