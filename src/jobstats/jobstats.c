@@ -687,7 +687,7 @@ static bool views_timeline(const struct js_conf *conf, const struct stats_opts *
     debug_line(o->debug, "timeline: %s; the stored timeline instead", e == JT_OK ? "Prometheus has no series of the job" : why);
     tl_free(g);
     tl_init(g, job->start, end, cols);
-    if (summary && tl_from_summary(g, summary) > 0)
+    if (summary && tl_from_summary(g, summary, job->nnodes == 1 ? (double)job->ncpus : 0) > 0)
         return true;
     if (e != JT_OK)
         snprintf(err, errsz, "no timeline for job %s: %s, and no timeline is stored in its summary", job->jobid, why);

@@ -178,8 +178,11 @@ static bool whole(const json_t *j, double *v)
     return isfinite(*v) && *v >= 0 && *v < 9007199254740992.0;
 }
 
-/* One {"t0", "cols", "pts"} object; metric_of maps a column name to a metric (TL_METRICS: ignored). */
-static size_t fold_tl(struct tl_grid *g, const json_t *tl, const char *node, const char *gpu, bool cpu)
+/* One {"t0", "cols", "pts"} object; metric_of maps a column name to a metric (TL_METRICS: ignored).
+ * `cpus` (a CPU timeline only): the node's allocated cores, to draw the stored cores used as the % of
+ * them Prometheus' query gives; 0 when unknown, and then the CPU column is left out, not guessed. */
+static size_t fold_tl(struct tl_grid *g, const json_t *tl, const char *node, const char *gpu, bool cpu,
+                      double cpus)
 {
     double t0;
     const json_t *cols = json_object_get(tl, "cols"), *pts = json_object_get(tl, "pts");
@@ -203,6 +206,8 @@ static size_t fold_tl(struct tl_grid *g, const json_t *tl, const char *node, con
                     m = (enum tl_metric)k;
         if (m == TL_METRICS)
             continue; /* a column this jobstats does not know: a newer daemon's, left out */
+        if (m == TL_CPU && !(cpus > 0))
+            continue; /* cores used, but of how many: no percentage to draw */
         const struct tl_series *ts = series(g, node, cpu ? "" : gpu, m);
         if (ts) {
             col_series[c] = (size_t)(ts - g->s);
@@ -227,14 +232,17 @@ static size_t fold_tl(struct tl_grid *g, const json_t *tl, const char *node, con
             continue;
         for (size_t c = 0; c < ncols; c++) {
             double v;
-            if (col_known[c] && whole(json_array_get(p, 2 + c), &v))
+            if (col_known[c] && whole(json_array_get(p, 2 + c), &v)) {
+                if (g->s[col_series[c]].metric == TL_CPU)
+                    v = 100 * v / cpus; /* stored as cores used */
                 accumulate(g, &g->s[col_series[c]], t0 + off, t0 + off + dur, v);
+            }
         }
     }
     return found;
 }
 
-size_t tl_from_summary(struct tl_grid *g, json_t *summary)
+size_t tl_from_summary(struct tl_grid *g, json_t *summary, double one_node_cpus)
 {
     const json_t *nodes = json_object_get(json_object_get(summary, "jobtel"), "nodes");
     const char *node, *gpu;
@@ -247,10 +255,15 @@ size_t tl_from_summary(struct tl_grid *g, json_t *summary)
         if (!json_is_object(n))
             continue;
         json_object_foreach((json_t *)n, gpu, gr) {
-            if (strcmp(gpu, "cpu_tl") == 0)
-                found += fold_tl(g, gr, node, "", true);
-            else if (json_is_object(json_object_get(gr, "tl")))
-                found += fold_tl(g, json_object_get(gr, "tl"), node, gpu, false);
+            if (strcmp(gpu, "cpu_tl") == 0) {
+                /* The node's allocated cores: Princeton's "nodes" key of the same summary, else the job's
+                 * own when it ran on this one node (the summary may have been stored without Prometheus). */
+                const json_t *jc = json_object_get(json_object_get(json_object_get(summary, "nodes"), node), "cpus");
+                double cpus = json_is_number(jc) ? json_number_value(jc)
+                              : json_object_size(nodes) == 1 ? one_node_cpus : 0;
+                found += fold_tl(g, gr, node, "", true, cpus > 0 && cpus < 1e6 ? cpus : 0);
+            } else if (json_is_object(json_object_get(gr, "tl")))
+                found += fold_tl(g, json_object_get(gr, "tl"), node, gpu, false, 0);
         }
     }
     tl_sort(g);

@@ -70,7 +70,9 @@ void tl_sort(struct tl_grid *g);
 
 /* From the summary's "jobtel" key; returns how many series were found (0: no stored timeline).
  * Malformed points are skipped. */
-size_t tl_from_summary(struct tl_grid *g, json_t *summary);
+/* `one_node_cpus`: the job's allocated cores when it ran on one node (sacct), else 0; a CPU timeline's
+ * cores are drawn as % of the node's cores, Princeton's "cpus" key of the summary first, else this. */
+size_t tl_from_summary(struct tl_grid *g, json_t *summary, double one_node_cpus);
 
 /* From Prometheus (query_range, all queries at once). JT_OK with g->n == 0: Prometheus has no data for
  * the job. Errors name the URL in err. */
