@@ -1,6 +1,7 @@
 #!/bin/bash
 # scale_sim.sh - the scale simulation (bench/scale_sim.py) for one cluster size, one command:
 #   bench/scale_sim.sh NODES [SPAN_HOURS] [BUILD_DIR]      e.g. bench/scale_sim.sh 1000 0.5
+# (bench/run-all runs it for 100 nodes; its RESULT lines give VictoriaMetrics against Prometheus.)
 # Takes a real jobtel exporter's /metrics (fake NVML with 8 H100s, a job on every GPU, the cgroup v2
 # fixture tree), starts a fresh single-node VictoriaMetrics and a fresh Prometheus (remote-write receiver)
 # on loopback, pushes NODES nodes' series at 30 s resolution over SPAN_HOURS ending now into each, and
@@ -49,6 +50,18 @@ wait_for 60 curl -sf "http://127.0.0.1:$PROM_PORT/-/ready" || fail "prometheus n
 
 "$PY" "$SRC/bench/scale_sim.py" "$T/template.prom" "$NODES" "$SPAN" \
     --vm "$VM_URL:$VM_PID:$T/vm" --prom "http://127.0.0.1:$PROM_PORT:$PROM_PID:$T/prom/data" \
-    --jobstats "$BUILD/jobstats" --rules "$SRC/deploy/prometheus/rules" --workdir "$T"
+    --jobstats "$BUILD/jobstats" --rules "$SRC/deploy/prometheus/rules" --workdir "$T" | tee "$T/result.json"
+# bench/run-all's lines: VictoriaMetrics against Prometheus, fed the same samples in the same run.
+source "$SRC/bench/result.sh"
+"$PY" - "$T/result.json" "$NODES" <<'PY' | while read -r name v unit pv; do bench_result "$name" "$v" "$unit" "$pv" prometheus; done
+import json, sys
+r = json.load(open(sys.argv[1]))
+e, n = r["engines"], sys.argv[2]
+vm, pr = e.get("victoriametrics", {}), e.get("prometheus", {})
+for key, unit in (("engine_cpu_s_per_million", "s"), ("bytes_per_sample", "B"), ("rss_after_ingest_mib", "MiB"),
+                  ("rss_peak_queries_mib", "MiB"), ("jobstats_s", "s"), ("rules_total_s", "s")):
+    if key in vm and key in pr:
+        print("vm_%s_nodes%s %s %s %s" % (key, n, vm[key], unit, pr[key]))
+PY
 stop_pid "$VM_PID" || true
 stop_pid "$PROM_PID" || true
