@@ -423,6 +423,10 @@ void job_acct_cpu(struct job_acct *a, const struct acct_cpu_sample *s, size_t n,
         }
         if (integrate)
             tl_add(&r->tl, mono, wall, dt, &v);
+        if (s[k].has_used && !r->mem_peak_lost && (!r->has_mem_peak || s[k].used_bytes > r->mem_peak_bytes)) {
+            r->mem_peak_bytes = s[k].used_bytes;
+            r->has_mem_peak = true;
+        }
         r->base_mono = mono;
         r->base_cpu_valid = s[k].has_cpu;
         r->base_cpu_s = s[k].cpu_s;
@@ -499,6 +503,19 @@ void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, d
                                 "Whether the job held the GPU at the latest collection (1) or has ended (0)."),
                     &ls, r->ended ? 0 : 1);
     }
+    for (size_t i = 0; i < a->ncpu; i++) {
+        const struct acct_cpu_record *r = &a->cpu[i];
+        if (!r->has_mem_peak || (r->ended && !(wall - r->last_wall < a->export_ended_s)))
+            continue;
+        struct labelset ls;
+        labelset_init(&ls);
+        labelset_add(&ls, "jobid", r->jobid);
+        if (hostname)
+            labelset_add(&ls, "hostname", hostname);
+        expo_sample(expo_family(w, "jobtel_job_memory_peak_bytes", METRIC_GAUGE,
+                                "Peak RSS + shmem of the job's cgroup on this node over every cgroup collection, in bytes."),
+                    &ls, r->mem_peak_bytes);
+    }
     struct labelset none;
     labelset_init(&none);
     expo_sample(expo_family(w, "jobtel_job_accounting_records", METRIC_GAUGE,
@@ -523,7 +540,8 @@ void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, d
 
 /* One line per record: jobid gpu gi(- for none) have ended allocated busy sm tensor energy throttle
  * mem_peak xids first_wall last_wall, then (version 2) its timeline's "tl" and "p" lines, if any; then
- * (version 3) one line per job's CPU timeline: "cpu" jobid ended first_wall last_wall, and its "tl", "p".
+ * (version 3) one line per job's CPU timeline: "cpu" jobid ended first_wall last_wall, (version 4) its
+ * memory peak or "-" (none kept), and its "tl", "p".
  * %.17g keeps doubles exact across a restart (%.9g the timeline's floats). */
 static enum jt_err format_state(struct job_acct *a, struct buf *out)
 {
@@ -538,7 +556,11 @@ static enum jt_err format_state(struct job_acct *a, struct buf *out)
     }
     for (size_t i = 0; i < a->ncpu; i++) {
         const struct acct_cpu_record *r = &a->cpu[i];
-        buf_printf(out, "cpu %s %d %.17g %.17g\n", r->jobid, r->ended ? 1 : 0, r->first_wall, r->last_wall);
+        buf_printf(out, "cpu %s %d %.17g %.17g ", r->jobid, r->ended ? 1 : 0, r->first_wall, r->last_wall);
+        if (r->has_mem_peak)
+            buf_printf(out, "%.17g\n", r->mem_peak_bytes);
+        else
+            buf_puts(out, "-\n");
         tl_format(&r->tl, &tl_cpu_layout, out);
     }
     buf_puts(out, "end\n");
@@ -613,8 +635,10 @@ static bool parse_line(const char *line, size_t len, struct acct_record *r)
     return cur_eof(&c);
 }
 
-/* "cpu <jobid> <ended> <first_wall> <last_wall>" (after the keyword) into r. */
-static bool parse_cpu_line(const char *line, size_t len, struct acct_cpu_record *r)
+/* "cpu <jobid> <ended> <first_wall> <last_wall>" and, from version 4, "<mem_peak>|-" (after the keyword)
+ * into r. Without a peak (version 3, or "-") none is kept for the job: the peak of before the restart is
+ * unknown. */
+static bool parse_cpu_line(const char *line, size_t len, int version, struct acct_cpu_record *r)
 {
     struct cursor c;
     cur_init(&c, line, len);
@@ -632,6 +656,20 @@ static bool parse_cpu_line(const char *line, size_t len, struct acct_cpu_record 
     r->ended = ended == 1;
     if (!next_double(&c, &r->first_wall) || !next_double(&c, &r->last_wall))
         return false;
+    r->mem_peak_lost = true;
+    if (version >= 4) {
+        cur_skip_space(&c);
+        n = cur_token(&c, " ", &t);
+        double v;
+        if (n == 1 && t[0] == '-')
+            ; /* none kept */
+        else if (n > 0 && str_to_double(t, n, &v) && v >= 0) {
+            r->mem_peak_bytes = v;
+            r->has_mem_peak = true;
+            r->mem_peak_lost = false;
+        } else
+            return false;
+    }
     cur_skip_space(&c);
     return cur_eof(&c);
 }
@@ -751,7 +789,7 @@ enum jt_err job_acct_load(struct job_acct *a)
                 if (version >= 3 && len > 4 && memcmp(line, "cpu ", 4) == 0) {
                     struct acct_cpu_record r;
                     in_cpu = true;
-                    if (!parse_cpu_line(line + 4, len - 4, &r) || find_cpu(a, r.jobid) || a->ncpu >= a->max_records) {
+                    if (!parse_cpu_line(line + 4, len - 4, version, &r) || find_cpu(a, r.jobid) || a->ncpu >= a->max_records) {
                         rc = a->ncpu >= a->max_records ? JT_ERR_LIMIT : JT_ERR_PARSE;
                         break;
                     }
@@ -763,6 +801,9 @@ enum jt_err job_acct_load(struct job_acct *a)
                     /* ended or not, a restart lost its baseline: the next reading starts a new interval */
                     dst->ended = r.ended;
                     dst->last_wall = r.last_wall;
+                    dst->has_mem_peak = r.has_mem_peak;
+                    dst->mem_peak_lost = r.mem_peak_lost;
+                    dst->mem_peak_bytes = r.mem_peak_bytes;
                     last = &dst->tl;
                     lay = &tl_cpu_layout;
                     continue;

@@ -42,8 +42,9 @@
 #include "accounting/job_timeline.h"
 #include "exporter/expo.h"
 
-/* 2: + each record's timeline; 3: + the jobs' CPU timelines ("cpu" lines). Older versions are still read. */
-#define ACCT_STATE_VERSION 3
+/* 2: + each record's timeline; 3: + the jobs' CPU timelines ("cpu" lines); 4: + each job's memory peak on
+ * its "cpu" line. Older versions are still read. */
+#define ACCT_STATE_VERSION 4
 /* The epilog's record JSON: additions (the timeline "tl") keep version 1, readers skip unknown keys. */
 #define ACCT_RECORD_VERSION 1
 #define ACCT_STATE_FILE "job_accounting.state"
@@ -81,11 +82,18 @@ struct acct_record {
 };
 
 /* One job's CPU timeline (from its Slurm cgroup, every step summed), kept like a GPU record: ended when a
- * cgroup collection no longer finds the job, removed retention_s later, at most max_records of them. */
+ * cgroup collection no longer finds the job, removed retention_s later, at most max_records of them.
+ * It also keeps the job's memory peak: the largest RSS + shmem (Princeton's "used memory") of any cgroup
+ * collection, so a report can read one recent sample instead of a subquery over the whole run. It is
+ * exported only when it covers every collection since the record began (has_mem_peak): a record
+ * restored from a version-3 state file lacks the peak of before the restart, so it has none. */
 struct acct_cpu_record {
     char jobid[24];
     double first_wall, last_wall; /* unix seconds: first and last cgroup collection that saw the job */
     bool ended;
+    bool has_mem_peak;        /* mem_peak_bytes holds the peak of every collection of this record */
+    bool mem_peak_lost;       /* restored without a peak: none is kept (or exported) for this job */
+    double mem_peak_bytes;    /* largest RSS + shmem seen, bytes */
     bool seen;                /* scratch: seen in the current collection */
     double base_mono;         /* not persisted: the previous reading's time (-1: none) and CPU seconds */
     double base_cpu_s;
@@ -96,9 +104,10 @@ struct acct_cpu_record {
 /* What one cgroup collection read for one job: its CPU seconds counter and memory in use. */
 struct acct_cpu_sample {
     const char *jobid;
-    bool has_cpu, has_mem;
+    bool has_cpu, has_mem, has_used;
     double cpu_s;             /* CPU time used since the cgroup was created, seconds */
-    double mem_bytes;         /* memory charged to it now */
+    double mem_bytes;         /* memory charged to it now (RSS: the timeline's figure) */
+    double used_bytes;        /* RSS + shmem (Princeton's used memory; RSS alone without shmem) */
 };
 
 /* What one collection read on one GPU (or MIG instance), in NVML's units; has_* say what was valid. */

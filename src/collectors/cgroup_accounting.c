@@ -2,8 +2,9 @@
  * (accounting/job_accounting.h).
  *
  * This file only translates: CPU time (ns) to seconds, the job's anonymous memory (RSS, the figure
- * jobstats' Prometheus timeline draws too, so both sources of `jobstats --timeline` agree) to bytes; a
- * figure whose bit is clear is passed as absent. The cores-used rule lives in job_accounting.c.
+ * jobstats' Prometheus timeline draws too, so both sources of `jobstats --timeline` agree) to bytes, and
+ * RSS + shmem (Princeton's used memory, for the job's memory peak); a figure whose bit is clear is passed
+ * as absent. The cores-used rule lives in job_accounting.c.
  */
 #include <stdlib.h>
 
@@ -30,6 +31,9 @@ static void consume(const struct cgroup_readings *in)
             s[i].cpu_s = (double)st->v[CG_CPU_TOTAL_NS] / 1e9;
         if ((s[i].has_mem = cg_has(st, CG_MEM_RSS)))
             s[i].mem_bytes = (double)st->v[CG_MEM_RSS];
+        /* Princeton's used memory, `(rss + shmem) or rss`, as the cgroup series carry it. */
+        if ((s[i].has_used = s[i].has_mem))
+            s[i].used_bytes = s[i].mem_bytes + (cg_has(st, CG_MEM_SHMEM) ? (double)st->v[CG_MEM_SHMEM] : 0);
     }
     /* A gap longer than three collections (at least 5 s) is not integrated, as for the GPU. */
     double gap = 3 * in->interval_s < 5 ? 5 : 3 * in->interval_s;

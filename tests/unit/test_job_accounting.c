@@ -411,7 +411,9 @@ static void test_hostile_state_files(void **state)
     expect_refused(JT_ERR_UNSAFE);
     rmdir(p);
     /* wrong version, malformed numbers, negative totals, truncated, too many records */
-    write_state("jobtel-job-accounting 4\nend\n");
+    char future[64];
+    snprintf(future, sizeof future, "jobtel-job-accounting %d\nend\n", ACCT_STATE_VERSION + 1);
+    write_state(future);
     expect_refused(JT_ERR_PARSE);
     write_state("jobtel-job-accounting 0\nend\n");
     expect_refused(JT_ERR_PARSE);
@@ -633,6 +635,90 @@ static void test_cpu_state_hostile(void **state)
     job_acct_free(a);
 }
 
+/* The series a render writes at unix time 1.7e9 + t (NULL hostname). */
+static void render_at(struct job_acct *a, double t, struct buf *out)
+{
+    struct expo w;
+    expo_init(&w, 1 << 20);
+    job_acct_render(a, &w, NULL, 1.7e9 + t);
+    buf_reset(out);
+    assert_int_equal(expo_render(&w, out), JT_OK);
+    expo_free(&w);
+}
+
+/* The job's memory peak: the largest RSS + shmem of any collection (a short spike between two readings
+ * that a 30 s scrape would miss is kept), exported while the job runs, persisted exactly across a
+ * restart; a record restored from a version-3 state (no peak) exports none for the rest of the job, as
+ * does a version-4 "-": the peak of before the restart is unknown, and a lower figure would be made up. */
+static void test_cpu_memory_peak(void **state)
+{
+    (void)state;
+    struct job_acct *a = job_acct_new(dir, 5, 3600, 8);
+    struct buf out;
+    buf_init(&out, 1 << 20);
+    struct acct_cpu_sample s = {.jobid = "77", .has_cpu = true, .has_mem = true, .cpu_s = 1};
+    cpu_collect(a, 100, &s, 1); /* no memory reading yet: no peak */
+    render_at(a, 100, &out);
+    assert_null(strstr(out.data, "jobtel_job_memory_peak_bytes{"));
+    const double used[] = {2e9, 5e9, 3e9, 1e9};
+    for (int k = 0; k < 4; k++) {
+        s.has_used = true;
+        s.used_bytes = used[k];
+        cpu_collect(a, 110 + 10 * k, &s, 1);
+    }
+    render_at(a, 140, &out);
+    assert_non_null(strstr(out.data, "jobtel_job_memory_peak_bytes{jobid=\"77\"} 5000000000\n"));
+    /* a restart keeps it, and it goes on growing */
+    assert_int_equal(job_acct_save(a), JT_OK);
+    job_acct_free(a);
+    a = job_acct_new(dir, 5, 3600, 8);
+    assert_int_equal(job_acct_load(a), JT_OK);
+    render_at(a, 145, &out);
+    assert_non_null(strstr(out.data, "jobtel_job_memory_peak_bytes{jobid=\"77\"} 5000000000\n"));
+    s.used_bytes = 6.5e9;
+    cpu_collect(a, 150, &s, 1);
+    render_at(a, 150, &out);
+    assert_non_null(strstr(out.data, "jobtel_job_memory_peak_bytes{jobid=\"77\"} 6500000000\n"));
+    /* the job ends: its series goes (export_ended_s is 0 here) */
+    cpu_collect(a, 160, NULL, 0);
+    render_at(a, 160, &out);
+    assert_null(strstr(out.data, "jobtel_job_memory_peak_bytes{"));
+    job_acct_free(a);
+    /* version 3 (no peak) and version 4 "-": none, even after new readings */
+    const char *const states[] = {"jobtel-job-accounting 3\ncpu 78 0 1 2\nend\n",
+                                  "jobtel-job-accounting 4\ncpu 78 0 1 2 -\nend\n"};
+    for (int v = 0; v < 2; v++) {
+        write_state(states[v]);
+        a = job_acct_new(dir, 5, 3600, 8);
+        assert_int_equal(job_acct_load(a), JT_OK);
+        s.jobid = "78";
+        cpu_collect(a, 200, &s, 1);
+        render_at(a, 200, &out);
+        assert_null(strstr(out.data, "jobtel_job_memory_peak_bytes{"));
+        assert_int_equal(job_acct_save(a), JT_OK); /* and it stays "-" in the next state */
+        job_acct_free(a);
+        a = job_acct_new(dir, 5, 3600, 8);
+        assert_int_equal(job_acct_load(a), JT_OK);
+        cpu_collect(a, 210, &s, 1);
+        render_at(a, 210, &out);
+        assert_null(strstr(out.data, "jobtel_job_memory_peak_bytes{"));
+        job_acct_free(a);
+    }
+    /* a malformed or negative peak refuses the state */
+    write_state("jobtel-job-accounting 4\ncpu 78 0 1 2 x\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    write_state("jobtel-job-accounting 4\ncpu 78 0 1 2 -5\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    write_state("jobtel-job-accounting 4\ncpu 78 0 1 2 -- \nend\n");
+    expect_refused(JT_ERR_PARSE);
+    write_state("jobtel-job-accounting 4\ncpu 78 0 1 2 5 6\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    buf_free(&out);
+    char p[256];
+    state_file(p, sizeof p, "");
+    unlink(p);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/jt_acct_XXXXXX");
@@ -651,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_cpu_timeline),
         cmocka_unit_test(test_cpu_timeline_bounded),
         cmocka_unit_test(test_cpu_state_hostile),
+        cmocka_unit_test(test_cpu_memory_peak),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];
