@@ -298,11 +298,63 @@ struct round {
     json_t *root, *nodes;
 };
 
+static bool is_cgroup_key(const char *key)
+{
+    for (int k = 0; k <= PQ_CPUS; k++)
+        if (strcmp(key, promq_key_name((enum promq_key)k)) == 0)
+            return true;
+    return false;
+}
+
+/* Whether the cgroup keys read from the last exact_window seconds stand for the whole run: jobtel's
+ * memory peak answered for at least every node sacct gives the job, and every node with a cgroup key
+ * has it. CPU seconds only grow, and a job's CPU count and memory limit do not change while it runs, so
+ * their last values are their maxima over the run; the peak is the largest RSS + shmem of any
+ * collection. A node whose exporter stopped before the window, or a site without jobtel's accounting,
+ * fails this, and the caller asks Princeton's queries over the whole run. */
+static bool cgroup_keys_recent_ok(json_t *nodes, uint32_t nnodes)
+{
+    size_t with_peak = 0;
+    const char *host;
+    json_t *n;
+    json_object_foreach(nodes, host, n) {
+        bool any = false;
+        for (int k = 0; k <= PQ_CPUS; k++)
+            any = any || json_object_get(n, promq_key_name((enum promq_key)k));
+        if (!any)
+            continue;
+        if (!json_object_get(n, promq_key_name(PQ_USED_MEMORY)))
+            return false;
+        with_peak++;
+    }
+    return with_peak > 0 && with_peak >= nnodes;
+}
+
+/* Removes the cgroup keys from every node (before they are asked again over the whole run), and nodes
+ * left empty. */
+static void drop_cgroup_keys(json_t *nodes)
+{
+    const char *host, *key;
+    json_t *n, *v;
+    void *t1, *t2;
+    json_object_foreach_safe(nodes, t1, host, n) {
+        json_object_foreach_safe(n, t2, key, v) {
+            if (is_cgroup_key(key))
+                json_object_del(n, key);
+        }
+        if (json_object_size(n) == 0)
+            json_object_del(nodes, host);
+    }
+}
+
 /* One round of queries sent at once: Princeton's keys [k_from, k_to) and, with exact, the exact totals
  * and the GPU inventory over the last exact_window seconds (exact.h). *gpu_keys_done says whether the exact totals filled Princeton's GPU
- * keys (so no second round is needed). */
+ * keys (so no second round is needed). With exact and the cgroup keys in the round, those are asked over
+ * the same last exact_window seconds, used memory from jobtel's memory peak; *cgroup_done says whether
+ * that stands for the whole run (cgroup_keys_recent_ok), else they are left out of the nodes and must be
+ * asked again over the run. */
 static enum jt_err query_round(const struct round *r, int k_from, int k_to, int64_t exact_window, bool *gpu_keys_done,
-                               bool *incomplete, char *err, size_t errsz)
+                               bool *incomplete, bool *cgroup_done, char *err, size_t errsz)
 {
     bool exact = exact_window > 0;
     const struct js_conf *conf = r->conf;
@@ -310,6 +362,8 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
     struct buf q;
     buf_init(&q, 64 * 1024);
     *gpu_keys_done = *incomplete = false;
+    bool recent_cg = exact && k_from == 0 && k_to > PQ_CPUS;
+    *cgroup_done = !recent_cg;
     /* With fast_queries, GPU utilization is first asked without Princeton's `or (graphics_util_percent
      * * 100)` branch, which costs Prometheus most of a report's work at every subquery step, together
      * with a cheap probe for any graphics_util_percent sample of the job. Only when the probe finds
@@ -318,13 +372,17 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
     bool probe = k_to > PQ_GPU_UTILIZATION && conf->fast_queries;
     /* With fast_queries, used memory is asked as two queries without Princeton's `or`, whose larger value
      * per series is Princeton's answer (promq_build_used_memory_part); the second is sent last. */
-    bool split = conf->fast_queries && k_from <= PQ_USED_MEMORY && PQ_USED_MEMORY < k_to;
+    bool split = conf->fast_queries && !recent_cg && k_from <= PQ_USED_MEMORY && PQ_USED_MEMORY < k_to;
     struct query_batch b;
     batch_init(&b);
     for (int k = k_from; k < k_to && rc == JT_OK; k++) {
         buf_reset(&q);
         if (probe && k == PQ_GPU_UTILIZATION)
             rc = promq_build_util_fast(r->cluster, r->job->jobid, r->range, &q);
+        else if (recent_cg && k == PQ_USED_MEMORY)
+            rc = promq_build_mem_peak(r->cluster, r->job->jobid, r->job->sluid, exact_window, &q);
+        else if (recent_cg && k <= PQ_CPUS)
+            rc = promq_build_job((enum promq_key)k, r->cluster, r->job->jobid, r->job->sluid, exact_window, &q);
         else if (split && k == PQ_USED_MEMORY)
             rc = promq_build_used_memory_part(0, r->cluster, r->job->jobid, r->job->sluid, r->range, &q);
         else
@@ -389,6 +447,13 @@ static enum jt_err query_round(const struct round *r, int k_from, int k_to, int6
         }
         if (rc != JT_OK)
             snprintf(err, errsz, "Prometheus at %s (HTTP %ld): %s", conf->prom_url, b.reqs[i].status, why);
+    }
+    if (rc == JT_OK && recent_cg) {
+        *cgroup_done = cgroup_keys_recent_ok(r->nodes, r->job->nnodes);
+        debug_line(r->debug, "cgroup keys: %s", *cgroup_done ? "from the last window, jobtel's memory peak on every node"
+                                                              : "no jobtel memory peak on some node; Princeton's queries over the run");
+        if (!*cgroup_done)
+            drop_cgroup_keys(r->nodes);
     }
     if (rc == JT_OK && exact) {
         char why[512] = "";
@@ -460,20 +525,23 @@ enum jt_err jobstats_collect(const struct js_conf *conf, const struct sacct_job 
     /* A GPU job whose GPUs all have jobtel's exact counters needs none of Princeton's GPU queries (the
      * costly subqueries): the first round asks the cgroup keys with the exact totals, and Princeton's
      * GPU keys are asked in a second round only when some GPU lacks them. */
-    bool exact = job->gpus > 0 && conf->exact_counters, done = false, incomplete = false;
+    bool exact = job->gpus > 0 && conf->exact_counters, done = false, incomplete = false, cg_done = false, unused;
     int k_to = job->gpus == 0 || exact ? PQ_GPU_TOTAL_MEMORY : PQ_COUNT;
     int64_t recent = r.range < EXACT_RECENT_S ? r.range : EXACT_RECENT_S;
-    rc = query_round(&r, 0, k_to, exact ? recent : 0, &done, &incomplete, err, errsz);
+    rc = query_round(&r, 0, k_to, exact ? recent : 0, &done, &incomplete, &cg_done, err, errsz);
     /* Some GPU without totals or inventory in the last hour while others have them: its node's series
      * stopped earlier (an exporter that died mid-job), so the whole run time is asked. A job with no
      * totals at all in the last hour goes to Princeton's queries directly (a site without the
      * accounting). */
     if (rc == JT_OK && exact && !done && incomplete && recent < r.range && json_object_get(root, "jobtel")) {
         debug_line(debug, "exact counters: some GPU has none in the last %llds; asking the whole run time", (long long)recent);
-        rc = query_round(&r, 0, 0, r.range, &done, &incomplete, err, errsz);
+        rc = query_round(&r, 0, 0, r.range, &done, &incomplete, &unused, err, errsz);
     }
-    if (rc == JT_OK && exact && !done)
-        rc = query_round(&r, PQ_GPU_TOTAL_MEMORY, PQ_COUNT, 0, &done, &incomplete, err, errsz);
+    /* What the first round could not answer, in one more: the cgroup keys over the whole run when the
+     * last window does not stand for it, Princeton's GPU keys when some GPU lacks exact totals. */
+    int k_from2 = cg_done ? PQ_GPU_TOTAL_MEMORY : 0, k_to2 = done || !exact ? PQ_GPU_TOTAL_MEMORY : PQ_COUNT;
+    if (rc == JT_OK && k_from2 < k_to2)
+        rc = query_round(&r, k_from2, k_to2, 0, &done, &incomplete, &unused, err, errsz);
     if (rc != JT_OK)
         goto out;
     json_t *jt = json_incref(json_object_get(root, "jobtel")); /* after Princeton's keys, as stored summaries have it */

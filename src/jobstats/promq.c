@@ -98,23 +98,51 @@ enum jt_err promq_build(enum promq_key k, const char *cluster, const char *jobid
     return JT_ERR_INTERNAL;
 }
 
+/* The cgroup matcher of a SLUID into cgsel, after " or " is appended to out; JT_ERR_USAGE unless the
+ * SLUID is letters, digits, '_', '-' and '.' (promq_build checks the job id as a Slurm job id). */
+static enum jt_err sluid_or(const char *cluster, const char *sluid, char *cgsel, size_t cgselsz, struct buf *out)
+{
+    for (const char *p = sluid; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
+              *p == '-' || *p == '.'))
+            return JT_ERR_USAGE;
+    char sel[256];
+    format_selector(cluster, sluid, sel, sizeof sel);
+    cgroup_selector(sel, cgsel, cgselsz);
+    return buf_puts(out, " or ");
+}
+
 enum jt_err promq_build_job(enum promq_key k, const char *cluster, const char *jobid, const char *sluid,
                             int64_t range_s, struct buf *out)
 {
     enum jt_err rc = promq_build(k, cluster, jobid, range_s, out);
     if (rc != JT_OK || !sluid || !sluid[0] || k > PQ_CPUS)
         return rc;
-    for (const char *p = sluid; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
-              *p == '-' || *p == '.'))
-            return JT_ERR_USAGE;
-    /* promq_build checks its jobid as a Slurm job id; the SLUID was checked just above. */
-    char sel[256], cgsel[300];
-    format_selector(cluster, sluid, sel, sizeof sel);
-    cgroup_selector(sel, cgsel, sizeof cgsel);
-    if ((rc = buf_puts(out, " or ")) != JT_OK)
+    char cgsel[300];
+    if ((rc = sluid_or(cluster, sluid, cgsel, sizeof cgsel, out)) != JT_OK)
         return rc;
     return cgroup_query(k, cgsel, (long long)range_s, out);
+}
+
+static enum jt_err mem_peak_query(const char *cgsel, long long d, struct buf *out)
+{
+    return buf_printf(out, "max_over_time(jobtel_job_memory_peak_bytes{%s}[%llds])", cgsel, d);
+}
+
+enum jt_err promq_build_mem_peak(const char *cluster, const char *jobid, const char *sluid, int64_t window_s,
+                                 struct buf *out)
+{
+    char sel[256], cgsel[300];
+    enum jt_err rc = promq_job_selector(cluster, jobid, window_s, sel, sizeof sel);
+    if (rc != JT_OK)
+        return rc;
+    cgroup_selector(sel, cgsel, sizeof cgsel);
+    rc = mem_peak_query(cgsel, (long long)window_s, out);
+    if (rc != JT_OK || !sluid || !sluid[0])
+        return rc;
+    if ((rc = sluid_or(cluster, sluid, cgsel, sizeof cgsel, out)) != JT_OK)
+        return rc;
+    return mem_peak_query(cgsel, (long long)window_s, out);
 }
 
 enum jt_err promq_build_util_fast(const char *cluster, const char *jobid, int64_t range_s, struct buf *out)
@@ -149,20 +177,11 @@ enum jt_err promq_build_used_memory_part(int part, const char *cluster, const ch
     enum jt_err rc = promq_job_selector(cluster, jobid, range_s, sel, sizeof sel);
     if (rc != JT_OK)
         return rc;
-    snprintf(cgsel, sizeof cgsel, "%s,step='',task=''", sel);
+    cgroup_selector(sel, cgsel, sizeof cgsel);
     rc = used_memory_part(part, cgsel, (long long)range_s, out);
     if (rc != JT_OK || !sluid || !sluid[0])
         return rc;
-    for (const char *p = sluid; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
-              *p == '-' || *p == '.'))
-            return JT_ERR_USAGE;
-    if (cluster && cluster[0])
-        snprintf(sel, sizeof sel, "cluster='%s',jobid='%s'", cluster, sluid);
-    else
-        snprintf(sel, sizeof sel, "jobid='%s'", sluid);
-    snprintf(cgsel, sizeof cgsel, "%s,step='',task=''", sel);
-    if ((rc = buf_puts(out, " or ")) != JT_OK)
+    if ((rc = sluid_or(cluster, sluid, cgsel, sizeof cgsel, out)) != JT_OK)
         return rc;
     return used_memory_part(part, cgsel, (long long)range_s, out);
 }

@@ -57,6 +57,13 @@ enum jt_err promq_build_gpm_probe(const char *cluster, const char *jobid, int64_
  * the same part for it follows after " or ", as in promq_build_job. */
 enum jt_err promq_build_used_memory_part(int part, const char *cluster, const char *jobid, const char *sluid,
                                          int64_t range_s, struct buf *out);
+/* Used memory from jobtel's per-job peak (docs/accounting.md): max_over_time(jobtel_job_memory_peak_bytes
+ * {job-level cgroup matcher}[window_s]), with the SLUID's after " or " as in promq_build_job. The peak
+ * only grows while the job runs, so its last sample is the job's peak: a window holding the job's last
+ * minutes is enough, one sample per node instead of Princeton's subquery over the run. Parsed as
+ * PQ_USED_MEMORY. */
+enum jt_err promq_build_mem_peak(const char *cluster, const char *jobid, const char *sluid, int64_t window_s,
+                                 struct buf *out);
 /* Merges the answers of parts 0 and 1 (per series: the larger value; NaN as absent) into nodes as
  * promq_parse_answer(PQ_USED_MEMORY) does with Princeton's answer. *ambiguous is set, and nodes left
  * alone, when two series share a node: Princeton's answer then keeps whichever comes last in its order,

@@ -135,8 +135,21 @@ wait_for 60 prom_is "count(nvidia_gpu_duty_cycle{jobid=\"$J\"})" 2 || fail "Prom
 CPU1=$(cgroup_cpu_seconds "$JOBCG")
 # a daemon reading after that read, so the timeline covers the whole burst
 wait_for 60 series_at_least "cgroup_cpu_total_seconds{jobid=\"$J\",step=\"\",task=\"\"}" "$CPU1" || fail "the daemon never read job $J's cgroup after the burst"
+# The daemon's memory peak of the job (Princeton's used memory, RSS + shmem, over every collection).
+wait_for 60 series_at_least "jobtel_job_memory_peak_bytes{jobid=\"$J\"" 1 || fail "no jobtel_job_memory_peak_bytes of job $J"
+# The kernel's high-water mark of all the job's memory (cache included: at least RSS + shmem at any time),
+# read until the job's cgroup goes.
+MEMCG=/sys/fs/cgroup/memory/slurm_$HOST/uid_$(id -u)/job_$J
+[ -r "$MEMCG/memory.max_usage_in_bytes" ] || fail "no memory cgroup at $MEMCG"
 touch "$T/out/release"
-wait_for 60 sh -c "[ -z \"\$(squeue -h -j $J 2>/dev/null)\" ]" || fail "job $J did not end"
+KMAX=0
+job_gone() {
+    local v
+    v=$(cat "$MEMCG/memory.max_usage_in_bytes" 2>/dev/null) && KMAX=$v
+    [ -z "$(squeue -h -j "$J" 2>/dev/null)" ]
+}
+wait_for 60 job_gone || fail "job $J did not end"
+[ "$KMAX" -gt 0 ] || fail "job $J's memory.max_usage_in_bytes never read"
 
 # --- 1. the node's record ------------------------------------------------------------------------------------
 wait_for 60 test -s "$T/records/$J/$HOST.json" || fail "no record from the node epilog: $(cat "$T/epilog.log" 2>/dev/null)"
@@ -246,6 +259,24 @@ with open(sys.argv[5] + ".exact", "w") as f:
     f.write(f"{jt['gpu_util_exact']:.1f} {jt['energy_j'] / 3.6e6:.3f}\n")
 EOP
 pass "job $J's AdminComment holds the exact figures and the timelines of the scenario"
+
+# Used memory in the summary came from the daemon's peak (the last hour, one sample): at least Princeton's
+# subquery over the job's scrapes, at most the kernel's high-water mark of all the job's memory.
+END_J=$(sacct -n -X -P -j "$J" -o End | head -1)
+END_S=$(date -d "$END_J" +%s)
+PRINCETON_MEM=$(prom_value "max_over_time(((cgroup_memory_rss_bytes{jobid=\"$J\",step=\"\",task=\"\"} + cgroup_memory_shmem_bytes{jobid=\"$J\",step=\"\",task=\"\"}) or 1*cgroup_memory_rss_bytes{jobid=\"$J\",step=\"\",task=\"\"})[$((END_S - ${START%.*} + 60))s:] @ $END_S)")
+"$JOBSTATS" --config "$T/jobstats.conf" -d -f -j "$J" >"$T/live.json" 2>"$T/live.dbg" || fail "jobstats -f -j $J: $(cat "$T/live.dbg")"
+grep -q "^DEBUG: cgroup keys: from the last window" "$T/live.dbg" || fail "job $J: cgroup keys not from jobtel's peak: $(grep 'cgroup keys' "$T/live.dbg")"
+"$PY" - "$T/summary.json" "$PRINCETON_MEM" "$KMAX" "$T/live.json" <<'EOP' || fail "job $J: used memory not between Princeton's figure and the kernel's high-water mark"
+import json, sys
+(node,) = json.load(open(sys.argv[1]))["nodes"].values()
+(live,) = json.load(open(sys.argv[4]))["nodes"].values()
+got, princeton, kernel = node["used_memory"], float(sys.argv[2]), int(sys.argv[3])
+print(f"used memory: {got} B from jobtel's peak; Princeton's query {princeton:.0f} B; kernel high-water {kernel} B")
+assert 0 < princeton <= got <= kernel, (princeton, got, kernel)
+assert live["used_memory"] == got, ("jobstats -f now and the summary at job end differ", live["used_memory"], got)
+EOP
+pass "job $J's used memory: jobtel's peak, between Princeton's sampled figure and the kernel's high-water mark"
 
 # --- 3. Prometheus gone: the exact section from the stored summary ----------------------------------------
 stop_pid "$PROM_PID"

@@ -29,7 +29,8 @@ OLD_START=$((OLD_END - 7200))
 mkdir -p "$T/prom"
 GPM_JOB=4245 # a MIG slice with only nvidia_gpu_graphics_util_percent, beside a plain GPU
 STOP_JOB=4246 # jobtel's exact counters, one node's exporter stopped two hours before the end
-STOPPED_JOBID=$STOP_JOB "$PY" "$SRC/tests/fixtures/jobstats/make_history.py" "$START" "$END" "$JOB" tc "$HIST_STEP" $GPM_JOB >"$T/hist.om" 2>"$T/expect.json"
+EXACT_JOB=4247 # the main job's history once more, with jobtel's series (exact counters, memory peak)
+STOPPED_JOBID=$STOP_JOB EXACT_JOBID=$EXACT_JOB "$PY" "$SRC/tests/fixtures/jobstats/make_history.py" "$START" "$END" "$JOB" tc "$HIST_STEP" $GPM_JOB >"$T/hist.om" 2>"$T/expect.json"
 promtool tsdb create-blocks-from openmetrics "$T/hist.om" "$T/prom/data" >"$T/promtool.log" 2>&1 \
     || fail "promtool backfill failed"
 
@@ -43,6 +44,7 @@ case " \$* " in
   *" -j $JOB "*) echo '$JOB|$START|$END|tc|billing=32,cpu=32,gres/gpu:a100=8,mem=128G,node=2|$COMMENT|alice|physics|COMPLETED|2|32|128G|normal|gpu|5760|train|big run' ;;
   *" -j 77 "*) echo '77|Unknown|Unknown|tc|cpu=1,mem=1G,node=1||alice|physics|PENDING|1|1|1G|normal|gpu|60|waiting' ;;
   *" -j $GPM_JOB "*) echo '$GPM_JOB|$START|$END|tc|billing=2,cpu=2,gres/gpu=2,mem=8G,node=1||bob|physics|COMPLETED|1|2|8G|normal|gpu|5760|mig' ;;
+  *" -j $EXACT_JOB "*) echo '$EXACT_JOB|$START|$END|tc|billing=32,cpu=32,gres/gpu:a100=8,mem=128G,node=2||alice|physics|COMPLETED|2|32|128G|normal|gpu|5760|train' ;;
   *" -j $STOP_JOB "*) echo '$STOP_JOB|$START|$END|tc|billing=4,cpu=4,gres/gpu=2,mem=16G,node=2||bob|physics|COMPLETED|2|4|16G|normal|gpu|5760|stop' ;;
   *" -j 4243 "*) echo '4243|$OLD_START|$OLD_END|tc|cpu=4,mem=4G,node=1||alice|physics|COMPLETED|1|4|4G|normal|cpu|600|old' ;;
   *" -j 4244 "*) echo '4244|$((END - 20))|$END|tc|cpu=1,mem=1G,node=1||alice|physics|COMPLETED|1|1|1G|normal|cpu|10|blink' ;;
@@ -263,7 +265,36 @@ assert got["nodes"]["gd2"]["gpu_utilization"] == {"0": 60}, got["nodes"]["gd2"]
 assert sorted(got["jobtel"]["nodes"]) == ["gd1", "gd2"], got["jobtel"]["nodes"].keys()
 print("stopped exporter:", got["nodes"]["gd1"]["gpu_utilization"], got["nodes"]["gd2"]["gpu_utilization"])
 EOP
+grep -q "^DEBUG: cgroup keys: no jobtel memory peak on some node" "$T/stop.dbg" \
+    || fail "job $STOP_JOB: cgroup keys not asked again over the run: $(grep 'cgroup keys' "$T/stop.dbg")"
 pass "exact counters with an exporter stopped before the last hour: the whole run is asked, every GPU kept"
+
+# The same 3-day job with jobtel's series: the cgroup keys come from the last hour (used memory from the
+# daemon's memory peak), no query reaches further back than an hour, and the figures are Princeton's
+# (exact_counters = false: the subqueries over the whole run) and the history's, to the byte for the
+# four cgroup keys.
+"$JOBSTATS" --config "$T/jobstats.conf" -d -f -j $EXACT_JOB >"$T/ex.json" 2>"$T/ex.dbg" || fail "-j $EXACT_JOB: $(cat "$T/ex.dbg")"
+grep -q "^DEBUG: cgroup keys: from the last window" "$T/ex.dbg" || fail "job $EXACT_JOB: $(grep 'cgroup keys' "$T/ex.dbg")"
+grep -q "^DEBUG: exact counters: every GPU" "$T/ex.dbg" || fail "job $EXACT_JOB: exact path not taken"
+grep "^DEBUG: query: " "$T/ex.dbg" >"$T/ex.queries"
+[ "$(wc -l <"$T/ex.queries")" = 6 ] || fail "job $EXACT_JOB: want 6 queries in one round: $(cat "$T/ex.queries")"
+if grep -v "\[3600s\]" "$T/ex.queries" | grep -q .; then fail "job $EXACT_JOB: a query over more than the last hour: $(grep -v '\[3600s\]' "$T/ex.queries")"; fi
+"$JOBSTATS" --config "$T/princeton.conf" -f -j $EXACT_JOB >"$T/ex.princeton.json" 2>"$T/ex.err" \
+    || fail "fast_queries = false -j $EXACT_JOB: $(cat "$T/ex.err")"
+"$JOBSTATS" --config "$T/noexact.conf" -f -j $EXACT_JOB >"$T/ex.noexact.json" 2>"$T/ex.err" \
+    || fail "exact_counters = false -j $EXACT_JOB: $(cat "$T/ex.err")"
+"$PY" - "$T/expect.json" "$T/ex.json" "$T/ex.princeton.json" "$T/ex.noexact.json" <<'EOP' || fail "job $EXACT_JOB: cgroup figures differ"
+import json, sys
+exp = json.load(open(sys.argv[1]))["nodes"]
+got, full, princeton = (json.load(open(f))["nodes"] for f in sys.argv[2:5])
+assert sorted(got) == sorted(exp) == sorted(princeton), (got.keys(), princeton.keys())
+for node in exp:
+    for k in ("total_memory", "used_memory", "total_time", "cpus"):
+        assert got[node][k] == princeton[node][k] == full[node][k], (node, k, got[node][k], princeton[node][k])
+    assert got[node]["used_memory"] == exp[node]["used_memory"], (node, got[node]["used_memory"])
+print("cgroup keys from the last hour:", {n: got[n]["used_memory"] for n in got})
+EOP
+pass "exact path: the cgroup keys from the last hour (jobtel's memory peak), Princeton's figures"
 
 # A job older than Prometheus' retention, and one shorter than a sampling period: Princeton's messages.
 rc=0
