@@ -14,4 +14,16 @@
  * if it had to be killed, JT_ERR_IO if it could not be started. */
 enum jt_err cmd_run(char *const argv[], double timeout_s, struct buf *out, struct buf *errout, int *exit_status);
 
+/* One program of cmd_run_many: what cmd_run takes, and gives back in exit_status and rc. */
+struct cmd {
+    char *const *argv;
+    struct buf *out, *errout;
+    int exit_status;
+    enum jt_err rc;
+};
+
+/* Runs n (1 to 8) programs at once, as cmd_run each, under one deadline: each gets its own rc and
+ * exit_status. JT_ERR_USAGE for a bad n; otherwise JT_OK, the outcomes being in cmds. */
+enum jt_err cmd_run_many(size_t n, struct cmd *cmds, double timeout_s);
+
 #endif

@@ -112,20 +112,42 @@ static void cmd_failure(char *err, size_t errsz, const char *prog, int st, const
 
 /* Slurm >= 26.05 has SLUIDs: Princeton asks `sacct -V` and compares the major version with 25. A sacct
  * that fails or prints something else is taken as older. */
-static bool sacct_has_sluid(const struct js_conf *conf, bool debug)
+static bool sacct_version_has_sluid(const struct cmd *v, bool debug)
 {
-    struct buf out, eout;
-    buf_init(&out, 4096);
-    buf_init(&eout, 4096);
-    char *argv[] = {(char *)conf->sacct, "-V", NULL};
-    int st = -1;
     unsigned major = 0;
-    bool yes = cmd_run(argv, conf->cmd_timeout, &out, &eout, &st) == JT_OK && st == 0 &&
-               sacct_version_major(buf_str(&out), &major) && major > 25;
-    debug_line(debug, "sacct -V: %.80s -> %s", buf_str(&out), yes ? "SLUID" : "no SLUID");
-    buf_free(&out);
-    buf_free(&eout);
+    bool yes = v->rc == JT_OK && v->exit_status == 0 && sacct_version_major(buf_str(v->out), &major) && major > 25;
+    debug_line(debug, "sacct -V: %.80s -> %s", buf_str(v->out), yes ? "SLUID" : "no SLUID");
     return yes;
+}
+
+/* Runs the job's sacct query (argv, its field list at argv[fields_at]) into *q. With sluid = auto,
+ * `sacct -V` runs beside the query without SLUIDs, whose answer is kept unless the version has them
+ * (Slurm >= 26.05: the query is asked again with them): on today's Slurm one round of processes. */
+static bool sacct_query(const struct js_conf *conf, char **argv, int fields_at, struct cmd *q, bool debug)
+{
+    bool with_sluid = conf->sluid == JS_SLUID_YES;
+    argv[fields_at] = with_sluid ? SACCT_FIELDS_SLUID : SACCT_FIELDS;
+    if (conf->sluid != JS_SLUID_AUTO) {
+        cmd_run_many(1, q, conf->cmd_timeout);
+        return with_sluid;
+    }
+    struct buf vout, veout;
+    buf_init(&vout, 4096);
+    buf_init(&veout, 4096);
+    char *vargv[] = {(char *)conf->sacct, "-V", NULL};
+    struct cmd both[2] = {*q, {vargv, &vout, &veout, -1, JT_OK}};
+    cmd_run_many(2, both, conf->cmd_timeout);
+    *q = both[0];
+    with_sluid = sacct_version_has_sluid(&both[1], debug);
+    buf_free(&vout);
+    buf_free(&veout);
+    if (with_sluid) {
+        argv[fields_at] = SACCT_FIELDS_SLUID;
+        buf_reset(q->out);
+        buf_reset(q->errout);
+        cmd_run_many(1, q, conf->cmd_timeout);
+    }
+    return with_sluid;
 }
 
 enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const char *cluster_opt,
@@ -147,9 +169,9 @@ enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const 
     argv[a++] = "-P";
     argv[a++] = "-X";
     argv[a++] = "-n";
-    bool with_sluid = conf->sluid == JS_SLUID_YES || (conf->sluid == JS_SLUID_AUTO && sacct_has_sluid(conf, debug));
     argv[a++] = "-o";
-    argv[a++] = with_sluid ? SACCT_FIELDS_SLUID : SACCT_FIELDS;
+    int fields_at = a;
+    argv[a++] = SACCT_FIELDS;
     argv[a++] = "-j";
     argv[a++] = (char *)jobid;
     if (cluster_opt && cluster_opt[0]) {
@@ -158,8 +180,10 @@ enum jt_err jobstats_sacct(const struct js_conf *conf, const char *jobid, const 
     }
     argv[a] = NULL;
     setenv("SLURM_TIME_FORMAT", "%s", 1);
-    int st;
-    rc = cmd_run(argv, conf->cmd_timeout, &out, &eout, &st);
+    struct cmd q = {argv, &out, &eout, -1, JT_OK};
+    bool with_sluid = sacct_query(conf, argv, fields_at, &q, debug);
+    int st = q.exit_status;
+    rc = q.rc;
     if (rc != JT_OK) {
         snprintf(err, errsz, "%s: %s", conf->sacct,
                  rc == JT_ERR_TIMEOUT ? "did not answer in time (is slurmdbd up?)" : "could not be run");

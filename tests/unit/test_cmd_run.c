@@ -98,11 +98,51 @@ static void test_relative_and_missing(void **state)
     buf_free(&err);
 }
 
+/* Two programs at once: each waits for the file the other creates, so run one after the other the first
+ * would wait until the deadline (and fail); at once, both exit 0. Each gets its own output and outcome,
+ * and one that cannot be started does not hold back the others. */
+static void test_many_at_once(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/jt_cmd_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[128], b[128];
+    snprintf(a, sizeof a, "touch %s/a; while [ ! -e %s/b ]; do sleep 0.01; done; echo A", dir, dir);
+    snprintf(b, sizeof b, "touch %s/b; while [ ! -e %s/a ]; do sleep 0.01; done; echo B >&2; exit 4", dir, dir);
+    char *argv_a[] = {"/bin/sh", "-c", a, NULL}, *argv_b[] = {"/bin/sh", "-c", b, NULL};
+    char *argv_c[] = {"/nonexistent/program", NULL};
+    struct buf out[3], err[3];
+    for (int i = 0; i < 3; i++) {
+        buf_init(&out[i], 4096);
+        buf_init(&err[i], 4096);
+    }
+    struct cmd c[3] = {{argv_a, &out[0], &err[0], -1, JT_OK},
+                       {argv_b, &out[1], &err[1], -1, JT_OK},
+                       {argv_c, &out[2], &err[2], -1, JT_OK}};
+    assert_int_equal(cmd_run_many(3, c, 60), JT_OK);
+    assert_int_equal(c[0].rc, JT_OK);
+    assert_int_equal(c[0].exit_status, 0);
+    assert_string_equal(buf_str(&out[0]), "A\n");
+    assert_int_equal(c[1].rc, JT_OK);
+    assert_int_equal(c[1].exit_status, 4);
+    assert_string_equal(buf_str(&err[1]), "B\n");
+    assert_int_equal(c[2].rc, JT_ERR_IO);
+    assert_int_equal(cmd_run_many(0, c, 1), JT_ERR_USAGE);
+    for (int i = 0; i < 3; i++) {
+        buf_free(&out[i]);
+        buf_free(&err[i]);
+    }
+    char rm[64];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    assert_int_equal(system(rm), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_and_status), cmocka_unit_test(test_deadline_kills),
         cmocka_unit_test(test_output_cap), cmocka_unit_test(test_relative_and_missing),
+        cmocka_unit_test(test_many_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,12 +89,26 @@ static void test_sluid(void **state)
     assert_int_equal(jobstats_sacct(c, "600", NULL, job, false, err, sizeof err), JT_OK);
     assert_string_equal(job->sluid, "abc123XYZ");
     assert_string_equal(job->jobname, "na|me");
-    /* Slurm 25.11: no sluid field */
-    write_sacct(c, "[ \"$1\" = -V ] && { echo 'slurm 25.11.0'; exit 0; }\n"
-                   "case \"$*\" in *sluid*) echo 'sluid asked' >&2; exit 1 ;; esac\n"
-                   "echo '600|10|30|c|cpu=1||u|a|COMPLETED|1|1|1G|q|p|60|name'");
+    /* Slurm 25.11: no sluid field; the job is asked beside `sacct -V`, not after it: each waits for the
+     * other to have started (one after the other, both would wait until the deadline and fail) */
+    char mq[300], mv[300], script[2048];
+    snprintf(mq, sizeof mq, "%s/sacct.q", dir);
+    snprintf(mv, sizeof mv, "%s/sacct.v", dir);
+    unlink(mq);
+    unlink(mv);
+    snprintf(script, sizeof script,
+             "if [ \"$1\" = -V ]; then while [ ! -e %s ]; do sleep 0.01; done; touch %s; echo 'slurm 25.11.0'; exit 0; fi\n"
+             "case \"$*\" in *sluid*) echo 'sluid asked' >&2; exit 1 ;; esac\n"
+             "touch %s; while [ ! -e %s ]; do sleep 0.01; done\n"
+             "echo '600|10|30|c|cpu=1||u|a|COMPLETED|1|1|1G|q|p|60|name'",
+             mq, mv, mq, mv);
+    write_sacct(c, script);
+    c->cmd_timeout = 10; /* ends the test of a sacct asked after -V */
     assert_int_equal(jobstats_sacct(c, "600", NULL, job, false, err, sizeof err), JT_OK);
     assert_string_equal(job->sluid, "");
+    c->cmd_timeout = 30;
+    unlink(mq);
+    unlink(mv);
     /* a SLUID that could break out of a PromQL string is refused with the line */
     write_sacct(c, "[ \"$1\" = -V ] && { echo 'slurm 26.05.1'; exit 0; }\n"
                    "echo \"600|10|30|c|cpu=1||u|a|COMPLETED|1|1|1G|q|p|60|x'} or up{a='|name\"");
