@@ -9,9 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* floor and round of the small non-negative numbers here, without libm (the daemon does not link it) */
+/* Beyond this a figure is not a time, offset or mean a timeline can hold (a loaded state checks it). */
+#define TL_NUM_MAX 1e15
+
+/* floor and round of the numbers here, without libm (the daemon does not link it); outside
+ * +-TL_NUM_MAX (never from a collection or a checked state) clamped rather than cast out of range */
 static double tl_floor(double x)
 {
+    if (!(x > -TL_NUM_MAX && x < TL_NUM_MAX))
+        return x > 0 ? TL_NUM_MAX : -TL_NUM_MAX;
     double f = (double)(long long)x;
     return f > x ? f - 1 : f;
 }
@@ -239,7 +245,7 @@ bool tl_parse_head(struct cursor *c, struct acct_timeline *t, unsigned *npoints)
     double t0, w;
     unsigned nhead, nmid, n;
     tl_free(t);
-    if (!next_num(c, &t0) || !(t0 > 0) || !next_num(c, &w) || !(w >= TL_RES_S) ||
+    if (!next_num(c, &t0) || !(t0 > 0 && t0 < TL_NUM_MAX) || !next_num(c, &w) || !(w >= TL_RES_S && w < TL_NUM_MAX) ||
         !next_uint(c, TL_HEAD_POINTS, &nhead) || !next_uint(c, TL_MID_POINTS, &nmid) ||
         !next_uint(c, TL_MAX_POINTS, &n) || nhead + nmid > n || n == 0)
         return false;
@@ -270,11 +276,14 @@ bool tl_parse_point(struct cursor *c, struct acct_timeline *t, const struct tl_l
      * itself may lie either side of it) */
     p.start = (float)v[0];
     p.end = (float)v[1];
-    if (!cur_eof(c) || p.end < p.start || (t->n && p.start < t->p[t->n - 1].end))
+    if (!cur_eof(c) || p.end < p.start || !(p.end < TL_NUM_MAX) || (t->n && p.start < t->p[t->n - 1].end))
         return false;
     for (unsigned k = 0; k < lay->ncols; k++) {
         p.sum[k] = (float)v[2 + 2 * k];
         p.w[k] = (float)v[3 + 2 * k];
+        /* a mean no reading gives is a corrupt state */
+        if (p.w[k] > 0 && !((double)p.sum[k] / (double)p.w[k] < TL_NUM_MAX))
+            return false;
     }
     t->p[t->n++] = p;
     return true;

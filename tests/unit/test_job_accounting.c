@@ -620,6 +620,14 @@ static void test_cpu_state_hostile(void **state)
     expect_refused(JT_ERR_PARSE);
     write_state("jobtel-job-accounting 3\ncpu 5 0 1 2 x\nend\n");
     expect_refused(JT_ERR_PARSE);
+    /* numbers no timeline holds (found by fuzz_acct_state: printing them overflowed a cast): a mean of
+     * 8.9e23, a start time of 1e20, a point ending 1e20 s in */
+    write_state("jobtel-job-accounting 3\ncpu 5 0 1 2\ntl 1700000000 5 1 0 1\np 0 5 888888888888888888888896 1 20 5\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    write_state("jobtel-job-accounting 3\ncpu 5 0 1 2\ntl 100000000000000000000 5 1 0 1\np 0 5 10 5 20 5\nend\n");
+    expect_refused(JT_ERR_PARSE);
+    write_state("jobtel-job-accounting 3\ncpu 5 0 1 2\ntl 1700000000 5 1 0 1\np 0 100000000000000000000 10 5 20 5\nend\n");
+    expect_refused(JT_ERR_PARSE);
     /* a good one loads */
     write_state("jobtel-job-accounting 3\n1 0 - 3 0 1 2 0 0 5 0 7 0 1 2\ncpu 5 1 1 2\ntl 1700000000 5 1 0 1\n"
                 "p 0 5 10 5 20 5\nend\n");
