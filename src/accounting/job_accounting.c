@@ -503,19 +503,6 @@ void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, d
                                 "Whether the job held the GPU at the latest collection (1) or has ended (0)."),
                     &ls, r->ended ? 0 : 1);
     }
-    for (size_t i = 0; i < a->ncpu; i++) {
-        const struct acct_cpu_record *r = &a->cpu[i];
-        if (!r->has_mem_peak || (r->ended && !(wall - r->last_wall < a->export_ended_s)))
-            continue;
-        struct labelset ls;
-        labelset_init(&ls);
-        labelset_add(&ls, "jobid", r->jobid);
-        if (hostname)
-            labelset_add(&ls, "hostname", hostname);
-        expo_sample(expo_family(w, "jobtel_job_memory_peak_bytes", METRIC_GAUGE,
-                                "Peak RSS + shmem of the job's cgroup on this node over every cgroup collection, in bytes."),
-                    &ls, r->mem_peak_bytes);
-    }
     struct labelset none;
     labelset_init(&none);
     expo_sample(expo_family(w, "jobtel_job_accounting_records", METRIC_GAUGE,
@@ -533,6 +520,25 @@ void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, d
     expo_sample_u64(expo_family(w, "jobtel_job_accounting_save_errors_total", METRIC_COUNTER,
                                 "Failed writes of the accounting state file."),
                     &none, a->save_errors);
+    pthread_mutex_unlock(&a->mu);
+}
+
+void job_acct_render_cpu(struct job_acct *a, struct expo *w, const char *hostname, double wall)
+{
+    pthread_mutex_lock(&a->mu);
+    for (size_t i = 0; i < a->ncpu; i++) {
+        const struct acct_cpu_record *r = &a->cpu[i];
+        if (!r->has_mem_peak || (r->ended && !(wall - r->last_wall < a->export_ended_s)))
+            continue;
+        struct labelset ls;
+        labelset_init(&ls);
+        labelset_add(&ls, "jobid", r->jobid);
+        if (hostname)
+            labelset_add(&ls, "hostname", hostname);
+        expo_sample(expo_family(w, "jobtel_job_memory_peak_bytes", METRIC_GAUGE,
+                                "Peak RSS + shmem of the job's cgroup on this node over every cgroup collection, in bytes."),
+                    &ls, r->mem_peak_bytes);
+    }
     pthread_mutex_unlock(&a->mu);
 }
 
@@ -866,31 +872,8 @@ static enum jt_err save_locked(struct job_acct *a)
         rc = JT_ERR_IO;
         goto out;
     }
-    (void)unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = JT_ERR_IO;
-        goto out;
-    }
-    size_t off = 0;
-    while (off < b.len) {
-        ssize_t w = write(fd, b.data + off, b.len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = JT_ERR_IO;
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (rc == JT_OK && fsync(fd) != 0)
-        rc = JT_ERR_IO;
-    if (close(fd) != 0 && rc == JT_OK)
-        rc = JT_ERR_IO;
-    if (rc == JT_OK && rename(tmp, path) != 0)
-        rc = JT_ERR_IO;
-    if (rc != JT_OK)
-        (void)unlink(tmp);
+    (void)unlink(tmp); /* a stale temporary from a killed daemon is ours to replace */
+    rc = file_write_atomic(path, tmp, b.data, b.len, 0600);
 out:
     buf_free(&b);
     if (rc != JT_OK) {

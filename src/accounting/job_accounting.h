@@ -184,6 +184,10 @@ double acct_share(const double *weights, size_t njobs, size_t j);
  * last seen, at wall time `wall`) and the store's own metrics. Takes the lock. An ended job's record stays
  * in memory (for the epilog's socket, restarts) for retention_s either way. */
 void job_acct_render(struct job_acct *a, struct expo *w, const char *hostname, double wall);
+/* Writes each job's memory peak (jobtel_job_memory_peak_bytes) for live jobs and, as above, recently
+ * ended ones: from the cgroup collector, after each walk, so it comes and goes with the job's cgroup
+ * series. Takes the lock. */
+void job_acct_render_cpu(struct job_acct *a, struct expo *w, const char *hostname, double wall);
 
 /* Persistence: load at start takes an exclusive lock on the directory first: a second daemon on the
  * same directory runs without persistence (logged) instead of clobbering the first one's state. Load

@@ -978,6 +978,10 @@ static enum jt_err cg_collect(void *state, struct expo *w)
     }
     if (s->err == JT_OK)
         consume_all(s);
+    for (size_t i = 0; i < sizeof consumers / sizeof consumers[0]; i++) {
+        if (consumers[i]->render && consumers[i]->enabled(s->cfg))
+            consumers[i]->render(s->cfg, w);
+    }
     expo_sample_u64(expo_family(w, "jobtel_cgroup_parse_errors_total", METRIC_COUNTER,
                                 "Cgroup files skipped because their content was not in the expected format."),
                     NULL, s->rd.parse_errors);

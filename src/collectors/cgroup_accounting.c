@@ -10,6 +10,7 @@
 
 #include "accounting/job_accounting.h"
 #include "collectors/cgroup_readings.h"
+#include "common/log.h"
 
 static bool enabled(const struct exporter_config *cfg)
 {
@@ -43,4 +44,9 @@ static void consume(const struct cgroup_readings *in)
         free(s);
 }
 
-const struct cgroup_readings_consumer cgroup_accounting = {"accounting", enabled, consume};
+static void render(const struct exporter_config *cfg, struct expo *w)
+{
+    job_acct_render_cpu(cfg->acct, w, cfg->hostname, wall_now());
+}
+
+const struct cgroup_readings_consumer cgroup_accounting = {"accounting", enabled, consume, render};

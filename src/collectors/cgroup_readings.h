@@ -14,6 +14,7 @@
 
 #include "collectors/cgroup_parse.h"
 #include "exporter/config.h"
+#include "exporter/expo.h"
 
 struct cgroup_job_reading {
     const char *jobid;
@@ -28,13 +29,17 @@ struct cgroup_readings {
     double interval_s;                     /* the cgroup collector's interval */
 };
 
+/* consume() takes a complete walk's readings; render(), when not NULL, writes the consumer's own series
+ * into the cgroup collector's snapshot after every walk, so they appear and go with the cgroup series
+ * they come from. */
 struct cgroup_readings_consumer {
     const char *name;
     bool (*enabled)(const struct exporter_config *cfg);
     void (*consume)(const struct cgroup_readings *in);
+    void (*render)(const struct exporter_config *cfg, struct expo *w);
 };
 
-/* The jobs' CPU timelines (cgroup_accounting.c). */
+/* The jobs' CPU timelines and memory peaks (cgroup_accounting.c). */
 extern const struct cgroup_readings_consumer cgroup_accounting;
 
 #endif

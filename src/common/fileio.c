@@ -9,6 +9,7 @@
 #include "common/fileio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -80,4 +81,38 @@ enum jt_err file_read_at(int dirfd, const char *name, size_t max, struct buf *ou
     enum jt_err e = read_fd(fd, max, out);
     close(fd);
     return e;
+}
+
+enum jt_err file_write_atomic(const char *path, const char *tmp, const void *data, size_t len, mode_t mode)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return errno == EACCES || errno == EPERM ? JT_ERR_PERMISSION : JT_ERR_IO;
+    enum jt_err rc = JT_OK;
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = ENOSPC;
+            rc = JT_ERR_IO;
+            break;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (rc == JT_OK && (fchmod(fd, mode) != 0 || fsync(fd) != 0))
+        rc = JT_ERR_IO;
+    if (close(fd) != 0 && rc == JT_OK)
+        rc = JT_ERR_IO;
+    if (rc == JT_OK && rename(tmp, path) != 0)
+        rc = JT_ERR_IO;
+    if (rc != JT_OK) {
+        int saved = errno;
+        (void)unlink(tmp);
+        errno = saved;
+    }
+    return rc;
 }

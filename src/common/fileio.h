@@ -12,6 +12,7 @@
 #define JOBTEL_FILEIO_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -26,5 +27,12 @@ enum jt_err file_read(const char *path, size_t max, struct buf *out);
 /* The same relative to a directory descriptor, refusing to follow a symlink in the last component
  * (JT_ERR_UNSAFE): cgroup and mapping directories never hold symlinks. */
 enum jt_err file_read_at(int dirfd, const char *name, size_t max, struct buf *out);
+
+/* Replaces `path` with [data, data + len) so a reader sees the old file or the new one, never half:
+ * the bytes go to `tmp` (in the same directory: rename is atomic within a filesystem), created
+ * O_EXCL|O_NOFOLLOW (a planted file or symlink there fails the write), given `mode` whatever the umask,
+ * written, fsynced, and renamed over `path`. On failure `tmp` is removed, `path` is untouched and errno
+ * says why: JT_ERR_PERMISSION when tmp could not be created for lack of rights, else JT_ERR_IO. */
+enum jt_err file_write_atomic(const char *path, const char *tmp, const void *data, size_t len, mode_t mode);
 
 #endif

@@ -25,6 +25,7 @@
 
 #include "common/args.h"
 #include "common/buf.h"
+#include "common/fileio.h"
 #include "common/cli.h"
 #include "common/log.h"
 
@@ -106,30 +107,7 @@ static enum jt_err write_atomic(const char *dir, const char *name, const struct 
     int n2 = snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid());
     if (n1 < 0 || n2 < 0 || (size_t)n1 >= sizeof path || (size_t)n2 >= sizeof tmp)
         return JT_ERR_LIMIT;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return JT_ERR_IO;
-    enum jt_err rc = JT_OK;
-    size_t off = 0;
-    while (off < b->len) {
-        ssize_t w = write(fd, b->data + off, b->len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = JT_ERR_IO;
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (rc == JT_OK && fsync(fd) != 0)
-        rc = JT_ERR_IO;
-    if (close(fd) != 0 && rc == JT_OK)
-        rc = JT_ERR_IO;
-    if (rc == JT_OK && rename(tmp, path) != 0)
-        rc = JT_ERR_IO;
-    if (rc != JT_OK)
-        unlink(tmp);
-    return rc;
+    return file_write_atomic(path, tmp, b->data, b->len, 0644);
 }
 
 struct record_opts {

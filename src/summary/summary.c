@@ -23,6 +23,7 @@
 #include "common/args.h"
 #include "common/cli.h"
 #include "common/cmd_run.h"
+#include "common/fileio.h"
 #include "jobstats/jobstats.h"
 #include "jobstats/js1.h"
 #include "common/log.h"
@@ -414,18 +415,8 @@ static enum jt_err spool_add(const char *spool, const struct spool_entry *e)
                      e->array_job, e->array_task, (long long)e->spooled_at);
     if (n < 0 || (size_t)n >= sizeof text)
         return JT_ERR_INTERNAL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-    if (fd < 0)
-        return JT_ERR_IO;
-    bool ok = write(fd, text, (size_t)n) == (ssize_t)n && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, fin) != 0) {
-        int saved = errno;
-        unlink(tmp);
-        errno = saved;
-        return JT_ERR_IO;
-    }
-    return JT_OK;
+    rc = file_write_atomic(fin, tmp, text, (size_t)n, 0640);
+    return rc == JT_OK ? JT_OK : JT_ERR_IO;
 }
 
 /* Reads <spool>/<name>. Old entries hold only the job id; their age is the file's mtime. JT_ERR_PARSE

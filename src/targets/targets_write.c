@@ -28,20 +28,6 @@ static bool same_content(const char *path, const char *data, size_t len)
     return same;
 }
 
-static enum jt_err write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, data, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return JT_ERR_IO;
-        data += w;
-        len -= (size_t)w;
-    }
-    return JT_OK;
-}
-
 enum jt_err targets_write_if_changed(const char *path, const char *data, size_t len, bool *changed)
 {
     *changed = false;
@@ -56,23 +42,10 @@ enum jt_err targets_write_if_changed(const char *path, const char *data, size_t 
         return JT_ERR_USAGE;
     /* A stale temporary from a killed run is ours to replace; O_NOFOLLOW refuses a planted symlink. */
     unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) {
-        log_error("cannot create %s: %s", tmp, strerror(errno));
-        return errno == EACCES || errno == EPERM ? JT_ERR_PERMISSION : JT_ERR_IO;
-    }
-    enum jt_err rc = write_all(fd, data, len);
-    if (rc == JT_OK && fchmod(fd, 0644) != 0) /* whatever the umask: Prometheus runs as another user */
-        rc = JT_ERR_IO;
-    if (rc == JT_OK && fsync(fd) != 0)
-        rc = JT_ERR_IO;
-    if (close(fd) != 0 && rc == JT_OK)
-        rc = JT_ERR_IO;
-    if (rc == JT_OK && rename(tmp, path) != 0)
-        rc = JT_ERR_IO;
+    /* 0644 whatever the umask: Prometheus runs as another user */
+    enum jt_err rc = file_write_atomic(path, tmp, data, len, 0644);
     if (rc != JT_OK) {
         log_error("cannot write %s: %s (the previous file is kept)", path, strerror(errno));
-        unlink(tmp);
         return rc;
     }
     char dir[PATH_MAX];

@@ -643,12 +643,12 @@ static void test_cpu_state_hostile(void **state)
     job_acct_free(a);
 }
 
-/* The series a render writes at unix time 1.7e9 + t (NULL hostname). */
+/* The series the cgroup collector's render writes at unix time 1.7e9 + t (NULL hostname). */
 static void render_at(struct job_acct *a, double t, struct buf *out)
 {
     struct expo w;
     expo_init(&w, 1 << 20);
-    job_acct_render(a, &w, NULL, 1.7e9 + t);
+    job_acct_render_cpu(a, &w, NULL, 1.7e9 + t);
     buf_reset(out);
     assert_int_equal(expo_render(&w, out), JT_OK);
     expo_free(&w);
@@ -667,7 +667,7 @@ static void test_cpu_memory_peak(void **state)
     struct acct_cpu_sample s = {.jobid = "77", .has_cpu = true, .has_mem = true, .cpu_s = 1};
     cpu_collect(a, 100, &s, 1); /* no memory reading yet: no peak */
     render_at(a, 100, &out);
-    assert_null(strstr(out.data, "jobtel_job_memory_peak_bytes{"));
+    assert_null(strstr(buf_str(&out), "jobtel_job_memory_peak_bytes{"));
     const double used[] = {2e9, 5e9, 3e9, 1e9};
     for (int k = 0; k < 4; k++) {
         s.has_used = true;
@@ -675,22 +675,22 @@ static void test_cpu_memory_peak(void **state)
         cpu_collect(a, 110 + 10 * k, &s, 1);
     }
     render_at(a, 140, &out);
-    assert_non_null(strstr(out.data, "jobtel_job_memory_peak_bytes{jobid=\"77\"} 5000000000\n"));
+    assert_non_null(strstr(buf_str(&out), "jobtel_job_memory_peak_bytes{jobid=\"77\"} 5000000000\n"));
     /* a restart keeps it, and it goes on growing */
     assert_int_equal(job_acct_save(a), JT_OK);
     job_acct_free(a);
     a = job_acct_new(dir, 5, 3600, 8);
     assert_int_equal(job_acct_load(a), JT_OK);
     render_at(a, 145, &out);
-    assert_non_null(strstr(out.data, "jobtel_job_memory_peak_bytes{jobid=\"77\"} 5000000000\n"));
+    assert_non_null(strstr(buf_str(&out), "jobtel_job_memory_peak_bytes{jobid=\"77\"} 5000000000\n"));
     s.used_bytes = 6.5e9;
     cpu_collect(a, 150, &s, 1);
     render_at(a, 150, &out);
-    assert_non_null(strstr(out.data, "jobtel_job_memory_peak_bytes{jobid=\"77\"} 6500000000\n"));
+    assert_non_null(strstr(buf_str(&out), "jobtel_job_memory_peak_bytes{jobid=\"77\"} 6500000000\n"));
     /* the job ends: its series goes (export_ended_s is 0 here) */
     cpu_collect(a, 160, NULL, 0);
     render_at(a, 160, &out);
-    assert_null(strstr(out.data, "jobtel_job_memory_peak_bytes{"));
+    assert_null(strstr(buf_str(&out), "jobtel_job_memory_peak_bytes{"));
     job_acct_free(a);
     /* version 3 (no peak) and version 4 "-": none, even after new readings */
     const char *const states[] = {"jobtel-job-accounting 3\ncpu 78 0 1 2\nend\n",
@@ -702,14 +702,14 @@ static void test_cpu_memory_peak(void **state)
         s.jobid = "78";
         cpu_collect(a, 200, &s, 1);
         render_at(a, 200, &out);
-        assert_null(strstr(out.data, "jobtel_job_memory_peak_bytes{"));
+        assert_null(strstr(buf_str(&out), "jobtel_job_memory_peak_bytes{"));
         assert_int_equal(job_acct_save(a), JT_OK); /* and it stays "-" in the next state */
         job_acct_free(a);
         a = job_acct_new(dir, 5, 3600, 8);
         assert_int_equal(job_acct_load(a), JT_OK);
         cpu_collect(a, 210, &s, 1);
         render_at(a, 210, &out);
-        assert_null(strstr(out.data, "jobtel_job_memory_peak_bytes{"));
+        assert_null(strstr(buf_str(&out), "jobtel_job_memory_peak_bytes{"));
         job_acct_free(a);
     }
     /* a malformed or negative peak refuses the state */
