@@ -200,6 +200,45 @@ static void test_procfs_files_are_regular(void **state)
     assert_true(f->b.len > 0);
 }
 
+/* file_write_atomic: the new content and mode whatever the umask; a symlink planted at the temporary
+ * name fails the write, and neither it nor the old file is touched; a failed rename leaves no
+ * temporary behind. */
+static void test_write_atomic(void **state)
+{
+    struct fx *f = *state;
+    char p[128], tmp[128];
+    path_in(f, "state", p, sizeof p);
+    path_in(f, ".state.tmp", tmp, sizeof tmp);
+    write_file(f, "state", "old\n");
+    mode_t old_mask = umask(077);
+    assert_int_equal(file_write_atomic(p, tmp, "new\n", 4, 0644), JT_OK);
+    umask(old_mask);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(file_read(p, 100, &f->b), JT_OK);
+    assert_string_equal(buf_str(&f->b), "new\n");
+    assert_int_equal(access(tmp, F_OK), -1);
+    /* a symlink planted at the temporary name */
+    assert_int_equal(symlink("/etc/passwd", tmp), 0);
+    assert_int_not_equal(file_write_atomic(p, tmp, "evil\n", 5, 0644), JT_OK);
+    assert_int_equal(lstat(tmp, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    buf_reset(&f->b);
+    assert_int_equal(file_read(p, 100, &f->b), JT_OK);
+    assert_string_equal(buf_str(&f->b), "new\n");
+    unlink(tmp);
+    /* a rename that fails (the target is a non-empty directory): the old one stays, no temporary left */
+    char d[128], inner[160];
+    path_in(f, "dir", d, sizeof d);
+    assert_int_equal(mkdir(d, 0700), 0);
+    snprintf(inner, sizeof inner, "%s/x", d);
+    write_file(f, "dir/x", "x");
+    assert_int_equal(file_write_atomic(d, tmp, "new\n", 4, 0600), JT_ERR_IO);
+    assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(access(inner, F_OK), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +252,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_socket_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_procfs_files_are_regular, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_atomic, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
