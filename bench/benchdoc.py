@@ -35,6 +35,9 @@ PEERS = {
     "c_floor": "minimal C reader of the same files",
     "no_jobs": "same daemon, no jobs",
     "without_gpm": "same daemon, no GPM",
+    "princeton_part": "Princeton's part of the summary alone (JS1)",
+    "summary_budget": "the 16,000-byte budget of `jobtel summary`",
+    "prometheus": "Prometheus, same samples",
 }
 
 WHAT = {
@@ -47,6 +50,10 @@ WHAT = {
     "bench_tls": "TLS + basic auth scrape latency and RSS, against node_exporter with the same web config",
     "bench_accounting": "per-job accounting CPU and RSS, 64 jobs against no jobs",
     "bench_gpm": "GPM profiling CPU and RSS, against the same GPUs without GPM",
+    "bench_summary_size": "the stored job summary (AdminComment) with per-GPU timelines, 1-hour, 1-day and 7-day"
+                          " 8-GPU jobs, against Princeton's part alone and the 16,000-byte budget",
+    "scale_sim": "a 100-node cluster's series in VictoriaMetrics against Prometheus (same samples, 2 h span):"
+                 " ingest CPU, bytes per sample, RSS, a jobstats query and the recording rules",
 }
 
 

@@ -39,7 +39,7 @@
 
 #define EVENT_SETS 32
 #define RELOAD_CHECK_NS 100000000LL /* look at the scenario file at most every 100 ms */
-#define WAIT_SLICE_MS 50            /* an event wait re-checks the scenario and the set this often */
+#define WAIT_SLICE_MS 500           /* an event wait looks at the scenario file at least this often */
 #define SAMPLING_PERIOD_US 167000u  /* what encoder/decoder utilisation report as their window */
 
 struct nvmlDevice_st {
@@ -91,7 +91,11 @@ static struct {
     double first_init_epoch;
     double start_epoch; /* scenario time 0, unix seconds */
     long long last_check_ns;
-} g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    /* Broadcast when an event wait should look again: a reload, a set freed, a shutdown. A waiter blocks
+     * on it (as the driver blocks in the kernel) instead of waking to poll. */
+    pthread_cond_t changed;
+    unsigned long changes; /* counts the broadcasts, so a change between two looks is not slept through */
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
 
 /* One API call in progress: the scenario it reads (referenced) and the device it is about. */
 struct call {
@@ -251,6 +255,8 @@ static void maybe_reload_locked(void)
     g.scn = scn;
     g.sig = sig;
     g.have_bad = false;
+    g.changes++;
+    pthread_cond_broadcast(&g.changed);
     say("reloaded %s", g.path);
 }
 
@@ -329,6 +335,8 @@ static void release_init_locked(void)
     scn_unref_locked(g.scn);
     g.scn = NULL;
     memset(g_sets, 0, sizeof(g_sets));
+    g.changes++;
+    pthread_cond_broadcast(&g.changed);
 }
 
 /* The fault memory outlives nvmlShutdown on purpose, but not the library: free it on dlclose so a
@@ -1515,9 +1523,11 @@ nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set)
     if (r == NVML_SUCCESS) {
         pthread_mutex_lock(&g.lock);
         struct nvmlEventSet_st *es = set_lookup_locked(set);
-        if (es)
+        if (es) {
             es->in_use = false;
-        else
+            g.changes++;
+            pthread_cond_broadcast(&g.changed);
+        } else
             r = NVML_ERROR_INVALID_ARGUMENT;
         pthread_mutex_unlock(&g.lock);
     }
@@ -1604,6 +1614,7 @@ nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsi
         const struct scenario_xid *x = NULL;
         struct scenario_xid got;
         pthread_mutex_lock(&g.lock);
+        unsigned long seen = g.changes;
         struct nvmlEventSet_st *es = g.init_count ? set_lookup_locked(set) : NULL;
         if (!g.init_count) {
             r = NVML_ERROR_UNINITIALIZED;
@@ -1639,7 +1650,14 @@ nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsi
         }
         double ms = fmin((double)left_ns / 1e6, WAIT_SLICE_MS);
         ms = fmin(ms, fmax((next_at - t) * 1000.0, 1.0));
-        sleep_ms((unsigned int)ceil(ms));
+        /* Until the next event, the caller's deadline or a change, whichever comes first; a rewritten
+         * scenario file nobody else has looked at is seen within a slice. */
+        long long until = now_mono_ns() + (long long)ceil(ms * 1e6);
+        struct timespec ts = {.tv_sec = (time_t)(until / 1000000000LL), .tv_nsec = (long)(until % 1000000000LL)};
+        pthread_mutex_lock(&g.lock);
+        if (g.changes == seen)
+            (void)pthread_cond_clockwait(&g.changed, &g.lock, CLOCK_MONOTONIC, &ts);
+        pthread_mutex_unlock(&g.lock);
     }
     call_end(&c);
     return r;

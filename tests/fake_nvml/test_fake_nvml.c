@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -1042,6 +1043,14 @@ static void test_events(void **state)
     assert_true(waited >= 0.29); /* not before the timeout; a loaded machine only makes it later */
     /* Set b registered GPU 0 for PState only: its XID 13 is not delivered there. */
     assert_int_equal(nv.nvmlEventSetWait_v2(b, &ev, 0), NVML_ERROR_TIMEOUT);
+    /* A wait with nothing due blocks, as the driver's does in the kernel, instead of waking every few ms
+     * to poll (which billed a daemon's XID thread 0.1 % of a core at idle): the kernel's count of this
+     * thread's voluntary context switches over a 1 s wait stays at a few (20 with 50 ms polling). */
+    struct rusage ru0, ru1;
+    assert_int_equal(getrusage(RUSAGE_THREAD, &ru0), 0);
+    assert_int_equal(nv.nvmlEventSetWait_v2(b, &ev, 1000), NVML_ERROR_TIMEOUT);
+    assert_int_equal(getrusage(RUSAGE_THREAD, &ru1), 0);
+    assert_true(ru1.ru_nvcsw - ru0.ru_nvcsw <= 5);
     /* Events from before a registration are not reported. */
     nvmlEventSet_t late;
     assert_int_equal(nv.nvmlEventSetCreate(&late), NVML_SUCCESS);
