@@ -55,7 +55,7 @@ measure() {
         port=$(free_port)
         FAKE_NVML_SCENARIO=$SCENARIO "$JOBTEL" exporter --web.listen-address="127.0.0.1:$port" -n \
             --collector.gpu.nvml-library="$LIB" --path.cgroupfs="$T/cg" --path.procfs="$T/proc" \
-            --log.level=warn "${EXTRA_ARGS[@]}" "$@" >"$T/$name.log" 2>&1 &
+            --path.accounting="$T/acct-$name" --log.level=warn "${EXTRA_ARGS[@]}" "$@" >"$T/$name.log" 2>&1 &
         DAEMON=$!
         for _ in $(seq 200); do
             if curl -sf -o "$T/$name.prom" "http://127.0.0.1:$port/metrics"; then ok=1; break; fi
