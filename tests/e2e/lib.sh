@@ -338,6 +338,36 @@ _start_prometheus_on() {
     PROM_PORT=$port
 }
 
+# start_prometheus_jobstats CLUSTER : a Prometheus scraping the exporter on $EXPORTER_PORT every second,
+# its series labelled cluster=CLUSTER, and $T/jobstats.conf for it with the real sacct and sacctmgr and
+# a spool in $T/spool; returns once Prometheus has scraped the exporter.
+start_prometheus_jobstats() {
+    mkdir -p "$T/prom"
+    cat >"$T/prom/prometheus.yml" <<EOS
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: jobtel
+    scrape_interval: 1s
+    scrape_timeout: 1s
+    static_configs:
+      - targets: ['127.0.0.1:$EXPORTER_PORT']
+        labels:
+          cluster: $1
+EOS
+    start_prometheus_config 0 "$T/prom/prometheus.yml"
+    cat >"$T/jobstats.conf" <<EOS
+prometheus_url = http://127.0.0.1:$PROM_PORT
+sacct = $(command -v sacct)
+sacctmgr = $(command -v sacctmgr)
+sampling_period = 1
+command_timeout = 10
+spool_dir = $T/spool
+EOS
+    wait_for 60 prom_is "up{cluster=\"$1\"}" 1 || fail "Prometheus never scraped the exporter"
+}
+
 # prom_query QUERY : instant query against the test Prometheus; prints the JSON.
 prom_query() {
     curl -sf -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1"

@@ -75,30 +75,9 @@ pass "Slurm with slurmdbd, node epilog with job-record, EpilogSlurmctld with --r
 FAKE_NVML_SCENARIO="$T/scenario.json" start_exporter 0 --collector.gpu.nvml-library="$FAKE_NVML_LIB" \
     --slurm.gpustat-dir="$T/gpustat" --hpc-job-mapping-dir="$T/hpc" --accounting.socket="$T/acct.sock" \
     --collector.cgroup.interval=2
-mkdir -p "$T/prom"
-cat >"$T/prom/prometheus.yml" <<EOS
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: jobtel
-    scrape_interval: 1s
-    scrape_timeout: 1s
-    static_configs:
-      - targets: ['127.0.0.1:$EXPORTER_PORT']
-        labels:
-          cluster: jobtele2e
-EOS
-start_prometheus_config 0 "$T/prom/prometheus.yml"
-cat >"$T/jobstats.conf" <<EOS
-prometheus_url = http://127.0.0.1:$PROM_PORT
-sacct = $(command -v sacct)
-sacctmgr = $(command -v sacctmgr)
-sampling_period = 1
-command_timeout = 10
-spool_dir = $T/spool
-EOS
-wait_for 60 prom_is 'up{cluster="jobtele2e"}' 1 || fail "Prometheus never scraped the exporter"
+# A Prometheus scraping the exporter every second, and the jobstats.conf for it (read by jobstats and by
+# the EpilogSlurmctld script, at each job's end, so written before the jobs).
+start_prometheus_jobstats jobtele2e
 
 # --- the job: both GPUs until the daemon has accounted 45 s of it (two full periods of GPU 0) -------------
 # It idles (a check every 0.5 s) but for one burst of CPU between the files burn and stop, which the test

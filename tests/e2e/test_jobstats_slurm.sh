@@ -49,31 +49,9 @@ pass "Slurm with slurmdbd + mariadb, cgroup plugins and EpilogSlurmctld"
 
 FAKE_NVML_SCENARIO="$T/scenario.json" start_exporter 0 \
     --collector.gpu.nvml-library="$FAKE_NVML_LIB" --slurm.gpustat-dir="$T/gpustat" --hpc-job-mapping-dir="$T/hpc"
-mkdir -p "$T/prom"
-cat >"$T/prom/prometheus.yml" <<EOS
-global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: jobtel
-    scrape_interval: 1s
-    scrape_timeout: 1s
-    static_configs:
-      - targets: ['127.0.0.1:$EXPORTER_PORT']
-        labels:
-          cluster: jobtele2e
-EOS
-start_prometheus_config 0 "$T/prom/prometheus.yml"
-# Read by jobstats and by the EpilogSlurmctld script (at each job's end, so written before the jobs).
-cat >"$T/jobstats.conf" <<EOS
-prometheus_url = http://127.0.0.1:$PROM_PORT
-sacct = $(command -v sacct)
-sacctmgr = $(command -v sacctmgr)
-sampling_period = 1
-command_timeout = 10
-spool_dir = $T/spool
-EOS
-wait_for 60 prom_is 'up{cluster="jobtele2e"}' 1 || fail "Prometheus never scraped the exporter"
+# A Prometheus scraping the exporter every second, and the jobstats.conf for it (read by jobstats and by
+# the EpilogSlurmctld script, at each job's end, so written before the jobs).
+start_prometheus_jobstats jobtele2e
 
 # --- 1. a 2-GPU job that burns 3 s of CPU on one of its two cores, then idles until released --------------
 # The job records the CPU time its process was given (time.process_time) once it has burnt 3 s, then waits:
