@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,18 @@ static inline char *fuzz_take(const uint8_t **p, size_t *n, uint8_t sep)
     *p += end ? len + 1 : len;
     *n -= end ? len + 1 : len;
     return s;
+}
+
+/* A fresh directory for a harness that must hand its parser files: on tmpfs where there is one (the
+ * parsers' writers fsync), else under /tmp. */
+static inline void fuzz_mkdtemp(char *dir, size_t n, const char *name)
+{
+    snprintf(dir, n, "/dev/shm/%s_XXXXXX", name);
+    if (mkdtemp(dir))
+        return;
+    snprintf(dir, n, "/tmp/%s_XXXXXX", name);
+    if (!mkdtemp(dir))
+        abort();
 }
 
 #endif

@@ -34,13 +34,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     log_setup(LOG_LVL_ERROR, "fuzz", false);
-    /* tmpfs where there is one: the save fsyncs */
-    snprintf(dir, sizeof dir, "/dev/shm/jt_fuzz_acct_XXXXXX");
-    if (!mkdtemp(dir)) {
-        snprintf(dir, sizeof dir, "/tmp/jt_fuzz_acct_XXXXXX");
-        if (!mkdtemp(dir))
-            abort();
-    }
+    fuzz_mkdtemp(dir, sizeof dir, "jt_fuzz_acct");
     atexit(remove_dir);
     return 0;
 }

@@ -31,12 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     log_setup(LOG_LVL_ERROR, "fuzz", false);
-    snprintf(dir, sizeof dir, "/dev/shm/jt_fuzz_rec_XXXXXX");
-    if (!mkdtemp(dir)) {
-        snprintf(dir, sizeof dir, "/tmp/jt_fuzz_rec_XXXXXX");
-        if (!mkdtemp(dir))
-            abort();
-    }
+    fuzz_mkdtemp(dir, sizeof dir, "jt_fuzz_rec");
     char p[128];
     snprintf(p, sizeof p, "%s/77", dir);
     if (mkdir(p, 0700) != 0)
