@@ -103,7 +103,11 @@ enum jt_err file_write_atomic(const char *path, const char *tmp, const void *dat
         p += w;
         len -= (size_t)w;
     }
-    if (rc == JT_OK && (fchmod(fd, mode) != 0 || fsync(fd) != 0))
+    /* the umask may have taken bits away; only then fchmod (the exporter's seccomp profile has none) */
+    struct stat st;
+    if (rc == JT_OK && (fstat(fd, &st) != 0 || ((st.st_mode & 07777) != mode && fchmod(fd, mode) != 0)))
+        rc = JT_ERR_IO;
+    if (rc == JT_OK && fsync(fd) != 0)
         rc = JT_ERR_IO;
     if (close(fd) != 0 && rc == JT_OK)
         rc = JT_ERR_IO;
